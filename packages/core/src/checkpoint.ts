@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { DistillationError } from './errors';
+import type { EpochLogs } from './events';
+
+/** A tensor's value copied out of the backend: independent of tfjs memory management. */
+export interface TensorRecord {
+  readonly name: string;
+  readonly shape: readonly number[];
+  readonly dtype: 'float32' | 'int32' | 'bool';
+  readonly values: Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * Everything needed to resume a run exactly: student weights, optimizer state, plugin states,
+ * completed epochs, global step, RNG state and history. Holds plain typed arrays (no tensors),
+ * so it can be kept, encoded and dropped without disposal.
+ */
+export interface Checkpoint {
+  readonly format: 'kd-checkpoint';
+  readonly version: 1;
+  /** Number of completed epochs. */
+  readonly epoch: number;
+  /** Global step count. */
+  readonly step: number;
+  readonly random: readonly number[];
+  readonly history: readonly EpochLogs[];
+  readonly student: readonly TensorRecord[];
+  readonly optimizer: readonly TensorRecord[];
+  readonly plugins: Readonly<Record<string, { readonly tensors: readonly TensorRecord[]; readonly json?: unknown }>>;
+}
+
+/** Where a run keeps its checkpoint. `@kd/core/node` has a file store with atomic writes. */
+export interface CheckpointStore {
+  save(checkpoint: Checkpoint): Promise<void>;
+  /** The last saved checkpoint, or undefined when there is none. */
+  load(): Promise<Checkpoint | undefined>;
+}
+
+/** Copies a tensor's value out of the backend. */
+export function toRecord(name: string, tensor: tf.Tensor): TensorRecord {
+  const dtype = tensor.dtype;
+  if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool') {
+    throw new DistillationError('bad-checkpoint', `Cannot checkpoint tensor "${name}" of dtype ${dtype}`);
+  }
+  const data = tensor.dataSync();
+  const values = dtype === 'bool' ? Uint8Array.from(data as Uint8Array) : data.slice();
+  return { name, shape: [...tensor.shape], dtype, values: values as TensorRecord['values'] };
+}
+
+/** Creates a tensor from a record (the caller owns it). */
+export function fromRecord(record: TensorRecord): tf.Tensor {
+  return tf.tensor(record.values, [...record.shape], record.dtype);
+}
+
+/** An in-memory checkpoint store (browser, tests). */
+export function memoryCheckpointStore(): CheckpointStore & { readonly saves: number } {
+  let last: Checkpoint | undefined;
+  let saves = 0;
+  return {
+    get saves() {
+      return saves;
+    },
+    async save(checkpoint) {
+      last = structuredClone(checkpoint);
+      saves++;
+    },
+    async load() {
+      return last && structuredClone(last);
+    },
+  };
+}
+
+const MAGIC = 'KDCKPT01';
+
+/**
+ * Encodes a checkpoint into one byte array: 8-byte magic, uint32 header length, JSON header,
+ * then every tensor's bytes (little-endian, 4-byte aligned).
+ */
+export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
+  const blobs: Uint8Array[] = [];
+  let offset = 0;
+  const describe = (records: readonly TensorRecord[]) =>
+    records.map((r) => {
+      const bytes = new Uint8Array(r.values.buffer, r.values.byteOffset, r.values.byteLength);
+      const entry = { name: r.name, shape: r.shape, dtype: r.dtype, offset, length: r.values.length };
+      const padded = Math.ceil(bytes.byteLength / 4) * 4;
+      blobs.push(bytes);
+      if (padded > bytes.byteLength) blobs.push(new Uint8Array(padded - bytes.byteLength));
+      offset += padded;
+      return entry;
+    });
+  const header = {
+    format: checkpoint.format,
+    version: checkpoint.version,
+    epoch: checkpoint.epoch,
+    step: checkpoint.step,
+    random: checkpoint.random,
+    history: checkpoint.history,
+    student: describe(checkpoint.student),
+    optimizer: describe(checkpoint.optimizer),
+    plugins: Object.fromEntries(
+      Object.entries(checkpoint.plugins).map(([k, v]) => [k, { tensors: describe(v.tensors), json: v.json }]),
+    ),
+  };
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const headerPadded = Math.ceil((12 + json.byteLength) / 4) * 4 - 12;
+  if (headerPadded > json.byteLength) {
+    const p = new Uint8Array(headerPadded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const out = new Uint8Array(12 + json.byteLength + offset);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(8, json.byteLength, true);
+  out.set(json, 12);
+  let at = 12 + json.byteLength;
+  for (const b of blobs) {
+    out.set(b, at);
+    at += b.byteLength;
+  }
+  return out;
+}
+
+type EncodedRecord = { name: string; shape: number[]; dtype: TensorRecord['dtype']; offset: number; length: number };
+
+/** Decodes {@link encodeCheckpoint}'s bytes; fails clearly on a truncated or foreign file. */
+export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
+  if (bytes.byteLength < 12 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) {
+    throw new DistillationError('bad-checkpoint', `${source} is not a kd checkpoint (missing ${MAGIC} header)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = view.getUint32(8, true);
+  if (12 + headerLength > bytes.byteLength) {
+    throw new DistillationError('bad-checkpoint', `${source} is truncated (header needs ${headerLength} bytes)`);
+  }
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  const base = 12 + headerLength;
+  const read = (records: EncodedRecord[]): TensorRecord[] =>
+    records.map((r) => {
+      const width = r.dtype === 'bool' ? 1 : 4;
+      const start = base + r.offset;
+      if (start + r.length * width > bytes.byteLength) {
+        throw new DistillationError('bad-checkpoint', `${source} is truncated (tensor "${r.name}")`);
+      }
+      const copy = bytes.slice(start, start + r.length * width);
+      const values =
+        r.dtype === 'float32'
+          ? new Float32Array(copy.buffer)
+          : r.dtype === 'int32'
+            ? new Int32Array(copy.buffer)
+            : new Uint8Array(copy.buffer);
+      return { name: r.name, shape: r.shape, dtype: r.dtype, values };
+    });
+  if (header.format !== 'kd-checkpoint' || header.version !== 1) {
+    throw new DistillationError('bad-checkpoint', `${source}: unsupported checkpoint version ${header.version}`);
+  }
+  return {
+    format: 'kd-checkpoint',
+    version: 1,
+    epoch: header.epoch,
+    step: header.step,
+    random: header.random,
+    history: header.history,
+    student: read(header.student),
+    optimizer: read(header.optimizer),
+    plugins: Object.fromEntries(
+      Object.entries(header.plugins as Record<string, { tensors: EncodedRecord[]; json?: unknown }>).map(([k, v]) => [
+        k,
+        { tensors: read(v.tensors), json: v.json },
+      ]),
+    ),
+  };
+}

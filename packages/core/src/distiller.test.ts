@@ -1,0 +1,45 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
+import { Distiller } from './distiller';
+import { hardLabel } from './plugins/hardLabel';
+import { softTargets } from './plugins/softTargets';
+
+describe('Distiller', () => {
+  it('describes the weighted loss in use() order', () => {
+    const d = new Distiller({ student: mlp(4, 8, 3, 1), teacher: mlp(4, 8, 3, 2), optimizer: tf.train.sgd(0.1) })
+      .use(hardLabel({ weight: 1 }))
+      .use(softTargets({ temperature: 4, weight: 0.9 }));
+    expect(d.describe()).toBe('Loss = 1*ce + 0.9*kd(T=4)');
+  });
+
+  it('trains the student towards the teacher and leaks nothing', async () => {
+    const data = toyData(256, 8, 3, 3);
+    const teacher = mlp(8, 32, 3, 10, 'teacher');
+    const teacherTrainer = new Distiller({ student: teacher, optimizer: tf.train.adam(0.01), seed: 1 }).use(hardLabel());
+    await teacherTrainer.fit(data, { epochs: 20, batchSize: 32 });
+    const teacherAcc = (await teacherTrainer.evaluate(data)).accuracy;
+    expect(teacherAcc).toBeGreaterThan(0.9);
+
+    const student = mlp(8, 16, 3, 20, 'student');
+    const distiller = new Distiller({ student, teacher, optimizer: tf.train.adam(0.01), seed: 2 })
+      .use(hardLabel({ weight: 0.1 }))
+      .use(softTargets({ temperature: 4, weight: 0.9 }));
+    const before = await distiller.evaluate(data);
+    let history: Awaited<ReturnType<Distiller['fit']>> | undefined;
+    const leaked = await leakedTensors(async () => {
+      history = await distiller.fit(data, { epochs: 15, batchSize: 32, validation: data });
+    });
+    // Adam creates 2 moment variables per student weight on its first step; nothing else may remain.
+    expect(leaked).toBe(2 * student.trainableWeights.length);
+    const first = history!.epochs[0]!;
+    const last = history!.epochs.at(-1)!;
+    expect(last.terms['kd']!).toBeLessThan(first.terms['kd']! * 0.5);
+    expect(last.validation!.accuracy).toBeGreaterThan(before.accuracy);
+    expect(last.validation!.accuracy).toBeGreaterThan(0.85);
+    // A further epoch and an evaluation leak nothing.
+    expect(await leakedTensors(() => distiller.fit(data, { epochs: 16, batchSize: 32 }))).toBe(0);
+    expect(await leakedTensors(() => distiller.evaluate(data))).toBe(0);
+    disposeData(data);
+  });
+});

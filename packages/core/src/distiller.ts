@@ -1,0 +1,488 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Batch, LabeledData } from './batch';
+import { type Checkpoint, type CheckpointStore, fromRecord, toRecord } from './checkpoint';
+import { gatherBatch, validateData } from './data';
+import { DistillationError, NonFiniteLossError } from './errors';
+import { type EvaluateOptions, evaluateModel } from './evaluate';
+import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
+import type {
+  AfterStepOutputs,
+  DistillationPlugin,
+  PluginCheckpoint,
+  SetupContext,
+  StepContext,
+  StepOutputs,
+  TeacherOutputs,
+} from './plugin';
+import { SeededRandom } from './random';
+import type { LearningRateSchedule } from './schedules';
+import { TappedModel } from './taps';
+import { type Teacher, type TeacherLike, toTeacher } from './teacher';
+
+/** Construction options of a {@link Distiller}. */
+export interface DistillerConfig {
+  /** The trainable student: a LayersModel whose first output is logits `[batch, classes]`. */
+  readonly student: tfl.LayersModel;
+  /** The frozen teacher (model, function, GraphModel-like, or `ensembleTeacher`). Optional: without it the Distiller trains from scratch. */
+  readonly teacher?: TeacherLike;
+  /** Optimizer for the student and every plugin variable. */
+  readonly optimizer: tf.Optimizer;
+  /** Seed of the run's random source (shuffling, sampling). Default 0. */
+  readonly seed?: number;
+}
+
+/** Options of {@link Distiller.fit}. */
+export interface FitOptions {
+  /** Total number of epochs (a resumed run continues up to this number). */
+  readonly epochs: number;
+  /** Examples per step. Default 32. */
+  readonly batchSize?: number;
+  /** Reshuffle the examples every epoch with the seeded random source. Default true. */
+  readonly shuffle?: boolean;
+  /** Evaluated after every epoch; results in `logs.validation`. */
+  readonly validation?: LabeledData;
+  /** A fixed rate or a schedule; applied to the optimizer before every step. Default: the optimizer's own rate. */
+  readonly learningRate?: number | LearningRateSchedule;
+  /** Receives the typed progress events. */
+  readonly onEvent?: ProgressListener;
+  /** Saves a checkpoint after every epoch. */
+  readonly checkpoint?: CheckpointStore;
+  /** Resume from `checkpoint`'s last save, if there is one. Default false. */
+  readonly resume?: boolean;
+}
+
+/** Result of {@link Distiller.fit}: one entry per completed epoch. */
+export interface History {
+  readonly epochs: readonly EpochLogs[];
+}
+
+interface Slot {
+  readonly plugin: DistillationPlugin<unknown>;
+  state: unknown;
+}
+
+type OptimizerWithRate = tf.Optimizer & { learningRate?: number; setLearningRate?: (rate: number) => void };
+
+/**
+ * Trains a student against a frozen teacher with a composable set of plugins.
+ *
+ * Each step: plugins' `transformBatch` (outside the tape, in `use()` order), the teacher's outputs
+ * (outside the tape, no gradients), the student's forward pass and every plugin's `loss` (inside
+ * the tape), the weighted sum, a finiteness check of every term (no update is applied when one is
+ * NaN/Inf), the optimizer update of the student's and plugins' variables, then `afterStep`
+ * (reverse order).
+ */
+export class Distiller {
+  readonly student: tfl.LayersModel;
+  readonly teacher?: Teacher;
+  readonly optimizer: tf.Optimizer;
+  readonly random: SeededRandom;
+  private readonly slots: Slot[] = [];
+  private studentView?: TappedModel;
+  private prepared?: { dataSize: number; numClasses: number };
+  private epochsDone = 0;
+  private globalStep = 0;
+  private history: EpochLogs[] = [];
+
+  constructor(config: DistillerConfig) {
+    if (!(config.student instanceof tfl.LayersModel)) {
+      throw new DistillationError('bad-student', 'Distiller: student must be a tfjs LayersModel');
+    }
+    if (!(config.optimizer instanceof tf.Optimizer)) {
+      throw new DistillationError('bad-optimizer', 'Distiller: optimizer must be a tf.Optimizer (e.g. tf.train.sgd(0.05))');
+    }
+    this.student = config.student;
+    this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
+    this.optimizer = config.optimizer;
+    this.random = new SeededRandom(config.seed ?? 0);
+  }
+
+  /** Adds a plugin; hooks run in `use()` order. Names must be unique. Returns `this`. */
+  use<State>(plugin: DistillationPlugin<State>): this {
+    if (plugin == null || typeof plugin.name !== 'string' || plugin.name === '') {
+      throw new DistillationError('bad-plugin', 'Distiller.use: a plugin needs a non-empty name');
+    }
+    if (this.slots.some((s) => s.plugin.name === plugin.name)) {
+      throw new DistillationError(
+        'plugin-name-clash',
+        `Distiller.use: a plugin named "${plugin.name}" is already in use (${this.slots.map((s) => s.plugin.name).join(', ')}); give each plugin a unique name`,
+      );
+    }
+    if (this.prepared) {
+      throw new DistillationError('plugin-after-setup', `Distiller.use("${plugin.name}"): add plugins before the first fit()`);
+    }
+    const weight = plugin.weight ?? 1;
+    if (!Number.isFinite(weight)) {
+      throw new DistillationError('bad-option', `Plugin "${plugin.name}": weight must be finite, got ${weight}`);
+    }
+    if (plugin.needsTeacher && !this.teacher) {
+      throw new DistillationError('no-teacher', `Plugin "${plugin.name}" needs a teacher, but the Distiller has none`);
+    }
+    this.slots.push({ plugin: plugin as DistillationPlugin<unknown>, state: undefined });
+    return this;
+  }
+
+  /** The plugins in use, in order. */
+  get plugins(): readonly DistillationPlugin<unknown>[] {
+    return this.slots.map((s) => s.plugin);
+  }
+
+  /** The weighted loss as text, e.g. `Loss = 1*ce + 0.9*kd(T=4)`. */
+  describe(): string {
+    const parts = this.slots
+      .filter((s) => s.plugin.loss)
+      .map((s) => `${s.plugin.weight ?? 1}*${s.plugin.label ?? s.plugin.name}`);
+    return `Loss = ${parts.length ? parts.join(' + ') : '0 (no loss plugins)'}`;
+  }
+
+  /**
+   * Trains for `options.epochs` epochs (counting epochs already done when resuming). Validates the
+   * data, the models and every option before the first step.
+   */
+  async fit(data: LabeledData, options: FitOptions): Promise<History> {
+    const epochs = options.epochs;
+    const batchSize = options.batchSize ?? 32;
+    if (!Number.isInteger(epochs) || epochs < 0) {
+      throw new DistillationError('bad-option', `fit: epochs must be an integer >= 0, got ${epochs}`);
+    }
+    if (!Number.isInteger(batchSize) || batchSize <= 0) {
+      throw new DistillationError('bad-option', `fit: batchSize must be a positive integer, got ${batchSize}`);
+    }
+    if (!this.slots.some((s) => s.plugin.loss)) {
+      throw new DistillationError('no-loss', 'fit: no plugin contributes a loss; use(hardLabel()) or another loss plugin');
+    }
+    if (options.resume && !options.checkpoint) {
+      throw new DistillationError('bad-option', 'fit: resume needs a checkpoint store');
+    }
+    const numClasses = this.checkModels(data);
+    const labels = validateData(data, 'training data', numClasses, this.student.inputs[0]?.shape);
+    if (options.validation) {
+      validateData(options.validation, 'validation data', numClasses, this.student.inputs[0]?.shape);
+    }
+    await this.prepare(data, numClasses, labels);
+    if (options.resume) {
+      const saved = await options.checkpoint!.load();
+      if (saved) await this.restore(saved);
+    }
+
+    const emit = async (event: ProgressEvent) => options.onEvent?.(event);
+    const n = data.x.shape[0]!;
+    const stepsPerEpoch = Math.ceil(n / batchSize);
+    const totalSteps = epochs * stepsPerEpoch;
+    const schedule = options.learningRate;
+    await emit({ type: 'fit-start', epochs, startEpoch: this.epochsDone, stepsPerEpoch, description: this.describe() });
+
+    for (let epoch = this.epochsDone; epoch < epochs; epoch++) {
+      const started = Date.now();
+      await emit({ type: 'epoch-start', epoch, epochs });
+      for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
+      const order = options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n);
+      const sums: Record<string, number> = {};
+      let lossSum = 0;
+      let learningRate = this.currentLearningRate();
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        if (schedule !== undefined) {
+          learningRate =
+            typeof schedule === 'number'
+              ? schedule
+              : schedule({ step: this.globalStep, epoch, stepsPerEpoch, totalSteps });
+          this.setLearningRate(learningRate);
+        }
+        const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
+        const { loss, terms } = await this.trainStep(data, indices, epoch);
+        lossSum += loss;
+        for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
+        await emit({
+          type: 'step-end',
+          epoch,
+          epochs,
+          step: this.globalStep - 1,
+          stepInEpoch: s,
+          stepsPerEpoch,
+          loss,
+          terms,
+          learningRate,
+        });
+      }
+      const validation = options.validation ? await this.evaluate(options.validation) : undefined;
+      const logs: EpochLogs = {
+        epoch,
+        loss: lossSum / stepsPerEpoch,
+        terms: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsPerEpoch])),
+        learningRate,
+        seconds: (Date.now() - started) / 1000,
+        ...(validation ? { validation } : {}),
+      };
+      const flat: Record<string, number> = { loss: logs.loss, ...logs.terms };
+      if (validation) Object.assign(flat, { valAccuracy: validation.accuracy, valLoss: validation.loss });
+      for (const slot of [...this.slots].reverse()) await slot.plugin.onEpochEnd?.({ state: slot.state, epoch, logs: flat });
+      this.history.push(logs);
+      this.epochsDone = epoch + 1;
+      await emit({ type: 'epoch-end', epoch, epochs, logs });
+      if (options.checkpoint) {
+        await options.checkpoint.save(await this.checkpoint());
+        await emit({ type: 'checkpoint', epoch });
+      }
+    }
+    const history = { epochs: [...this.history] };
+    await emit({ type: 'fit-end', history: history.epochs });
+    return history;
+  }
+
+  /** Accuracy and cross-entropy of the student on labelled data (inference mode). */
+  evaluate(data: LabeledData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+    return evaluateModel(this.student, data, options);
+  }
+
+  /** The run's state as a {@link Checkpoint} (plain arrays; no tensors to dispose). */
+  async checkpoint(): Promise<Checkpoint> {
+    const student = this.student.weights.map((w, i) => toRecord(`${i}:${w.originalName}`, w.read()));
+    const optimizerWeights = await this.optimizer.getWeights();
+    const optimizer = optimizerWeights.map((w, i) => toRecord(`${i}:${w.name}`, w.tensor));
+    for (const w of optimizerWeights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
+    const plugins: Record<string, { tensors: ReturnType<typeof toRecord>[]; json?: unknown }> = {};
+    for (const slot of this.slots) {
+      if (!slot.plugin.state) continue;
+      const saved = slot.plugin.state(slot.state);
+      plugins[slot.plugin.name] = {
+        tensors: Object.entries(saved.tensors).map(([k, t]) => toRecord(k, t)),
+        json: saved.json,
+      };
+    }
+    return {
+      format: 'kd-checkpoint',
+      version: 1,
+      epoch: this.epochsDone,
+      step: this.globalStep,
+      random: this.random.getState(),
+      history: structuredClone(this.history),
+      student,
+      optimizer,
+      plugins,
+    };
+  }
+
+  /**
+   * Restores a {@link Checkpoint} into this Distiller: student weights, optimizer state, plugin
+   * states, epoch, step, RNG and history. Needs the same architecture and plugins, a fresh
+   * optimizer, and `fit` to have prepared the plugins (use `fit({ resume: true })`).
+   */
+  async restore(checkpoint: Checkpoint): Promise<void> {
+    if (checkpoint.format !== 'kd-checkpoint') {
+      throw new DistillationError('bad-checkpoint', 'restore: not a kd checkpoint');
+    }
+    const weights = this.student.weights;
+    if (checkpoint.student.length !== weights.length) {
+      throw new DistillationError(
+        'checkpoint-mismatch',
+        `restore: checkpoint has ${checkpoint.student.length} student weights, the student has ${weights.length}`,
+      );
+    }
+    checkpoint.student.forEach((r, i) => {
+      const shape = weights[i]!.shape;
+      if (r.shape.length !== shape.length || r.shape.some((d, j) => d !== shape[j])) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `restore: student weight ${i} "${weights[i]!.originalName}" has shape [${shape}], checkpoint "${r.name}" [${r.shape}]`,
+        );
+      }
+    });
+    for (const slot of this.slots) {
+      if (slot.plugin.loadState && !checkpoint.plugins[slot.plugin.name]) {
+        throw new DistillationError('checkpoint-mismatch', `restore: checkpoint has no state for plugin "${slot.plugin.name}"`);
+      }
+    }
+    if (this.optimizer.iterations > 0) {
+      throw new DistillationError('optimizer-in-use', 'restore: the optimizer has already taken steps; restore into a fresh optimizer');
+    }
+    const studentTensors = checkpoint.student.map(fromRecord);
+    this.student.setWeights(studentTensors);
+    tf.dispose(studentTensors);
+    await this.optimizer.setWeights(checkpoint.optimizer.map((r) => ({ name: r.name.replace(/^\d+:/, ''), tensor: fromRecord(r) })));
+    for (const slot of this.slots) {
+      const saved = checkpoint.plugins[slot.plugin.name];
+      if (!slot.plugin.loadState || !saved) continue;
+      const tensors = Object.fromEntries(saved.tensors.map((r) => [r.name, fromRecord(r)]));
+      try {
+        slot.plugin.loadState(slot.state, { tensors, json: saved.json } as PluginCheckpoint);
+      } finally {
+        tf.dispose(Object.values(tensors));
+      }
+    }
+    this.random.setState(checkpoint.random);
+    this.epochsDone = checkpoint.epoch;
+    this.globalStep = checkpoint.step;
+    this.history = structuredClone([...checkpoint.history]);
+  }
+
+  /** Metadata describing how the student was distilled (for `userDefinedMetadata`). */
+  metadata(): Record<string, unknown> {
+    return {
+      loss: this.describe(),
+      plugins: this.slots.map((s) => ({ name: s.plugin.name, label: s.plugin.label ?? s.plugin.name, weight: s.plugin.weight ?? 1 })),
+      teacher: this.teacher?.description ?? null,
+      epochs: this.epochsDone,
+      steps: this.globalStep,
+      history: this.history.map((h) => ({ epoch: h.epoch, loss: h.loss, validation: h.validation ?? null })),
+    };
+  }
+
+  /** Disposes every plugin's long-lived state (memory banks, heads). Models and optimizer stay the caller's. */
+  dispose(): void {
+    for (const slot of [...this.slots].reverse()) {
+      if (slot.state !== undefined) slot.plugin.dispose?.(slot.state);
+      slot.state = undefined;
+    }
+    this.prepared = undefined;
+  }
+
+  /** Checks the student (and teacher) before training; returns the number of classes. */
+  private checkModels(data: LabeledData): number {
+    const studentOutput = this.student.outputs[0];
+    if (!studentOutput || studentOutput.shape.length !== 2 || studentOutput.shape[1] == null) {
+      throw new DistillationError(
+        'logits-not-2d',
+        `The student "${this.student.name}" must output 2-D logits [batch, classes]; its output has shape [${studentOutput?.shape.map(String)}]`,
+      );
+    }
+    const numClasses = studentOutput.shape[1];
+    if (this.teacher && data?.x instanceof tf.Tensor && (data.x.shape[0] ?? 0) > 0) {
+      const probeInput = data.teacherX ?? data.x;
+      const logits = tf.tidy(() => this.teacher!.predict(tf.slice(probeInput, 0, 1)).logits);
+      const shape = logits.shape;
+      logits.dispose();
+      if (shape.length !== 2) {
+        throw new DistillationError('logits-not-2d', `The teacher must output 2-D logits [batch, classes]; it output shape [${shape}]`);
+      }
+      if (shape[1] !== numClasses) {
+        throw new DistillationError(
+          'class-count-mismatch',
+          `Teacher outputs ${shape[1]} classes but the student ${numClasses}: they must predict the same classes`,
+        );
+      }
+    }
+    return numClasses;
+  }
+
+  private async prepare(data: LabeledData, numClasses: number, labels: Int32Array): Promise<void> {
+    const dataSize = data.x.shape[0]!;
+    if (this.prepared) {
+      if (this.prepared.dataSize !== dataSize || this.prepared.numClasses !== numClasses) {
+        throw new DistillationError(
+          'data-changed',
+          `fit: the plugins were set up for ${this.prepared.dataSize} examples of ${this.prepared.numClasses} classes, now ${dataSize} of ${numClasses}`,
+        );
+      }
+      return;
+    }
+    const studentTaps = this.slots.flatMap((s) => s.plugin.taps?.student ?? []);
+    const teacherTaps = this.slots.flatMap((s) => s.plugin.taps?.teacher ?? []);
+    this.studentView = new TappedModel(this.student, studentTaps, 'student');
+    const teacherShapes = this.teacher ? this.teacher.tap([...new Set(teacherTaps)]) : {};
+    if (!this.teacher && teacherTaps.length > 0) {
+      throw new DistillationError('no-teacher', `Plugins tap teacher layers [${teacherTaps.join(', ')}] but the Distiller has no teacher`);
+    }
+    const context: SetupContext = {
+      dataSize,
+      numClasses,
+      studentShapes: this.studentView.shapes,
+      teacherShapes,
+      labels,
+      random: this.random,
+    };
+    for (const slot of this.slots) slot.state = await slot.plugin.setup?.(context);
+    this.prepared = { dataSize, numClasses };
+  }
+
+  private trainableVariables(): tf.Variable[] {
+    const variables = [...this.studentView!.trainableVariables()];
+    for (const slot of this.slots) if (slot.plugin.variables) variables.push(...slot.plugin.variables(slot.state));
+    return variables;
+  }
+
+  private async trainStep(data: LabeledData, indices: Int32Array, epoch: number): Promise<{ loss: number; terms: Record<string, number> }> {
+    const step = this.globalStep;
+    const kept: tf.Tensor[] = [];
+    const keep = <T extends tf.Tensor>(t: T): T => {
+      kept.push(tf.keep(t));
+      return t;
+    };
+    const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: this.random, keep });
+    tf.engine().startScope();
+    try {
+      let batch: Batch = gatherBatch(data, indices);
+      for (const slot of this.slots) {
+        if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
+      }
+      const teacher: TeacherOutputs | undefined = this.teacher?.predict(batch.teacherX ?? batch.x);
+      const names: string[] = [];
+      const weights: number[] = [];
+      const termTensors: tf.Scalar[] = [];
+      let outputs: StepOutputs | undefined;
+      const { value, grads } = tf.variableGrads(() => {
+        const student = this.studentView!.run(batch.x, true);
+        outputs = { student, ...(teacher ? { teacher } : {}), batch };
+        for (const t of [student.logits, ...Object.values(student.features)]) keep(t);
+        const weighted: tf.Scalar[] = [];
+        for (const slot of this.slots) {
+          if (!slot.plugin.loss) continue;
+          const result = slot.plugin.loss(outputs, contextFor(slot));
+          const named: Record<string, tf.Scalar> =
+            result instanceof tf.Tensor ? { [slot.plugin.name]: result } : { ...result };
+          for (const [name, term] of Object.entries(named)) {
+            if (!(term instanceof tf.Tensor) || term.rank !== 0) {
+              throw new DistillationError(
+                'bad-loss',
+                `Plugin "${slot.plugin.name}" returned term "${name}" that is not a scalar tensor (shape [${term instanceof tf.Tensor ? term.shape : typeof term}])`,
+              );
+            }
+            if (names.includes(name)) {
+              throw new DistillationError('term-name-clash', `Two plugins return a loss term named "${name}"`);
+            }
+            const weight = slot.plugin.weight ?? 1;
+            names.push(name);
+            weights.push(weight);
+            termTensors.push(keep(term));
+            weighted.push(tf.mul(term, weight) as tf.Scalar);
+          }
+        }
+        return (weighted.length === 1 ? weighted[0]! : tf.addN(weighted)) as tf.Scalar;
+      }, this.trainableVariables());
+      const values = await tf.stack(termTensors).data();
+      const terms: Record<string, number> = {};
+      names.forEach((name, i) => {
+        terms[name] = values[i]!;
+      });
+      for (let i = 0; i < names.length; i++) {
+        if (!Number.isFinite(values[i]!)) throw new NonFiniteLossError(names[i]!, step, epoch, values[i]!);
+      }
+      const loss = (await value.data())[0]!;
+      if (!Number.isFinite(loss)) throw new NonFiniteLossError('total', step, epoch, loss);
+      this.optimizer.applyGradients(grads);
+      this.globalStep++;
+      const after: AfterStepOutputs = { ...outputs!, terms };
+      for (const slot of [...this.slots].reverse()) await slot.plugin.afterStep?.(after, contextFor(slot));
+      return { loss, terms };
+    } finally {
+      tf.dispose(kept);
+      tf.engine().endScope();
+    }
+  }
+
+  private currentLearningRate(): number {
+    return (this.optimizer as OptimizerWithRate).learningRate ?? Number.NaN;
+  }
+
+  private setLearningRate(rate: number): void {
+    if (!(Number.isFinite(rate) && rate >= 0)) {
+      throw new DistillationError('bad-learning-rate', `Learning-rate schedule returned ${rate} at step ${this.globalStep}`);
+    }
+    const optimizer = this.optimizer as OptimizerWithRate;
+    if (typeof optimizer.setLearningRate === 'function') optimizer.setLearningRate(rate);
+    else if (typeof optimizer.learningRate === 'number') optimizer.learningRate = rate;
+    else {
+      throw new DistillationError('bad-optimizer', `The optimizer ${optimizer.getClassName()} has no learning rate to schedule`);
+    }
+  }
+}

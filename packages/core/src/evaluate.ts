@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { LabeledData } from './batch';
+import { validateData } from './data';
+import { DistillationError } from './errors';
+import type { EvaluationResult } from './events';
+import { type TeacherLike, toTeacher } from './teacher';
+
+/** Options of {@link evaluateModel}. */
+export interface EvaluateOptions {
+  /** Examples per forward pass. Default 256. */
+  readonly batchSize?: number;
+}
+
+/**
+ * Top-1 accuracy and mean cross-entropy of a model (any {@link TeacherLike}: student, teacher,
+ * ensemble) on labelled data, in inference mode. Leaves no tensors behind.
+ */
+export async function evaluateModel(
+  model: TeacherLike,
+  data: LabeledData,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const batchSize = options.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) {
+    throw new DistillationError('bad-option', `evaluate: batchSize must be a positive integer, got ${batchSize}`);
+  }
+  const teacher = toTeacher(model);
+  const inputShape = model instanceof tfl.LayersModel ? model.inputs[0]?.shape : undefined;
+  const n = data?.x?.shape[0] ?? 0;
+  const probe = n > 0 ? tf.tidy(() => teacher.predict(tf.slice(data.x, 0, 1)).logits) : undefined;
+  const classes = probe?.shape[1] ?? 0;
+  probe?.dispose();
+  validateData(data, 'evaluation data', classes, inputShape);
+  let correct = 0;
+  let lossSum = 0;
+  for (let start = 0; start < n; start += batchSize) {
+    const size = Math.min(batchSize, n - start);
+    const [hits, loss] = tf.tidy(() => {
+      const x = tf.slice(data.x, start, size);
+      const y = tf.cast(tf.slice(data.y, start, size), 'int32');
+      const logits = teacher.predict(x).logits;
+      const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'));
+      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, classes), tf.logSoftmax(logits))));
+      return [hit, ce];
+    });
+    const [h, l] = await Promise.all([hits.data(), loss.data()]);
+    hits.dispose();
+    loss.dispose();
+    correct += h[0]!;
+    lossSum += l[0]!;
+  }
+  return { accuracy: correct / n, loss: lossSum / n };
+}

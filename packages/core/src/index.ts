@@ -1,0 +1,75 @@
+/**
+ * `@kd/core`: the plugin contract, the `Distiller` trainer, Hinton's distillation losses,
+ * ensemble teachers, learning-rate schedules and progress events. Node file IO lives in
+ * `@kd/core/node`.
+ * @packageDocumentation
+ */
+export type { Batch, LabeledData } from './batch';
+export {
+  type Checkpoint,
+  type CheckpointStore,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  memoryCheckpointStore,
+  type TensorRecord,
+} from './checkpoint';
+export { validateData } from './data';
+export { Distiller, type DistillerConfig, type FitOptions, type History } from './distiller';
+export { DistillationError, NonFiniteLossError } from './errors';
+export { type EvaluateOptions, evaluateModel } from './evaluate';
+export {
+  type EpochLogs,
+  type EvaluationResult,
+  fanOut,
+  jsonLines,
+  type ProgressBarOptions,
+  type ProgressEvent,
+  type ProgressListener,
+  progressBar,
+  type TextSink,
+} from './events';
+export { hardLabelLoss } from './losses/hardLabelLoss';
+export { klDivergence } from './losses/klDivergence';
+export { logitMatchingLoss } from './losses/logitMatchingLoss';
+export { type SoftTargetForm, softTargetLoss, softTargetLossFromLogits } from './losses/softTargetLoss';
+export { teacherLogProbabilities } from './losses/teacherLogProbabilities';
+export type {
+  AfterStepOutputs,
+  DistillationPlugin,
+  EnsembleMean,
+  EpochContext,
+  LossTerms,
+  ModelOutputs,
+  PluginCheckpoint,
+  PluginTaps,
+  SetupContext,
+  StepContext,
+  StepOutputs,
+  TeacherOutputs,
+} from './plugin';
+export { definePlugin } from './plugin';
+export { type HardLabelOptions, hardLabel } from './plugins/hardLabel';
+export { type LogitMatchingOptions, logitMatching } from './plugins/logitMatching';
+export { type SoftTargetsOptions, softTargets } from './plugins/softTargets';
+export { SeededRandom } from './random';
+export {
+  constantRate,
+  type CosineDecayOptions,
+  cosineDecay,
+  type LearningRateSchedule,
+  linearWarmup,
+  type ScheduleProgress,
+  type StepDecayOptions,
+  stepDecay,
+} from './schedules';
+export { type LayerShape, TappedModel } from './taps';
+export {
+  type EnsembleOptions,
+  ensembleTeacher,
+  isTeacher,
+  type PredictingModel,
+  type Teacher,
+  type TeacherFunction,
+  type TeacherLike,
+  toTeacher,
+} from './teacher';

@@ -1,0 +1,143 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Batch } from './batch';
+import type { SeededRandom } from './random';
+
+/**
+ * Outputs of one model (student or teacher) for one batch.
+ *
+ * `logits` is the model's first output, `[batch, classes]`. `features` holds the outputs of the
+ * layers named in the plugins' {@link PluginTaps}, keyed by layer name.
+ */
+export interface ModelOutputs {
+  /** Logits `[batch, classes]` (pre-softmax). */
+  readonly logits: tf.Tensor2D;
+  /** Tapped layer outputs, keyed by layer name. */
+  readonly features: Readonly<Record<string, tf.Tensor>>;
+}
+
+/**
+ * Teacher outputs: computed once per step OUTSIDE the gradient tape (teachers are frozen).
+ *
+ * For an ensemble teacher, `members` holds each member's logits `[members, batch, classes]` and
+ * `mean` says how {@link teacherProbabilities} combines them at a temperature; `logits` is then
+ * the combined log-probabilities at T = 1.
+ */
+export interface TeacherOutputs extends ModelOutputs {
+  readonly members?: tf.Tensor3D;
+  readonly mean?: EnsembleMean;
+}
+
+/** How an ensemble combines its members' distributions. */
+export type EnsembleMean = 'arithmetic' | 'geometric';
+
+/** What a plugin's `loss` hook sees. Everything here is valid only during the current step. */
+export interface StepOutputs {
+  /** Student outputs, computed inside the tape (gradients flow through them). */
+  readonly student: ModelOutputs;
+  /** Teacher outputs, constants for the tape. Absent when the Distiller has no teacher. */
+  readonly teacher?: TeacherOutputs;
+  /** The batch after every plugin's `transformBatch`. */
+  readonly batch: Batch;
+}
+
+/** What `afterStep` sees: the step's outputs plus the value of every weighted term. */
+export interface AfterStepOutputs extends StepOutputs {
+  /** Unweighted value of every loss term of the step, keyed by term name. */
+  readonly terms: Readonly<Record<string, number>>;
+}
+
+/** Layer names a plugin needs tapped, from the student and the teacher. */
+export interface PluginTaps {
+  readonly student?: readonly string[];
+  readonly teacher?: readonly string[];
+}
+
+/** Passed to `setup`: everything a plugin needs to size its heads, banks and regressors. */
+export interface SetupContext {
+  /** Number of examples in the training data (`N` of a memory bank). */
+  readonly dataSize: number;
+  /** Number of classes (the logits' last dimension). */
+  readonly numClasses: number;
+  /** Shapes of the tapped student layers (batch dimension `null`), keyed by layer name. */
+  readonly studentShapes: Readonly<Record<string, readonly (number | null)[]>>;
+  /** Shapes of the tapped teacher layers (batch dimension `null`), keyed by layer name. */
+  readonly teacherShapes: Readonly<Record<string, readonly (number | null)[]>>;
+  /** Integer class labels of the training data `[N]` when present (CRD's class-aware sampling). */
+  readonly labels?: Int32Array;
+  /** Seeded random source of this run; use it for every random choice so runs reproduce. */
+  readonly random: SeededRandom;
+}
+
+/** Passed to the per-step hooks. */
+export interface StepContext<State> {
+  readonly state: State;
+  /** Zero-based epoch. */
+  readonly epoch: number;
+  /** Global step count (zero-based, counts over epochs). */
+  readonly step: number;
+  readonly random: SeededRandom;
+  /**
+   * Keeps a tensor created inside `loss` alive until the end of the step (after `afterStep`),
+   * then disposes it. Use it to hand embeddings from `loss` to `afterStep`.
+   */
+  keep<T extends tf.Tensor>(tensor: T): T;
+}
+
+/** Passed to `onEpochStart` / `onEpochEnd`. */
+export interface EpochContext<State> {
+  readonly state: State;
+  readonly epoch: number;
+  /** Logs of the epoch (mean term values, validation metrics); empty at epoch start. */
+  readonly logs: Readonly<Record<string, number>>;
+}
+
+/** Serialisable plugin state for checkpoints: named tensors plus plain JSON. */
+export interface PluginCheckpoint {
+  readonly tensors: Readonly<Record<string, tf.Tensor>>;
+  readonly json?: unknown;
+}
+
+/** A loss hook returns one scalar (named after the plugin) or several named scalars. */
+export type LossTerms = tf.Scalar | Readonly<Record<string, tf.Scalar>>;
+
+/**
+ * A distillation method: a typed object of optional hooks, composed by the {@link Distiller}
+ * in `use()` order (after-hooks in reverse).
+ *
+ * Hooks and where they run:
+ * - `setup` once before training (async allowed): create heads, banks, regressors; return state.
+ * - `variables(state)`: trainable variables this plugin adds; trained with the student.
+ * - `transformBatch` outside the tape, in `use()` order (async allowed).
+ * - `loss` INSIDE the tape, synchronous: named scalar terms, each multiplied by `weight`.
+ * - `afterStep` outside the tape, reverse order (memory-bank updates, statistics).
+ * - `onEpochStart` / `onEpochEnd`, `state` / `loadState` (checkpoints), `dispose`.
+ */
+export interface DistillationPlugin<State = unknown> {
+  /** Unique name within a Distiller; also the default name of its loss term. */
+  readonly name: string;
+  /** Weight of every term this plugin returns (default 1). */
+  readonly weight?: number;
+  /** How `describe()` prints the term, e.g. `kd(T=4)`; defaults to `name`. */
+  readonly label?: string;
+  /** Whether the plugin needs teacher outputs (default false). */
+  readonly needsTeacher?: boolean;
+  readonly taps?: PluginTaps;
+  setup?(context: SetupContext): State | Promise<State>;
+  variables?(state: State): tf.Variable[];
+  transformBatch?(batch: Batch, context: StepContext<State>): Batch | Promise<Batch>;
+  loss?(outputs: StepOutputs, context: StepContext<State>): LossTerms;
+  afterStep?(outputs: AfterStepOutputs, context: StepContext<State>): void | Promise<void>;
+  onEpochStart?(context: EpochContext<State>): void | Promise<void>;
+  onEpochEnd?(context: EpochContext<State>): void | Promise<void>;
+  state?(state: State): PluginCheckpoint;
+  loadState?(state: State, checkpoint: PluginCheckpoint): void;
+  dispose?(state: State): void;
+}
+
+/**
+ * Identity helper that infers a plugin's state type, so hooks are checked against `setup`'s
+ * return type.
+ */
+export function definePlugin<State>(plugin: DistillationPlugin<State>): DistillationPlugin<State> {
+  return plugin;
+}

@@ -1,0 +1,157 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { DistillationError } from './errors';
+import type { EnsembleMean, TeacherOutputs } from './plugin';
+import { type LayerShape, TappedModel } from './taps';
+
+/** Any model-like object with a `predict` returning logits (e.g. a tfjs GraphModel). */
+export interface PredictingModel {
+  predict(x: tf.Tensor): tf.Tensor | tf.Tensor[];
+}
+
+/** A function from inputs to logits `[batch, classes]`. */
+export type TeacherFunction = (x: tf.Tensor) => tf.Tensor;
+
+/** What a Distiller accepts as a teacher. */
+export type TeacherLike = tfl.LayersModel | PredictingModel | TeacherFunction | Teacher;
+
+/**
+ * A frozen teacher: computes logits (and tapped features) without gradients. Build one with
+ * {@link toTeacher} or {@link ensembleTeacher}; any {@link TeacherLike} is accepted where a
+ * teacher is expected.
+ */
+export interface Teacher {
+  readonly kind: 'kd-teacher';
+  readonly description: string;
+  /** Prepares taps; throws listing the available layers when a name is unknown. */
+  tap(names: readonly string[]): Readonly<Record<string, LayerShape>>;
+  /** Runs the teacher in inference mode. Call outside any gradient tape. */
+  predict(x: tf.Tensor): TeacherOutputs;
+}
+
+export function isTeacher(value: unknown): value is Teacher {
+  return typeof value === 'object' && value !== null && (value as Teacher).kind === 'kd-teacher';
+}
+
+/** Normalises any {@link TeacherLike} into a {@link Teacher}. */
+export function toTeacher(teacher: TeacherLike): Teacher {
+  if (isTeacher(teacher)) return teacher;
+  if (teacher instanceof tfl.LayersModel) return layersTeacher(teacher);
+  if (typeof teacher === 'function') return functionTeacher(teacher, teacher.name || 'function');
+  if (typeof teacher === 'object' && teacher !== null && typeof teacher.predict === 'function') {
+    return functionTeacher((x) => {
+      const out = teacher.predict(x);
+      return Array.isArray(out) ? out[0]! : out;
+    }, 'model');
+  }
+  throw new DistillationError(
+    'bad-teacher',
+    'A teacher must be a LayersModel, an object with predict(x), a function (x) => logits, or an ensembleTeacher',
+  );
+}
+
+function layersTeacher(model: tfl.LayersModel): Teacher {
+  let tapped = new TappedModel(model, [], 'teacher');
+  return {
+    kind: 'kd-teacher',
+    description: `LayersModel "${model.name}"`,
+    tap(names) {
+      tapped = new TappedModel(model, names, 'teacher');
+      return tapped.shapes;
+    },
+    predict(x) {
+      return tf.tidy(() => tapped.run(x, false) as unknown as tf.TensorContainer) as unknown as TeacherOutputs;
+    },
+  };
+}
+
+function functionTeacher(fn: TeacherFunction, name: string): Teacher {
+  return {
+    kind: 'kd-teacher',
+    description: `function teacher "${name}"`,
+    tap(names) {
+      if (names.length > 0) {
+        throw new DistillationError(
+          'teacher-not-tappable',
+          `Plugins tap teacher layers [${names.join(', ')}], but the teacher is a ${name} teacher; taps need a LayersModel teacher.`,
+        );
+      }
+      return {};
+    },
+    predict(x) {
+      return tf.tidy(() => ({ logits: fn(x) as tf.Tensor2D, features: {} }) as tf.TensorContainer) as unknown as TeacherOutputs;
+    },
+  };
+}
+
+/** Options of {@link ensembleTeacher}. */
+export interface EnsembleOptions {
+  /**
+   * How the members' distributions are combined at every temperature: `'arithmetic'` (mean of
+   * probabilities, Hinton's ensemble) or `'geometric'` (mean of log-probabilities, renormalised).
+   */
+  readonly mean?: EnsembleMean;
+}
+
+/**
+ * An ensemble of teachers whose soft targets are the arithmetic (default) or geometric mean of
+ * the members' softened distributions (METHODS.md sect. 1).
+ *
+ * Taps are addressed as `"<member index>/<layer name>"`, e.g. `"0/pool"`.
+ */
+export function ensembleTeacher(members: readonly TeacherLike[], options: EnsembleOptions = {}): Teacher {
+  const mean: EnsembleMean = options.mean ?? 'arithmetic';
+  if (mean !== 'arithmetic' && mean !== 'geometric') {
+    throw new DistillationError('bad-option', `ensembleTeacher: mean must be 'arithmetic' or 'geometric', got '${mean}'`);
+  }
+  if (members.length === 0) throw new DistillationError('bad-option', 'ensembleTeacher needs at least one member');
+  const teachers = members.map(toTeacher);
+  let routes: { member: number; layer: string; name: string }[] = [];
+  return {
+    kind: 'kd-teacher',
+    description: `ensemble of ${teachers.length} (${mean} mean): ${teachers.map((t) => t.description).join(', ')}`,
+    tap(names) {
+      routes = names.map((name) => {
+        const match = /^(\d+)\/(.+)$/.exec(name);
+        const member = match ? Number(match[1]) : -1;
+        if (!match || member >= teachers.length) {
+          throw new DistillationError(
+            'unknown-layer',
+            `Ensemble taps are "<member>/<layer>" with member in 0..${teachers.length - 1}; got "${name}"`,
+          );
+        }
+        return { member, layer: match[2]!, name };
+      });
+      const shapes: Record<string, LayerShape> = {};
+      teachers.forEach((teacher, i) => {
+        const mine = routes.filter((r) => r.member === i);
+        const memberShapes = teacher.tap(mine.map((r) => r.layer));
+        for (const r of mine) shapes[r.name] = memberShapes[r.layer]!;
+      });
+      return shapes;
+    },
+    predict(x) {
+      return tf.tidy(() => {
+        const outputs = teachers.map((t) => t.predict(x));
+        const shape0 = outputs[0]!.logits.shape;
+        outputs.forEach((o, i) => {
+          if (o.logits.rank !== 2 || o.logits.shape[1] !== shape0[1]) {
+            throw new DistillationError(
+              'ensemble-mismatch',
+              `Ensemble member ${i} outputs shape [${o.logits.shape}], member 0 [${shape0}]: members must agree on classes`,
+            );
+          }
+        });
+        const stacked = tf.stack(outputs.map((o) => o.logits)) as tf.Tensor3D;
+        const logProbabilities = tf.logSoftmax(stacked) as tf.Tensor3D;
+        const logits =
+          mean === 'geometric'
+            ? tf.logSoftmax(tf.mean(logProbabilities, 0))
+            : tf.sub(tf.logSumExp(logProbabilities, 0), Math.log(teachers.length));
+        const features: Record<string, tf.Tensor> = {};
+        for (const r of routes) features[r.name] = outputs[r.member]!.features[r.layer]!;
+        return { logits, features, members: stacked, mean } as tf.TensorContainer;
+      }) as unknown as TeacherOutputs;
+    },
+  };
+}
