@@ -142,7 +142,9 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
       if (start + r.length * width > bytes.byteLength) {
         throw new DistillationError('bad-checkpoint', `${source} is truncated (tensor "${r.name}")`);
       }
-      const copy = bytes.slice(start, start + r.length * width);
+      // Copy into a fresh buffer (a Node Buffer's slice() shares its pool, and offsets must align).
+      const copy = new Uint8Array(r.length * width);
+      copy.set(bytes.subarray(start, start + r.length * width));
       const values =
         r.dtype === 'float32'
           ? new Float32Array(copy.buffer)
