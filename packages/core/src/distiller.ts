@@ -30,6 +30,13 @@ export interface DistillerConfig {
   readonly optimizer: tf.Optimizer;
   /** Seed of the run's random source (shuffling, sampling). Default 0. */
   readonly seed?: number;
+  /**
+   * Which variables the optimizer trains, asked of every candidate (the student's trainable
+   * weights and every plugin's `variables`) at every step. Default: all of them. A rejected
+   * variable gets no gradient and keeps its value exactly (e.g. stage 1 of FitNets trains only the
+   * student up to the guided layer plus the regressor; see `trainStudentUpTo` / `fitStages`).
+   */
+  readonly trainable?: (variable: tf.Variable) => boolean;
 }
 
 /** Options of {@link Distiller.fit}. */
@@ -78,6 +85,7 @@ export class Distiller {
   readonly teacher?: Teacher;
   readonly optimizer: tf.Optimizer;
   readonly random: SeededRandom;
+  private readonly trainable?: (variable: tf.Variable) => boolean;
   private readonly slots: Slot[] = [];
   private studentView?: TappedModel;
   private prepared?: { dataSize: number; numClasses: number };
@@ -96,6 +104,10 @@ export class Distiller {
     this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
     this.optimizer = config.optimizer;
     this.random = new SeededRandom(config.seed ?? 0);
+    if (config.trainable !== undefined && typeof config.trainable !== 'function') {
+      throw new DistillationError('bad-option', 'Distiller: trainable must be a function (variable) => boolean');
+    }
+    this.trainable = config.trainable;
   }
 
   /** Adds a plugin; hooks run in `use()` order. Names must be unique. Returns `this`. */
@@ -340,7 +352,7 @@ export class Distiller {
   /** Checks the student (and teacher) before training; returns the number of classes. */
   private checkModels(data: LabeledData): number {
     const studentOutput = this.student.outputs[0];
-    if (!studentOutput || studentOutput.shape.length !== 2 || studentOutput.shape[1] == null) {
+    if (studentOutput?.shape.length !== 2 || studentOutput.shape[1] == null) {
       throw new DistillationError(
         'logits-not-2d',
         `The student "${this.student.name}" must output 2-D logits [batch, classes]; its output has shape [${studentOutput?.shape.map(String)}]`,
@@ -398,7 +410,12 @@ export class Distiller {
   private trainableVariables(): tf.Variable[] {
     const variables = [...this.studentView!.trainableVariables()];
     for (const slot of this.slots) if (slot.plugin.variables) variables.push(...slot.plugin.variables(slot.state));
-    return variables;
+    if (!this.trainable) return variables;
+    const chosen = variables.filter((v) => this.trainable!(v));
+    if (chosen.length === 0) {
+      throw new DistillationError('nothing-to-train', `Distiller: the trainable filter rejects all ${variables.length} variables`);
+    }
+    return chosen;
   }
 
   private async trainStep(data: LabeledData, indices: Int32Array, epoch: number): Promise<{ loss: number; terms: Record<string, number> }> {

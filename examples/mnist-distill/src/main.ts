@@ -1,0 +1,60 @@
+import { parseArgs } from 'node:util';
+import { BACKEND_ORDER, type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { run } from './run';
+
+const { values } = parseArgs({
+  options: {
+    epochs: { type: 'string', default: '30' },
+    'teacher-epochs': { type: 'string', default: '8' },
+    temperature: { type: 'string', default: '4' },
+    alpha: { type: 'string', default: '0.9' },
+    seed: { type: 'string', default: '1' },
+    'batch-size': { type: 'string', default: '64' },
+    'teacher-hidden': { type: 'string', default: '128,128' },
+    'student-hidden': { type: 'string', default: '100' },
+    transfer: { type: 'string', default: '1000' },
+    backend: { type: 'string', default: 'cpu' },
+    out: { type: 'string', default: 'out/mnist-student' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`Usage: pnpm main [-- --epochs N --teacher-epochs N --temperature T --alpha A --seed S
+                 --batch-size B --teacher-hidden 128,128 --student-hidden 100 --transfer N|all
+                 --backend cpu|wasm|tfjs-node|tfjs-node-gpu|auto --out DIR]
+The default backend is cpu (pure JS); --backend wasm trains MLPs ~40x faster (patched by @kd/backend-wasm).`);
+  process.exit(0);
+}
+
+function number(name: string, text: string | undefined, integer = false): number {
+  const value = Number(text);
+  if (text === undefined || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
+    console.error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
+    process.exit(2);
+  }
+  return value;
+}
+const layers = (name: string, text: string) => text.split(',').map((t) => number(name, t, true));
+
+const backend = values.backend!;
+if (backend !== 'auto' && !BACKEND_ORDER.includes(backend as BackendName)) {
+  console.error(`--backend must be one of ${BACKEND_ORDER.join(', ')} or auto, got "${backend}"`);
+  process.exit(2);
+}
+const choice = await useBestBackend(backend as BackendName | 'auto');
+console.log(`Backend: ${choice.description}`);
+
+await run({
+  epochs: number('epochs', values.epochs, true),
+  teacherEpochs: number('teacher-epochs', values['teacher-epochs'], true),
+  temperature: number('temperature', values.temperature),
+  alpha: number('alpha', values.alpha),
+  seed: number('seed', values.seed, true),
+  batchSize: number('batch-size', values['batch-size'], true),
+  teacherHidden: layers('teacher-hidden', values['teacher-hidden']!),
+  studentHidden: layers('student-hidden', values['student-hidden']!),
+  ...(values.transfer !== 'all' ? { transfer: number('transfer', values.transfer, true) } : {}),
+  out: values.out!,
+  verbose: true,
+});

