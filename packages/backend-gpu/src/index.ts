@@ -1,0 +1,15 @@
+/**
+ * `@kd/backend-gpu`: pick and register the fastest TensorFlow.js backend installed
+ * (tfjs-node-gpu > tfjs-node > wasm patched for training > cpu) and report the device.
+ * @packageDocumentation
+ */
+export {
+  BACKEND_ORDER,
+  BACKEND_PACKAGES,
+  type BackendChoice,
+  type BackendName,
+  BackendUnavailableError,
+  type BestBackendOptions,
+  type SkippedBackend,
+  useBestBackend,
+} from './useBestBackend';

@@ -1,0 +1,176 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A backend `useBestBackend` can pick, named after the package that provides it. */
+export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+
+/** Fastest first: the order `useBestBackend()` tries. */
+export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+
+/** The package each backend needs, and the command that installs it. */
+export const BACKEND_PACKAGES: Readonly<Record<BackendName, { package: string; install: string }>> = {
+  'tfjs-node-gpu': { package: '@tensorflow/tfjs-node-gpu', install: 'pnpm add @tensorflow/tfjs-node-gpu' },
+  'tfjs-node': { package: '@tensorflow/tfjs-node', install: 'pnpm add @tensorflow/tfjs-node' },
+  wasm: { package: '@tensorflow/tfjs-backend-wasm', install: 'pnpm add @tensorflow/tfjs-backend-wasm' },
+  cpu: { package: '@tensorflow/tfjs-backend-cpu', install: 'pnpm add @tensorflow/tfjs-backend-cpu' },
+};
+
+/** A backend that was not chosen, and why. */
+export interface SkippedBackend {
+  name: BackendName;
+  reason: string;
+}
+
+/** What `useBestBackend` chose. */
+export interface BackendChoice {
+  /** Which candidate won. */
+  name: BackendName;
+  /** The tfjs backend now active (`tensorflow`, `wasm` or `cpu`). */
+  backend: string;
+  /** Where tensors are computed. */
+  device: 'gpu' | 'cpu';
+  /** One line for logs, e.g. `wasm (SIMD, 1 thread, 17 kernels patched for training)`. */
+  description: string;
+  /** Candidates tried before the winner, and why they were passed over. */
+  skipped: SkippedBackend[];
+}
+
+/** Options of {@link useBestBackend}. */
+export interface BestBackendOptions {
+  /** Threads for the wasm backend (browser threaded build; see `@kd/backend-wasm`). */
+  wasmThreads?: number;
+}
+
+/** Thrown when a backend asked for by name cannot be used; `installCommand` fixes a missing one. */
+export class BackendUnavailableError extends Error {
+  readonly code = 'backend-unavailable';
+  constructor(
+    readonly backendName: BackendName,
+    readonly installCommand: string | undefined,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'BackendUnavailableError';
+  }
+}
+
+interface Loaded {
+  backend: string;
+  device: 'gpu' | 'cpu';
+  description: string;
+}
+
+const isNode = typeof process !== 'undefined' && process.versions?.node != null;
+
+function isMissingModule(error: unknown, pkg: string): boolean {
+  const e = error as { code?: string; message?: string };
+  return (
+    (e?.code === 'ERR_MODULE_NOT_FOUND' || e?.code === 'MODULE_NOT_FOUND' || /Cannot find (module|package)/.test(e?.message ?? '')) &&
+    (e?.message ?? '').includes(pkg)
+  );
+}
+
+/** The shape of `@tensorflow/tfjs-node(-gpu)` that is used here (the package is not installed in CI). */
+interface TfjsNodeModule {
+  version?: Record<string, string>;
+}
+
+/**
+ * Loads tfjs-node(-gpu) by a computed name, so that bundlers do not try to resolve a Node-only
+ * native package. Importing it registers the `tensorflow` backend.
+ * NOTE: this path has not run in this project's CI (libtensorflow cannot be downloaded there).
+ */
+async function loadTfjsNode(name: 'tfjs-node-gpu' | 'tfjs-node'): Promise<Loaded> {
+  if (!isNode) throw new Error('needs Node.js');
+  const specifier = BACKEND_PACKAGES[name].package;
+  const mod = (await import(/* @vite-ignore */ specifier)) as TfjsNodeModule;
+  if (!(await tf.setBackend('tensorflow'))) throw new Error("the 'tensorflow' backend failed to initialise");
+  const version = mod.version?.['tfjs-node'] ?? mod.version?.['tfjs-core'] ?? '';
+  const device = name === 'tfjs-node-gpu' ? 'gpu' : 'cpu';
+  return {
+    backend: 'tensorflow',
+    device,
+    description: `tensorflow (libtensorflow via ${specifier}${version ? ` ${version}` : ''}, ${device === 'gpu' ? 'CUDA' : 'CPU'})`,
+  };
+}
+
+async function loadWasm(options: BestBackendOptions): Promise<Loaded> {
+  const { useWasmTraining, PATCHED_KERNEL_NAMES } = await import('@kd/backend-wasm');
+  const report = await useWasmTraining({ threads: options.wasmThreads });
+  const threads = `${report.threads} thread${report.threads === 1 ? '' : 's'}`;
+  return {
+    backend: 'wasm',
+    device: 'cpu',
+    description: `wasm (${report.simd ? 'SIMD' : 'no SIMD'}, ${threads}, ${PATCHED_KERNEL_NAMES.length} kernels patched for training)`,
+  };
+}
+
+async function loadCpu(): Promise<Loaded> {
+  await import('@tensorflow/tfjs-backend-cpu');
+  if (!(await tf.setBackend('cpu'))) throw new Error("the 'cpu' backend failed to initialise");
+  return { backend: 'cpu', device: 'cpu', description: 'cpu (plain JavaScript)' };
+}
+
+function load(name: BackendName, options: BestBackendOptions): Promise<Loaded> {
+  switch (name) {
+    case 'tfjs-node-gpu':
+    case 'tfjs-node':
+      return loadTfjsNode(name);
+    case 'wasm':
+      return loadWasm(options);
+    case 'cpu':
+      return loadCpu();
+  }
+}
+
+/**
+ * Picks, registers and activates the fastest TensorFlow.js backend that is installed: `tensorflow`
+ * from `@tensorflow/tfjs-node-gpu`, then from `@tensorflow/tfjs-node`, then `wasm` patched for
+ * training by `@kd/backend-wasm`, then `cpu`. Each is an optional peer, imported only when tried.
+ *
+ * @param preference - A backend name to require it (fails with the install command when it is
+ *   missing), a list to try in that order, or `'auto'` (default) for {@link BACKEND_ORDER}.
+ * @returns The choice, its device and why the candidates before it were skipped.
+ * @throws {@link BackendUnavailableError} when no candidate could be used.
+ *
+ * @example
+ * ```ts
+ * import { useBestBackend } from '@kd/backend-gpu';
+ * const choice = await useBestBackend();
+ * console.log(choice.description, choice.skipped);
+ * ```
+ */
+export async function useBestBackend(
+  preference: BackendName | readonly BackendName[] | 'auto' = 'auto',
+  options: BestBackendOptions = {},
+): Promise<BackendChoice> {
+  const explicit = typeof preference === 'string' && preference !== 'auto';
+  const order: readonly BackendName[] =
+    preference === 'auto' ? BACKEND_ORDER : typeof preference === 'string' ? [preference] : preference;
+  const skipped: SkippedBackend[] = [];
+  for (const name of order) {
+    if (!BACKEND_ORDER.includes(name)) {
+      throw new BackendUnavailableError(name, undefined, `Unknown backend '${name}'; use one of ${BACKEND_ORDER.join(', ')}.`);
+    }
+    const { package: pkg, install } = BACKEND_PACKAGES[name];
+    try {
+      const loaded = await load(name, options);
+      return { name, ...loaded, skipped };
+    } catch (error) {
+      const missing = isMissingModule(error, pkg);
+      const reason = missing ? `${pkg} is not installed (${install})` : `failed to load: ${String((error as Error)?.message ?? error).split('\n')[0]}`;
+      if (explicit) {
+        throw new BackendUnavailableError(
+          name,
+          missing ? install : undefined,
+          missing ? `Backend '${name}' needs ${pkg}, which is not installed. Run: ${install}` : `Backend '${name}' ${reason}`,
+        );
+      }
+      skipped.push({ name, reason });
+    }
+  }
+  throw new BackendUnavailableError(
+    order.at(-1) ?? 'cpu',
+    BACKEND_PACKAGES.cpu.install,
+    `No TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+  );
+}

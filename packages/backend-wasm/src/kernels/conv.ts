@@ -1,0 +1,223 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { type KernelArgs, channelsLastPerm, type KernelRunner, WASM, withRunner } from './runner';
+
+type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+
+/** The geometry of a 2-D or 3-D convolution, per spatial axis (channels-last layout). */
+interface Geometry {
+  inSpatial: number[];
+  outSpatial: number[];
+  filter: number[];
+  strides: number[];
+  dilations: number[];
+  padBefore: number[];
+}
+
+function geometry2d(
+  inShape: number[],
+  filterShape: number[],
+  strides: number | number[],
+  dilations: number | number[],
+  pad: Pad,
+  rounding: Rounding,
+  depthwise: boolean,
+): Geometry {
+  const c = tf.backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    strides as [number, number],
+    dilations as [number, number],
+    pad,
+    rounding,
+    depthwise,
+  );
+  return {
+    inSpatial: [c.inHeight, c.inWidth],
+    outSpatial: [c.outHeight, c.outWidth],
+    filter: [c.filterHeight, c.filterWidth],
+    strides: [c.strideHeight, c.strideWidth],
+    dilations: [c.dilationHeight, c.dilationWidth],
+    padBefore: [c.padInfo.top, c.padInfo.left],
+  };
+}
+
+function geometry3d(inShape: number[], filterShape: number[], strides: number | number[], pad: Pad): Geometry {
+  const c = tf.backend_util.computeConv3DInfo(
+    inShape as [number, number, number, number, number],
+    filterShape as [number, number, number, number, number],
+    strides as [number, number, number],
+    1,
+    pad as 'valid' | 'same' | number,
+  );
+  return {
+    inSpatial: [c.inDepth, c.inHeight, c.inWidth],
+    outSpatial: [c.outDepth, c.outHeight, c.outWidth],
+    filter: [c.filterDepth, c.filterHeight, c.filterWidth],
+    strides: [c.strideDepth, c.strideHeight, c.strideWidth],
+    dilations: [c.dilationDepth, c.dilationHeight, c.dilationWidth],
+    padBefore: [c.padInfo.front, c.padInfo.top, c.padInfo.left],
+  };
+}
+
+/** A stride-1 'valid' convolution with dilation (2-D or 3-D by the filter's rank). */
+function plainConv(k: KernelRunner, x: TensorInfo, filter: TensorInfo, strides: number[], dilations: number[]): TensorInfo {
+  if (strides.length === 2) {
+    return k.run('Conv2D', { x, filter }, { strides, pad: 'valid', dataFormat: 'NHWC', dilations });
+  }
+  return k.run('Conv3D', { x, filter }, { strides, pad: 'valid', dataFormat: 'NDHWC', dilations });
+}
+
+/**
+ * dy (channels-last, spatial = g.outSpatial) zero-spread by the stride and padded/cropped so that a
+ * stride-1 'valid' convolution with the rotated filter and dilation `g.dilations` yields dx.
+ */
+function spreadAndPadForInput(k: KernelRunner, dy: TensorInfo, g: Geometry): TensorInfo {
+  let t = dy;
+  g.strides.forEach((s, i) => {
+    t = k.spread(t, i + 1, s);
+  });
+  const amounts: Array<[number, number]> = [[0, 0]];
+  g.strides.forEach((s, i) => {
+    const before = (g.filter[i]! - 1) * g.dilations[i]! - g.padBefore[i]!;
+    const needed = g.inSpatial[i]! + (g.filter[i]! - 1) * g.dilations[i]!;
+    amounts.push([before, needed - before - g.outSpatial[i]! * s]);
+  });
+  amounts.push([0, 0]);
+  return k.padOrCrop(t, amounts);
+}
+
+/** x (channels-last) padded/cropped so that every tap of every output position is inside it. */
+function padForFilter(k: KernelRunner, x: TensorInfo, g: Geometry): TensorInfo {
+  const amounts: Array<[number, number]> = [[0, 0]];
+  g.strides.forEach((s, i) => {
+    const needed = (g.outSpatial[i]! - 1) * s + (g.filter[i]! - 1) * g.dilations[i]! + 1;
+    amounts.push([g.padBefore[i]!, needed - g.padBefore[i]! - g.inSpatial[i]!]);
+  });
+  amounts.push([0, 0]);
+  return k.padOrCrop(x, amounts);
+}
+
+function range(n: number, from = 0): number[] {
+  return Array.from({ length: n }, (_, i) => i + from);
+}
+
+/** dx of a regular convolution: spread dy, then convolve with the rotated, transposed filter. */
+function convBackpropInputND(k: KernelRunner, dy: TensorInfo, filter: TensorInfo, g: Geometry): TensorInfo {
+  const S = g.strides.length;
+  const dyp = spreadAndPadForInput(k, dy, g);
+  const rotated = k.run('Reverse', { x: filter }, { dims: range(S) });
+  const flipped = k.transpose(rotated, [...range(S), S + 1, S]);
+  return plainConv(k, dyp, flipped, g.strides.map(() => 1), g.dilations);
+}
+
+/**
+ * dW of a regular convolution: a convolution of x (channels as batch, batch as channels) with dy
+ * (batch as input channels), stride = forward dilation, dilation = forward stride.
+ */
+function convBackpropFilterND(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
+  const S = g.strides.length;
+  const xp = padForFilter(k, x, g);
+  const xT = k.transpose(xp, [S + 1, ...range(S, 1), 0]); // [ci, ...sp, b]
+  const dyT = k.transpose(dy, [...range(S, 1), 0, S + 1]); // [...o, b, co]
+  const out = plainConv(k, xT, dyT, g.dilations, g.strides); // [ci, ...k, co]
+  return k.transpose(out, [...range(S, 1), 0, S + 1]);
+}
+
+function conv2DBackpropInput(args: KernelArgs): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  return withRunner(args.backend, (k) => {
+    const nchw = dataFormat === 'NCHW';
+    const { toLast, toFirst } = channelsLastPerm(4);
+    const inShape = nchw ? toLast.map((i) => inputShape[i]!) : inputShape;
+    const dyL = nchw ? k.transpose(dy, toLast) : dy;
+    const g = geometry2d(inShape, filter.shape, strides, 1, pad, dimRoundingMode, false);
+    const dx = convBackpropInputND(k, dyL, filter, g);
+    return nchw ? k.transpose(dx, toFirst) : dx;
+  });
+}
+
+function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
+  return withRunner(args.backend, (k) => {
+    const nchw = dataFormat === 'NCHW';
+    const { toLast } = channelsLastPerm(4);
+    const xL = nchw ? k.transpose(x, toLast) : x;
+    const dyL = nchw ? k.transpose(dy, toLast) : dy;
+    const g = geometry2d(xL.shape, filterShape, strides, 1, pad, dimRoundingMode, false);
+    return convBackpropFilterND(k, xL, dyL, g);
+  });
+}
+
+function conv3DBackpropInputV2(args: KernelArgs): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, inputShape } = args.attrs as unknown as tf.Conv3DBackpropInputV2Attrs;
+  return withRunner(args.backend, (k) =>
+    convBackpropInputND(k, dy, filter, geometry3d(inputShape, filter.shape, strides, pad)),
+  );
+}
+
+function conv3DBackpropFilterV2(args: KernelArgs): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, filterShape } = args.attrs as unknown as tf.Conv3DBackpropFilterV2Attrs;
+  return withRunner(args.backend, (k) => convBackpropFilterND(k, x, dy, geometry3d(x.shape, filterShape, strides, pad)));
+}
+
+/** dx of a depthwise convolution: a depthwise convolution of spread dy with the rotated filter. */
+function depthwiseBackpropInput(args: KernelArgs): TensorInfo {
+  const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, inputShape } = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropInputAttrs;
+  return withRunner(args.backend, (k) => {
+    const g = geometry2d(inputShape, filter.shape, strides, dilations, pad, dimRoundingMode, true);
+    const [fh, fw, ci, m] = filter.shape as [number, number, number, number];
+    const dyp = spreadAndPadForInput(k, dy, g);
+    const rotated = k.reshape(k.run('Reverse', { x: filter }, { dims: [0, 1] }), [fh, fw, ci * m, 1]);
+    const out = k.run(
+      'DepthwiseConv2dNative',
+      { x: dyp, filter: rotated },
+      { strides: [1, 1], pad: 'valid', dilations: g.dilations, dataFormat: 'NHWC' },
+    );
+    const [b, h, w] = out.shape as [number, number, number];
+    if (m === 1) return out;
+    return k.run('Sum', { x: k.reshape(out, [b, h, w, ci, m]) }, { axis: [4], keepDims: false });
+  });
+}
+
+/**
+ * dW of a depthwise convolution: batch folded into channels (channel c, image b -> c * B + b),
+ * dy as a per-channel filter, stride = forward dilation, dilation = forward stride; then summed
+ * over the batch.
+ */
+function depthwiseBackpropFilter(args: KernelArgs): TensorInfo {
+  const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, filterShape } = args.attrs as unknown as tf.DepthwiseConv2dNativeBackpropFilterAttrs;
+  return withRunner(args.backend, (k) => {
+    const g = geometry2d(x.shape, filterShape, strides, dilations, pad, dimRoundingMode, true);
+    const [fh, fw, ci, m] = filterShape as [number, number, number, number];
+    const b = x.shape[0]!;
+    const [oh, ow] = g.outSpatial as [number, number];
+    const xp = padForFilter(k, x, g);
+    const [, hp, wp] = xp.shape as [number, number, number];
+    const xF = k.reshape(k.transpose(xp, [1, 2, 3, 0]), [1, hp, wp, ci * b]);
+    const dyF = k.reshape(k.transpose(k.reshape(dy, [b, oh, ow, ci, m]), [1, 2, 3, 0, 4]), [oh, ow, ci * b, m]);
+    const out = k.run(
+      'DepthwiseConv2dNative',
+      { x: xF, filter: dyF },
+      { strides: g.dilations, pad: 'valid', dilations: g.strides, dataFormat: 'NHWC' },
+    ); // [1, fh, fw, ci * b * m]
+    return k.run('Sum', { x: k.reshape(out, [fh, fw, ci, b, m]) }, { axis: [3], keepDims: false });
+  });
+}
+
+/** Convolution gradient kernels, composed from wasm's (XNNPACK) forward convolutions. */
+export const convKernels: KernelConfig[] = [
+  { kernelName: 'Conv2DBackpropInput', backendName: WASM, kernelFunc: conv2DBackpropInput as KernelFunc },
+  { kernelName: 'Conv2DBackpropFilter', backendName: WASM, kernelFunc: conv2DBackpropFilter as KernelFunc },
+  { kernelName: 'Conv3DBackpropInputV2', backendName: WASM, kernelFunc: conv3DBackpropInputV2 as KernelFunc },
+  { kernelName: 'Conv3DBackpropFilterV2', backendName: WASM, kernelFunc: conv3DBackpropFilterV2 as KernelFunc },
+  { kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: WASM, kernelFunc: depthwiseBackpropInput as KernelFunc },
+  { kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: WASM, kernelFunc: depthwiseBackpropFilter as KernelFunc },
+];

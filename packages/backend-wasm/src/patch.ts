@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { broadcastKernels } from './kernels/broadcast';
+import { convKernels } from './kernels/conv';
+import { matMulKernels } from './kernels/matmul';
+import { poolKernels } from './kernels/pool';
+import { originalKernels, WASM } from './kernels/runner';
+import { segmentKernels } from './kernels/segment';
+
+/** One kernel that `patchWasmKernels` registered on the wasm backend. */
+export interface PatchedKernel {
+  /** tfjs kernel name, e.g. `Conv2DBackpropFilter`. */
+  kernel: string;
+  /** `added`: wasm had none; `replaced`: wasm's was wrong or slow. */
+  action: 'added' | 'replaced';
+  /** Why, in one line. */
+  reason: string;
+}
+
+const REASONS: Record<string, string> = {
+  Conv2DBackpropInput: 'stock kernel is a naive loop (~2 GFLOPS); now zero-spread dy + XNNPACK conv2d with the rotated filter',
+  Conv2DBackpropFilter: 'missing on wasm: conv2d gradients failed; now an XNNPACK conv2d of transposed x and dy (dilation = stride)',
+  Conv3DBackpropInputV2: 'stock kernel returns wrong values; now zero-spread dy + conv3d with the rotated filter',
+  Conv3DBackpropFilterV2: 'stock kernel returns wrong values for strides > 1; now a conv3d of transposed x and dy',
+  DepthwiseConv2dNativeBackpropInput: 'missing on wasm; now a depthwise conv of zero-spread dy with the rotated filter',
+  DepthwiseConv2dNativeBackpropFilter: 'missing on wasm; now a depthwise conv with the batch folded into channels',
+  UnsortedSegmentSum: 'missing on wasm (gradient of gather); now ScatterNd',
+  MaxPoolGrad: 'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN)',
+  MaxPool3D: 'stock kernel returns wrong maxima when a window is all negative',
+  MaxPool3DGrad: 'stock kernel drops the gradient of windows whose max is <= 0',
+  BatchMatMul: 'transposed or batched products fell back to a scalar loop; now explicit transposes + folded batch on XNNPACK',
+  _FusedMatMul: 'stock kernel adds the wrong bias element to rows >= 1 when transposed/batched (and rejects rank-2 bias)',
+  Add: 'wrong for outputs of rank > 6; now coalesces axes first',
+  Sub: 'wrong for outputs of rank > 6; now coalesces axes first',
+  Multiply: 'wrong for outputs of rank > 6; now coalesces axes first',
+  RealDiv: 'wrong for outputs of rank > 6; now coalesces axes first',
+  SquaredDifference: 'wrong for outputs of rank > 6; now coalesces axes first',
+};
+
+/** Every kernel this package registers on wasm, in registration order. */
+export const PATCHES: readonly KernelConfig[] = [
+  ...convKernels,
+  ...poolKernels,
+  ...matMulKernels,
+  ...segmentKernels,
+  ...broadcastKernels,
+];
+
+/** Names of the kernels `patchWasmKernels` registers. */
+export const PATCHED_KERNEL_NAMES: readonly string[] = PATCHES.map((p) => p.kernelName);
+
+const installed = new Set<string>();
+
+/** True when `patchWasmKernels` has run and `unpatchWasmKernels` has not undone it. */
+export function isWasmPatched(): boolean {
+  return installed.size > 0;
+}
+
+/**
+ * Registers the patched kernels on the `wasm` backend (synchronously). The wasm backend's package
+ * must have been imported (its kernels registered) first; `useWasmTraining` does both. Calling it
+ * again changes nothing and returns an empty list.
+ *
+ * @param only - Restrict to these kernel names (default: all of {@link PATCHED_KERNEL_NAMES}).
+ * @returns What was added or replaced.
+ */
+export function patchWasmKernels(only?: readonly string[]): PatchedKernel[] {
+  if (tf.getKernelsForBackend(WASM).length === 0) {
+    throw new Error(
+      "@kd/backend-wasm: no wasm kernels are registered. Import '@tensorflow/tfjs-backend-wasm' first " +
+        '(or call useWasmTraining(), which does).',
+    );
+  }
+  const report: PatchedKernel[] = [];
+  for (const patch of PATCHES) {
+    const name = patch.kernelName;
+    if (only != null && !only.includes(name)) continue;
+    if (installed.has(name)) continue;
+    const original = tf.getKernel(name, WASM);
+    if (original != null) {
+      originalKernels.set(name, original);
+      tf.unregisterKernel(name, WASM);
+    }
+    const config: KernelConfig = { ...patch };
+    // Keep the stock set-up (cwrap of the C++ entry points): the patched kernels may call the stock
+    // kernel, and the backend runs set-up functions when it initialises after this call.
+    if (original?.setupFunc != null) config.setupFunc = original.setupFunc;
+    if (original?.disposeFunc != null) config.disposeFunc = original.disposeFunc;
+    tf.registerKernel(config);
+    installed.add(name);
+    report.push({ kernel: name, action: original == null ? 'added' : 'replaced', reason: REASONS[name] ?? '' });
+  }
+  return report;
+}
+
+/** Restores wasm's stock kernels (removes the added ones). Mainly for tests and comparisons. */
+export function unpatchWasmKernels(): void {
+  for (const name of installed) {
+    tf.unregisterKernel(name, WASM);
+    const original = originalKernels.get(name);
+    if (original != null) tf.registerKernel(original);
+    originalKernels.delete(name);
+  }
+  installed.clear();
+}

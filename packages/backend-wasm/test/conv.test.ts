@@ -1,0 +1,130 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, report, runOn } from './helpers';
+
+type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
+
+describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
+  it('are registered by useWasmTraining', () => {
+    const names = report.kernels.map((k) => k.kernel);
+    expect(names).toContain('Conv2DBackpropFilter');
+    expect(report.kernels.find((k) => k.kernel === 'Conv2DBackpropFilter')?.action).toBe('added');
+    expect(report.kernels.find((k) => k.kernel === 'Conv2DBackpropInput')?.action).toBe('replaced');
+  });
+
+  const cases: Array<[number[], number[], number | [number, number], Pad]> = [];
+  for (const stride of [1, 2, 3] as const) {
+    for (const pad of ['valid', 'same'] as const) {
+      cases.push([[2, 7, 7, 3], [3, 3, 3, 4], stride, pad]);
+      cases.push([[1, 6, 5, 1], [2, 3, 1, 2], stride, pad]);
+    }
+  }
+  cases.push([[2, 8, 9, 2], [3, 2, 2, 3], [2, 3], 'same']);
+  cases.push([[2, 6, 6, 2], [3, 3, 2, 3], 2, [[0, 0], [1, 2], [0, 3], [0, 0]]]);
+  cases.push([[1, 5, 5, 2], [5, 5, 2, 2], 1, 'valid']);
+  cases.push([[3, 4, 4, 5], [1, 1, 5, 6], 2, 'valid']);
+
+  it.each(cases)('x %j filter %j stride %j pad %j matches cpu', (xs, fs, strides, pad) => {
+    expectSameOnCpu(() => tf.grads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad))([rand(xs, 1), rand(fs, 2)]));
+  });
+
+  it('matches cpu for NCHW (direct kernel calls)', () => {
+    expectSameOnCpu(() => {
+      const x = rand([2, 3, 7, 7], 1);
+      const dy = rand([2, 4, 4, 4], 2);
+      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+        strides: [2, 2],
+        pad: 'same',
+        dataFormat: 'NCHW',
+        filterShape: [3, 3, 3, 4],
+      }) as tf.Tensor;
+      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: rand([3, 3, 3, 4], 3) }, {
+        strides: [2, 2],
+        pad: 'same',
+        dataFormat: 'NCHW',
+        inputShape: [2, 3, 7, 7],
+      }) as tf.Tensor;
+      return [dw, dx];
+    });
+  });
+
+  it('conv2dTranspose (Conv2DBackpropInput) matches cpu, with strides', () => {
+    expectSameOnCpu(() => tf.conv2dTranspose(rand([2, 4, 4, 4], 1) as tf.Tensor4D, rand([3, 3, 3, 4], 2) as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'));
+    expectSameOnCpu(() => tf.conv2dTranspose(rand([1, 3, 3, 2], 1) as tf.Tensor4D, rand([4, 4, 5, 2], 2) as tf.Tensor4D, [1, 8, 8, 5], 2, 'valid'));
+  });
+
+  it('match finite differences', () => {
+    expectFiniteDifferences((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [[2, 7, 7, 3], [3, 3, 3, 4]], 10);
+    expectFiniteDifferences((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid'), [[1, 6, 5, 2], [2, 3, 2, 2]], 20);
+  });
+});
+
+describe('depthwise conv2d gradients', () => {
+  const cases: Array<[number[], number[], number, 'valid' | 'same']> = [];
+  for (const stride of [1, 2]) {
+    for (const pad of ['valid', 'same'] as const) {
+      cases.push([[2, 7, 7, 3], [3, 3, 3, 1], stride, pad]);
+      cases.push([[1, 6, 5, 2], [2, 3, 2, 3], stride, pad]);
+    }
+  }
+  it.each(cases)('x %j filter %j stride %j pad %j matches cpu', (xs, fs, stride, pad) => {
+    expectSameOnCpu(() =>
+      tf.grads((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, stride, pad))([rand(xs, 1), rand(fs, 2)]),
+    );
+  });
+
+  it('are right with dilation 2 (cpu ignores dilations: compared with an explicitly dilated filter)', () => {
+    const d = 2;
+    const dy = () => rand([2, 7, 7, 6], 1);
+    const x = () => rand([2, 7, 7, 3], 3);
+    const filter = () => rand([3, 3, 3, 2], 2);
+    const dilated = (f: tf.Tensor) => {
+      const [kh, kw, c, m] = f.shape as [number, number, number, number];
+      const src = f.dataSync();
+      const KW = (kw - 1) * d + 1;
+      const out = new Float32Array(((kh - 1) * d + 1) * KW * c * m);
+      for (let i = 0; i < kh; i++)
+        for (let j = 0; j < kw; j++)
+          for (let r = 0; r < c * m; r++) out[(i * d * KW + j * d) * c * m + r] = src[(i * kw + j) * c * m + r]!;
+      return tf.tensor4d(out, [(kh - 1) * d + 1, KW, c, m]);
+    };
+    const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) =>
+      tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
+    const wasm = runOn('wasm', () => [
+      run('DepthwiseConv2dNativeBackpropInput', { dy: dy(), filter: filter() }, { strides: [1, 1], dilations: [d, d], pad: 'same', inputShape: [2, 7, 7, 3] }),
+      run('DepthwiseConv2dNativeBackpropFilter', { x: x(), dy: dy() }, { strides: [1, 1], dilations: [d, d], pad: 'same', filterShape: [3, 3, 3, 2] }),
+    ]);
+    const reference = runOn('cpu', () => [
+      run('DepthwiseConv2dNativeBackpropInput', { dy: dy(), filter: dilated(filter()) }, { strides: [1, 1], dilations: [1, 1], pad: 'same', inputShape: [2, 7, 7, 3] }),
+      tf.stridedSlice(
+        run('DepthwiseConv2dNativeBackpropFilter', { x: x(), dy: dy() }, { strides: [1, 1], dilations: [1, 1], pad: 'same', filterShape: [5, 5, 3, 2] }),
+        [0, 0, 0, 0],
+        [5, 5, 3, 2],
+        [d, d, 1, 1],
+      ),
+    ]);
+    expect(maxRelError(reference, wasm)).toBeLessThan(1e-4);
+  });
+
+  it('match finite differences', () => {
+    expectFiniteDifferences((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [[2, 7, 7, 3], [3, 3, 3, 2]], 30);
+  });
+});
+
+describe('conv3d gradients (stock wasm returns wrong values)', () => {
+  const cases: Array<[number[], number[], number, 'valid' | 'same']> = [
+    [[1, 4, 4, 4, 2], [2, 2, 2, 2, 3], 1, 'same'],
+    [[1, 4, 5, 4, 1], [2, 2, 2, 1, 1], 1, 'valid'],
+    [[2, 5, 5, 5, 2], [3, 3, 3, 2, 3], 2, 'valid'],
+    [[1, 6, 5, 4, 2], [3, 2, 3, 2, 2], 2, 'same'],
+  ];
+  it.each(cases)('x %j filter %j stride %j pad %j matches cpu', (xs, fs, stride, pad) => {
+    expectSameOnCpu(() =>
+      tf.grads((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, stride, pad))([rand(xs, 1), rand(fs, 2)]),
+    );
+  });
+
+  it('match finite differences', () => {
+    expectFiniteDifferences((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 2, 'same'), [[1, 5, 5, 4, 2], [3, 3, 2, 2, 2]], 40);
+  });
+});

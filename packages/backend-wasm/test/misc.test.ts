@@ -1,0 +1,80 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { coalesce, patchWasmKernels, unpatchWasmKernels } from '../src';
+import { expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, runOn } from './helpers';
+
+describe('UnsortedSegmentSum', () => {
+  it('sums duplicate ids and matches cpu', () => {
+    expectSameOnCpu(() => tf.unsortedSegmentSum(rand([6, 4], 1), tf.tensor1d([0, 2, 0, 1, 2, 2], 'int32'), 4));
+  });
+
+  it('works for int32 values and empty segments', () => {
+    expectSameOnCpu(() => tf.unsortedSegmentSum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([3, 3, 0], 'int32'), 5));
+  });
+
+  it('drops ids outside [0, numSegments) (direct kernel call)', () => {
+    const values = runOn('wasm', () =>
+      tf.engine().runKernel('UnsortedSegmentSum', { x: tf.tensor1d([1, 2, 4, 8]), segmentIds: tf.tensor1d([0, -1, 5, 1], 'int32') }, {
+        numSegments: 2,
+      }) as tf.Tensor,
+    );
+    expect(Array.from(values[0]!)).toEqual([1, 8]);
+  });
+
+  it('gives gather its gradient (cpu and finite differences)', () => {
+    const ids = () => tf.tensor1d([0, 2, 2, 1, 0], 'int32');
+    expectSameOnCpu(() => tf.grad((x) => tf.gather(x, ids()))(rand([3, 4], 1)));
+    expectSameOnCpu(() => tf.grad((x) => tf.gather(x, ids(), 1))(rand([2, 3, 2], 1)));
+    expectFiniteDifferences((x) => tf.gather(x, ids()), [[3, 4]], 60);
+  });
+});
+
+describe('binary kernels above rank 6', () => {
+  it('coalesces axes that broadcast alike', () => {
+    expect(coalesce([2, 2, 3, 1, 2, 1, 2], [2, 2, 3, 1, 2, 1, 2])).toEqual({ a: [48], b: [48], out: [48] });
+    expect(coalesce([2, 1, 3, 1, 2, 1, 2], [1, 2, 1, 2, 1, 3, 1])).toEqual({
+      a: [2, 1, 3, 1, 2, 1, 2],
+      b: [1, 2, 1, 2, 1, 3, 1],
+      out: [2, 2, 3, 2, 2, 3, 2],
+    });
+    expect(coalesce([4, 1, 1, 5], [3, 1, 5])).toEqual({ a: [4, 1, 5], b: [1, 3, 5], out: [4, 3, 5] });
+  });
+
+  const ops: Record<string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor> = {
+    add: tf.add,
+    sub: tf.sub,
+    mul: tf.mul,
+    div: (a, b) => tf.div(a, tf.add(tf.abs(b), 1)),
+    squaredDifference: tf.squaredDifference,
+  };
+  const shapes: Array<[number[], number[]]> = [
+    [[2, 2, 3, 2, 2, 3, 2], [2, 2, 3, 2, 2, 3, 2]],
+    [[2, 1, 3, 1, 2, 1, 2], [1, 2, 1, 2, 1, 3, 1]],
+    [[2, 1, 2, 1, 2, 1, 2, 1], [1, 2, 1, 2, 1, 2, 1, 2]],
+    [[3, 1, 2, 2, 1, 1, 2], [2]],
+  ];
+  for (const [name, op] of Object.entries(ops)) {
+    it.each(shapes)(`${name} %j with %j matches cpu`, (sa, sb) => {
+      expectSameOnCpu(() => op(rand(sa, 1), rand(sb, 2)));
+    });
+  }
+
+  it('int32 add of rank 7 matches cpu', () => {
+    expectSameOnCpu(() => tf.add(tf.cast(tf.mul(rand([2, 1, 3, 1, 2, 1, 2], 1), 10), 'int32'), tf.cast(tf.mul(rand([1, 2, 1, 2, 1, 3, 1], 2), 10), 'int32')));
+  });
+
+  it('gradients of a rank-7 product match finite differences', () => {
+    expectFiniteDifferences((a, b) => tf.mul(a!, b!), [[2, 1, 3, 1, 2, 1, 2], [1, 2, 1, 2, 1, 3, 1]], 70);
+  });
+
+  it('stock wasm is wrong at rank 7 (the bug this replaces)', () => {
+    const f = () => tf.add(rand([2, 2, 3, 2, 2, 3, 2], 1), rand([2, 2, 3, 2, 2, 3, 2], 2));
+    const cpu = runOn('cpu', f);
+    unpatchWasmKernels();
+    try {
+      expect(maxRelError(cpu, runOn('wasm', f))).toBeGreaterThan(0.1);
+    } finally {
+      patchWasmKernels();
+    }
+  });
+});
