@@ -1,0 +1,200 @@
+import { DistillationError } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { EmbedHead } from './embedHead';
+import { MemoryBank } from './memoryBank';
+import {
+  type ContrastLogits,
+  contrastLogits,
+  estimateZ,
+  nceLossFromLogits,
+  type ScoringStrategy,
+  sharedContrastLogits,
+} from './nce';
+import type { ContrastSample } from './sampler';
+
+/** Options of {@link CrdCritic}. */
+export interface CrdCriticOptions {
+  /** Flattened size of the student's tapped feature. */
+  readonly studentDim: number;
+  /** Flattened size of the teacher's tapped feature. */
+  readonly teacherDim: number;
+  /** N, number of training examples (bank rows). */
+  readonly dataSize: number;
+  /** Embedding size `feat_dim`. Default 128. */
+  readonly featureDim?: number;
+  /** Temperature `nce_t`. Default 0.07. */
+  readonly temperature?: number;
+  /** Bank momentum `nce_m`. Default 0.5. */
+  readonly momentum?: number;
+  /** How per-anchor scores are computed (same values). Default `'gather'`. */
+  readonly scoring?: ScoringStrategy;
+  /** Seed of the heads' and banks' initialisation. Default 0. */
+  readonly seed?: number;
+  /** Prefix of the variable names. Default `crd`. */
+  readonly name?: string;
+}
+
+/** What {@link CrdCritic.loss} returns (all tensors owned by the caller's scope). */
+export interface CrdCriticResult {
+  /** Student side + teacher side. */
+  readonly loss: tf.Scalar;
+  /** NCE loss of the student anchors against the teacher bank. */
+  readonly studentLoss: tf.Scalar;
+  /** NCE loss of the teacher anchors against the student bank. */
+  readonly teacherLoss: tf.Scalar;
+  /** Student embeddings `[B, d]` (for the bank update). */
+  readonly studentEmbedding: tf.Tensor2D;
+  /** Teacher embeddings `[B, d]` (for the bank update). */
+  readonly teacherEmbedding: tf.Tensor2D;
+}
+
+/** Serialisable state of a critic: named tensors (heads, banks) and the frozen normalisers. */
+export interface CrdCriticState {
+  readonly tensors: Record<string, tf.Tensor>;
+  readonly json: { readonly zStudent: number | null; readonly zTeacher: number | null };
+}
+
+/**
+ * One CRD critic (RepDistiller `CRDLoss` + `ContrastMemory`): a student and a teacher
+ * {@link EmbedHead}, a {@link MemoryBank}, and the two normalisers Z (one per side), estimated on
+ * the first batch and then frozen.
+ *
+ * Symmetric loss: the student anchor is scored against the TEACHER bank, the teacher anchor against
+ * the STUDENT bank, each side's NCE loss is computed on `exp(score/T)/Z`, and the two are summed.
+ * After the optimizer step, {@link update} moves the bank rows of the batch towards the new
+ * embeddings.
+ */
+export class CrdCritic {
+  readonly studentHead: EmbedHead;
+  readonly teacherHead: EmbedHead;
+  readonly bank: MemoryBank;
+  readonly dataSize: number;
+  readonly featureDim: number;
+  readonly temperature: number;
+  readonly momentum: number;
+  readonly scoring: ScoringStrategy;
+  /** Z of the student side (student anchors vs teacher bank); null until the first batch. */
+  zStudent: number | null = null;
+  /** Z of the teacher side (teacher anchors vs student bank); null until the first batch. */
+  zTeacher: number | null = null;
+
+  constructor(options: CrdCriticOptions) {
+    this.featureDim = options.featureDim ?? 128;
+    this.temperature = options.temperature ?? 0.07;
+    this.momentum = options.momentum ?? 0.5;
+    this.scoring = options.scoring ?? 'gather';
+    this.dataSize = options.dataSize;
+    if (!(Number.isFinite(this.temperature) && this.temperature > 0)) {
+      throw new DistillationError('bad-option', `CRD: temperature must be > 0, got ${this.temperature}`);
+    }
+    if (!(Number.isFinite(this.momentum) && this.momentum >= 0 && this.momentum <= 1)) {
+      throw new DistillationError('bad-option', `CRD: momentum must be in [0, 1], got ${this.momentum}`);
+    }
+    if (this.scoring !== 'gather' && this.scoring !== 'dense') {
+      throw new DistillationError('bad-option', `CRD: scoring must be 'gather' or 'dense', got '${this.scoring}'`);
+    }
+    const seed = options.seed ?? 0;
+    const name = options.name ?? 'crd';
+    const made: { dispose(): void }[] = [];
+    try {
+      this.studentHead = new EmbedHead(options.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
+      made.push(this.studentHead);
+      this.teacherHead = new EmbedHead(options.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
+      made.push(this.teacherHead);
+      this.bank = new MemoryBank(options.dataSize, this.featureDim, { seed: seed + 4, name: `${name}_bank` });
+    } catch (error) {
+      for (const m of made) m.dispose();
+      throw error;
+    }
+  }
+
+  /** The heads' trainable variables. */
+  get variables(): tf.Variable[] {
+    return [...this.studentHead.variables, ...this.teacherHead.variables];
+  }
+
+  /**
+   * The symmetric NCE loss of one batch (call inside the gradient tape). On the first call it
+   * estimates and freezes both Z (one synchronous read).
+   *
+   * @param studentFeatures tapped student features `[B, ...]` (gradients flow).
+   * @param teacherFeatures tapped teacher features `[B, ...]` (constants).
+   * @param sample contrast indices of the batch from a `NegativeSampler`.
+   */
+  loss(studentFeatures: tf.Tensor, teacherFeatures: tf.Tensor, sample: ContrastSample): CrdCriticResult {
+    const b = sample.index.length;
+    for (const [what, f] of [
+      ['student', studentFeatures],
+      ['teacher', teacherFeatures],
+    ] as const) {
+      if (f.shape[0] !== b) {
+        throw new DistillationError('bad-contrast', `CRD: ${what} features have ${f.shape[0]} rows for ${b} sample indices`);
+      }
+    }
+    const vS = this.studentHead.apply(studentFeatures);
+    const vT = this.teacherHead.apply(teacherFeatures);
+    // Student anchors against the teacher bank, teacher anchors against the student bank.
+    const outS = this.scores(this.bank.teacher, vS, sample);
+    const outT = this.scores(this.bank.student, vT, sample);
+    if (this.zStudent === null) this.zStudent = estimateZ(outS, this.dataSize);
+    if (this.zTeacher === null) this.zTeacher = estimateZ(outT, this.dataSize);
+    const studentLoss = nceLossFromLogits(outS, this.zStudent, this.dataSize);
+    const teacherLoss = nceLossFromLogits(outT, this.zTeacher, this.dataSize);
+    return {
+      loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
+      studentLoss,
+      teacherLoss,
+      studentEmbedding: vS,
+      teacherEmbedding: vT,
+    };
+  }
+
+  /** Momentum update of both banks at the batch's own indices (no gradient). */
+  update(index: Int32Array, studentEmbedding: tf.Tensor2D, teacherEmbedding: tf.Tensor2D): void {
+    this.bank.update(index, studentEmbedding, teacherEmbedding, this.momentum);
+  }
+
+  /** Heads, banks and Z for a checkpoint. Tensors are the live variables: read, do not dispose. */
+  state(): CrdCriticState {
+    return {
+      tensors: {
+        'embed_s/kernel': this.studentHead.kernel,
+        'embed_s/bias': this.studentHead.bias,
+        'embed_t/kernel': this.teacherHead.kernel,
+        'embed_t/bias': this.teacherHead.bias,
+        'bank/student': this.bank.student,
+        'bank/teacher': this.bank.teacher,
+      },
+      json: { zStudent: this.zStudent, zTeacher: this.zTeacher },
+    };
+  }
+
+  /** Restores {@link state}'s output (tensors are copied; the caller keeps ownership). */
+  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+    const t = state.tensors;
+    const need = ['embed_s/kernel', 'embed_s/bias', 'embed_t/kernel', 'embed_t/bias', 'bank/student', 'bank/teacher'];
+    const missing = need.filter((k) => !(t[k] instanceof tf.Tensor));
+    if (missing.length > 0) {
+      throw new DistillationError('checkpoint-mismatch', `CRD: checkpoint lacks ${missing.join(', ')}`);
+    }
+    this.studentHead.setWeights(t['embed_s/kernel']!, t['embed_s/bias']!);
+    this.teacherHead.setWeights(t['embed_t/kernel']!, t['embed_t/bias']!);
+    this.bank.loadState({ student: t['bank/student'] as tf.Tensor2D, teacher: t['bank/teacher'] as tf.Tensor2D });
+    const json = (state.json ?? {}) as { zStudent?: number | null; zTeacher?: number | null };
+    this.zStudent = typeof json.zStudent === 'number' ? json.zStudent : null;
+    this.zTeacher = typeof json.zTeacher === 'number' ? json.zTeacher : null;
+  }
+
+  /** Frees heads and banks. */
+  dispose(): void {
+    this.studentHead.dispose();
+    this.teacherHead.dispose();
+    this.bank.dispose();
+  }
+
+  private scores(bank: tf.Tensor2D, anchors: tf.Tensor2D, sample: ContrastSample): ContrastLogits {
+    return sample.kind === 'shared'
+      ? sharedContrastLogits(bank, anchors, sample.positives, sample.shared, this.temperature)
+      : contrastLogits(bank, anchors, sample.contrast, this.temperature, this.scoring);
+  }
+}

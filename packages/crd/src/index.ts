@@ -1,0 +1,38 @@
+/**
+ * `@kd/crd`: Contrastive Representation Distillation (Tian, Krishnan, Isola 2019) for `@kd/core`:
+ * embedding heads, memory bank, class-aware negative sampling, NCE critic, the `crd` plugin, CRD-EN
+ * (`crdEnsemble`) and cross-modal pairing (through `LabeledData.teacherX`).
+ * @packageDocumentation
+ */
+export { type CrdCriticOptions, type CrdCriticResult, type CrdCriticState, CrdCritic } from './critic';
+export { EmbedHead, type EmbedHeadOptions, l2Normalize } from './embedHead';
+export { MemoryBank, type MemoryBankOptions, type MemoryBankState } from './memoryBank';
+export {
+  type ContrastLogits,
+  contrastLogits,
+  contrastScores,
+  estimateZ,
+  NCE_EPS,
+  nceLoss,
+  nceLossFromLogits,
+  type ScoringStrategy,
+  sharedContrastLogits,
+  sharedContrastScores,
+} from './nce';
+export {
+  type CrdCommonOptions,
+  type CrdEnsembleMember,
+  type CrdOptions,
+  type CrdSampling,
+  type CrdState,
+  crd,
+  crdEnsemble,
+} from './plugin';
+export {
+  type ContrastIndices,
+  type ContrastSample,
+  NegativeSampler,
+  type NegativeSamplerOptions,
+  type PositiveMode,
+  type SharedContrastIndices,
+} from './sampler';

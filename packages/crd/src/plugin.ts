@@ -1,0 +1,345 @@
+import {
+  type Batch,
+  DistillationError,
+  type DistillationPlugin,
+  definePlugin,
+  type LossTerms,
+  type PluginCheckpoint,
+  type SeededRandom,
+  type SetupContext,
+  type StepOutputs,
+} from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { CrdCritic } from './critic';
+import type { ScoringStrategy } from './nce';
+import { type ContrastSample, NegativeSampler, type PositiveMode } from './sampler';
+
+/** Negative sampling of the CRD plugin. */
+export type CrdSampling = 'reference' | 'shared';
+
+/** Options shared by {@link crd} and {@link crdEnsemble}. */
+export interface CrdCommonOptions {
+  /** Embedding size `feat_dim`. Default 128. */
+  readonly featureDim?: number;
+  /** Negatives per anchor K (`nce_k`). Default 16384; must be < N. */
+  readonly negatives?: number;
+  /** Temperature `nce_t`. Default 0.07. */
+  readonly temperature?: number;
+  /** Bank momentum `nce_m`. Default 0.5. */
+  readonly momentum?: number;
+  /** Weight of the term (RepDistiller beta: 0.8). Default 1. */
+  readonly weight?: number;
+  /**
+   * `'reference'` (default): K negatives per anchor, drawn from other classes when labels are
+   * known (RepDistiller). `'shared'`: the named CPU/browser VARIANT: one set of K negatives per
+   * batch, scored by one `[B, d] x [d, K]` matmul (B times cheaper; not class-aware, not the paper).
+   */
+  readonly sampling?: CrdSampling;
+  /** `'exact'` (default, positive = the example) or `'relax'` (a random same-class example). */
+  readonly positive?: PositiveMode;
+  /** Draw reference negatives from other classes when the labels are known. Default true. */
+  readonly classAware?: boolean;
+  /**
+   * How reference (per-anchor) scores are computed; same values. `'gather'` (default) gathers
+   * `[B, K+1, d]` bank rows like the reference; `'dense'` scores all N rows with one matmul and
+   * picks K per anchor (far less memory when N < K d, but B*N*d multiply-adds: slower on the cpu
+   * backend at N = 60000, see the README's benchmark).
+   */
+  readonly scoring?: ScoringStrategy;
+  /** Plugin and loss-term name. Default `crd` (`crd-en` for {@link crdEnsemble}). */
+  readonly name?: string;
+}
+
+/** Options of {@link crd}. */
+export interface CrdOptions extends CrdCommonOptions {
+  /** Student layer to tap: the pooled penultimate feature. */
+  readonly student: string;
+  /** Teacher layer to tap (for an `ensembleTeacher`: `"<member>/<layer>"`). */
+  readonly teacher: string;
+  /** Expected flattened student feature size; checked against the tapped layer when given. */
+  readonly studentDim?: number;
+  /** Expected flattened teacher feature size; checked against the tapped layer when given. */
+  readonly teacherDim?: number;
+}
+
+/** One critic of {@link crdEnsemble}: a student tap and a teacher tap. */
+export interface CrdEnsembleMember {
+  /** Student layer to tap. */
+  readonly student: string;
+  /** Teacher layer, `"<member>/<layer>"` for an `ensembleTeacher`. */
+  readonly teacher: string;
+  readonly studentDim?: number;
+  readonly teacherDim?: number;
+}
+
+/** State of a CRD plugin (one critic per teacher). */
+export interface CrdState {
+  readonly critics: readonly CrdCritic[];
+  readonly sampler: NegativeSampler;
+  readonly sampling: CrdSampling;
+  /** Contrast indices drawn by `transformBatch` for the current step. */
+  pending?: { readonly step: number; readonly sample: ContrastSample };
+  /** Embeddings handed from `loss` to `afterStep`. */
+  embeddings?: { readonly step: number; readonly sample: ContrastSample; readonly pairs: [tf.Tensor2D, tf.Tensor2D][] };
+}
+
+interface CriticSpec extends CrdEnsembleMember {
+  readonly label: string;
+}
+
+/**
+ * Contrastive Representation Distillation (Tian, Krishnan, Isola 2019; METHODS.md sect. 2) as a
+ * plugin: embedding heads on the tapped pooled penultimate layers of student and teacher, a memory
+ * bank of N x featureDim per side, K negatives per anchor, NCE loss with Z frozen after the first
+ * batch, symmetric (student + teacher side). Term `crd`.
+ *
+ * Needs the sample index of every example: `@kd/core` batches carry `batch.index`. Works across
+ * modalities: give `LabeledData.teacherX` and the teacher sees it while the student sees `x`.
+ *
+ * Reference defaults: featureDim 128, negatives 16384, temperature 0.07, momentum 0.5; RepDistiller
+ * weights: CRD alone `hardLabel 1 + 0.8 crd`, CRD+KD `hardLabel 1 + softTargets 1 + 0.8 crd`.
+ *
+ * @example
+ * distiller.use(crd({ student: 'pool', teacher: 'pool', negatives: 4096, weight: 0.8 }));
+ */
+export function crd(options: CrdOptions): DistillationPlugin<CrdState> {
+  checkTap(options.student, 'student');
+  checkTap(options.teacher, 'teacher');
+  return crdPlugin([{ ...options, label: options.name ?? 'crd' }], options, options.name ?? 'crd', false);
+}
+
+/**
+ * CRD-EN: several teachers, one critic (heads + banks + Z) per teacher, their terms summed (each
+ * is reported as `<name>/<i>` and weighted by `weight`). All critics score the same contrast
+ * indices of a batch. Use it with an `ensembleTeacher`, whose taps are `"<member>/<layer>"`.
+ *
+ * @example
+ * const teacher = ensembleTeacher([t0, t1]);
+ * distiller.use(crdEnsemble([{ student: 'pool', teacher: '0/pool' }, { student: 'pool', teacher: '1/pool' }], { weight: 0.8 }));
+ */
+export function crdEnsemble(
+  members: readonly CrdEnsembleMember[],
+  options: CrdCommonOptions = {},
+): DistillationPlugin<CrdState> {
+  if (!Array.isArray(members) || members.length === 0) {
+    throw new DistillationError('bad-option', 'crdEnsemble needs at least one { student, teacher } member');
+  }
+  const name = options.name ?? 'crd-en';
+  const specs = members.map((m, i) => {
+    checkTap(m?.student, `members[${i}].student`);
+    checkTap(m?.teacher, `members[${i}].teacher`);
+    return { ...m, label: `${name}/${i}` };
+  });
+  return crdPlugin(specs, options, name, true);
+}
+
+function checkTap(name: unknown, what: string): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new DistillationError('bad-option', `CRD: ${what} must name a tapped layer (the pooled penultimate feature), got ${String(name)}`);
+  }
+}
+
+function crdPlugin(
+  specs: readonly CriticSpec[],
+  options: CrdCommonOptions,
+  name: string,
+  ensemble: boolean,
+): DistillationPlugin<CrdState> {
+  const featureDim = options.featureDim ?? 128;
+  const negatives = options.negatives ?? 16384;
+  const temperature = options.temperature ?? 0.07;
+  const momentum = options.momentum ?? 0.5;
+  const sampling = options.sampling ?? 'reference';
+  const positive = options.positive ?? 'exact';
+  if (!Number.isInteger(featureDim) || featureDim <= 0) {
+    throw new DistillationError('bad-option', `CRD: featureDim must be a positive integer, got ${featureDim}`);
+  }
+  if (!Number.isInteger(negatives) || negatives <= 0) {
+    throw new DistillationError('bad-option', `CRD: negatives K must be a positive integer, got ${String(negatives)}`);
+  }
+  if (!(Number.isFinite(temperature) && temperature > 0)) {
+    throw new DistillationError('bad-option', `CRD: temperature must be > 0, got ${temperature}`);
+  }
+  if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) {
+    throw new DistillationError('bad-option', `CRD: momentum must be in [0, 1], got ${momentum}`);
+  }
+  if (sampling !== 'reference' && sampling !== 'shared') {
+    throw new DistillationError('bad-option', `CRD: sampling must be 'reference' or 'shared', got '${String(sampling)}'`);
+  }
+  const label = `${name}${sampling === 'shared' ? '(shared)' : ''}`;
+
+  const draw = (state: CrdState, index: ArrayLike<number>, random: SeededRandom): ContrastSample =>
+    state.sampling === 'shared' ? state.sampler.sampleShared(index, random) : state.sampler.sample(index, random);
+
+  const indexOf = (batch: Batch): tf.Tensor1D => {
+    const index = batch?.index;
+    if (!(index instanceof tf.Tensor)) {
+      throw new DistillationError(
+        'missing-indices',
+        `Plugin "${name}" needs the sample index of every example (batch.index [batch] int32); the batch has none`,
+      );
+    }
+    if (index.rank !== 1 || index.shape[0] !== batch.x.shape[0]) {
+      throw new DistillationError(
+        'missing-indices',
+        `Plugin "${name}": batch.index must be [${batch.x.shape[0]}] (one index per example), got [${index.shape}]`,
+      );
+    }
+    return index as tf.Tensor1D;
+  };
+
+  return definePlugin<CrdState>({
+    name,
+    label,
+    weight: options.weight ?? 1,
+    needsTeacher: true,
+    taps: {
+      student: [...new Set(specs.map((s) => s.student))],
+      teacher: [...new Set(specs.map((s) => s.teacher))],
+    },
+
+    setup(context: SetupContext): CrdState {
+      const sampler = new NegativeSampler({
+        dataSize: context.dataSize,
+        negatives,
+        labels: context.labels,
+        classAware: options.classAware,
+        positive,
+      });
+      const critics: CrdCritic[] = [];
+      try {
+        for (const spec of specs) {
+          const studentDim = featureSize(context.studentShapes[spec.student], spec.student, 'student', spec.studentDim, name);
+          const teacherDim = featureSize(context.teacherShapes[spec.teacher], spec.teacher, 'teacher', spec.teacherDim, name);
+          critics.push(
+            new CrdCritic({
+              studentDim,
+              teacherDim,
+              dataSize: context.dataSize,
+              featureDim,
+              temperature,
+              momentum,
+              scoring: options.scoring,
+              seed: context.random.seed(),
+              name: `${name}_${critics.length}`,
+            }),
+          );
+        }
+      } catch (error) {
+        for (const c of critics) c.dispose();
+        throw error;
+      }
+      return { critics, sampler, sampling };
+    },
+
+    variables(state) {
+      return state.critics.flatMap((c) => c.variables);
+    },
+
+    async transformBatch(batch, context) {
+      const index = await indexOf(batch).data();
+      context.state.pending = { step: context.step, sample: draw(context.state, index, context.random) };
+      return batch;
+    },
+
+    loss(outputs: StepOutputs, context): LossTerms {
+      const state = context.state;
+      if (!outputs.teacher) {
+        throw new DistillationError('no-teacher', `Plugin "${name}" needs teacher outputs`);
+      }
+      let sample = state.pending?.step === context.step ? state.pending.sample : undefined;
+      if (!sample) sample = draw(state, indexOf(outputs.batch).dataSync(), context.random);
+      const terms: Record<string, tf.Scalar> = {};
+      const pairs: [tf.Tensor2D, tf.Tensor2D][] = [];
+      specs.forEach((spec, i) => {
+        const fs = feature(outputs.student.features, spec.student, 'student', name);
+        const ft = feature(outputs.teacher!.features, spec.teacher, 'teacher', name);
+        const result = state.critics[i]!.loss(fs, ft, sample);
+        pairs.push([context.keep(result.studentEmbedding), context.keep(result.teacherEmbedding)]);
+        terms[spec.label] = result.loss;
+      });
+      state.embeddings = { step: context.step, sample, pairs };
+      return ensemble ? terms : terms[specs[0]!.label]!;
+    },
+
+    afterStep(_outputs, context) {
+      const state = context.state;
+      const kept = state.embeddings;
+      state.pending = undefined;
+      state.embeddings = undefined;
+      if (!kept || kept.step !== context.step) return;
+      kept.pairs.forEach(([vS, vT], i) => {
+        state.critics[i]!.update(kept.sample.index, vS, vT);
+      });
+    },
+
+    state(state): PluginCheckpoint {
+      const tensors: Record<string, tf.Tensor> = {};
+      const z: { zStudent: number | null; zTeacher: number | null }[] = [];
+      state.critics.forEach((c, i) => {
+        const saved = c.state();
+        for (const [k, t] of Object.entries(saved.tensors)) tensors[`${i}/${k}`] = t;
+        z.push(saved.json);
+      });
+      return { tensors, json: { z } };
+    },
+
+    loadState(state, checkpoint) {
+      const json = (checkpoint.json ?? {}) as { z?: { zStudent: number | null; zTeacher: number | null }[] };
+      state.critics.forEach((c, i) => {
+        const prefix = `${i}/`;
+        const tensors = Object.fromEntries(
+          Object.entries(checkpoint.tensors)
+            .filter(([k]) => k.startsWith(prefix))
+            .map(([k, t]) => [k.slice(prefix.length), t]),
+        );
+        c.loadState({ tensors, json: json.z?.[i] });
+      });
+    },
+
+    dispose(state) {
+      for (const c of state.critics) c.dispose();
+      state.pending = undefined;
+      state.embeddings = undefined;
+    },
+  });
+}
+
+function featureSize(
+  shape: readonly (number | null)[] | undefined,
+  layer: string,
+  role: 'student' | 'teacher',
+  expected: number | undefined,
+  plugin: string,
+): number {
+  if (!shape) {
+    throw new DistillationError('unknown-layer', `Plugin "${plugin}": the ${role} layer "${layer}" was not tapped`);
+  }
+  const rest = shape.slice(1);
+  if (rest.length === 0 || rest.some((d) => d == null)) {
+    if (expected !== undefined) return expected;
+    throw new DistillationError(
+      'feature-dim-mismatch',
+      `Plugin "${plugin}": the ${role} layer "${layer}" has shape [${shape.map(String)}]; CRD needs a fixed-size (pooled) feature, or pass ${role}Dim`,
+    );
+  }
+  const size = (rest as number[]).reduce((a, d) => a * d, 1);
+  if (expected !== undefined && expected !== size) {
+    throw new DistillationError(
+      'feature-dim-mismatch',
+      `Plugin "${plugin}": ${role}Dim = ${expected} disagrees with the tapped ${role} layer "${layer}" of shape [${shape.map(String)}] (${size} values per example)`,
+    );
+  }
+  return size;
+}
+
+function feature(features: Readonly<Record<string, tf.Tensor>>, layer: string, role: string, plugin: string): tf.Tensor {
+  const f = features[layer];
+  if (!f) {
+    throw new DistillationError(
+      'unknown-layer',
+      `Plugin "${plugin}": no tapped ${role} feature "${layer}" in this step (tapped: ${Object.keys(features).join(', ') || 'none'})`,
+    );
+  }
+  return f;
+}
