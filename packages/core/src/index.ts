@@ -73,3 +73,15 @@ export {
   type TeacherLike,
   toTeacher,
 } from './teacher';
+export {
+  fitStages,
+  layersUpTo,
+  type Stage,
+  type StagedConfig,
+  type StagedHooks,
+  type StageInfo,
+  type StageResult,
+  type TrainableFilter,
+  trainStudentLayers,
+  trainStudentUpTo,
+} from './stages';

@@ -1,0 +1,19 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+
+/** An MLP `784 -> hidden... (relu, named <name>_dense1, _dense2 ...) -> 10` logits (`<name>_logits`). */
+export function mlp(name: string, hidden: readonly number[], seed: number): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  hidden.forEach((units, i) => {
+    model.add(
+      tfl.layers.dense({
+        ...(i === 0 ? { inputShape: [784] } : {}),
+        units,
+        activation: 'relu',
+        name: `${name}_dense${i + 1}`,
+        kernelInitializer: tfl.initializers.heNormal({ seed: seed + i }),
+      }),
+    );
+  });
+  model.add(tfl.layers.dense({ units: 10, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + hidden.length }) }));
+  return model;
+}

@@ -1,0 +1,91 @@
+import { DistillationError, type DistillationPlugin, definePlugin, type StepOutputs } from '@kd/core';
+import type * as tf from '@tensorflow/tfjs-core';
+import { HintRegressor, hintLoss } from './regressor';
+
+/** Options of {@link fitnet}. */
+export interface FitnetOptions {
+  /** Student layer to tap: the guided layer. */
+  readonly student: string;
+  /** Teacher layer to tap: the hint layer (for an `ensembleTeacher`: `"<member>/<layer>"`). */
+  readonly teacher: string;
+  /** Weight of the term (RepDistiller's joint FitNet: 100). Default 1. */
+  readonly weight?: number;
+  /** ReLU after the batch norm of a map regressor (RepDistiller `use_relu`). Default true. */
+  readonly relu?: boolean;
+  /** Plugin and loss-term name. Default `fitnet`. */
+  readonly name?: string;
+}
+
+/** State of a FitNet plugin: its regressor. */
+export interface FitnetState {
+  readonly regressor: HintRegressor;
+}
+
+/**
+ * FitNets hints (Romero et al. 2015; METHODS.md sect. 3) as a plugin: a {@link HintRegressor}
+ * maps the student's guided layer to the shape of the teacher's hint layer, and the term is the
+ * MSE between them (mean over every element). The regressor is chosen from the tapped shapes
+ * (dense for vectors; conv / strided conv / transposed conv + batch norm + ReLU for NHWC maps,
+ * as RepDistiller's `ConvReg`) and trained with the student through the `variables` hook.
+ *
+ * Single stage (RepDistiller): `use(hardLabel()).use(fitnet({ ..., weight: 100 }))`.
+ * Two stages (the paper): hints alone on the student up to the guided layer, then KD; see
+ * `fitStages` and `trainStudentUpTo` in `@kd/core` and this package's README.
+ *
+ * @example
+ * distiller.use(fitnet({ student: 'student_dense1', teacher: 'teacher_dense2', weight: 100 }));
+ */
+export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> {
+  for (const side of ['student', 'teacher'] as const) {
+    const value = options?.[side];
+    if (typeof value !== 'string' || value === '') {
+      throw new DistillationError('bad-option', `fitnet: ${side} must name a tapped layer (the ${side === 'student' ? 'guided' : 'hint'} layer), got ${String(value)}`);
+    }
+  }
+  const name = options.name ?? 'fitnet';
+  const weight = options.weight ?? 1;
+  if (!Number.isFinite(weight)) throw new DistillationError('bad-option', `fitnet: weight must be finite, got ${weight}`);
+  const { student, teacher } = options;
+
+  const features = (outputs: StepOutputs): [tf.Tensor, tf.Tensor] => {
+    const s = outputs.student.features[student];
+    const t = outputs.teacher?.features[teacher];
+    if (!s || !t) {
+      throw new DistillationError('missing-feature', `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+    }
+    return [s, t];
+  };
+
+  return definePlugin<FitnetState>({
+    name,
+    label: name,
+    weight,
+    needsTeacher: true,
+    taps: { student: [student], teacher: [teacher] },
+    setup(context) {
+      const studentShape = context.studentShapes[student];
+      const teacherShape = context.teacherShapes[teacher];
+      if (!studentShape || !teacherShape) {
+        throw new DistillationError('missing-feature', `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+      }
+      try {
+        return { regressor: new HintRegressor(studentShape, teacherShape, { seed: context.random.seed(), name, ...(options.relu !== undefined ? { relu: options.relu } : {}) }) };
+      } catch (error) {
+        if (error instanceof DistillationError) error.message = `Plugin "${name}" (student "${student}" -> teacher "${teacher}"): ${error.message}`;
+        throw error;
+      }
+    },
+    variables: (state) => state.regressor.variables,
+    loss(outputs, context) {
+      const [s, t] = features(outputs);
+      return hintLoss(context.state.regressor.apply(s), t);
+    },
+    state: (state) => ({ tensors: state.regressor.weights(), json: { kind: state.regressor.kind } }),
+    loadState(state, checkpoint) {
+      state.regressor.setWeights(checkpoint.tensors);
+    },
+    dispose(state) {
+      state.regressor.dispose();
+    },
+  });
+}

@@ -1,0 +1,102 @@
+import '@tensorflow/tfjs-backend-cpu';
+import type { LabeledData } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+await tf.setBackend('cpu');
+
+/** A seeded MLP `inputs -> hidden... (relu, named <name>_h1, _h2...) -> classes` (`<name>_logits`). */
+export function mlp(inputs: number, hidden: readonly number[], classes: number, seed: number, name: string): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  hidden.forEach((units, i) => {
+    model.add(
+      tfl.layers.dense({
+        ...(i === 0 ? { inputShape: [inputs] } : {}),
+        units,
+        activation: 'relu',
+        name: `${name}_h${i + 1}`,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + i }),
+      }),
+    );
+  });
+  model.add(tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 99 }) }));
+  return model;
+}
+
+/**
+ * A tiny seeded convnet on `[size, size, 1]` images: conv 3x3 (`strides`, same padding, relu,
+ * `filters` channels) named `<name>_map`, then flatten and a dense classifier `<name>_logits`.
+ */
+export function convNet(size: number, filters: number, strides: number, classes: number, seed: number, name: string): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  model.add(
+    tfl.layers.conv2d({
+      inputShape: [size, size, 1],
+      filters,
+      kernelSize: 3,
+      strides,
+      padding: 'same',
+      activation: 'relu',
+      name: `${name}_map`,
+      kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    }),
+  );
+  model.add(tfl.layers.flatten({ name: `${name}_flat` }));
+  model.add(tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+  return model;
+}
+
+/** Labels from a fixed random projection of Gaussian inputs of shape `[n, ...shape]`. */
+export function toyData(n: number, shape: readonly number[], classes: number, seed: number): LabeledData {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([n, ...shape], 0, 1, 'float32', seed);
+    const flat = tf.reshape(x, [n, -1]);
+    const w = tf.randomNormal([flat.shape[1]!, classes], 0, 1, 'float32', seed + 7);
+    const y = tf.argMax(tf.matMul(flat as tf.Tensor2D, w), 1) as tf.Tensor1D;
+    return { x, y };
+  });
+}
+
+export function disposeData(data: LabeledData): void {
+  tf.dispose([data.x, data.y]);
+}
+
+/** Runs `fn` and returns how many tensors it left behind. */
+export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promise<number> {
+  const before = tf.memory().numTensors;
+  await fn();
+  return tf.memory().numTensors - before;
+}
+
+/** Copies of the values of some variables. */
+export const snapshot = (vars: readonly tf.Variable[]): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
+
+/** Largest absolute change of `vars` since `before`. */
+export function maxChange(before: readonly Float32Array[], vars: readonly tf.Variable[]): number {
+  let max = 0;
+  vars.forEach((v, i) => {
+    const now = v.dataSync();
+    for (let j = 0; j < now.length; j++) max = Math.max(max, Math.abs(now[j]! - before[i]![j]!));
+  });
+  return max;
+}
+
+/** The variables of a layer of a model. */
+export const layerVariables = (model: tfl.LayersModel, layer: string): tf.Variable[] =>
+  model.getLayer(layer).weights.map((w) => w.read() as tf.Variable);
+
+/** Largest absolute and relative difference between a flat array and a nested number array. */
+export function maxDiff(actual: ArrayLike<number>, expected: unknown): { abs: number; rel: number; scale: number } {
+  const flat = (Array.isArray(expected) ? expected.flat(Number.POSITIVE_INFINITY) : [expected]) as number[];
+  if (flat.length !== actual.length) throw new Error(`length ${actual.length} vs expected ${flat.length}`);
+  let abs = 0;
+  let rel = 0;
+  let scale = 0;
+  flat.forEach((e, i) => {
+    const d = Math.abs(actual[i]! - e);
+    abs = Math.max(abs, d);
+    scale = Math.max(scale, Math.abs(e));
+    rel = Math.max(rel, d / Math.max(Math.abs(e), 1e-12));
+  });
+  return { abs, rel, scale };
+}
