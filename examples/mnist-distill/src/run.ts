@@ -76,9 +76,10 @@ export async function run(options: RunOptions): Promise<RunResult> {
     return { model: name, params, test: await evaluateModel(model, test), seconds };
   };
 
+  const optimizers = [tf.train.adam(3e-3), tf.train.adam(1e-3), tf.train.adam(1e-3)] as const;
   const teacher = mlp('teacher', options.teacherHidden, options.seed * 100 + 1, 0.2);
   const teacherRow = await timed(`teacher ${options.teacherHidden.join('x')}`, teacher, teacher.countParams(), () =>
-    new Distiller({ student: teacher, optimizer: tf.train.adam(3e-3), seed: options.seed })
+    new Distiller({ student: teacher, optimizer: optimizers[0], seed: options.seed })
       .use(jitter(2))
       .use(hardLabel())
       .fit(train, { epochs: options.teacherEpochs, batchSize: options.batchSize, onEvent: listener('teacher') }),
@@ -86,13 +87,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
   const scratch = mlp('scratch', options.studentHidden, options.seed * 100 + 50);
   const scratchRow = await timed(`student ${options.studentHidden.join('x')}, scratch`, scratch, scratch.countParams(), () =>
-    new Distiller({ student: scratch, optimizer: tf.train.adam(1e-3), seed: options.seed })
+    new Distiller({ student: scratch, optimizer: optimizers[1], seed: options.seed })
       .use(hardLabel())
       .fit(studentData, { epochs: options.epochs, batchSize: options.batchSize, onEvent: listener('scratch') }),
   );
 
   const student = mlp('student', options.studentHidden, options.seed * 100 + 50);
-  const distiller = new Distiller({ student, teacher, optimizer: tf.train.adam(1e-3), seed: options.seed })
+  const distiller = new Distiller({ student, teacher, optimizer: optimizers[2], seed: options.seed })
     .use(hardLabel({ weight: round(1 - options.alpha) }))
     .use(softTargets({ temperature: options.temperature, weight: options.alpha }));
   log(distiller.describe());
@@ -112,6 +113,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   tf.dispose([train.x, train.y, test.x, test.y]);
   if (studentData !== train) tf.dispose([studentData.x, studentData.y]);
   for (const model of [teacher, scratch, student]) model.dispose();
+  for (const optimizer of optimizers) optimizer.dispose();
   return { teacher: teacherRow, scratch: scratchRow, distilled: distilledRow, gapClosed, table };
 }
 
