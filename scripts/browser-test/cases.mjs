@@ -1,0 +1,53 @@
+// Cases of the browser check. Each case builds (and may train) a model in Node; run.mjs saves it
+// with @kd/core/node's saveModel, predicts `input` in Node and in headless Chromium, and compares.
+//   register: modules (paths from the repo root, or package specifiers resolvable from
+//             scripts/browser-test) imported for their side effects in Node before building and
+//             bundled before loading in the browser: custom layers, e.g. @kd/bit's
+//             ('packages/bit/dist/index.js') once it is committed.
+//   optional: skip the case (with a note) when a register module does not exist yet.
+// More modules can be added to every case from the command line: --register a.js,b.js
+export const cases = [
+  {
+    name: 'kd-student',
+    register: [],
+    inputShape: [16, 8],
+    async build({ tf, tfl, core }) {
+      const mlp = (name, hidden) => {
+        const m = tfl.sequential({ name });
+        m.add(tfl.layers.dense({ inputShape: [8], units: hidden, activation: 'relu', name: `${name}_pool` }));
+        m.add(tfl.layers.dense({ units: 3, name: `${name}_logits` }));
+        return m;
+      };
+      const x = tf.randomNormal([128, 8], 0, 1, 'float32', 3);
+      const y = tf.argMax(tf.matMul(x, tf.randomNormal([8, 3], 0, 1, 'float32', 4)), 1);
+      const teacher = mlp('teacher', 32);
+      const student = mlp('student', 8);
+      const distiller = new core.Distiller({ teacher, student, optimizer: tf.train.adam(0.01), seed: 1 })
+        .use(core.hardLabel({ weight: 0.1 }))
+        .use(core.softTargets({ temperature: 4, weight: 0.9 }));
+      await distiller.fit({ x, y }, { epochs: 2, batchSize: 32 });
+      return { model: student, metadata: distiller.metadata() };
+    },
+  },
+  {
+    name: 'custom-layer',
+    register: ['scripts/browser-test/fixtures/scale-layer.mjs'],
+    inputShape: [8, 6],
+    async build({ tfl, registered }) {
+      const { KdTestScale } = registered['scripts/browser-test/fixtures/scale-layer.mjs'];
+      const m = tfl.sequential({ name: 'custom' });
+      m.add(tfl.layers.dense({ inputShape: [6], units: 5, name: 'd0' }));
+      m.add(new KdTestScale({ initialValue: 0.7, name: 'scale' }));
+      m.add(tfl.layers.dense({ units: 4, activation: 'softmax', name: 'd1' }));
+      return { model: m };
+    },
+  },
+  // Template for @kd/bit (its layers are not in committed code yet):
+  // {
+  //   name: 'bit-student',
+  //   register: ['packages/bit/dist/index.js'],
+  //   optional: true,
+  //   inputShape: [2, 32, 32, 3],
+  //   async build({ tfl, registered }) { /* a small model with GroupNormalization + StandardizedConv2D */ },
+  // },
+];
