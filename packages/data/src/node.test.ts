@@ -1,0 +1,65 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import '../test/helpers';
+import { writeIdx } from './idx';
+import { FASHION_MNIST_DIRECTORY, loadFashionMnist, loadIdxFile } from './node';
+
+const dir = mkdtempSync(join(tmpdir(), 'kd-data-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function writeSet(directory: string, prefix: string, n: number, gzip: boolean): void {
+  const images = writeIdx({ dtype: 'uint8', shape: [n, 28, 28], data: Array.from({ length: n * 784 }, (_, i) => i % 256) });
+  const labels = writeIdx({ dtype: 'uint8', shape: [n], data: Array.from({ length: n }, (_, i) => i % 10) });
+  const ext = gzip ? '.gz' : '';
+  writeFileSync(join(directory, `${prefix}-images-idx3-ubyte${ext}`), gzip ? gzipSync(images) : images);
+  writeFileSync(join(directory, `${prefix}-labels-idx1-ubyte${ext}`), gzip ? gzipSync(labels) : labels);
+}
+
+describe('@kd/data/node', () => {
+  it('loadIdxFile names the path in errors', async () => {
+    const path = join(dir, 'broken-idx1-ubyte');
+    writeFileSync(path, new Uint8Array([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]));
+    await expect(loadIdxFile(path)).rejects.toThrow(`${path}: is truncated: shape [9] of uint8 needs 9 data bytes, found 2`);
+    await expect(loadIdxFile(join(dir, 'nope'))).rejects.toThrow(/cannot read .*nope/);
+  });
+
+  it('loadFashionMnist reads a directory of (gzipped or plain) IDX files', async () => {
+    const d = join(dir, 'fm');
+    (await import('node:fs')).mkdirSync(d);
+    writeSet(d, 'train', 6, true);
+    writeSet(d, 't10k', 3, false);
+    const { train, test, classNames } = await loadFashionMnist({ directory: d });
+    expect(train.x.shape).toEqual([6, 28, 28, 1]);
+    expect(train.x.dtype).toBe('float32');
+    expect(train.y.dtype).toBe('int32');
+    expect(test.y.shape).toEqual([3]);
+    expect(Array.from(test.y.dataSync())).toEqual([0, 1, 2]);
+    expect(train.x.dataSync()[255]).toBeCloseTo(1, 6);
+    expect(train.x.dataSync()[1]).toBeCloseTo(1 / 255, 6);
+    expect(classNames).toHaveLength(10);
+    tf.dispose([train.x, train.y, test.x, test.y]);
+  });
+
+  it('a missing directory says how to install the data set', async () => {
+    await expect(loadFashionMnist({ directory: join(dir, 'absent') })).rejects.toThrow('apt-get install -y dataset-fashion-mnist');
+  });
+
+  it.skipIf(!existsSync(FASHION_MNIST_DIRECTORY))('loads the real Fashion-MNIST files', async () => {
+    const { train, test, classNames } = await loadFashionMnist();
+    expect(train.x.shape).toEqual([60000, 28, 28, 1]);
+    expect(test.x.shape).toEqual([10000, 28, 28, 1]);
+    expect(train.y.shape).toEqual([60000]);
+    const [lo, hi] = tf.tidy(() => [tf.min(train.x).dataSync()[0]!, tf.max(train.x).dataSync()[0]!]);
+    expect(lo).toBe(0);
+    expect(hi).toBe(1);
+    const counts = new Array(10).fill(0);
+    for (const label of test.y.dataSync()) counts[label]++;
+    expect(counts).toEqual(new Array(10).fill(1000));
+    expect(classNames[9]).toBe('Ankle boot');
+    tf.dispose([train.x, train.y, test.x, test.y]);
+  });
+});

@@ -1,0 +1,90 @@
+/**
+ * Node-only part of `@kd/data`: IDX files (gzipped or not) from the file system and the
+ * Fashion-MNIST loader. Import from `@kd/data/node`.
+ * @packageDocumentation
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { LabeledData } from '@kd/core';
+import { type IdxArray, type ReadIdxOptions, readIdx as readIdxBrowser } from './idx';
+import { FASHION_MNIST_CLASSES, idxToLabeledData } from './labeled';
+
+/** Where Debian's `dataset-fashion-mnist` package installs the IDX files. */
+export const FASHION_MNIST_DIRECTORY = '/usr/share/datasets/fashion-mnist';
+
+/** {@link readIdx} of the main entry, decompressing gzip input with `node:zlib`. */
+export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArray {
+  return readIdxBrowser(bytes, { gunzip: (b) => new Uint8Array(gunzipSync(b)), ...options });
+}
+
+/** Reads and decodes an IDX file (gzipped or not); errors name the path. */
+export async function loadIdxFile(path: string): Promise<IdxArray> {
+  const { readFile } = await import('node:fs/promises');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw new Error(`loadIdxFile: cannot read ${path}: ${(error as Error).message}`);
+  }
+  return readIdx(bytes, { name: path });
+}
+
+/** Options of {@link loadFashionMnist}. */
+export interface FashionMnistOptions {
+  /** Directory with the four IDX files (`.gz` or not). Default `/usr/share/datasets/fashion-mnist`. */
+  readonly directory?: string;
+}
+
+/** Fashion-MNIST as tensors; the caller disposes `train` and `test`. */
+export interface FashionMnist {
+  /** 60 000 examples: x float32 `[N, 28, 28, 1]` in [0, 1], y int32 `[N]`. */
+  readonly train: LabeledData;
+  /** 10 000 examples, same layout. */
+  readonly test: LabeledData;
+  /** The ten class names, by label. */
+  readonly classNames: string[];
+}
+
+function findFile(directory: string, base: string): string {
+  for (const name of [`${base}.gz`, base]) {
+    const path = join(directory, name);
+    if (existsSync(path)) return path;
+  }
+  throw new Error(
+    `loadFashionMnist: ${join(directory, `${base}.gz`)} (or ${base}) not found. Install the data set with \`apt-get install -y dataset-fashion-mnist\` or pass { directory } holding the IDX files`,
+  );
+}
+
+/**
+ * Loads Fashion-MNIST (Xiao et al. 2017) from its IDX files: `train-images-idx3-ubyte`,
+ * `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (each `.gz` or
+ * not). On Debian/Ubuntu images with the kd apt source: `apt-get install -y dataset-fashion-mnist`.
+ */
+export async function loadFashionMnist({ directory = FASHION_MNIST_DIRECTORY }: FashionMnistOptions = {}): Promise<FashionMnist> {
+  if (!existsSync(directory) || !statSync(directory).isDirectory()) {
+    throw new Error(
+      `loadFashionMnist: directory ${directory} does not exist. Install Fashion-MNIST with \`apt-get install -y dataset-fashion-mnist\` (files land in ${FASHION_MNIST_DIRECTORY}) or pass { directory }`,
+    );
+  }
+  const paths = {
+    trainImages: findFile(directory, 'train-images-idx3-ubyte'),
+    trainLabels: findFile(directory, 'train-labels-idx1-ubyte'),
+    testImages: findFile(directory, 't10k-images-idx3-ubyte'),
+    testLabels: findFile(directory, 't10k-labels-idx1-ubyte'),
+  };
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
+    [paths.trainImages, paths.trainLabels, paths.testImages, paths.testLabels].map(loadIdxFile),
+  );
+  const train = idxToLabeledData(trainImages!, trainLabels!, { images: paths.trainImages, labels: paths.trainLabels });
+  const test = idxToLabeledData(testImages!, testLabels!, { images: paths.testImages, labels: paths.testLabels });
+  return { train, test, classNames: [...FASHION_MNIST_CLASSES] };
+}
+
+/** Synchronous {@link loadIdxFile}. */
+export function loadIdxFileSync(path: string): IdxArray {
+  return readIdx(new Uint8Array(readFileSync(path)), { name: path });
+}
+
+export { type IdxArray, IdxFormatError, type ReadIdxOptions } from './idx';
+export { FASHION_MNIST_CLASSES } from './labeled';

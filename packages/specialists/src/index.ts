@@ -1,0 +1,35 @@
+/**
+ * `@kd/specialists`: generalist + specialist models (Hinton, Vinyals, Dean 2015, sect. 5) for
+ * `@kd/core` — confusable class subsets from the generalist's predictions, specialists with a
+ * dustbin class built from the generalist, the half/half training sampler with its dustbin
+ * correction, KL-combining inference, and `SpecialistEnsemble`, a `Teacher` for distilling the
+ * ensemble back into one student.
+ * @packageDocumentation
+ */
+export {
+  activeSpecialists,
+  type CombineOptions,
+  type CombineResult,
+  combine,
+  combineDistributions,
+  foldDistribution,
+  type SpecialistPrediction,
+} from './combine';
+export { coverageCounts, SpecialistEnsemble } from './ensemble';
+export {
+  dustbinShift,
+  type SpecialistSample,
+  type SpecialistSampleOptions,
+  sampleSpecialistData,
+  specialistLabels,
+  specialistTrainingSet,
+} from './sampler';
+export { type Specialist, type SpecialistModelOptions, shiftDustbin, specialistModel } from './specialist';
+export {
+  type ConfusableSubsetsOptions,
+  type KMeansResult,
+  confusableSubsets,
+  kMeans,
+  type SubsetMethod,
+} from './subsets';
+export { type TrainSpecialistOptions, trainSpecialist } from './train';
