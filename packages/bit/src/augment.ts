@@ -146,12 +146,10 @@ export function bitPreprocess(options: PreprocessOptions): DistillationPlugin<vo
     label: `bit-preprocess(${options.resize}->${options.crop})`,
     transformBatch(batch: Batch, { random }): Batch {
       if (!batch.teacherX) return { ...batch, x: preprocessTrainBatch(batch.x, options, random) };
-      // Same draws for both inputs: replay the generator. (getState() can hold signed values that
-      // setState() rejects; >>> 0 gives the same generator.)
-      const unsigned = (s: readonly number[]) => s.map((v) => v >>> 0);
-      const state = unsigned(random.getState());
+      // Same draws for both inputs: replay the generator.
+      const state = random.getState();
       const x = preprocessTrainBatch(batch.x, options, random);
-      const after = unsigned(random.getState());
+      const after = random.getState();
       random.setState(state);
       const teacherX = preprocessTrainBatch(batch.teacherX, options, random);
       random.setState(after);

@@ -37,7 +37,7 @@ describe('bitFineTune', () => {
     });
     expect(leaked).toBe(0);
     expect(result!.steps).toBe(10); // 3 steps per epoch: stops inside epoch 4
-    expect(result!.epochs).toHaveLength(3);
+    expect(result!.epochs).toHaveLength(4); // the partial 4th epoch (1 step) is logged too
     expect(result!.learningRates).toEqual(Array.from({ length: 10 }, (_, s) => rule.schedule(s)!));
     expect(result!.losses.every(Number.isFinite)).toBe(true);
     expect(result!.validation!.accuracy).toBeGreaterThanOrEqual(0);

@@ -56,8 +56,6 @@ export interface BitFineTuneResult {
   readonly distiller: Distiller;
 }
 
-class StopAtLastBoundary extends Error {}
-
 /**
  * tfjs-core 4.22's MomentumOptimizer.dispose() does not dispose the learning-rate scalar `c`
  * that SGDOptimizer.setLearningRate keeps; free it too.
@@ -104,12 +102,9 @@ export async function bitFineTune(
     await distiller.fit(data, {
       epochs,
       batchSize,
+      maxSteps: rule.totalSteps,
       validation: options.validation,
-      learningRate: (progress) => {
-        const lr = rule.schedule(progress.step);
-        if (lr === null) throw new StopAtLastBoundary();
-        return lr;
-      },
+      learningRate: (progress) => rule.schedule(progress.step) ?? 0,
       onEvent: async (event) => {
         if (event.type === 'step-end') {
           losses.push(event.loss);
@@ -120,11 +115,9 @@ export async function bitFineTune(
       },
     });
   } catch (error) {
-    if (!(error instanceof StopAtLastBoundary)) {
-      distiller.dispose();
-      disposeOptimizer(optimizer);
-      throw error;
-    }
+    distiller.dispose();
+    disposeOptimizer(optimizer);
+    throw error;
   }
   const validation = options.validation ? await distiller.evaluate(options.validation) : undefined;
   distiller.dispose();

@@ -18,6 +18,7 @@ import type {
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
 import { TappedModel } from './taps';
+import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats } from './teacherCache';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 
 /** Construction options of a {@link Distiller}. */
@@ -37,6 +38,13 @@ export interface DistillerConfig {
    * student up to the guided layer plus the regressor; see `trainStudentUpTo` / `fitStages`).
    */
   readonly trainable?: (variable: tf.Variable) => boolean;
+  /**
+   * Teacher-output cache across epochs (see {@link TeacherCacheMode}). Default `'memory'`: safe
+   * by construction, it serves only steps whose teacher input no plugin transformed.
+   */
+  readonly teacherCache?: TeacherCacheMode;
+  /** Largest teacher cache in bytes; a larger one is not kept (see `teacherCacheStats()`). Default 1 GiB. */
+  readonly teacherCacheMaxBytes?: number;
 }
 
 /** Options of {@link Distiller.fit}. */
@@ -57,6 +65,12 @@ export interface FitOptions {
   readonly checkpoint?: CheckpointStore;
   /** Resume from `checkpoint`'s last save, if there is one. Default false. */
   readonly resume?: boolean;
+  /**
+   * Stop once the run has taken this many steps in all (counting steps before a resume), even in
+   * the middle of an epoch; the partial epoch is logged. Schedules see
+   * `totalSteps = min(epochs * stepsPerEpoch, maxSteps)`. Default: no limit.
+   */
+  readonly maxSteps?: number;
 }
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
@@ -92,6 +106,7 @@ export class Distiller {
   private epochsDone = 0;
   private globalStep = 0;
   private history: EpochLogs[] = [];
+  private readonly cache?: TeacherCache;
 
   constructor(config: DistillerConfig) {
     if (!(config.student instanceof tfl.LayersModel)) {
@@ -108,6 +123,18 @@ export class Distiller {
       throw new DistillationError('bad-option', 'Distiller: trainable must be a function (variable) => boolean');
     }
     this.trainable = config.trainable;
+    const cacheMode = config.teacherCache ?? 'memory';
+    if (cacheMode !== 'memory' && cacheMode !== 'off') {
+      throw new DistillationError('bad-option', `Distiller: teacherCache must be 'memory' or 'off', got '${String(cacheMode)}'`);
+    }
+    if (this.teacher && cacheMode === 'memory') {
+      this.cache = new TeacherCache(this.teacher, config.teacher, { maxBytes: config.teacherCacheMaxBytes });
+    }
+  }
+
+  /** Counters of the teacher-output cache; undefined without a teacher or with `teacherCache: 'off'`. */
+  teacherCacheStats(): TeacherCacheStats | undefined {
+    return this.cache?.stats();
   }
 
   /** Adds a plugin; hooks run in `use()` order. Names must be unique. Returns `this`. */
@@ -164,6 +191,9 @@ export class Distiller {
     if (!this.slots.some((s) => s.plugin.loss)) {
       throw new DistillationError('no-loss', 'fit: no plugin contributes a loss; use(hardLabel()) or another loss plugin');
     }
+    if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps > 0)) {
+      throw new DistillationError('bad-option', `fit: maxSteps must be a positive integer, got ${options.maxSteps}`);
+    }
     if (options.resume && !options.checkpoint) {
       throw new DistillationError('bad-option', 'fit: resume needs a checkpoint store');
     }
@@ -177,15 +207,17 @@ export class Distiller {
       const saved = await options.checkpoint!.load();
       if (saved) await this.restore(saved);
     }
+    await this.cache?.begin(data);
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = data.x.shape[0]!;
     const stepsPerEpoch = Math.ceil(n / batchSize);
-    const totalSteps = epochs * stepsPerEpoch;
+    const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
+    const totalSteps = Math.min(epochs * stepsPerEpoch, maxSteps);
     const schedule = options.learningRate;
     await emit({ type: 'fit-start', epochs, startEpoch: this.epochsDone, stepsPerEpoch, description: this.describe() });
 
-    for (let epoch = this.epochsDone; epoch < epochs; epoch++) {
+    for (let epoch = this.epochsDone; epoch < epochs && this.globalStep < maxSteps; epoch++) {
       const started = Date.now();
       await emit({ type: 'epoch-start', epoch, epochs });
       for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
@@ -193,7 +225,8 @@ export class Distiller {
       const sums: Record<string, number> = {};
       let lossSum = 0;
       let learningRate = this.currentLearningRate();
-      for (let s = 0; s < stepsPerEpoch; s++) {
+      let stepsDone = 0;
+      for (let s = 0; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
         if (schedule !== undefined) {
           learningRate =
             typeof schedule === 'number'
@@ -204,6 +237,7 @@ export class Distiller {
         const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
         const { loss, terms } = await this.trainStep(data, indices, epoch);
         lossSum += loss;
+        stepsDone++;
         for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
         await emit({
           type: 'step-end',
@@ -220,8 +254,8 @@ export class Distiller {
       const validation = options.validation ? await this.evaluate(options.validation) : undefined;
       const logs: EpochLogs = {
         epoch,
-        loss: lossSum / stepsPerEpoch,
-        terms: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsPerEpoch])),
+        loss: lossSum / stepsDone,
+        terms: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsDone])),
         learningRate,
         seconds: (Date.now() - started) / 1000,
         ...(validation ? { validation } : {}),
@@ -340,8 +374,12 @@ export class Distiller {
     };
   }
 
-  /** Disposes every plugin's long-lived state (memory banks, heads). Models and optimizer stay the caller's. */
+  /**
+   * Disposes every plugin's long-lived state (memory banks, heads) and empties the teacher
+   * cache. Models and optimizer stay the caller's.
+   */
   dispose(): void {
+    this.cache?.clear();
     for (const slot of [...this.slots].reverse()) {
       if (slot.state !== undefined) slot.plugin.dispose?.(slot.state);
       slot.state = undefined;
@@ -428,11 +466,14 @@ export class Distiller {
     const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: this.random, keep });
     tf.engine().startScope();
     try {
-      let batch: Batch = gatherBatch(data, indices);
+      const gathered: Batch = gatherBatch(data, indices);
+      let batch = gathered;
       for (const slot of this.slots) {
         if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
       }
-      const teacher: TeacherOutputs | undefined = this.teacher?.predict(batch.teacherX ?? batch.x);
+      const teacher: TeacherOutputs | undefined = this.cache
+        ? await this.cache.predict(batch, gathered)
+        : this.teacher?.predict(batch.teacherX ?? batch.x);
       const names: string[] = [];
       const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];

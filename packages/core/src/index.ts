@@ -74,6 +74,14 @@ export {
   toTeacher,
 } from './teacher';
 export {
+  dataFingerprint,
+  TeacherCache,
+  type TeacherCacheMode,
+  type TeacherCacheOptions,
+  type TeacherCacheStats,
+  teacherFingerprint,
+} from './teacherCache';
+export {
   fitStages,
   layersUpTo,
   type Stage,

@@ -41,4 +41,28 @@ describe('learning-rate schedules', () => {
     expect((optimizer as unknown as { learningRate: number }).learningRate).toBe(0.05);
     disposeData(data);
   });
+
+  it('stops at maxSteps mid-epoch, logs the partial epoch and sizes schedules to it', async () => {
+    const data = toyData(40, 4, 3, 2);
+    const totals: number[] = [];
+    const steps: number[] = [];
+    const history = await new Distiller({ student: mlp(4, 5, 3, 2), optimizer: tf.train.sgd(0.1) }).use(hardLabel()).fit(data, {
+      epochs: 10,
+      batchSize: 10,
+      maxSteps: 6,
+      learningRate: (p) => {
+        totals.push(p.totalSteps);
+        return 0.1;
+      },
+      onEvent: (e) => void (e.type === 'step-end' && steps.push(e.step)),
+    });
+    expect(steps).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(history.epochs.map((e) => e.epoch)).toEqual([0, 1]);
+    expect(new Set(totals)).toEqual(new Set([6]));
+    expect(Number.isFinite(history.epochs[1]!.loss)).toBe(true);
+    await expect(
+      new Distiller({ student: mlp(4, 5, 3, 2), optimizer: tf.train.sgd(0.1) }).use(hardLabel()).fit(data, { epochs: 1, maxSteps: 0 }),
+    ).rejects.toThrow(/maxSteps must be a positive integer/);
+    disposeData(data);
+  });
 });

@@ -1,0 +1,314 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { Batch, LabeledData } from './batch';
+import { DistillationError } from './errors';
+import type { TeacherOutputs } from './plugin';
+import type { Teacher, TeacherLike } from './teacher';
+
+/**
+ * Whether the {@link Distiller} keeps teacher outputs across epochs.
+ *
+ * - `'memory'` (default): teacher logits and tapped features are computed once per training
+ *   example (keyed by `batch.index`), kept in memory (plain `Float32Array`s, no tensors) and
+ *   reused in later epochs. A step is served from the cache ONLY when the teacher's input is
+ *   provably the untransformed example: after every plugin's `transformBatch`, `batch.x`,
+ *   `batch.teacherX` and `batch.index` must still be the very tensors the Distiller gathered.
+ *   A plugin that augments (returns a new `x`) makes that step bypass the cache, so the default
+ *   can never change results; it only saves work. The teacher is assumed to be a deterministic
+ *   function of its input (true for any model in inference mode).
+ * - `'off'`: the teacher runs on every step (use it for a stochastic or stateful teacher).
+ */
+export type TeacherCacheMode = 'memory' | 'off';
+
+/** Counters of a {@link TeacherCache}, from {@link Distiller.teacherCacheStats}. */
+export interface TeacherCacheStats {
+  /** Whether the cache may serve steps (false when disabled, e.g. too large). */
+  readonly active: boolean;
+  /** Why the cache is inactive, when it is. */
+  readonly reason?: string;
+  /** Examples served from the cache. */
+  readonly hits: number;
+  /** Examples the teacher computed and the cache stored. */
+  readonly misses: number;
+  /** Examples the teacher computed because a plugin transformed the step's inputs. */
+  readonly bypassed: number;
+  /** Times the cache was emptied because the teacher or the data changed. */
+  readonly invalidations: number;
+  /** Examples held / examples in the data. */
+  readonly filled: number;
+  readonly size: number;
+  /** Bytes held (allocated for all N examples once the first step has run). */
+  readonly bytes: number;
+}
+
+/** Options of {@link TeacherCache}. */
+export interface TeacherCacheOptions {
+  /** Largest store allowed; a larger one disables the cache (reason given in the stats). Default 1 GiB. */
+  readonly maxBytes?: number;
+}
+
+interface Field {
+  /** Per-example shape (for `members`: `[members, classes]`, stored example-major). */
+  readonly rowShape: number[];
+  readonly rowSize: number;
+  readonly values: Float32Array;
+}
+
+interface Store {
+  readonly size: number;
+  readonly filled: Uint8Array;
+  readonly logits: Field;
+  readonly features: Record<string, Field>;
+  readonly members?: Field;
+  readonly mean?: TeacherOutputs['mean'];
+  readonly bytes: number;
+}
+
+let nextIdentity = 1;
+const identities = new WeakMap<object, number>();
+function identityOf(value: object): number {
+  let id = identities.get(value);
+  if (id === undefined) {
+    id = nextIdentity++;
+    identities.set(value, id);
+  }
+  return id;
+}
+
+/** FNV-1a over the bit patterns of float32 values, optionally strided. */
+function hashFloats(hash: number, values: ArrayLike<number>, stride = 1): number {
+  const f = new Float32Array(1);
+  const u = new Uint32Array(f.buffer);
+  let h = hash >>> 0;
+  for (let i = 0; i < values.length; i += stride) {
+    f[0] = values[i]!;
+    h = Math.imul(h ^ u[0]!, 0x01000193) >>> 0;
+  }
+  return h;
+}
+
+/**
+ * Fingerprint of a teacher: its identity, plus a hash of its weights when it is a LayersModel
+ * (so re-training the teacher between two `fit` calls invalidates the cache). Other teachers
+ * (functions, GraphModels, ensembles) are fingerprinted by identity only.
+ */
+export function teacherFingerprint(source: TeacherLike | Teacher): string {
+  const id = identityOf(source as object);
+  if (!(source instanceof tfl.LayersModel)) return `teacher#${id}`;
+  let h = 0x811c9dc5;
+  for (const w of source.weights) {
+    const values = w.read().dataSync();
+    h = hashFloats(h, values, Math.max(1, Math.floor(values.length / 65536)));
+    h = hashFloats(h, [values.length]);
+  }
+  return `teacher#${id}:${h.toString(16)}`;
+}
+
+/**
+ * Fingerprint of a data set: tensor ids and shapes of `x` / `teacherX`, plus a cheap content
+ * hash (the sum of the whole input and of 16 evenly spaced examples).
+ */
+export async function dataFingerprint(data: LabeledData): Promise<string> {
+  const parts: string[] = [];
+  for (const t of [data.x, data.teacherX]) {
+    if (!t) continue;
+    const n = t.shape[0]!;
+    const rows = Array.from(new Set(Array.from({ length: Math.min(16, n) }, (_, i) => Math.floor((i * n) / Math.min(16, n)))));
+    const sums = tf.tidy(() => {
+      const flat = tf.reshape(tf.cast(t, 'float32'), [n, -1]);
+      const picked = tf.sum(tf.gather(flat, tf.tensor1d(rows, 'int32')), 1);
+      return tf.concat([tf.reshape(tf.sum(flat), [1]), picked]);
+    });
+    const values = await sums.data();
+    sums.dispose();
+    parts.push(`${t.id}[${t.shape}]:${hashFloats(0x811c9dc5, values).toString(16)}`);
+  }
+  return parts.join('|');
+}
+
+function field(rowShape: number[], size: number): Field {
+  const rowSize = rowShape.reduce((a, b) => a * b, 1);
+  return { rowShape, rowSize, values: new Float32Array(rowSize * size) };
+}
+
+/**
+ * The teacher-output cache of a {@link Distiller} (see {@link TeacherCacheMode}). Holds no
+ * tensors between steps: the store is plain typed arrays, so it cannot leak tensors and
+ * `clear()` frees it.
+ */
+export class TeacherCache {
+  private readonly maxBytes: number;
+  private store?: Store;
+  private fingerprint?: string;
+  private disabled?: string;
+  private hits = 0;
+  private misses = 0;
+  private bypassed = 0;
+  private invalidations = 0;
+  private size = 0;
+
+  constructor(
+    private readonly teacher: Teacher,
+    private readonly source: TeacherLike | Teacher = teacher,
+    options: TeacherCacheOptions = {},
+  ) {
+    const maxBytes = options.maxBytes ?? 2 ** 30;
+    if (!(typeof maxBytes === 'number' && maxBytes >= 0)) {
+      throw new DistillationError('bad-option', `teacherCacheMaxBytes must be a number >= 0, got ${maxBytes}`);
+    }
+    this.maxBytes = maxBytes;
+  }
+
+  /**
+   * Called at the start of every `fit`: fingerprints the teacher and the data and empties the
+   * cache when either changed since the last call.
+   */
+  async begin(data: LabeledData): Promise<void> {
+    const fingerprint = `${teacherFingerprint(this.source)}|${await dataFingerprint(data)}`;
+    if (this.fingerprint !== undefined && fingerprint !== this.fingerprint) {
+      this.invalidations++;
+      this.clear();
+    }
+    this.fingerprint = fingerprint;
+    this.size = data.x.shape[0]!;
+  }
+
+  /**
+   * Teacher outputs for `batch`: from the cache when the step's inputs are the untransformed
+   * `gathered` batch, else (and for examples not yet seen) from the teacher. The returned
+   * tensors belong to the caller's scope.
+   */
+  async predict(batch: Batch, gathered: Batch): Promise<TeacherOutputs> {
+    const input = batch.teacherX ?? batch.x;
+    const untouched = batch.x === gathered.x && batch.teacherX === gathered.teacherX && batch.index === gathered.index;
+    const n = input.shape[0]!;
+    if (!untouched || this.disabled) {
+      this.bypassed += n;
+      return this.teacher.predict(input);
+    }
+    const indices = (await batch.index.data()) as Int32Array;
+    const missing: number[] = [];
+    for (let i = 0; i < n; i++) if (!this.store?.filled[indices[i]!]) missing.push(i);
+    if (missing.length === n) {
+      // Nothing cached: the teacher runs on the whole batch exactly as without a cache.
+      const out = this.teacher.predict(input);
+      if (!(await this.write(out, indices, missing))) this.bypassed += n;
+      return out;
+    }
+    if (missing.length > 0) {
+      const positions = tf.tensor1d(missing, 'int32');
+      const part = tf.gather(input, positions);
+      const out = this.teacher.predict(part);
+      await this.write(out, indices, missing);
+      tf.dispose([positions, part, out.logits, ...Object.values(out.features), ...(out.members ? [out.members] : [])]);
+      if (this.disabled) {
+        this.bypassed += n;
+        return this.teacher.predict(input);
+      }
+    }
+    this.hits += n - missing.length;
+    return this.read(indices);
+  }
+
+  /** Counters and size of the cache. */
+  stats(): TeacherCacheStats {
+    return {
+      active: this.disabled === undefined,
+      ...(this.disabled ? { reason: this.disabled } : {}),
+      hits: this.hits,
+      misses: this.misses,
+      bypassed: this.bypassed,
+      invalidations: this.invalidations,
+      filled: this.store ? this.store.filled.reduce((a, b) => a + b, 0) : 0,
+      size: this.size,
+      bytes: this.store?.bytes ?? 0,
+    };
+  }
+
+  /** Drops every stored output (the next epoch recomputes them). */
+  clear(): void {
+    this.store = undefined;
+    if (this.disabled?.startsWith('too large')) this.disabled = undefined;
+  }
+
+  private allocate(out: TeacherOutputs): Store | undefined {
+    const size = this.size;
+    const tensors: tf.Tensor[] = [out.logits, ...Object.values(out.features), ...(out.members ? [out.members] : [])];
+    if (tensors.some((t) => t.dtype !== 'float32')) {
+      this.disabled = 'teacher outputs are not all float32';
+      return undefined;
+    }
+    const logits = field(out.logits.shape.slice(1), 0);
+    const features = Object.fromEntries(Object.entries(out.features).map(([k, t]) => [k, field(t.shape.slice(1), 0)]));
+    const members = out.members ? field([out.members.shape[0]!, out.members.shape[2]!], 0) : undefined;
+    const perRow = [logits, ...Object.values(features), ...(members ? [members] : [])].reduce((a, f) => a + f.rowSize, 0);
+    const bytes = perRow * 4 * size + size;
+    if (bytes > this.maxBytes) {
+      this.disabled = `too large: ${bytes} bytes for ${size} examples exceeds teacherCacheMaxBytes ${this.maxBytes}`;
+      return undefined;
+    }
+    const grow = (f: Field): Field => field(f.rowShape, size);
+    return {
+      size,
+      filled: new Uint8Array(size),
+      logits: grow(logits),
+      features: Object.fromEntries(Object.entries(features).map(([k, f]) => [k, grow(f)])),
+      ...(members ? { members: grow(members) } : {}),
+      ...(out.mean ? { mean: out.mean } : {}),
+      bytes,
+    };
+  }
+
+  /** Stores rows `rows` of `out` (row r holds example `indices[missing[r]]`). */
+  private async write(out: TeacherOutputs, indices: Int32Array, missing: number[]): Promise<boolean> {
+    this.store ??= this.allocate(out);
+    const store = this.store;
+    if (!store) return false;
+    const copy = async (f: Field, t: tf.Tensor) => {
+      const values = (await t.data()) as Float32Array;
+      missing.forEach((position, r) => {
+        f.values.set(values.subarray(r * f.rowSize, (r + 1) * f.rowSize), indices[position]! * f.rowSize);
+      });
+    };
+    await copy(store.logits, out.logits);
+    for (const [k, f] of Object.entries(store.features)) {
+      const t = out.features[k];
+      if (!t) throw new DistillationError('teacher-cache', `teacher cache: the teacher stopped returning feature "${k}"`);
+      await copy(f, t);
+    }
+    if (store.members && out.members) {
+      const exampleMajor = tf.transpose(out.members, [1, 0, 2]);
+      await copy(store.members, exampleMajor);
+      exampleMajor.dispose();
+    }
+    for (const position of missing) store.filled[indices[position]!] = 1;
+    this.misses += missing.length;
+    return true;
+  }
+
+  private read(indices: Int32Array): TeacherOutputs {
+    const store = this.store!;
+    const n = indices.length;
+    const build = (f: Field): tf.Tensor => {
+      const values = new Float32Array(n * f.rowSize);
+      for (let r = 0; r < n; r++) {
+        const at = indices[r]! * f.rowSize;
+        values.set(f.values.subarray(at, at + f.rowSize), r * f.rowSize);
+      }
+      return tf.tensor(values, [n, ...f.rowShape], 'float32');
+    };
+    const features: Record<string, tf.Tensor> = {};
+    for (const [k, f] of Object.entries(store.features)) features[k] = build(f);
+    const out: { logits: tf.Tensor2D; features: Record<string, tf.Tensor>; members?: tf.Tensor3D; mean?: TeacherOutputs['mean'] } = {
+      logits: build(store.logits) as tf.Tensor2D,
+      features,
+    };
+    if (store.members) {
+      const exampleMajor = build(store.members);
+      out.members = tf.transpose(exampleMajor, [1, 0, 2]) as tf.Tensor3D;
+      exampleMajor.dispose();
+    }
+    if (store.mean) out.mean = store.mean;
+    return out;
+  }
+}
