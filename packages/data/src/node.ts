@@ -88,3 +88,4 @@ export function loadIdxFileSync(path: string): IdxArray {
 
 export { type IdxArray, IdxFormatError, type ReadIdxOptions } from './idx';
 export { FASHION_MNIST_CLASSES } from './labeled';
+export { loadMnistDigits, type MnistDigitsOptions } from './mnistDigits';
