@@ -15,7 +15,7 @@ describe('mnist-distill main job (small size)', () => {
     const before = tf.memory().numTensors;
     const result = await run({
       epochs: 2,
-      teacherEpochs: 1,
+      teacherEpochs: 3,
       temperature: 4,
       alpha: 0.9,
       seed: 3,

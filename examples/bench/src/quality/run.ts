@@ -1,0 +1,348 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Distiller,
+  type DistillationPlugin,
+  evaluateModel,
+  hardLabel,
+  type LabeledData,
+  softTargets,
+} from '@kd/core';
+import { loadModel, saveModel } from '@kd/core/node';
+import { crd } from '@kd/crd';
+import { subset, take, trainValidationSplit } from '@kd/data';
+import { loadFashionMnist } from '@kd/data/node';
+import { fitnet } from '@kd/fitnet';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { cnn, type ModelSizes, mlp } from './models';
+
+export const METHODS = ['scratch', 'kd', 'fitnet', 'crd', 'kd+crd', 'kd+crd+fitnet'] as const;
+export type Method = (typeof METHODS)[number];
+export const PAIRS = ['cnn', 'mlp'] as const;
+export type Pair = (typeof PAIRS)[number];
+export const REGIMES = ['full', 'small'] as const;
+export type Regime = (typeof REGIMES)[number];
+
+/** Hyper-parameters of the distillation methods (picked on the validation split: see `tune`). */
+export interface HyperParameters {
+  readonly temperature: number;
+  /** Weight of the KD term when KD is used alone (hard labels get 1 - kdWeight, RepDistiller 0.9 / 0.1). */
+  readonly kdWeight: number;
+  readonly crdWeight: number;
+  readonly fitnetWeight: number;
+  readonly negatives: number;
+  readonly featureDim: number;
+}
+
+export const DEFAULT_HYPER: HyperParameters = {
+  temperature: 4,
+  kdWeight: 0.9,
+  crdWeight: 0.8,
+  fitnetWeight: 100,
+  negatives: 4096,
+  featureDim: 128,
+};
+
+export interface QualityOptions {
+  readonly seeds: readonly number[];
+  /** Examples of the regime-(i) training pool (at most 60000 - validationSize). */
+  readonly trainSize: number;
+  /** Held-out part of the training set used for model selection (never the test split). */
+  readonly validationSize: number;
+  /** Examples of the regime-(ii) transfer set. */
+  readonly smallSize: number;
+  /** Test examples evaluated (10000 = all). */
+  readonly testSize: number;
+  /** Student epochs over the regime-(i) pool; regime (ii) takes the same number of steps. */
+  readonly epochs: number;
+  readonly teacherEpochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly sizes: ModelSizes;
+  readonly pairs: readonly Pair[];
+  readonly regimes: readonly Regime[];
+  readonly methods: readonly Method[];
+  readonly hyper: HyperParameters;
+  /** Where teachers and results go. */
+  readonly out: string;
+  readonly backend: string;
+  readonly log: (line: string) => void;
+}
+
+/** One curve point: after `step` student steps. */
+export interface CurvePoint {
+  readonly step: number;
+  readonly test: number;
+  readonly validation: number;
+}
+
+export interface RunRecord {
+  readonly seed: number;
+  readonly pair: Pair;
+  readonly regime: Regime;
+  readonly method: Method;
+  readonly description: string;
+  readonly examples: number;
+  readonly steps: number;
+  readonly curve: readonly CurvePoint[];
+  readonly lastTest: number;
+  readonly bestTest: number;
+  /** Test accuracy at the point with the best validation accuracy (model selection without the test split). */
+  readonly selectedTest: number;
+  readonly trainSeconds: number;
+  readonly wallSeconds: number;
+  readonly samplesPerSecond: number;
+  readonly teacherCacheHits?: number;
+}
+
+export interface TeacherRecord {
+  readonly seed: number;
+  readonly test: number;
+  readonly validation: number;
+  readonly seconds: number;
+  readonly loaded: boolean;
+}
+
+export interface QualityResult {
+  readonly options: Omit<QualityOptions, 'log'>;
+  readonly teachers: readonly TeacherRecord[];
+  readonly runs: readonly RunRecord[];
+  readonly seconds: number;
+}
+
+function pluginsFor(method: Method, pair: Pair, h: HyperParameters, examples: number, batchSize: number): DistillationPlugin<unknown>[] {
+  const studentPool = pair === 'cnn' ? 'student_pool' : 'mlp_pool';
+  const guided = pair === 'cnn' ? 'student_block2' : 'mlp_hidden';
+  const hint = pair === 'cnn' ? 'teacher_block2' : 'teacher_pool';
+  const negatives = Math.min(h.negatives, examples - batchSize - 1);
+  const crdPlugin = () =>
+    crd({ student: studentPool, teacher: 'teacher_pool', negatives, featureDim: h.featureDim, sampling: 'shared', weight: h.crdWeight });
+  const fitnetPlugin = () => fitnet({ student: guided, teacher: hint, weight: h.fitnetWeight });
+  const kd = (weight: number) => softTargets({ temperature: h.temperature, weight });
+  const list: DistillationPlugin<unknown>[] = [];
+  const add = <S>(p: DistillationPlugin<S>) => list.push(p as unknown as DistillationPlugin<unknown>);
+  switch (method) {
+    case 'scratch':
+      add(hardLabel({ weight: 1 }));
+      break;
+    case 'kd':
+      add(hardLabel({ weight: Math.round((1 - h.kdWeight) * 1e6) / 1e6 }));
+      add(kd(h.kdWeight));
+      break;
+    case 'fitnet':
+      add(hardLabel({ weight: 1 }));
+      add(fitnetPlugin());
+      break;
+    case 'crd':
+      add(hardLabel({ weight: 1 }));
+      add(crdPlugin());
+      break;
+    case 'kd+crd':
+      add(hardLabel({ weight: 1 }));
+      add(kd(1));
+      add(crdPlugin());
+      break;
+    case 'kd+crd+fitnet':
+      add(hardLabel({ weight: 1 }));
+      add(kd(1));
+      add(crdPlugin());
+      add(fitnetPlugin());
+      break;
+  }
+  return list;
+}
+
+function student(pair: Pair, sizes: ModelSizes, seed: number): tfl.LayersModel {
+  return pair === 'cnn'
+    ? cnn('student', sizes.cnnStudent[0], sizes.cnnStudent[1], sizes.cnnStudent[2], seed * 1000 + 500)
+    : mlp('mlp', sizes.mlpStudent[0], sizes.mlpStudent[1], seed * 1000 + 700);
+}
+
+async function accuracy(model: tfl.LayersModel, data: LabeledData): Promise<number> {
+  return (await evaluateModel(model, data, { batchSize: 500 })).accuracy;
+}
+
+/** Trains (or loads the saved) teacher of a seed on the regime-(i) pool. */
+async function teacherFor(
+  seed: number,
+  pool: LabeledData,
+  validation: LabeledData,
+  test: LabeledData,
+  o: QualityOptions,
+): Promise<{ model: tfl.LayersModel; record: TeacherRecord }> {
+  const [c1, c2, d] = o.sizes.teacher;
+  const key = { sizes: o.sizes.teacher, epochs: o.teacherEpochs, trainSize: o.trainSize, validationSize: o.validationSize, batchSize: o.batchSize, lr: o.learningRate, seed };
+  const dir = join(o.out, 'teachers', `c${c1}-${c2}-${d}_n${o.trainSize}_e${o.teacherEpochs}_seed${seed}`);
+  const metaPath = join(dir, 'bench.json');
+  const started = Date.now();
+  if (existsSync(metaPath) && JSON.stringify(JSON.parse(readFileSync(metaPath, 'utf8')).key) === JSON.stringify(key)) {
+    const model = await loadModel(dir);
+    const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
+    o.log(`seed ${seed}: loaded teacher from ${dir}`);
+    return { model, record: { seed, test: await accuracy(model, test), validation: await accuracy(model, validation), seconds: meta.seconds, loaded: true } };
+  }
+  const model = cnn('teacher', c1, c2, d, seed * 1000 + 1);
+  const trainer = new Distiller({ student: model, optimizer: tf.train.adam(o.learningRate), seed }).use(hardLabel());
+  await trainer.fit(pool, { epochs: o.teacherEpochs, batchSize: o.batchSize });
+  trainer.dispose();
+  trainer.optimizer.dispose();
+  const seconds = (Date.now() - started) / 1000;
+  mkdirSync(dir, { recursive: true });
+  await saveModel(model, dir);
+  writeFileSync(metaPath, JSON.stringify({ key, seconds }, null, 2));
+  const record = { seed, test: await accuracy(model, test), validation: await accuracy(model, validation), seconds, loaded: false };
+  o.log(`seed ${seed}: trained teacher in ${seconds.toFixed(0)} s: test ${(record.test * 100).toFixed(2)} %, validation ${(record.validation * 100).toFixed(2)} %`);
+  return { model, record };
+}
+
+/** Trains one student with one method and records its curve. */
+export async function runMethod(
+  args: { seed: number; pair: Pair; regime: Regime; method: Method; data: LabeledData; teacher: tfl.LayersModel; validation: LabeledData; test: LabeledData; rounds: number; epochsPerRound: number },
+  o: QualityOptions,
+  hyper: HyperParameters = o.hyper,
+): Promise<RunRecord> {
+  const started = Date.now();
+  const model = student(args.pair, o.sizes, args.seed);
+  const examples = args.data.x.shape[0]!;
+  const optimizer = tf.train.adam(o.learningRate);
+  const distiller = new Distiller({ student: model, teacher: args.teacher, optimizer, seed: args.seed * 7919 + 13 });
+  for (const p of pluginsFor(args.method, args.pair, hyper, examples, o.batchSize)) distiller.use(p);
+  const curve: CurvePoint[] = [];
+  let trainSeconds = 0;
+  let steps = 0;
+  for (let r = 1; r <= args.rounds; r++) {
+    const t0 = Date.now();
+    await distiller.fit(args.data, { epochs: r * args.epochsPerRound, batchSize: o.batchSize });
+    trainSeconds += (Date.now() - t0) / 1000;
+    steps = r * args.epochsPerRound * Math.ceil(examples / o.batchSize);
+    curve.push({ step: steps, test: await accuracy(model, args.test), validation: await accuracy(model, args.validation) });
+  }
+  const description = distiller.describe();
+  const hits = distiller.teacherCacheStats()?.hits;
+  distiller.dispose();
+  optimizer.dispose();
+  model.dispose();
+  let selected = curve[0]!;
+  for (const p of curve) if (p.validation > selected.validation) selected = p;
+  return {
+    seed: args.seed,
+    pair: args.pair,
+    regime: args.regime,
+    method: args.method,
+    description,
+    examples,
+    steps,
+    curve,
+    lastTest: curve.at(-1)!.test,
+    bestTest: Math.max(...curve.map((p) => p.test)),
+    selectedTest: selected.test,
+    trainSeconds,
+    wallSeconds: (Date.now() - started) / 1000,
+    samplesPerSecond: (steps * o.batchSize) / trainSeconds,
+    ...(hits !== undefined ? { teacherCacheHits: hits } : {}),
+  };
+}
+
+/** Splits of one seed: validation (held out of training), regime pools, test. */
+export interface SeedData {
+  readonly validation: LabeledData;
+  readonly pool: LabeledData;
+  readonly small: LabeledData;
+}
+
+export function seedData(train: LabeledData, seed: number, o: Pick<QualityOptions, 'validationSize' | 'trainSize' | 'smallSize'>): SeedData {
+  const n = train.x.shape[0]!;
+  const split = trainValidationSplit(train, o.validationSize / n, seed);
+  const rest = split.train.x.shape[0]!;
+  if (o.trainSize > rest) throw new RangeError(`trainSize ${o.trainSize} > ${rest} examples left after the validation split`);
+  const pool = o.trainSize < rest ? subset(split.train, o.trainSize, seed + 1) : split.train;
+  if (pool !== split.train) tf.dispose([split.train.x, split.train.y]);
+  const small = subset(pool, o.smallSize, seed + 2);
+  return { validation: split.validation, pool, small };
+}
+
+function disposeData(...data: LabeledData[]): void {
+  for (const d of data) tf.dispose([d.x, d.y]);
+}
+
+/** Runs every seed x pair x regime x method; writes `results.json` under `out`. */
+export async function runQuality(o: QualityOptions): Promise<QualityResult> {
+  const started = Date.now();
+  const { train, test: fullTest } = await loadFashionMnist();
+  const test = o.testSize < fullTest.x.shape[0]! ? take(fullTest, Array.from({ length: o.testSize }, (_, i) => i)) : fullTest;
+  if (test !== fullTest) disposeData(fullTest);
+  const teachers: TeacherRecord[] = [];
+  const runs: RunRecord[] = [];
+  for (const seed of o.seeds) {
+    const data = seedData(train, seed, o);
+    const { model: teacher, record } = await teacherFor(seed, data.pool, data.validation, test, o);
+    teachers.push(record);
+    const fullSteps = Math.ceil(o.trainSize / o.batchSize);
+    const smallSteps = Math.ceil(o.smallSize / o.batchSize);
+    for (const pair of o.pairs) {
+      for (const regime of o.regimes) {
+        const rounds = o.epochs;
+        const epochsPerRound = regime === 'full' ? 1 : Math.max(1, Math.round(fullSteps / smallSteps));
+        for (const method of o.methods) {
+          const rec = await runMethod(
+            { seed, pair, regime, method, data: regime === 'full' ? data.pool : data.small, teacher, validation: data.validation, test, rounds, epochsPerRound },
+            o,
+          );
+          runs.push(rec);
+          o.log(
+            `seed ${seed} ${pair} ${regime.padEnd(5)} ${method.padEnd(14)} test last ${(rec.lastTest * 100).toFixed(2)} % best ${(rec.bestTest * 100).toFixed(2)} %  ${rec.steps} steps ${rec.trainSeconds.toFixed(1)} s (${rec.samplesPerSecond.toFixed(0)} samples/s)`,
+          );
+        }
+      }
+    }
+    teacher.dispose();
+    disposeData(data.validation, data.small, data.pool);
+  }
+  disposeData(train, test);
+  const { log: _log, ...options } = o;
+  const result: QualityResult = { options, teachers, runs, seconds: (Date.now() - started) / 1000 };
+  mkdirSync(o.out, { recursive: true });
+  writeFileSync(join(o.out, 'results.json'), JSON.stringify(result, null, 2));
+  return result;
+}
+
+/**
+ * Picks the temperature and the CRD weight on the VALIDATION split (seed of `o.seeds[0]`, CNN
+ * pair, small regime): the grid values are tried one at a time, the rest at the defaults.
+ */
+export async function tune(o: QualityOptions, grid: { temperature: number[]; crdWeight: number[] }): Promise<{ hyper: HyperParameters; trials: { hyper: Partial<HyperParameters>; method: Method; validation: number }[] }> {
+  const { train, test } = await loadFashionMnist();
+  disposeData(test);
+  const seed = o.seeds[0]!;
+  const data = seedData(train, seed, o);
+  disposeData(train);
+  const { model: teacher } = await teacherFor(seed, data.pool, data.validation, data.validation, o);
+  const fullSteps = Math.ceil(o.trainSize / o.batchSize);
+  const epochsPerRound = Math.max(1, Math.round(fullSteps / Math.ceil(o.smallSize / o.batchSize)));
+  const trials: { hyper: Partial<HyperParameters>; method: Method; validation: number }[] = [];
+  const trial = async (method: Method, change: Partial<HyperParameters>) => {
+    const rec = await runMethod(
+      { seed, pair: 'cnn', regime: 'small', method, data: data.small, teacher, validation: data.validation, test: data.validation, rounds: o.epochs, epochsPerRound },
+      o,
+      { ...o.hyper, ...change },
+    );
+    const validation = Math.max(...rec.curve.map((p) => p.validation));
+    trials.push({ hyper: change, method, validation });
+    o.log(`tune ${method} ${JSON.stringify(change)}: best validation ${(validation * 100).toFixed(2)} %`);
+    return validation;
+  };
+  let best = { value: -1, temperature: o.hyper.temperature };
+  for (const temperature of grid.temperature) {
+    const v = await trial('kd', { temperature });
+    if (v > best.value) best = { value: v, temperature };
+  }
+  let bestCrd = { value: -1, crdWeight: o.hyper.crdWeight };
+  for (const crdWeight of grid.crdWeight) {
+    const v = await trial('crd', { crdWeight });
+    if (v > bestCrd.value) bestCrd = { value: v, crdWeight };
+  }
+  teacher.dispose();
+  disposeData(data.validation, data.small, data.pool);
+  return { hyper: { ...o.hyper, temperature: best.temperature, crdWeight: bestCrd.crdWeight }, trials };
+}

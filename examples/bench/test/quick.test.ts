@@ -1,0 +1,63 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { useBestBackend } from '@kd/backend-gpu';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { describe, expect, it } from 'vitest';
+import { QUICK_SIZES } from '../src/quality/models';
+import { curvesSvg, gapSvg, markdown, summarize } from '../src/quality/report';
+import { DEFAULT_HYPER, METHODS, runQuality } from '../src/quality/run';
+
+const hasData = existsSync('/usr/share/datasets/fashion-mnist');
+
+describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
+  it('runs every method on both pairs and regimes, writes JSON, markdown and SVG, leaks nothing', async () => {
+    // The patched wasm backend, as the real runs (`pnpm --filter kd-bench quality -- --quick`), at
+    // an even smaller size than `--quick`.
+    await useBestBackend('wasm');
+    const out = mkdtempSync(join(tmpdir(), 'kd-bench-'));
+    const before = tf.memory().numTensors;
+    const result = await runQuality({
+      seeds: [1, 2],
+      trainSize: 256,
+      validationSize: 64,
+      smallSize: 96,
+      testSize: 128,
+      epochs: 1,
+      teacherEpochs: 1,
+      batchSize: 32,
+      learningRate: 0.001,
+      sizes: { ...QUICK_SIZES, teacher: [4, 8, 16], cnnStudent: [2, 4, 8] },
+      pairs: ['cnn', 'mlp'],
+      regimes: ['full', 'small'],
+      methods: METHODS,
+      hyper: { ...DEFAULT_HYPER, negatives: 32, featureDim: 16 },
+      out,
+      backend: 'cpu',
+      log: () => {},
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(result.runs).toHaveLength(2 * 2 * 2 * METHODS.length);
+    expect(result.teachers.every((t) => t.loaded === false)).toBe(true);
+    for (const r of result.runs) {
+      expect(r.lastTest).toBeGreaterThanOrEqual(0);
+      expect(r.curve.length).toBe(1);
+      if (r.method !== 'scratch' && r.regime === 'small') expect(r.teacherCacheHits).toBeGreaterThan(0);
+    }
+    // Same step count in both regimes (within one epoch of the small set).
+    const full = result.runs.find((r) => r.regime === 'full')!.steps;
+    const small = result.runs.find((r) => r.regime === 'small')!.steps;
+    expect(Math.abs(full - small)).toBeLessThanOrEqual(Math.ceil(96 / 32));
+    expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs).toHaveLength(result.runs.length);
+    expect(summarize(result)).toHaveLength(2 * 2 * METHODS.length);
+    expect(markdown(result).split('\n').filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp'))).toHaveLength(24);
+    expect(curvesSvg(result, 'cnn', 'small')).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    expect(gapSvg(result)).toContain('kd+crd+fitnet');
+    // The second run reuses the saved teachers.
+    const again = await runQuality({ ...result.options, seeds: [1], methods: ['scratch'], pairs: ['mlp'], regimes: ['small'], log: () => {} });
+    expect(again.teachers[0]!.loaded).toBe(true);
+    expect(again.teachers[0]!.test).toBe(result.teachers[0]!.test);
+    rmSync(out, { recursive: true, force: true });
+  });
+});
