@@ -42,12 +42,16 @@ export const cases = [
       return { model: m };
     },
   },
-  // Template for @kd/bit (its layers are not in committed code yet):
-  // {
-  //   name: 'bit-student',
-  //   register: ['packages/bit/dist/index.js'],
-  //   optional: true,
-  //   inputShape: [2, 32, 32, 3],
-  //   async build({ tfl, registered }) { /* a small model with GroupNormalization + StandardizedConv2D */ },
-  // },
+  {
+    // A BiT-style ResNet-v2 (GroupNormalization + StandardizedConv2D): @kd/bit's layers must be
+    // registered in the browser for loadLayersModel to rebuild it.
+    name: 'bit-student',
+    register: ['packages/bit/dist/index.js'],
+    inputShape: [2, 16, 16, 3],
+    async build({ registered }) {
+      const bit = registered['packages/bit/dist/index.js'];
+      const model = bit.bitResNetSmall({ classes: 5, units: [1, 1], inputShape: [16, 16, 3], zeroHead: false, seed: 7 });
+      return { model };
+    },
+  },
 ];
