@@ -5,12 +5,6 @@ import '@tensorflow/tfjs-layers'; // registers the gradients
 
 await tf.setBackend('cpu');
 
-/** Runs `fn` and returns how many tensors it left behind. */
-export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const before = tf.memory().numTensors;
-  await fn();
-  return tf.memory().numTensors - before;
-}
 
 /** Largest absolute difference between two arrays of the same length. */
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -107,3 +101,5 @@ export function zip(entries: { name: string; data: Uint8Array; deflate?: boolean
   }
   return out;
 }
+
+export { leakedTensors } from '@kd/testing';

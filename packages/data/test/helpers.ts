@@ -3,9 +3,4 @@ import * as tf from '@tensorflow/tfjs-core';
 
 await tf.setBackend('cpu');
 
-/** Runs `fn` and returns how many tensors it left behind. */
-export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const before = tf.memory().numTensors;
-  await fn();
-  return tf.memory().numTensors - before;
-}
+export { leakedTensors } from '@kd/testing';

@@ -57,16 +57,7 @@ export function toyData(n: number, shape: readonly number[], classes: number, se
   });
 }
 
-export function disposeData(data: LabeledData): void {
-  tf.dispose([data.x, data.y]);
-}
 
-/** Runs `fn` and returns how many tensors it left behind. */
-export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const before = tf.memory().numTensors;
-  await fn();
-  return tf.memory().numTensors - before;
-}
 
 /** Copies of the values of some variables. */
 export const snapshot = (vars: readonly tf.Variable[]): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
@@ -85,18 +76,4 @@ export function maxChange(before: readonly Float32Array[], vars: readonly tf.Var
 export const layerVariables = (model: tfl.LayersModel, layer: string): tf.Variable[] =>
   model.getLayer(layer).weights.map((w) => w.read() as tf.Variable);
 
-/** Largest absolute and relative difference between a flat array and a nested number array. */
-export function maxDiff(actual: ArrayLike<number>, expected: unknown): { abs: number; rel: number; scale: number } {
-  const flat = (Array.isArray(expected) ? expected.flat(Number.POSITIVE_INFINITY) : [expected]) as number[];
-  if (flat.length !== actual.length) throw new Error(`length ${actual.length} vs expected ${flat.length}`);
-  let abs = 0;
-  let rel = 0;
-  let scale = 0;
-  flat.forEach((e, i) => {
-    const d = Math.abs(actual[i]! - e);
-    abs = Math.max(abs, d);
-    scale = Math.max(scale, Math.abs(e));
-    rel = Math.max(rel, d / Math.max(Math.abs(e), 1e-12));
-  });
-  return { abs, rel, scale };
-}
+export { disposeData, leakedTensors, maxDiff } from '@kd/testing';

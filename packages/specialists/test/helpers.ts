@@ -1,38 +1,11 @@
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { mlp as sharedMlp } from '@kd/testing';
 
 await tf.setBackend('cpu');
 
-/** A small seeded MLP: input -> hidden (named `<name>_hidden`) -> logits (`<name>_logits`). */
-export function mlp(inputs: number, hidden: number, classes: number, seed: number, name = 'mlp'): tfl.LayersModel {
-  const model = tfl.sequential({ name });
-  model.add(
-    tfl.layers.dense({
-      inputShape: [inputs],
-      units: hidden,
-      activation: 'relu',
-      name: `${name}_hidden`,
-      kernelInitializer: tfl.initializers.glorotUniform({ seed }),
-    }),
-  );
-  model.add(
-    tfl.layers.dense({
-      units: classes,
-      name: `${name}_logits`,
-      kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }),
-      biasInitializer: tfl.initializers.randomNormal({ seed: seed + 2, stddev: 0.5 }),
-    }),
-  );
-  return model;
-}
 
-/** Runs `fn` and returns how many tensors it left behind. */
-export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promise<number> {
-  const before = tf.memory().numTensors;
-  await fn();
-  return tf.memory().numTensors - before;
-}
 
 /** Random logits `[rows, cols]` with a fixed seed. */
 export function randomLogits(rows: number, cols: number, seed: number, scale = 2): tf.Tensor2D {
@@ -48,4 +21,11 @@ export function take(t: tf.Tensor): number[][] {
   const out = t.arraySync() as number[][];
   t.dispose();
   return out;
+}
+
+export { leakedTensors } from '@kd/testing';
+
+/** A small seeded MLP: input -> hidden (named `<name>_hidden`) -> logits (`<name>_logits`, random bias). */
+export function mlp(inputs: number, hidden: number, classes: number, seed: number, name = 'mlp'): tfl.LayersModel {
+  return sharedMlp(inputs, hidden, classes, seed, { name, biasStddev: 0.5 });
 }
