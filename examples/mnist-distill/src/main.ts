@@ -9,7 +9,9 @@ const { values } = parseArgs({
     temperature: { type: 'string', default: '20' },
     alpha: { type: 'string', default: '0.9' },
     seed: { type: 'string', default: '1' },
+    'student-seeds': { type: 'string', default: '3' },
     'batch-size': { type: 'string', default: '64' },
+    'teacher-dropout': { type: 'string', default: '0' },
     'teacher-hidden': { type: 'string', default: '400,400' },
     'student-hidden': { type: 'string', default: '200,200' },
     transfer: { type: 'string', default: 'all' },
@@ -20,8 +22,8 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log(`Usage: pnpm main [-- --epochs N --teacher-epochs N --temperature T --alpha A --seed S
-                 --batch-size B --teacher-hidden 400,400 --student-hidden 200,200 --transfer N|all
+  console.log(`Usage: pnpm main [-- --epochs N --teacher-epochs N --temperature T --alpha A --seed S --student-seeds K
+                 --batch-size B --teacher-dropout P --teacher-hidden 400,400 --student-hidden 200,200 --transfer N|all
                  --backend cpu|wasm|tfjs-node|tfjs-node-gpu|auto --out DIR]
 The default backend (auto) is the fastest installed: tfjs-node(-gpu), else wasm patched for training by
 @kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`);
@@ -52,7 +54,9 @@ await run({
   temperature: number('temperature', values.temperature),
   alpha: number('alpha', values.alpha),
   seed: number('seed', values.seed, true),
+  studentSeeds: number('student-seeds', values['student-seeds'], true),
   batchSize: number('batch-size', values['batch-size'], true),
+  teacherDropout: number('teacher-dropout', values['teacher-dropout']),
   teacherHidden: layers('teacher-hidden', values['teacher-hidden']!),
   studentHidden: layers('student-hidden', values['student-hidden']!),
   ...(values.transfer !== 'all' ? { transfer: number('transfer', values.transfer, true) } : {}),
