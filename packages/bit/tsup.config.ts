@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.config.base';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts', node: 'src/node.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'es2022',
-  external: [/^@tensorflow\//, /^@kd\//],
-});
+export default packageBuild({ index: 'src/index.ts', node: 'src/node.ts' });
