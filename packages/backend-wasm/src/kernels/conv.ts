@@ -2,11 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { type KernelArgs, channelsLastPerm, type KernelRunner, WASM, withRunner } from './runner';
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-type Rounding = 'floor' | 'round' | 'ceil' | undefined;
+export type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+export type Rounding = 'floor' | 'round' | 'ceil' | undefined;
 
-/** The geometry of a 2-D or 3-D convolution, per spatial axis (channels-last layout). */
-interface Geometry {
+/** The geometry of a 2-D or 3-D convolution or pooling, per spatial axis (channels-last layout). */
+export interface Geometry {
   inSpatial: number[];
   outSpatial: number[];
   filter: number[];

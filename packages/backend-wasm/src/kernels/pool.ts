@@ -1,21 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import type { Geometry, Pad, Rounding } from './conv';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
 /** Padding value for max pooling: below every finite float32 (NaN and -Infinity upset PadV2's cache). */
 const LOWEST = -3.4028234663852886e38;
 
-type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-type Rounding = 'floor' | 'round' | 'ceil' | undefined;
-
-interface PoolGeometry {
-  inSpatial: number[];
-  outSpatial: number[];
-  filter: number[];
-  strides: number[];
-  dilations: number[];
-  padBefore: number[];
-}
+type PoolGeometry = Geometry;
 
 function pool2d(inShape: number[], filterSize: number | number[], strides: number | number[], pad: Pad, rounding: Rounding): PoolGeometry {
   const c = tf.backend_util.computePool2DInfo(
