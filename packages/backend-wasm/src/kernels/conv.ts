@@ -15,6 +15,30 @@ export interface Geometry {
   padBefore: number[];
 }
 
+/** The {@link Geometry} of a tfjs 2-D conv/pool info (shared by convolutions and pooling). */
+export function fromInfo2d(c: tf.backend_util.Conv2DInfo): Geometry {
+  return {
+    inSpatial: [c.inHeight, c.inWidth],
+    outSpatial: [c.outHeight, c.outWidth],
+    filter: [c.filterHeight, c.filterWidth],
+    strides: [c.strideHeight, c.strideWidth],
+    dilations: [c.dilationHeight, c.dilationWidth],
+    padBefore: [c.padInfo.top, c.padInfo.left],
+  };
+}
+
+/** The {@link Geometry} of a tfjs 3-D conv/pool info. */
+export function fromInfo3d(c: tf.backend_util.Conv3DInfo): Geometry {
+  return {
+    inSpatial: [c.inDepth, c.inHeight, c.inWidth],
+    outSpatial: [c.outDepth, c.outHeight, c.outWidth],
+    filter: [c.filterDepth, c.filterHeight, c.filterWidth],
+    strides: [c.strideDepth, c.strideHeight, c.strideWidth],
+    dilations: [c.dilationDepth, c.dilationHeight, c.dilationWidth],
+    padBefore: [c.padInfo.front, c.padInfo.top, c.padInfo.left],
+  };
+}
+
 function geometry2d(
   inShape: number[],
   filterShape: number[],
@@ -33,14 +57,7 @@ function geometry2d(
     rounding,
     depthwise,
   );
-  return {
-    inSpatial: [c.inHeight, c.inWidth],
-    outSpatial: [c.outHeight, c.outWidth],
-    filter: [c.filterHeight, c.filterWidth],
-    strides: [c.strideHeight, c.strideWidth],
-    dilations: [c.dilationHeight, c.dilationWidth],
-    padBefore: [c.padInfo.top, c.padInfo.left],
-  };
+  return fromInfo2d(c);
 }
 
 function geometry3d(inShape: number[], filterShape: number[], strides: number | number[], pad: Pad): Geometry {
@@ -51,14 +68,7 @@ function geometry3d(inShape: number[], filterShape: number[], strides: number | 
     1,
     pad as 'valid' | 'same' | number,
   );
-  return {
-    inSpatial: [c.inDepth, c.inHeight, c.inWidth],
-    outSpatial: [c.outDepth, c.outHeight, c.outWidth],
-    filter: [c.filterDepth, c.filterHeight, c.filterWidth],
-    strides: [c.strideDepth, c.strideHeight, c.strideWidth],
-    dilations: [c.dilationDepth, c.dilationHeight, c.dilationWidth],
-    padBefore: [c.padInfo.front, c.padInfo.top, c.padInfo.left],
-  };
+  return fromInfo3d(c);
 }
 
 /** A stride-1 'valid' convolution with dilation (2-D or 3-D by the filter's rank). */

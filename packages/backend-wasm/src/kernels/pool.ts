@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import type { Geometry, Pad, Rounding } from './conv';
+import { fromInfo2d, fromInfo3d, type Geometry, type Pad, type Rounding } from './conv';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
 /** Padding value for max pooling: below every finite float32 (NaN and -Infinity upset PadV2's cache). */
@@ -17,14 +17,7 @@ function pool2d(inShape: number[], filterSize: number | number[], strides: numbe
     pad,
     rounding,
   );
-  return {
-    inSpatial: [c.inHeight, c.inWidth],
-    outSpatial: [c.outHeight, c.outWidth],
-    filter: [c.filterHeight, c.filterWidth],
-    strides: [c.strideHeight, c.strideWidth],
-    dilations: [c.dilationHeight, c.dilationWidth],
-    padBefore: [c.padInfo.top, c.padInfo.left],
-  };
+  return fromInfo2d(c);
 }
 
 function pool3d(inShape: number[], filterSize: number | number[], strides: number | number[], pad: Pad, rounding: Rounding): PoolGeometry {
@@ -36,14 +29,7 @@ function pool3d(inShape: number[], filterSize: number | number[], strides: numbe
     pad as 'valid' | 'same' | number,
     rounding,
   );
-  return {
-    inSpatial: [c.inDepth, c.inHeight, c.inWidth],
-    outSpatial: [c.outDepth, c.outHeight, c.outWidth],
-    filter: [c.filterDepth, c.filterHeight, c.filterWidth],
-    strides: [c.strideDepth, c.strideHeight, c.strideWidth],
-    dilations: [c.dilationDepth, c.dilationHeight, c.dilationWidth],
-    padBefore: [c.padInfo.front, c.padInfo.top, c.padInfo.left],
-  };
+  return fromInfo3d(c);
 }
 
 /** Pad/crop amounts that make every window of every output position lie inside the input. */
