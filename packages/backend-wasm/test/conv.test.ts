@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
+import { convBackpropFilterIm2col, geometry2d } from '../src/kernels/conv';
+import { withRunner } from '../src/kernels/runner';
 import { expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, report, runOn } from './helpers';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -23,6 +25,9 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
   cases.push([[2, 6, 6, 2], [3, 3, 2, 3], 2, [[0, 0], [1, 2], [0, 3], [0, 0]]]);
   cases.push([[1, 5, 5, 2], [5, 5, 2, 2], 1, 'valid']);
   cases.push([[3, 4, 4, 5], [1, 1, 5, 6], 2, 'valid']);
+  // 8+ input channels: dW by the transposed convolution instead of im2col.
+  cases.push([[2, 6, 6, 9], [3, 3, 9, 3], 1, 'same']);
+  cases.push([[2, 7, 7, 8], [3, 3, 8, 2], 2, 'valid']);
 
   it.each(cases)('x %j filter %j stride %j pad %j matches cpu', (xs, fs, strides, pad) => {
     expectSameOnCpu(() => tf.grads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, strides, pad))([rand(xs, 1), rand(fs, 2)]));
@@ -51,6 +56,21 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
   it('conv2dTranspose (Conv2DBackpropInput) matches cpu, with strides', () => {
     expectSameOnCpu(() => tf.conv2dTranspose(rand([2, 4, 4, 4], 1) as tf.Tensor4D, rand([3, 3, 3, 4], 2) as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'));
     expectSameOnCpu(() => tf.conv2dTranspose(rand([1, 3, 3, 2], 1) as tf.Tensor4D, rand([4, 4, 5, 2], 2) as tf.Tensor4D, [1, 8, 8, 5], 2, 'valid'));
+  });
+
+  it('dW by im2col is the same when the columns are split into chunks of images', () => {
+    const attrs = { strides: [2, 2] as [number, number], pad: 'same' as const, dataFormat: 'NHWC' as const, filterShape: [3, 3, 3, 4] as [number, number, number, number] };
+    const cpu = runOn('cpu', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: rand([5, 6, 7, 3], 1), dy: rand([5, 3, 4, 4], 2) }, attrs) as tf.Tensor);
+    const g = geometry2d([5, 6, 7, 3], attrs.filterShape, attrs.strides, 1, 'same', undefined, false);
+    const perImage = 27 * 3 * 4; // taps x output positions
+    for (const images of [1, 2, 5]) {
+      const chunked = runOn('wasm', () => {
+        const [x, dy] = [rand([5, 6, 7, 3], 1), rand([5, 3, 4, 4], 2)];
+        const info = withRunner(tf.backend(), (k) => convBackpropFilterIm2col(k, x, dy, g, images * perImage));
+        return tf.engine().makeTensorFromTensorInfo(info);
+      });
+      expect(maxRelError(cpu, chunked), `${images} image(s) per chunk`).toBeLessThan(1e-5);
+    }
   });
 
   it('match finite differences', () => {

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { coalesce, patchWasmKernels, unpatchWasmKernels } from '../src';
-import { expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, runOn } from './helpers';
+import { counts, expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, runOn } from './helpers';
 
 describe('UnsortedSegmentSum', () => {
   it('sums duplicate ids and matches cpu', () => {
@@ -26,6 +26,40 @@ describe('UnsortedSegmentSum', () => {
     expectSameOnCpu(() => tf.grad((x) => tf.gather(x, ids()))(rand([3, 4], 1)));
     expectSameOnCpu(() => tf.grad((x) => tf.gather(x, ids(), 1))(rand([2, 3, 2], 1)));
     expectFiniteDifferences((x) => tf.gather(x, ids()), [[3, 4]], 60);
+  });
+});
+
+describe('GatherV2', () => {
+  const cases: Array<[number[], number, number[]]> = [
+    [[50, 28, 28, 1], 0, [3, 0, 49, 3, 17]], // image batch: block copies of 784 floats
+    [[6, 5], 0, [5, 0, 2]], // slices of 5: element copies
+    [[4, 6, 3], 1, [5, 0, 5]], // inner axis, several outer blocks
+    [[7], 0, [6, 6, 1]],
+    [[3, 40], 1, [39, 0, 2, 2]],
+  ];
+  it.each(cases)('x %j axis %j indices %j matches cpu', (shape, axis, idx) => {
+    expectSameOnCpu(() => tf.gather(rand(shape, 3), tf.tensor1d(idx, 'int32'), axis), 1e-12);
+    expectSameOnCpu(() => tf.gather(tf.cast(tf.mul(rand(shape, 4), 100), 'int32'), tf.tensor1d(idx, 'int32'), axis), 1e-12);
+  });
+
+  it('handles bool values, 2-D indices and an empty index list', () => {
+    expectSameOnCpu(() => tf.gather(tf.greater(rand([5, 3], 1), 0), tf.tensor2d([[4, 0], [1, 1]], [2, 2], 'int32'), 0), 1e-12);
+    expectSameOnCpu(() => tf.gather(rand([5, 3], 1), tf.tensor1d([], 'int32'), 1), 1e-12);
+  });
+
+  it('keeps batchDims (stock kernel) and matches cpu', () => {
+    expectSameOnCpu(() => tf.gather(rand([2, 4, 3], 1), tf.tensor2d([[0, 3], [2, 2]], [2, 2], 'int32'), 1, 1), 1e-12);
+  });
+
+  it('rejects an index out of range with the index, its position and the shape, leaking nothing', () => {
+    const x = rand([4, 2], 1);
+    const high = tf.tensor1d([1, 4], 'int32');
+    const low = tf.tensor1d([-1], 'int32');
+    const before = counts();
+    expect(() => tf.gather(x, high)).toThrow('GatherV2: index 4 at position 1 is not in [0, 3] (axis 0 of x with shape [4,2])');
+    expect(() => tf.gather(x, low)).toThrow('index -1');
+    expect(counts()).toEqual(before);
+    tf.dispose([x, high, low]);
   });
 });
 

@@ -64,6 +64,7 @@ describe('plugin contract', () => {
     const scale = tf.variable(tf.scalar(1), true, 'kd_test_scale');
     const scaled = definePlugin<void>({
       name: 'scaled',
+      needsTeacher: true,
       variables: () => [scale],
       loss: ({ student: s, teacher: t }) => tf.mean(tf.square(tf.sub(tf.mul(s.logits, scale), t!.logits))) as tf.Scalar,
     });
@@ -71,6 +72,21 @@ describe('plugin contract', () => {
     expect(scale.dataSync()[0]).not.toBe(1);
     teacher.getWeights().forEach((w, i) => expect(w.dataSync()).toEqual(teacherBefore[i]));
     scale.dispose();
+    disposeData(data);
+  });
+
+  it('names the missing needsTeacher when a plugin reads a teacher that was not run', async () => {
+    const data = toyData(16, 4, 3, 2);
+    const [student, teacher] = [mlp(4, 6, 3, 3), mlp(4, 6, 3, 4)];
+    const sneaky = definePlugin<void>({ name: 'sneaky', loss: ({ student: s, teacher: t }) => tf.mean(tf.sub(s.logits, t!.logits)) as tf.Scalar });
+    const before = tf.memory().numTensors;
+    const d = new Distiller({ student, teacher, optimizer: sgd() }).use(hardLabel()).use(sneaky);
+    await expect(d.fit(data, { epochs: 1, batchSize: 8 })).rejects.toThrow(
+      'A plugin read outputs.teacher, but none of [ce, sneaky] declares needsTeacher: true',
+    );
+    d.dispose();
+    d.optimizer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
     disposeData(data);
   });
 

@@ -207,7 +207,7 @@ export class Distiller {
       const saved = await options.checkpoint!.load();
       if (saved) await this.restore(saved);
     }
-    await this.cache?.begin(data);
+    if (this.teacherNeeded()) await this.cache?.begin(data);
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = data.x.shape[0]!;
@@ -445,6 +445,30 @@ export class Distiller {
     this.prepared = { dataSize, numClasses };
   }
 
+  /**
+   * Where a teacher exists but was not run (no plugin declared it), reading `outputs.teacher`
+   * throws a clear error instead of yielding undefined.
+   */
+  private guardTeacher<T extends StepOutputs>(outputs: T): T {
+    if (!this.teacher || outputs.teacher || this.teacherNeeded()) return outputs;
+    const names = this.slots.map((s) => s.plugin.name).join(', ');
+    Object.defineProperty(outputs, 'teacher', {
+      enumerable: false,
+      get: () => {
+        throw new DistillationError(
+          'teacher-not-declared',
+          `A plugin read outputs.teacher, but none of [${names}] declares needsTeacher: true (or teacher taps), so the teacher was not run. Set needsTeacher: true on the plugin that reads it.`,
+        );
+      },
+    });
+    return outputs;
+  }
+
+  /** Whether any plugin reads teacher outputs; a teacher nobody reads is never run. */
+  private teacherNeeded(): boolean {
+    return this.slots.some((s) => s.plugin.needsTeacher || (s.plugin.taps?.teacher?.length ?? 0) > 0);
+  }
+
   private trainableVariables(): tf.Variable[] {
     const variables = [...this.studentView!.trainableVariables()];
     for (const slot of this.slots) if (slot.plugin.variables) variables.push(...slot.plugin.variables(slot.state));
@@ -471,16 +495,18 @@ export class Distiller {
       for (const slot of this.slots) {
         if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
       }
-      const teacher: TeacherOutputs | undefined = this.cache
-        ? await this.cache.predict(batch, gathered)
-        : this.teacher?.predict(batch.teacherX ?? batch.x);
+      const teacher: TeacherOutputs | undefined = !this.teacherNeeded()
+        ? undefined
+        : this.cache
+          ? await this.cache.predict(batch, gathered)
+          : this.teacher?.predict(batch.teacherX ?? batch.x);
       const names: string[] = [];
       const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];
       let outputs: StepOutputs | undefined;
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = gradientsOrFreeTape(() => {
         const student = this.studentView!.run(batch.x, true);
-        outputs = { student, ...(teacher ? { teacher } : {}), batch };
+        outputs = this.guardTeacher({ student, ...(teacher ? { teacher } : {}), batch });
         for (const t of [student.logits, ...Object.values(student.features)]) keep(t);
         const weighted: tf.Scalar[] = [];
         for (const slot of this.slots) {
@@ -519,7 +545,7 @@ export class Distiller {
       if (!Number.isFinite(loss)) throw new NonFiniteLossError('total', step, epoch, loss);
       this.optimizer.applyGradients(grads);
       this.globalStep++;
-      const after: AfterStepOutputs = { ...outputs!, terms };
+      const after: AfterStepOutputs = this.guardTeacher({ ...outputs!, terms });
       for (const slot of [...this.slots].reverse()) await slot.plugin.afterStep?.(after, contextFor(slot));
       return { loss, terms };
     } finally {
@@ -542,5 +568,23 @@ export class Distiller {
     else {
       throw new DistillationError('bad-optimizer', `The optimizer ${optimizer.getClassName()} has no learning rate to schedule`);
     }
+  }
+}
+
+/**
+ * `tf.variableGrads`, freeing what the tape saved for the backward pass when the forward pass
+ * throws (a plugin's loss, a bad input). tfjs keeps those tensors until backprop, so without this
+ * every failed step would leak them.
+ */
+function gradientsOrFreeTape(f: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
+  try {
+    return tf.variableGrads(f, variables);
+  } catch (error) {
+    const state = tf.engine().state as unknown as { gradientDepth: number; activeTape?: { saved?: tf.Tensor[] }[] };
+    if (state.gradientDepth === 0) {
+      for (const node of state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+      state.activeTape = [];
+    }
+    throw error;
   }
 }

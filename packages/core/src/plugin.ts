@@ -34,7 +34,10 @@ export type EnsembleMean = 'arithmetic' | 'geometric';
 export interface StepOutputs {
   /** Student outputs, computed inside the tape (gradients flow through them). */
   readonly student: ModelOutputs;
-  /** Teacher outputs, constants for the tape. Absent when the Distiller has no teacher. */
+  /**
+   * Teacher outputs, constants for the tape. Absent when the Distiller has no teacher, or when no
+   * plugin declares `needsTeacher` or teacher taps (the teacher is then not run at all).
+   */
   readonly teacher?: TeacherOutputs;
   /** The batch after every plugin's `transformBatch`. */
   readonly batch: Batch;
@@ -119,7 +122,10 @@ export interface DistillationPlugin<State = unknown> {
   readonly weight?: number;
   /** How `describe()` prints the term, e.g. `kd(T=4)`; defaults to `name`. */
   readonly label?: string;
-  /** Whether the plugin needs teacher outputs (default false). */
+  /**
+   * Whether the plugin reads teacher outputs (default false). The Distiller runs the teacher only
+   * when some plugin says so (or taps teacher layers); `use()` rejects it without a teacher.
+   */
   readonly needsTeacher?: boolean;
   readonly taps?: PluginTaps;
   setup?(context: SetupContext): State | Promise<State>;

@@ -95,6 +95,34 @@ describe('teacher-output cache', () => {
     student.dispose();
   });
 
+  it('never runs a teacher that no plugin reads (cache on and off)', async () => {
+    for (const teacherCache of ['memory', 'off'] as const) {
+      let calls = 0;
+      const teacher = (x: tf.Tensor) => {
+        if (x.shape[0]! > 1) calls++;
+        return tf.tidy(() => tf.matMul(x, tf.ones([4, 3])));
+      };
+      const data = toyData(32, 4, 3, 5);
+      const student = mlp(4, 8, 3, 7, 'student');
+      const before = tf.memory().numTensors;
+      const d = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01), seed: 1, teacherCache }).use(hardLabel());
+      await d.fit(data, { epochs: 2, batchSize: 8 });
+      expect(calls, teacherCache).toBe(0);
+      expect(d.teacherCacheStats()?.misses ?? 0).toBe(0);
+      d.dispose();
+      d.optimizer.dispose();
+      // The same teacher with a plugin that reads it: 4 batches per epoch, once with the cache.
+      const kd = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01), seed: 1, teacherCache }).use(softTargets({ temperature: 2 }));
+      await kd.fit(data, { epochs: 3, batchSize: 8 });
+      expect(calls, teacherCache).toBe(teacherCache === 'memory' ? 4 : 12);
+      kd.dispose();
+      kd.optimizer.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+      disposeData(data);
+      student.dispose();
+    }
+  });
+
   it('invalidates when a LayersModel teacher is retrained between fits', async () => {
     const data = toyData(32, 8, 3, 9);
     const teacher = mlp(8, 16, 3, 10, 'teacher');

@@ -39,7 +39,7 @@ export function fromInfo3d(c: tf.backend_util.Conv3DInfo): Geometry {
   };
 }
 
-function geometry2d(
+export function geometry2d(
   inShape: number[],
   filterShape: number[],
   strides: number | number[],
@@ -126,13 +126,85 @@ function convBackpropInputND(k: KernelRunner, dy: TensorInfo, filter: TensorInfo
  * dW of a regular convolution: a convolution of x (channels as batch, batch as channels) with dy
  * (batch as input channels), stride = forward dilation, dilation = forward stride.
  */
-function convBackpropFilterND(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
+export function convBackpropFilterND(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
   const S = g.strides.length;
   const xp = padForFilter(k, x, g);
   const xT = k.transpose(xp, [S + 1, ...range(S, 1), 0]); // [ci, ...sp, b]
   const dyT = k.transpose(dy, [...range(S, 1), 0, S + 1]); // [...o, b, co]
   const out = plainConv(k, xT, dyT, g.dilations, g.strides); // [ci, ...k, co]
   return k.transpose(out, [...range(S, 1), 0, S + 1]);
+}
+
+/** Most floats one im2col buffer may hold (64 MiB); larger batches are done in chunks of images. */
+const MAX_COLUMNS = 16 * 1024 * 1024;
+
+/**
+ * Input-channel counts below which Conv2DBackpropFilter uses {@link convBackpropFilterIm2col}.
+ * Measured on wasm (SIMD, 1 thread), 3x3 'same', batch 64, interleaved medians, im2col vs the
+ * transposed convolution: 1 -> 8 channels at 28x28: 3.8 vs 7.2 ms; 1 -> 32: 5.5 vs 34 ms;
+ * 4 -> 16 at 14x14: 4.3 vs 4.6 ms; 8 -> 16: 4.9 vs 4.3 ms; 32 -> 64: 47 vs 39 ms.
+ */
+const IM2COL_MAX_CHANNELS = 8;
+
+/**
+ * dW of a 2-D convolution (NHWC, float32) as im2col + one XNNPACK matmul per chunk of images:
+ * columns[(fy, fx, ci), (b, oy, ox)] = x at that tap (0 in the padding), filled one tap row at a
+ * time with branch-free strided reads (the in-bounds range of ox is fixed per tap), then
+ * dW = columns x dy[(b, oy, ox), co], the plain `[M, K] x [K, N]` product XNNPACK runs fast.
+ * For few input channels, where the transposed-convolution form has a huge, thin kernel.
+ */
+export function convBackpropFilterIm2col(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry, maxColumns = MAX_COLUMNS): TensorInfo {
+  const [batch, h, w, ci] = x.shape as [number, number, number, number];
+  const [oh, ow] = g.outSpatial as [number, number];
+  const [sh, sw] = g.strides as [number, number];
+  const [kh, kw] = g.filter as [number, number];
+  const [dh, dw] = g.dilations as [number, number];
+  const [pt, pl] = g.padBefore as [number, number];
+  const co = dy.shape[3]!;
+  const perImage = oh * ow;
+  const chunk = Math.max(1, Math.min(batch, Math.floor(maxColumns / (kh * kw * ci * perImage))));
+  const dyRows = k.reshape(dy, [batch * perImage, co]);
+  const stepX = sw * ci;
+  let sum: TensorInfo | undefined;
+  for (let b0 = 0; b0 < batch; b0 += chunk) {
+    const images = Math.min(chunk, batch - b0);
+    const positions = images * perImage;
+    const columns = k.allocate([kh * kw * ci, positions], 'float32');
+    const cols = k.view(columns);
+    const xs = k.view(x);
+    let d = 0;
+    for (let fy = 0; fy < kh; fy++) {
+      for (let fx = 0; fx < kw; fx++) {
+        // The ox with 0 <= ox * sw + shift < w.
+        const shift = fx * dw - pl;
+        const lo = Math.min(ow, Math.max(0, Math.ceil(-shift / sw)));
+        const hi = Math.max(lo, Math.min(ow, Math.ceil((w - shift) / sw)));
+        for (let c = 0; c < ci; c++) {
+          for (let b = 0; b < images; b++) {
+            for (let oy = 0; oy < oh; oy++) {
+              const iy = oy * sh - pt + fy * dh;
+              let ox = 0;
+              if (iy < 0 || iy >= h) {
+                for (; ox < ow; ox++) cols[d++] = 0;
+                continue;
+              }
+              for (; ox < lo; ox++) cols[d++] = 0;
+              let at = (((b0 + b) * h + iy) * w + lo * sw + shift) * ci + c;
+              for (; ox < hi; ox++) {
+                cols[d++] = xs[at]!;
+                at += stepX;
+              }
+              for (; ox < ow; ox++) cols[d++] = 0;
+            }
+          }
+        }
+      }
+    }
+    const rows = images === batch ? dyRows : k.run('Slice', { x: dyRows }, { begin: [b0 * perImage, 0], size: [positions, co] });
+    const part = k.runOriginal('BatchMatMul', { a: columns, b: rows }, { transposeA: false, transposeB: false });
+    sum = sum == null ? part : k.run('Add', { a: sum, b: part });
+  }
+  return k.reshape(sum!, [kh, kw, ci, co]);
 }
 
 function conv2DBackpropInput(args: KernelArgs): TensorInfo {
@@ -158,7 +230,8 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
     const xL = nchw ? k.transpose(x, toLast) : x;
     const dyL = nchw ? k.transpose(dy, toLast) : dy;
     const g = geometry2d(xL.shape, filterShape, strides, 1, pad, dimRoundingMode, false);
-    return convBackpropFilterND(k, xL, dyL, g);
+    const few = xL.dtype === 'float32' && xL.shape[3]! < IM2COL_MAX_CHANNELS;
+    return few ? convBackpropFilterIm2col(k, xL, dyL, g) : convBackpropFilterND(k, xL, dyL, g);
   });
 }
 

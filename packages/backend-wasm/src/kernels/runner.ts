@@ -61,6 +61,20 @@ export class KernelRunner {
     return t;
   }
 
+  /**
+   * A new, uninitialised tensor on the wasm heap, freed with the other intermediates unless kept.
+   * Allocate every output before taking {@link KernelRunner.view}s: an allocation can grow the
+   * heap, which detaches the views taken before it.
+   */
+  allocate(shape: number[], dtype: tf.DataType = 'float32'): TensorInfo {
+    return this.adopt((this.backend as unknown as HeapBackend).makeOutput(shape, dtype));
+  }
+
+  /** The typed-array view of a wasm tensor's memory (valid until the next allocation). */
+  view(t: TensorInfo): Float32Array | Int32Array | Uint8Array {
+    return (this.backend as unknown as HeapBackend).typedArrayFromHeap(t) as Float32Array | Int32Array | Uint8Array;
+  }
+
   /** Frees every intermediate that was not kept. */
   dispose(): void {
     for (const t of this.temps) this.backend.disposeData(t.dataId as DataId);
@@ -105,6 +119,12 @@ export class KernelRunner {
     shape[axis] = shape[axis]! * stride;
     return this.reshape(padded, shape);
   }
+}
+
+/** The two methods of tfjs' `BackendWasm` that give kernels direct access to the heap. */
+interface HeapBackend {
+  makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): ArrayLike<number>;
 }
 
 /** Runs `fn` with a fresh runner, frees its intermediates, returns the kept result. */
