@@ -7,7 +7,7 @@ import '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { QUICK_SIZES } from '../src/quality/models';
 import { curvesSvg, gapSvg, markdown, summarize } from '../src/quality/report';
-import { DEFAULT_HYPER, METHODS, runQuality } from '../src/quality/run';
+import { correctedAccuracy, DEFAULT_HYPER, METHODS, OMITTED_BIAS_GRID, OMITTED_METHODS, runQuality } from '../src/quality/run';
 
 const hasData = existsSync('/usr/share/datasets/fashion-mnist');
 
@@ -23,6 +23,7 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
       trainSize: 256,
       validationSize: 64,
       smallSize: 96,
+      omittedClass: 3,
       testSize: 128,
       epochs: 1,
       teacherEpochs: 1,
@@ -30,7 +31,7 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
       learningRate: 0.001,
       sizes: { ...QUICK_SIZES, teacher: [4, 8, 16], cnnStudent: [2, 4, 8] },
       pairs: ['cnn', 'mlp'],
-      regimes: ['full', 'small'],
+      regimes: ['full', 'small', 'omitted'],
       methods: METHODS,
       hyper: { ...DEFAULT_HYPER, negatives: 32, featureDim: 16 },
       out,
@@ -38,7 +39,18 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
       log: () => {},
     });
     expect(tf.memory().numTensors).toBe(before);
-    expect(result.runs).toHaveLength(2 * 2 * 2 * METHODS.length);
+    expect(result.runs).toHaveLength(2 * 2 * (2 * METHODS.length + OMITTED_METHODS.length));
+    const omitted = result.runs.filter((r) => r.regime === 'omitted');
+    expect(omitted.map((r) => r.method).sort()).toEqual(['kd', 'kd', 'kd', 'kd', 'scratch', 'scratch', 'scratch', 'scratch']);
+    for (const r of omitted) {
+      // The pool minus every example of class 3; the correction is picked on validation from the grid.
+      expect(r.examples).toBeLessThan(256);
+      expect(r.examples).toBeGreaterThan(256 * 0.8);
+      expect(OMITTED_BIAS_GRID).toContain(r.omitted!.bias);
+      expect(r.omitted!.classExamples).toBeGreaterThan(0);
+      expect(r.omitted!.testBefore).toBe(r.lastTest);
+    }
+    expect(markdown(result)).toContain('Omitted class 3');
     expect(result.teachers.every((t) => t.loaded === false)).toBe(true);
     for (const r of result.runs) {
       expect(r.lastTest).toBeGreaterThanOrEqual(0);
@@ -50,8 +62,8 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
     const small = result.runs.find((r) => r.regime === 'small')!.steps;
     expect(Math.abs(full - small)).toBeLessThanOrEqual(Math.ceil(96 / 32));
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs).toHaveLength(result.runs.length);
-    expect(summarize(result)).toHaveLength(2 * 2 * METHODS.length);
-    expect(markdown(result).split('\n').filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp'))).toHaveLength(24);
+    expect(summarize(result)).toHaveLength(2 * (2 * METHODS.length + OMITTED_METHODS.length));
+    expect(markdown(result).split('\n').filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp'))).toHaveLength(28 + 4);
     expect(curvesSvg(result, 'cnn', 'small')).toMatch(/^<svg[\s\S]*<\/svg>$/);
     expect(gapSvg(result)).toContain('kd+crd+fitnet');
     // The second run reuses the saved teachers.
@@ -59,5 +71,16 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
     expect(again.teachers[0]!.loaded).toBe(true);
     expect(again.teachers[0]!.test).toBe(result.teachers[0]!.test);
     rmSync(out, { recursive: true, force: true });
+  });
+});
+
+describe('omitted-class bias correction', () => {
+  it('raises one logit and counts the class before and after', () => {
+    // 3 examples, 3 classes: class 2 is never predicted until its bias exceeds 1.5.
+    const o = { logits: Float32Array.from([3, 1, 1.5, 0, 3, 1, 3, 0, 0]), labels: Int32Array.from([2, 1, 0]), classes: 3 };
+    expect(correctedAccuracy(o, 2, 0)).toEqual({ accuracy: 2 / 3, classCorrect: 0, classExamples: 1 });
+    expect(correctedAccuracy(o, 2, 1.6)).toEqual({ accuracy: 1, classCorrect: 1, classExamples: 1 });
+    // Too large a bias takes the others' examples.
+    expect(correctedAccuracy(o, 2, 5).accuracy).toBeCloseTo(1 / 3, 10);
   });
 });

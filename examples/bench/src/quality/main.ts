@@ -16,6 +16,7 @@ const { values } = parseArgs({
     'train-size': { type: 'string' },
     'validation-size': { type: 'string' },
     'small-size': { type: 'string' },
+    'omitted-class': { type: 'string', default: '3' },
     'test-size': { type: 'string' },
     epochs: { type: 'string' },
     'teacher-epochs': { type: 'string' },
@@ -34,11 +35,13 @@ const { values } = parseArgs({
 
 if (values.help) {
   console.log(`Usage: pnpm --filter kd-bench quality [-- --quick] [--backend wasm|cpu|auto] [--seeds 1,2,3]
-  [--train-size N] [--validation-size N] [--small-size N] [--test-size N] [--epochs E] [--teacher-epochs E]
+  [--train-size N] [--validation-size N] [--small-size N] [--omitted-class C] [--test-size N] [--epochs E] [--teacher-epochs E]
   [--batch-size B] [--lr R] [--temperature T] [--crd-weight W] [--negatives K]
-  [--pairs cnn,mlp] [--regimes full,small] [--methods ${METHODS.join(',')}] [--out DIR] [--tune]
+  [--pairs cnn,mlp] [--regimes full,small,omitted] [--methods ${METHODS.join(',')}] [--out DIR] [--tune]
 Full mode defaults: 3 seeds, 54000-example pool (6000 held out for validation), 1800-example transfer set,
-10 student epochs, 10 teacher epochs, all 10000 test examples. --quick: tiny models and sizes (~1 minute).
+10 student epochs, 10 teacher epochs, all 10000 test examples. Regime 'omitted': the pool without class
+--omitted-class (default 3), scratch and KD only, with the class's logit bias raised by an amount picked on the
+validation split (Hinton et al. 2015, sect. 3). --quick: tiny models and sizes (~1 minute).
 --tune: pick the temperature and the CRD weight on the validation split, print them, and stop.`);
   process.exit(0);
 }
@@ -79,6 +82,7 @@ const options: QualityOptions = {
   trainSize: num('train-size', quick ? 1200 : 54000),
   validationSize: num('validation-size', quick ? 300 : 6000),
   smallSize: num('small-size', quick ? 200 : 1800),
+  omittedClass: num('omitted-class', 3),
   testSize: num('test-size', quick ? 500 : 10000),
   epochs: num('epochs', quick ? 2 : 10),
   teacherEpochs: num('teacher-epochs', quick ? 2 : 10),

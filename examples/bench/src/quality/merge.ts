@@ -10,9 +10,18 @@ import type { QualityResult } from './run';
  */
 export function mergeResults(parts: readonly QualityResult[]): QualityResult {
   const first = parts[0]!;
+  const union = <T>(pick: (o: QualityResult['options']) => readonly T[]): T[] => [...new Set(parts.flatMap((p) => pick(p.options)))];
+  // A seed's teacher appears once even when several parts (e.g. other regimes) loaded it.
+  const teachers = [...new Map(parts.flatMap((p) => p.teachers).map((t) => [t.seed, t] as const)).values()];
   return {
-    options: { ...first.options, seeds: parts.flatMap((p) => p.options.seeds) },
-    teachers: parts.flatMap((p) => p.teachers),
+    options: {
+      ...first.options,
+      seeds: union((o) => o.seeds),
+      pairs: union((o) => o.pairs),
+      regimes: union((o) => o.regimes),
+      methods: union((o) => o.methods),
+    },
+    teachers,
     runs: parts.flatMap((p) => p.runs),
     seconds: Math.max(...parts.map((p) => p.seconds)),
   };

@@ -74,7 +74,31 @@ export function markdown(result: QualityResult): string {
       `| ${r.pair} | ${r.regime} | ${r.method} | ${r.seeds} | ${pct(r.lastTest)} | ${pct(r.bestTest)} | ${pct(r.selectedTest)} | ${gap} | ${gapBest} | ${r.trainSeconds.mean.toFixed(1)} | ${r.samplesPerSecond.mean.toFixed(0)} |`,
     );
   }
+  const omitted = result.runs.filter((r) => r.omitted);
+  if (omitted.length > 0) lines.push('', ...omittedMarkdown(omitted));
   return lines.join('\n');
+}
+
+/** Regime (iii): accuracy on the class the transfer set lacked, before and after the bias correction. */
+function omittedMarkdown(runs: readonly RunRecord[]): string[] {
+  const c = runs[0]!.omitted!.omittedClass;
+  const lines = [
+    `Omitted class ${c} (the students never saw it; its logit bias is raised by an amount picked on the validation split):`,
+    '',
+    `| pair | method | seeds | test acc. (%) | class ${c} right | bias picked | test acc. after (%) | class ${c} right after |`,
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const groups = new Map<string, RunRecord[]>();
+  for (const r of runs) groups.set(`${r.pair}|${r.method}`, [...(groups.get(`${r.pair}|${r.method}`) ?? []), r]);
+  for (const [key, group] of groups) {
+    const [pair, method] = key.split('|');
+    const o = group.map((r) => r.omitted!);
+    const right = (pick: (x: (typeof o)[number]) => number) => `${meanStd(o.map(pick)).mean.toFixed(0)} / ${o[0]!.classExamples}`;
+    lines.push(
+      `| ${pair} | ${method} | ${group.length} | ${pct(meanStd(o.map((x) => x.testBefore)))} | ${right((x) => x.classCorrectBefore)} | ${o.map((x) => x.bias).join(', ')} | ${pct(meanStd(o.map((x) => x.testAfter)))} | ${right((x) => x.classCorrectAfter)} |`,
+    );
+  }
+  return lines;
 }
 
 const COLORS = ['#444444', '#1f77b4', '#2ca02c', '#d62728', '#9467bd', '#ff7f0e'];

@@ -21,8 +21,15 @@ export const METHODS = ['scratch', 'kd', 'fitnet', 'crd', 'kd+crd', 'kd+crd+fitn
 export type Method = (typeof METHODS)[number];
 export const PAIRS = ['cnn', 'mlp'] as const;
 export type Pair = (typeof PAIRS)[number];
-export const REGIMES = ['full', 'small'] as const;
+export const REGIMES = ['full', 'small', 'omitted'] as const;
 export type Regime = (typeof REGIMES)[number];
+/**
+ * Methods of the omitted-class regime (Hinton et al. 2015, sect. 3: a transfer set without any 3):
+ * hard labels alone against KD, as in the paper.
+ */
+export const OMITTED_METHODS: readonly Method[] = ['scratch', 'kd'];
+/** Bias increases tried for the omitted class, picked on the validation split. */
+export const OMITTED_BIAS_GRID: readonly number[] = Array.from({ length: 21 }, (_, i) => i * 0.5);
 
 /** Hyper-parameters of the distillation methods (picked on the validation split: see `tune`). */
 export interface HyperParameters {
@@ -52,6 +59,8 @@ export interface QualityOptions {
   readonly validationSize: number;
   /** Examples of the regime-(ii) transfer set. */
   readonly smallSize: number;
+  /** Class left out of the regime-(iii) transfer set (the training pool without it). */
+  readonly omittedClass: number;
   /** Test examples evaluated (10000 = all). */
   readonly testSize: number;
   /** Student epochs over the regime-(i) pool; regime (ii) takes the same number of steps. */
@@ -94,6 +103,23 @@ export interface RunRecord {
   readonly wallSeconds: number;
   readonly samplesPerSecond: number;
   readonly teacherCacheHits?: number;
+  /** Regime (iii) only: the omitted class, before and after raising its logit bias. */
+  readonly omitted?: OmittedRecord;
+}
+
+/**
+ * Hinton's bias correction for a class the student never saw: the logit of `omittedClass` is raised
+ * by `bias`, chosen on the validation split from {@link OMITTED_BIAS_GRID} (never the test split).
+ */
+export interface OmittedRecord {
+  readonly omittedClass: number;
+  readonly bias: number;
+  readonly testBefore: number;
+  readonly testAfter: number;
+  /** Test examples of the omitted class, and how many of them are classified right. */
+  readonly classExamples: number;
+  readonly classCorrectBefore: number;
+  readonly classCorrectAfter: number;
 }
 
 export interface TeacherRecord {
@@ -163,6 +189,74 @@ async function accuracy(model: tfl.LayersModel, data: LabeledData): Promise<numb
   return (await evaluateModel(model, data, { batchSize: 500 })).accuracy;
 }
 
+/** Logits `[n * classes]` (row-major) and labels of `data`, in batches of 500. */
+async function logitsOf(model: tfl.LayersModel, data: LabeledData): Promise<{ logits: Float32Array; labels: Int32Array; classes: number }> {
+  const n = data.x.shape[0]!;
+  const parts: Float32Array[] = [];
+  let classes = 0;
+  for (let start = 0; start < n; start += 500) {
+    const out = tf.tidy(() => model.predict(tf.slice(data.x, start, Math.min(500, n - start))) as tf.Tensor2D);
+    classes = out.shape[1];
+    parts.push((await out.data()) as Float32Array);
+    out.dispose();
+  }
+  const logits = new Float32Array(n * classes);
+  let at = 0;
+  for (const p of parts) {
+    logits.set(p, at);
+    at += p.length;
+  }
+  return { logits, labels: (await data.y.data()) as Int32Array, classes };
+}
+
+/** Accuracy and correct examples of class `c` when c's logit is raised by `bias`. */
+export function correctedAccuracy(o: { logits: Float32Array; labels: Int32Array; classes: number }, c: number, bias: number): { accuracy: number; classCorrect: number; classExamples: number } {
+  let right = 0;
+  let classCorrect = 0;
+  let classExamples = 0;
+  for (let i = 0; i < o.labels.length; i++) {
+    let best = 0;
+    let bestValue = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < o.classes; k++) {
+      const v = o.logits[i * o.classes + k]! + (k === c ? bias : 0);
+      if (v > bestValue) {
+        bestValue = v;
+        best = k;
+      }
+    }
+    const ok = best === o.labels[i];
+    if (ok) right++;
+    if (o.labels[i] === c) {
+      classExamples++;
+      if (ok) classCorrect++;
+    }
+  }
+  return { accuracy: right / Math.max(1, o.labels.length), classCorrect, classExamples };
+}
+
+/** Picks the omitted class's bias on the validation split and reports the test split before and after. */
+async function omittedCorrection(model: tfl.LayersModel, c: number, validation: LabeledData, test: LabeledData): Promise<OmittedRecord> {
+  const val = await logitsOf(model, validation);
+  let bias = 0;
+  let best = -1;
+  for (const b of OMITTED_BIAS_GRID) {
+    const a = correctedAccuracy(val, c, b).accuracy;
+    if (a > best) [best, bias] = [a, b];
+  }
+  const t = await logitsOf(model, test);
+  const before = correctedAccuracy(t, c, 0);
+  const after = correctedAccuracy(t, c, bias);
+  return {
+    omittedClass: c,
+    bias,
+    testBefore: before.accuracy,
+    testAfter: after.accuracy,
+    classExamples: before.classExamples,
+    classCorrectBefore: before.classCorrect,
+    classCorrectAfter: after.classCorrect,
+  };
+}
+
 /** Trains (or loads the saved) teacher of a seed on the regime-(i) pool. */
 async function teacherFor(
   seed: number,
@@ -220,6 +314,7 @@ export async function runMethod(
   }
   const description = distiller.describe();
   const hits = distiller.teacherCacheStats()?.hits;
+  const omitted = args.regime === 'omitted' ? await omittedCorrection(model, o.omittedClass, args.validation, args.test) : undefined;
   distiller.dispose();
   optimizer.dispose();
   model.dispose();
@@ -241,6 +336,7 @@ export async function runMethod(
     wallSeconds: (Date.now() - started) / 1000,
     samplesPerSecond: (steps * o.batchSize) / trainSeconds,
     ...(hits !== undefined ? { teacherCacheHits: hits } : {}),
+    ...(omitted ? { omitted } : {}),
   };
 }
 
@@ -249,9 +345,11 @@ export interface SeedData {
   readonly validation: LabeledData;
   readonly pool: LabeledData;
   readonly small: LabeledData;
+  /** The pool without the omitted class (regime iii). */
+  readonly omitted: LabeledData;
 }
 
-export function seedData(train: LabeledData, seed: number, o: Pick<QualityOptions, 'validationSize' | 'trainSize' | 'smallSize'>): SeedData {
+export function seedData(train: LabeledData, seed: number, o: Pick<QualityOptions, 'validationSize' | 'trainSize' | 'smallSize' | 'omittedClass'>): SeedData {
   const n = train.x.shape[0]!;
   const split = trainValidationSplit(train, o.validationSize / n, seed);
   const rest = split.train.x.shape[0]!;
@@ -259,7 +357,11 @@ export function seedData(train: LabeledData, seed: number, o: Pick<QualityOption
   const pool = o.trainSize < rest ? subset(split.train, o.trainSize, seed + 1) : split.train;
   if (pool !== split.train) tf.dispose([split.train.x, split.train.y]);
   const small = subset(pool, o.smallSize, seed + 2);
-  return { validation: split.validation, pool, small };
+  const labels = pool.y.dataSync();
+  const kept: number[] = [];
+  for (let i = 0; i < labels.length; i++) if (labels[i] !== o.omittedClass) kept.push(i);
+  const omitted = take(pool, kept);
+  return { validation: split.validation, pool, small, omitted };
 }
 
 function disposeData(...data: LabeledData[]): void {
@@ -283,21 +385,26 @@ export async function runQuality(o: QualityOptions): Promise<QualityResult> {
     for (const pair of o.pairs) {
       for (const regime of o.regimes) {
         const rounds = o.epochs;
-        const epochsPerRound = regime === 'full' ? 1 : Math.max(1, Math.round(fullSteps / smallSteps));
-        for (const method of o.methods) {
+        const epochsPerRound = regime === 'small' ? Math.max(1, Math.round(fullSteps / smallSteps)) : 1;
+        const methods = regime === 'omitted' ? o.methods.filter((m) => OMITTED_METHODS.includes(m)) : o.methods;
+        const regimeData = regime === 'full' ? data.pool : regime === 'small' ? data.small : data.omitted;
+        for (const method of methods) {
           const rec = await runMethod(
-            { seed, pair, regime, method, data: regime === 'full' ? data.pool : data.small, teacher, validation: data.validation, test, rounds, epochsPerRound },
+            { seed, pair, regime, method, data: regimeData, teacher, validation: data.validation, test, rounds, epochsPerRound },
             o,
           );
           runs.push(rec);
+          const corrected = rec.omitted
+            ? `; class ${rec.omitted.omittedClass} right ${rec.omitted.classCorrectBefore}/${rec.omitted.classExamples}, after bias +${rec.omitted.bias}: ${rec.omitted.classCorrectAfter}/${rec.omitted.classExamples}, test ${(rec.omitted.testAfter * 100).toFixed(2)} %`
+            : '';
           o.log(
-            `seed ${seed} ${pair} ${regime.padEnd(5)} ${method.padEnd(14)} test last ${(rec.lastTest * 100).toFixed(2)} % best ${(rec.bestTest * 100).toFixed(2)} %  ${rec.steps} steps ${rec.trainSeconds.toFixed(1)} s (${rec.samplesPerSecond.toFixed(0)} samples/s)`,
+            `seed ${seed} ${pair} ${regime.padEnd(7)} ${method.padEnd(14)} test last ${(rec.lastTest * 100).toFixed(2)} % best ${(rec.bestTest * 100).toFixed(2)} %  ${rec.steps} steps ${rec.trainSeconds.toFixed(1)} s (${rec.samplesPerSecond.toFixed(0)} samples/s)${corrected}`,
           );
         }
       }
     }
     teacher.dispose();
-    disposeData(data.validation, data.small, data.pool);
+    disposeData(data.validation, data.small, data.pool, data.omitted);
   }
   disposeData(train, test);
   const { log: _log, ...options } = o;
@@ -343,6 +450,6 @@ export async function tune(o: QualityOptions, grid: { temperature: number[]; crd
     if (v > bestCrd.value) bestCrd = { value: v, crdWeight };
   }
   teacher.dispose();
-  disposeData(data.validation, data.small, data.pool);
+  disposeData(data.validation, data.small, data.pool, data.omitted);
   return { hyper: { ...o.hyper, temperature: best.temperature, crdWeight: bestCrd.crdWeight }, trials };
 }
