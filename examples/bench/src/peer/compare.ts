@@ -117,6 +117,7 @@ async function main(): Promise<void> {
     trainSize: n('train-size', quick ? 1200 : 54000),
     validationSize: n('validation-size', quick ? 300 : 6000),
     smallSize: n('small-size', quick ? 200 : 1800),
+    omittedClass: 3,
     testSize: n('test-size', quick ? 500 : 10000),
     epochs: n('epochs', quick ? 2 : 10),
     teacherEpochs: n('teacher-epochs', quick ? 2 : 10),
