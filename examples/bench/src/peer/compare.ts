@@ -97,6 +97,8 @@ async function main(): Promise<void> {
       epochs: { type: 'string' },
       'teacher-epochs': { type: 'string' },
       negatives: { type: 'string' },
+      temperature: { type: 'string' },
+      'crd-weight': { type: 'string' },
       methods: { type: 'string', default: 'scratch,kd,crd,kd+crd' },
       pairs: { type: 'string', default: 'cnn,mlp' },
       regimes: { type: 'string', default: 'full,small' },
@@ -127,7 +129,13 @@ async function main(): Promise<void> {
     pairs: values.pairs!.split(',') as QualityOptions['pairs'],
     regimes: values.regimes!.split(',') as QualityOptions['regimes'],
     methods: values.methods!.split(',') as Method[],
-    hyper: { ...DEFAULT_HYPER, negatives: n('negatives', quick ? 64 : DEFAULT_HYPER.negatives), featureDim: quick ? 32 : DEFAULT_HYPER.featureDim },
+    hyper: {
+      ...DEFAULT_HYPER,
+      temperature: n('temperature', DEFAULT_HYPER.temperature),
+      crdWeight: n('crd-weight', DEFAULT_HYPER.crdWeight),
+      negatives: n('negatives', quick ? 64 : DEFAULT_HYPER.negatives),
+      featureDim: quick ? 32 : DEFAULT_HYPER.featureDim,
+    },
     out: values.out ?? (quick ? 'out/compare-quick' : 'out/compare'),
   };
   mkdirSync(options.out, { recursive: true });
