@@ -18,7 +18,7 @@ import type {
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
 import { TappedModel } from './taps';
-import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats } from './teacherCache';
+import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 
 /** Construction options of a {@link Distiller}. */
@@ -40,9 +40,12 @@ export interface DistillerConfig {
   readonly trainable?: (variable: tf.Variable) => boolean;
   /**
    * Teacher-output cache across epochs (see {@link TeacherCacheMode}). Default `'memory'`: safe
-   * by construction, it serves only steps whose teacher input no plugin transformed.
+   * by construction, it serves only steps whose teacher input no plugin transformed. A
+   * {@link TeacherCacheStore} works like `'memory'` and also keeps complete outputs in the store,
+   * keyed by content, for other Distillers or later runs (`memoryTeacherCacheStore()`,
+   * `fileTeacherCacheStore(dir)` from `@kd/core/node`).
    */
-  readonly teacherCache?: TeacherCacheMode;
+  readonly teacherCache?: TeacherCacheMode | TeacherCacheStore;
   /** Largest teacher cache in bytes; a larger one is not kept (see `teacherCacheStats()`). Default 1 GiB. */
   readonly teacherCacheMaxBytes?: number;
 }
@@ -124,11 +127,15 @@ export class Distiller {
     }
     this.trainable = config.trainable;
     const cacheMode = config.teacherCache ?? 'memory';
-    if (cacheMode !== 'memory' && cacheMode !== 'off') {
-      throw new DistillationError('bad-option', `Distiller: teacherCache must be 'memory' or 'off', got '${String(cacheMode)}'`);
+    const store = typeof cacheMode === 'object' && cacheMode !== null ? cacheMode : undefined;
+    if (store ? typeof store.load !== 'function' || typeof store.save !== 'function' : cacheMode !== 'memory' && cacheMode !== 'off') {
+      throw new DistillationError(
+        'bad-option',
+        `Distiller: teacherCache must be 'memory', 'off' or a store with load() and save(), got ${store ? 'an object without them' : `'${String(cacheMode)}'`}`,
+      );
     }
-    if (this.teacher && cacheMode === 'memory') {
-      this.cache = new TeacherCache(this.teacher, config.teacher, { maxBytes: config.teacherCacheMaxBytes });
+    if (this.teacher && cacheMode !== 'off') {
+      this.cache = new TeacherCache(this.teacher, config.teacher, { maxBytes: config.teacherCacheMaxBytes, ...(store ? { store } : {}) });
     }
   }
 
@@ -207,7 +214,7 @@ export class Distiller {
       const saved = await options.checkpoint!.load();
       if (saved) await this.restore(saved);
     }
-    if (this.teacherNeeded()) await this.cache?.begin(data);
+    if (this.teacherNeeded()) await this.cache?.begin(data, this.teacherTaps());
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = data.x.shape[0]!;
@@ -462,6 +469,11 @@ export class Distiller {
       },
     });
     return outputs;
+  }
+
+  /** Teacher layers the plugins tap (distinct). */
+  private teacherTaps(): string[] {
+    return [...new Set(this.slots.flatMap((s) => s.plugin.taps?.teacher ?? []))];
   }
 
   /** Whether any plugin reads teacher outputs; a teacher nobody reads is never run. */

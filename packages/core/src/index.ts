@@ -75,11 +75,15 @@ export {
 } from './teacher';
 export {
   dataFingerprint,
+  memoryTeacherCacheStore,
   TeacherCache,
   type TeacherCacheMode,
   type TeacherCacheOptions,
   type TeacherCacheStats,
+  type TeacherCacheStore,
   teacherFingerprint,
+  teacherOutputKey,
+  type TeacherOutputRecord,
 } from './teacherCache';
 export {
   fitStages,

@@ -6,4 +6,5 @@
 export { atomicWriteFile } from './io/atomicWriteFile';
 export { fileCheckpointStore } from './io/fileCheckpointStore';
 export { fileSystem } from './io/fileSystem';
+export { fileTeacherCacheStore } from './io/fileTeacherCacheStore';
 export { loadModel, saveModel } from './io/modelFiles';

@@ -20,6 +20,47 @@ import type { Teacher, TeacherLike } from './teacher';
  */
 export type TeacherCacheMode = 'memory' | 'off';
 
+/**
+ * Teacher outputs of a whole data set, as plain arrays: what a {@link TeacherCacheStore} keeps.
+ * Fields are named `logits`, `feature:<layer>` and `members`; rows are example-major.
+ */
+export interface TeacherOutputRecord {
+  /** Examples (rows of every field). */
+  readonly size: number;
+  readonly fields: Readonly<Record<string, { readonly rowShape: readonly number[]; readonly values: Float32Array }>>;
+  readonly mean?: TeacherOutputs['mean'];
+}
+
+/**
+ * Keeps complete teacher outputs beyond one Distiller (`teacherCache: store`): other Distillers
+ * in the process ({@link memoryTeacherCacheStore}) or later processes (`fileTeacherCacheStore`
+ * from `@kd/core/node`). Keys are content fingerprints — a hash of the teacher's architecture and
+ * weights, of the data's values and of the tapped layer names — so a changed teacher or data set
+ * never reads stale outputs. Only LayersModel teachers have such a fingerprint; with other teachers
+ * the cache works in memory only (`stats().reason` says so).
+ */
+export interface TeacherCacheStore {
+  /** The record saved under `key`, or undefined. */
+  load(key: string): Promise<TeacherOutputRecord | undefined>;
+  /** Saves a complete record (every example filled). */
+  save(key: string, record: TeacherOutputRecord): Promise<void>;
+}
+
+/** A {@link TeacherCacheStore} in this process's memory, to share between Distillers (e.g. the methods of a benchmark). */
+export function memoryTeacherCacheStore(): TeacherCacheStore & { readonly keys: () => string[]; clear(): void } {
+  const records = new Map<string, TeacherOutputRecord>();
+  return {
+    async load(key) {
+      return records.get(key);
+    },
+    async save(key, record) {
+      records.set(key, record);
+    },
+    keys: () => [...records.keys()],
+    clear: () => records.clear(),
+  };
+}
+
 /** Counters of a {@link TeacherCache}, from {@link Distiller.teacherCacheStats}. */
 export interface TeacherCacheStats {
   /** Whether the cache may serve steps (false when disabled, e.g. too large). */
@@ -39,12 +80,18 @@ export interface TeacherCacheStats {
   readonly size: number;
   /** Bytes held (allocated for all N examples once the first step has run). */
   readonly bytes: number;
+  /** Examples loaded from the {@link TeacherCacheStore} instead of computed. */
+  readonly restored: number;
+  /** Complete records written to the store. */
+  readonly saved: number;
 }
 
 /** Options of {@link TeacherCache}. */
 export interface TeacherCacheOptions {
   /** Largest store allowed; a larger one disables the cache (reason given in the stats). Default 1 GiB. */
   readonly maxBytes?: number;
+  /** Where complete outputs are also kept and looked up (see {@link TeacherCacheStore}). */
+  readonly store?: TeacherCacheStore;
 }
 
 interface Field {
@@ -85,6 +132,57 @@ function hashFloats(hash: number, values: ArrayLike<number>, stride = 1): number
     h = Math.imul(h ^ u[0]!, 0x01000193) >>> 0;
   }
   return h;
+}
+
+/** Two independent 32-bit FNV-1a style hashes of 32-bit words (a 64-bit content hash). */
+class ContentHash {
+  private a = 0x811c9dc5;
+  private b = 0x9747b28c;
+
+  words(words: Uint32Array | Int32Array): this {
+    let a = this.a;
+    let b = this.b;
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]! >>> 0;
+      a = Math.imul(a ^ w, 0x01000193) >>> 0;
+      b = Math.imul(b ^ w, 0x5bd1e995) >>> 0;
+      b = (b ^ (b >>> 15)) >>> 0;
+    }
+    this.a = a;
+    this.b = b;
+    return this;
+  }
+
+  floats(values: Float32Array | Int32Array | Uint8Array): this {
+    if (values instanceof Uint8Array) return this.words(Int32Array.from(values));
+    return this.words(new Uint32Array(values.buffer, values.byteOffset, values.length));
+  }
+
+  text(value: string): this {
+    return this.words(Uint32Array.from(value, (c) => c.codePointAt(0)!));
+  }
+
+  hex(): string {
+    return this.a.toString(16).padStart(8, '0') + this.b.toString(16).padStart(8, '0');
+  }
+}
+
+/**
+ * Content key of a teacher's outputs on a data set, for a {@link TeacherCacheStore}: hashes the
+ * teacher's architecture (its JSON) and every weight value, every input value of `x` and
+ * `teacherX`, and the tapped layer names. Undefined for teachers that are not a LayersModel (no
+ * content to hash: functions, GraphModels, ensembles).
+ */
+export async function teacherOutputKey(source: TeacherLike | Teacher, data: LabeledData, taps: readonly string[]): Promise<string | undefined> {
+  if (!(source instanceof tfl.LayersModel)) return undefined;
+  const teacher = new ContentHash().text(JSON.stringify(source.toJSON(null, false)));
+  for (const w of source.weights) teacher.text(`${w.originalName}[${w.shape}]`).floats(w.read().dataSync() as Float32Array);
+  const inputs = new ContentHash();
+  for (const t of [data.x, data.teacherX]) {
+    if (!t) continue;
+    inputs.text(`[${t.shape}]${t.dtype}`).floats((await t.data()) as Float32Array);
+  }
+  return `kd-teacher-outputs/v1/${teacher.hex()}/${inputs.hex()}/${data.x.shape[0]}/${[...taps].sort().join(',')}`;
 }
 
 /**
@@ -146,12 +244,21 @@ export class TeacherCache {
   private bypassed = 0;
   private invalidations = 0;
   private size = 0;
+  private filledCount = 0;
+  private restored = 0;
+  private saved = 0;
+  private key?: string;
+  private keyReason?: string;
+  private savedKey?: string;
+
+  private readonly persistent?: TeacherCacheStore;
 
   constructor(
     private readonly teacher: Teacher,
     private readonly source: TeacherLike | Teacher = teacher,
     options: TeacherCacheOptions = {},
   ) {
+    this.persistent = options.store;
     const maxBytes = options.maxBytes ?? 2 ** 30;
     if (!(typeof maxBytes === 'number' && maxBytes >= 0)) {
       throw new DistillationError('bad-option', `teacherCacheMaxBytes must be a number >= 0, got ${maxBytes}`);
@@ -163,14 +270,69 @@ export class TeacherCache {
    * Called at the start of every `fit`: fingerprints the teacher and the data and empties the
    * cache when either changed since the last call.
    */
-  async begin(data: LabeledData): Promise<void> {
+  async begin(data: LabeledData, taps: readonly string[] = []): Promise<void> {
     const fingerprint = `${teacherFingerprint(this.source)}|${await dataFingerprint(data)}`;
-    if (this.fingerprint !== undefined && fingerprint !== this.fingerprint) {
+    const changed = this.fingerprint !== undefined && fingerprint !== this.fingerprint;
+    if (changed) {
       this.invalidations++;
       this.clear();
     }
     this.fingerprint = fingerprint;
     this.size = data.x.shape[0]!;
+    if (!this.persistent || (this.key !== undefined && !changed) || this.disabled) return;
+    this.key = await teacherOutputKey(this.source, data, taps);
+    this.keyReason = this.key ? undefined : 'the teacher is not a LayersModel: outputs are cached in memory only, not in the store';
+    if (!this.key || this.store) return;
+    const record = await this.persistent.load(this.key);
+    if (record) {
+      this.restore(record);
+      this.savedKey = this.key;
+    }
+  }
+
+  /** Fills the cache from a stored record (all examples). */
+  private restore(record: TeacherOutputRecord): void {
+    if (record.size !== this.size || !record.fields.logits) {
+      throw new DistillationError(
+        'teacher-cache',
+        `teacher cache store: the record under "${this.key}" has ${record.size} examples (fields ${Object.keys(record.fields)}), the data ${this.size}`,
+      );
+    }
+    const toField = (f: { rowShape: readonly number[]; values: Float32Array }): Field => {
+      const rowSize = f.rowShape.reduce((a, b) => a * b, 1);
+      if (f.values.length !== rowSize * record.size) {
+        throw new DistillationError('teacher-cache', `teacher cache store: a field of "${this.key}" holds ${f.values.length} values, expected ${rowSize * record.size}`);
+      }
+      return { rowShape: [...f.rowShape], rowSize, values: f.values };
+    };
+    const features: Record<string, Field> = {};
+    for (const [name, f] of Object.entries(record.fields)) if (name.startsWith('feature:')) features[name.slice(8)] = toField(f);
+    const logits = toField(record.fields.logits);
+    const members = record.fields.members ? toField(record.fields.members) : undefined;
+    const perRow = [logits, ...Object.values(features), ...(members ? [members] : [])].reduce((a, f) => a + f.rowSize, 0);
+    this.store = {
+      size: record.size,
+      filled: new Uint8Array(record.size).fill(1),
+      logits,
+      features,
+      ...(members ? { members } : {}),
+      ...(record.mean ? { mean: record.mean } : {}),
+      bytes: perRow * 4 * record.size + record.size,
+    };
+    this.filledCount = record.size;
+    this.restored += record.size;
+  }
+
+  /** Saves the complete store under the content key, once. */
+  private async persist(): Promise<void> {
+    const store = this.store;
+    if (!this.persistent || !this.key || this.savedKey === this.key || !store || this.filledCount < store.size) return;
+    const fields: Record<string, { rowShape: number[]; values: Float32Array }> = { logits: store.logits };
+    for (const [name, f] of Object.entries(store.features)) fields[`feature:${name}`] = f;
+    if (store.members) fields.members = store.members;
+    await this.persistent.save(this.key, { size: store.size, fields, ...(store.mean ? { mean: store.mean } : {}) });
+    this.saved++;
+    this.savedKey = this.key;
   }
 
   /**
@@ -214,7 +376,7 @@ export class TeacherCache {
   stats(): TeacherCacheStats {
     return {
       active: this.disabled === undefined,
-      ...(this.disabled ? { reason: this.disabled } : {}),
+      ...(this.disabled || this.keyReason ? { reason: this.disabled ?? this.keyReason } : {}),
       hits: this.hits,
       misses: this.misses,
       bypassed: this.bypassed,
@@ -222,12 +384,16 @@ export class TeacherCache {
       filled: this.store ? this.store.filled.reduce((a, b) => a + b, 0) : 0,
       size: this.size,
       bytes: this.store?.bytes ?? 0,
+      restored: this.restored,
+      saved: this.saved,
     };
   }
 
   /** Drops every stored output (the next epoch recomputes them). */
   clear(): void {
     this.store = undefined;
+    this.filledCount = 0;
+    this.key = undefined;
     if (this.disabled?.startsWith('too large')) this.disabled = undefined;
   }
 
@@ -281,8 +447,13 @@ export class TeacherCache {
       await copy(store.members, exampleMajor);
       exampleMajor.dispose();
     }
-    for (const position of missing) store.filled[indices[position]!] = 1;
+    for (const position of missing) {
+      const example = indices[position]!;
+      if (!store.filled[example]) this.filledCount++;
+      store.filled[example] = 1;
+    }
     this.misses += missing.length;
+    await this.persist();
     return true;
   }
 
