@@ -101,7 +101,7 @@ function omittedMarkdown(runs: readonly RunRecord[]): string[] {
   return lines;
 }
 
-const COLORS = ['#444444', '#1f77b4', '#2ca02c', '#d62728', '#9467bd', '#ff7f0e'];
+const COLORS = ['#444444', '#1f77b4', '#2ca02c', '#8c564b', '#d62728', '#9467bd', '#ff7f0e'];
 const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 /** Mean test-accuracy curve per method (one SVG per pair x regime), hand-written SVG. */

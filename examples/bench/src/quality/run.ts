@@ -12,13 +12,15 @@ import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
-import { fitnet } from '@kd/fitnet';
+import { attentionTransfer, fitnet } from '@kd/fitnet';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { cnn, type ModelSizes, mlp } from './models';
 
-export const METHODS = ['scratch', 'kd', 'fitnet', 'crd', 'kd+crd', 'kd+crd+fitnet'] as const;
+export const METHODS = ['scratch', 'kd', 'fitnet', 'at', 'crd', 'kd+crd', 'kd+crd+fitnet'] as const;
 export type Method = (typeof METHODS)[number];
+/** Methods that need spatial feature maps in the student (attention transfer): CNN pair only. */
+export const SPATIAL_METHODS: readonly string[] = ['at'];
 export const PAIRS = ['cnn', 'mlp'] as const;
 export type Pair = (typeof PAIRS)[number];
 export const REGIMES = ['full', 'small', 'omitted'] as const;
@@ -38,6 +40,8 @@ export interface HyperParameters {
   readonly kdWeight: number;
   readonly crdWeight: number;
   readonly fitnetWeight: number;
+  /** beta of attention transfer (RepDistiller: 1000). */
+  readonly atWeight: number;
   readonly negatives: number;
   readonly featureDim: number;
 }
@@ -47,6 +51,7 @@ export const DEFAULT_HYPER: HyperParameters = {
   kdWeight: 0.9,
   crdWeight: 0.8,
   fitnetWeight: 100,
+  atWeight: 1000,
   negatives: 4096,
   featureDim: 128,
 };
@@ -159,6 +164,19 @@ function pluginsFor(method: Method, pair: Pair, h: HyperParameters, examples: nu
     case 'fitnet':
       add(hardLabel({ weight: 1 }));
       add(fitnetPlugin());
+      break;
+    case 'at':
+      // Attention maps of both conv blocks (same spatial sizes in student and teacher).
+      add(hardLabel({ weight: 1 }));
+      add(
+        attentionTransfer({
+          pairs: [
+            { student: 'student_block1', teacher: 'teacher_block1' },
+            { student: 'student_block2', teacher: 'teacher_block2' },
+          ],
+          beta: h.atWeight,
+        }),
+      );
       break;
     case 'crd':
       add(hardLabel({ weight: 1 }));
@@ -386,7 +404,9 @@ export async function runQuality(o: QualityOptions): Promise<QualityResult> {
       for (const regime of o.regimes) {
         const rounds = o.epochs;
         const epochsPerRound = regime === 'small' ? Math.max(1, Math.round(fullSteps / smallSteps)) : 1;
-        const methods = regime === 'omitted' ? o.methods.filter((m) => OMITTED_METHODS.includes(m)) : o.methods;
+        const methods = o.methods.filter((m) =>
+          regime === 'omitted' ? OMITTED_METHODS.includes(m) : pair === 'cnn' || !SPATIAL_METHODS.includes(m),
+        );
         const regimeData = regime === 'full' ? data.pool : regime === 'small' ? data.small : data.omitted;
         for (const method of methods) {
           const rec = await runMethod(
