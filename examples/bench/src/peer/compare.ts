@@ -7,7 +7,7 @@ import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import '@tensorflow/tfjs-layers';
 import { FULL_SIZES, QUICK_SIZES } from '../quality/models';
 import { meanStd } from '../quality/report';
-import { DEFAULT_HYPER, type Method, type QualityOptions, type QualityResult, runQuality } from '../quality/run';
+import { hyperFromFlags, type Method, type QualityOptions, type QualityResult, runQuality } from '../quality/run';
 
 /**
  * Runs our quality benchmark and the PyTorch peer (`peer.py`) with the same sizes, methods and
@@ -129,13 +129,7 @@ async function main(): Promise<void> {
     pairs: values.pairs!.split(',') as QualityOptions['pairs'],
     regimes: values.regimes!.split(',') as QualityOptions['regimes'],
     methods: values.methods!.split(',') as Method[],
-    hyper: {
-      ...DEFAULT_HYPER,
-      temperature: n('temperature', DEFAULT_HYPER.temperature),
-      crdWeight: n('crd-weight', DEFAULT_HYPER.crdWeight),
-      negatives: n('negatives', quick ? 64 : DEFAULT_HYPER.negatives),
-      featureDim: quick ? 32 : DEFAULT_HYPER.featureDim,
-    },
+    hyper: hyperFromFlags(n, quick),
     out: values.out ?? (quick ? 'out/compare-quick' : 'out/compare'),
   };
   mkdirSync(options.out, { recursive: true });

@@ -5,7 +5,7 @@ import { BACKEND_ORDER, type BackendName, useBestBackend } from '@kd/backend-gpu
 import '@tensorflow/tfjs-layers';
 import { FULL_SIZES, QUICK_SIZES } from './models';
 import { curvesSvg, gapSvg, markdown } from './report';
-import { DEFAULT_HYPER, METHODS, type Method, PAIRS, type Pair, type QualityOptions, REGIMES, type Regime, runQuality, tune } from './run';
+import { hyperFromFlags, METHODS, type Method, PAIRS, type Pair, type QualityOptions, REGIMES, type Regime, runQuality, tune } from './run';
 
 const { values } = parseArgs({
   options: {
@@ -92,13 +92,7 @@ const options: QualityOptions = {
   pairs: list<Pair>(values.pairs, PAIRS, PAIRS),
   regimes: list<Regime>(values.regimes, REGIMES, REGIMES),
   methods: list<Method>(values.methods, METHODS, METHODS),
-  hyper: {
-    ...DEFAULT_HYPER,
-    temperature: num('temperature', DEFAULT_HYPER.temperature),
-    crdWeight: num('crd-weight', DEFAULT_HYPER.crdWeight),
-    negatives: num('negatives', quick ? 64 : DEFAULT_HYPER.negatives),
-    featureDim: quick ? 32 : DEFAULT_HYPER.featureDim,
-  },
+  hyper: hyperFromFlags(num, quick),
   out: values.out ?? (quick ? 'out/quick' : 'out/full'),
   backend: choice.description,
   log: (line) => console.log(line),

@@ -56,6 +56,17 @@ export const DEFAULT_HYPER: HyperParameters = {
   featureDim: 128,
 };
 
+/** Hyper-parameters from command-line numbers (`flag(name, fallback)`), shared by main.ts and compare.ts. */
+export function hyperFromFlags(flag: (name: string, fallback: number) => number, quick: boolean): HyperParameters {
+  return {
+    ...DEFAULT_HYPER,
+    temperature: flag('temperature', DEFAULT_HYPER.temperature),
+    crdWeight: flag('crd-weight', DEFAULT_HYPER.crdWeight),
+    negatives: flag('negatives', quick ? 64 : DEFAULT_HYPER.negatives),
+    featureDim: quick ? 32 : DEFAULT_HYPER.featureDim,
+  };
+}
+
 export interface QualityOptions {
   readonly seeds: readonly number[];
   /** Examples of the regime-(i) training pool (at most 60000 - validationSize). */

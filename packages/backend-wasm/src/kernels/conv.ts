@@ -27,6 +27,16 @@ export function fromInfo2d(c: tf.backend_util.Conv2DInfo): Geometry {
   };
 }
 
+/** The sizes of a 2-D {@link Geometry} as named numbers, for the heap loops. */
+export function planar(g: Geometry) {
+  const [oh, ow] = g.outSpatial as [number, number];
+  const [sh, sw] = g.strides as [number, number];
+  const [kh, kw] = g.filter as [number, number];
+  const [dh, dw] = g.dilations as [number, number];
+  const [pt, pl] = g.padBefore as [number, number];
+  return { oh, ow, sh, sw, kh, kw, dh, dw, pt, pl };
+}
+
 /** The {@link Geometry} of a tfjs 3-D conv/pool info. */
 export function fromInfo3d(c: tf.backend_util.Conv3DInfo): Geometry {
   return {
@@ -155,11 +165,7 @@ const IM2COL_MAX_CHANNELS = 8;
  */
 export function convBackpropFilterIm2col(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry, maxColumns = MAX_COLUMNS): TensorInfo {
   const [batch, h, w, ci] = x.shape as [number, number, number, number];
-  const [oh, ow] = g.outSpatial as [number, number];
-  const [sh, sw] = g.strides as [number, number];
-  const [kh, kw] = g.filter as [number, number];
-  const [dh, dw] = g.dilations as [number, number];
-  const [pt, pl] = g.padBefore as [number, number];
+  const { oh, ow, sh, sw, kh, kw, dh, dw, pt, pl } = planar(g);
   const co = dy.shape[3]!;
   const perImage = oh * ow;
   const chunk = Math.max(1, Math.min(batch, Math.floor(maxColumns / (kh * kw * ci * perImage))));

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { fromInfo2d, fromInfo3d, type Geometry, type Pad, type Rounding } from './conv';
+import { fromInfo2d, fromInfo3d, type Geometry, type Pad, planar, type Rounding } from './conv';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
 /** Padding value for max pooling: below every finite float32 (NaN and -Infinity upset PadV2's cache). */
@@ -131,11 +131,7 @@ function maxPoolGradND(k: KernelRunner, dy: TensorInfo, x: TensorInfo, y: Tensor
  */
 function maxPoolGrad2D(k: KernelRunner, dy: TensorInfo, x: TensorInfo, y: TensorInfo, g: PoolGeometry): TensorInfo {
   const [batch, h, w, c] = x.shape as [number, number, number, number];
-  const [oh, ow] = g.outSpatial as [number, number];
-  const [sh, sw] = g.strides as [number, number];
-  const [kh, kw] = g.filter as [number, number];
-  const [dh, dw] = g.dilations as [number, number];
-  const [pt, pl] = g.padBefore as [number, number];
+  const { oh, ow, sh, sw, kh, kw, dh, dw, pt, pl } = planar(g);
   const out = k.allocate(x.shape, 'float32');
   const dx = k.view(out);
   dx.fill(0);

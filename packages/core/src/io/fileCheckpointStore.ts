@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { type Checkpoint, type CheckpointStore, decodeCheckpoint, encodeCheckpoint } from '../checkpoint';
 import { atomicWriteFile } from './atomicWriteFile';
+import { readFileIfExists } from './readFileIfExists';
 
 /**
  * Keeps a run's checkpoint in one file, written atomically (temp file + fsync + rename), so an
@@ -12,14 +12,8 @@ export function fileCheckpointStore(path: string): CheckpointStore {
       await atomicWriteFile(path, encodeCheckpoint(checkpoint));
     },
     async load() {
-      let bytes: Uint8Array;
-      try {
-        bytes = await readFile(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
-      return decodeCheckpoint(bytes, path);
+      const bytes = await readFileIfExists(path);
+      return bytes && decodeCheckpoint(bytes, path);
     },
   };
 }

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DistillationError } from '../errors';
 import type { TeacherCacheStore, TeacherOutputRecord } from '../teacherCache';
 import { atomicWriteFile } from './atomicWriteFile';
+import { readFileIfExists } from './readFileIfExists';
 
 const MAGIC = 'KDTC';
 const FORMAT = 'kd-teacher-outputs';
@@ -46,13 +46,8 @@ export function fileTeacherCacheStore(dir: string): TeacherCacheStore {
     },
     async load(key) {
       const path = pathOf(key);
-      let file: Uint8Array;
-      try {
-        file = await readFile(path);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw error;
-      }
+      const file = await readFileIfExists(path);
+      if (!file) return undefined;
       const bad = (why: string) => new DistillationError('bad-teacher-cache', `teacher cache file ${path}: ${why}; delete it to recompute`);
       if (file.length < 8 || new TextDecoder().decode(file.subarray(0, 4)) !== MAGIC) throw bad('not a kd teacher-output file');
       const length = new DataView(file.buffer, file.byteOffset, file.byteLength).getUint32(4, true);
