@@ -3,6 +3,7 @@ import type { KernelConfig } from '@tensorflow/tfjs-core';
 import { broadcastKernels } from './kernels/broadcast';
 import { convKernels } from './kernels/conv';
 import { gatherKernels } from './kernels/gather';
+import { identityKernels } from './kernels/identity';
 import { matMulKernels } from './kernels/matmul';
 import { poolKernels } from './kernels/pool';
 import { originalKernels, WASM } from './kernels/runner';
@@ -26,6 +27,7 @@ const REASONS: Record<string, string> = {
   DepthwiseConv2dNativeBackpropInput: 'missing on wasm; now a depthwise conv of zero-spread dy with the rotated filter',
   DepthwiseConv2dNativeBackpropFilter: 'missing on wasm; now a depthwise conv with the batch folded into channels',
   GatherV2: 'stock kernel walks every element through generic strides (~40 ns per float); now block copies of whole slices',
+  Identity: 'stock kernel copies the buffer, and tfjs clones every tensor a gradient tape saves; now shares it (reference-counted)',
   UnsortedSegmentSum: 'missing on wasm (gradient of gather); now ScatterNd',
   MaxPoolGrad: 'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN); now one pass over the windows',
   MaxPool3D: 'stock kernel returns wrong maxima when a window is all negative',
@@ -46,6 +48,7 @@ export const PATCHES: readonly KernelConfig[] = [
   ...matMulKernels,
   ...segmentKernels,
   ...gatherKernels,
+  ...identityKernels,
   ...broadcastKernels,
 ];
 

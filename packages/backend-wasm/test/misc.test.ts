@@ -63,6 +63,25 @@ describe('GatherV2', () => {
   });
 });
 
+describe('Identity (tf.clone, tensors saved by a gradient tape)', () => {
+  it('shares the buffer: no new data id, values live on after the original is disposed', () => {
+    tf.setBackend('wasm');
+    const x = tf.tensor2d([[1, -2], [3, 4.5]]);
+    const ids = tf.engine().backend.numDataIds();
+    const y = tf.clone(x);
+    expect(tf.engine().backend.numDataIds()).toBe(ids);
+    x.dispose();
+    expect(Array.from(y.dataSync())).toEqual([1, -2, 3, 4.5]);
+    y.dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(ids - 1);
+  });
+
+  it('keeps int32 and bool values and trains exactly like cpu through saved tensors', () => {
+    expectSameOnCpu(() => [tf.clone(tf.tensor1d([7, -1], 'int32')), tf.clone(tf.tensor1d([1, 0], 'bool'))], 1e-12);
+    expectSameOnCpu(() => tf.grad((x) => tf.sum(tf.mul(tf.exp(x), tf.square(x))))(rand([3, 4], 2)));
+  });
+});
+
 describe('binary kernels above rank 6', () => {
   it('coalesces axes that broadcast alike', () => {
     expect(coalesce([2, 2, 3, 1, 2, 1, 2], [2, 2, 3, 1, 2, 1, 2])).toEqual({ a: [48], b: [48], out: [48] });
