@@ -40,6 +40,13 @@ describe('BatchMatMul', () => {
     });
   }
 
+  it('is right for a few rows against many transposed rows (CRD scores: (b a^T)^T path), with gradients', () => {
+    expectSameOnCpu(() => {
+      const [a, b] = [rand([8, 16], 1), rand([300, 16], 2)];
+      return [tf.matMul(a, b, false, true), ...tf.grads((x, y) => tf.sum(tf.exp(tf.matMul(x!, y!, false, true))))([a, b])];
+    });
+  });
+
   it('is right for large per-batch products (looped batch path)', () => {
     expectSameOnCpu(() => tf.matMul(rand([3, 40, 33], 1), rand([3, 40, 35], 2), true, false));
   });

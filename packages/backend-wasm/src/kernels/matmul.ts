@@ -36,6 +36,13 @@ function fastMatMul(
   bias2d?: (a2: TensorInfo, b2: TensorInfo) => TensorInfo,
 ): TensorInfo | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  if (bias2d == null && transposeB && !transposeA && a.shape.length === 2 && b.shape.length === 2 && b.shape[0]! > a.shape[0]! && b.shape[1] === a.shape[1]) {
+    // a [M, K] x b[N, K]^T with N > M (e.g. CRD's scores against K negatives): (b a^T)^T moves and
+    // packs the small a instead of the large b (XNNPACK packs the second operand every call).
+    // 64 x 128 against 4096 x 128: ~1.8x faster.
+    const outT = k.runOriginal('BatchMatMul', { a: b, b: swapLast(k, a) }, { transposeA: false, transposeB: false });
+    return swapLast(k, outT);
+  }
   const aN = transposeA ? swapLast(k, a) : a; // [..., M, K]
   const bN = transposeB ? swapLast(k, b) : b; // [..., K, N]
   const [M, K] = aN.shape.slice(-2) as [number, number];
