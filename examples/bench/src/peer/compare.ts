@@ -30,6 +30,32 @@ interface PeerResult {
   torch: string;
 }
 
+/**
+ * Peer results from saved `peer.py` logs (comma-separated paths, e.g. one per seed): the final JSON
+ * line of each, or, for a log whose run was stopped before it, its per-seed lines (teacher and
+ * run accuracies to 0.01 %, samples/s).
+ */
+export function readPeerLogs(paths: readonly string[]): PeerResult {
+  const parts = paths.map((path): PeerResult => {
+    const lines = readFileSync(path, 'utf8').trim().split('\n');
+    const json = lines.filter((l) => l.startsWith('{')).at(-1);
+    if (json) return JSON.parse(json) as PeerResult;
+    const result: PeerResult = { teachers: [], runs: [], threads: Number.NaN, torch: 'unknown (partial log)' };
+    for (const line of lines) {
+      const t = /^seed (\d+): teacher test ([\d.]+) %/.exec(line);
+      if (t) result.teachers.push({ seed: Number(t[1]), test: Number(t[2]) / 100 });
+      const r = /^seed (\d+) (\w+) (\w+) ([\w+]+): last ([\d.]+) % best ([\d.]+) % (\d+) samples\/s/.exec(line);
+      if (r) {
+        result.runs.push({ seed: Number(r[1]), pair: r[2]!, regime: r[3]!, method: r[4]!, lastTest: Number(r[5]) / 100, bestTest: Number(r[6]) / 100, samplesPerSecond: Number(r[7]) });
+      }
+    }
+    if (result.teachers.length === 0) throw new Error(`${path}: neither a peer.py result line nor per-seed lines`);
+    return result;
+  });
+  const known = parts.find((p) => !p.torch.startsWith('unknown')) ?? parts[0]!;
+  return { teachers: parts.flatMap((p) => p.teachers), runs: parts.flatMap((p) => p.runs), threads: known.threads, torch: known.torch };
+}
+
 export interface CompareRow {
   pair: string;
   regime: string;
@@ -170,8 +196,7 @@ async function main(): Promise<void> {
   const peerStarted = Date.now();
   let peer: PeerResult;
   if (values['peer-results']) {
-    // The last line of a saved `peer.py` log (or a peer.json).
-    peer = JSON.parse(readFileSync(values['peer-results'], 'utf8').trim().split('\n').filter((l) => l.startsWith('{')).at(-1)!) as PeerResult;
+    peer = readPeerLogs(values['peer-results'].split(','));
     console.log(`peer: reusing ${values['peer-results']}`);
   } else {
     console.log(`peer: /usr/bin/python3 ${peerArgs.join(' ')}`);
@@ -183,7 +208,7 @@ async function main(): Promise<void> {
   }
   const peerSeconds = (Date.now() - peerStarted) / 1000;
   const table = compareTable(ours, peer);
-  const footer = `ours: ${oursSeconds.toFixed(0)} s wall; peer: PyTorch ${peer.torch}, ${peer.threads} thread(s), ${peerSeconds.toFixed(0)} s wall.`;
+  const footer = `ours: ${oursSeconds.toFixed(0)} s wall; peer: PyTorch ${peer.torch}, ${Number.isNaN(peer.threads) ? 'unknown' : peer.threads} thread(s), ${peerSeconds.toFixed(0)} s wall.`;
   writeFileSync(join(options.out, 'peer.json'), JSON.stringify(peer, null, 2));
   writeFileSync(join(options.out, 'compare.md'), `${table}\n\n${footer}\n`);
   console.log(`\n${table}\n\n${footer}`);
