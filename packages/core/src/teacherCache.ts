@@ -122,27 +122,16 @@ function identityOf(value: object): number {
   return id;
 }
 
-/** FNV-1a over the bit patterns of float32 values, optionally strided. */
-function hashFloats(hash: number, values: ArrayLike<number>, stride = 1): number {
-  const f = new Float32Array(1);
-  const u = new Uint32Array(f.buffer);
-  let h = hash >>> 0;
-  for (let i = 0; i < values.length; i += stride) {
-    f[0] = values[i]!;
-    h = Math.imul(h ^ u[0]!, 0x01000193) >>> 0;
-  }
-  return h;
-}
-
 /** Two independent 32-bit FNV-1a style hashes of 32-bit words (a 64-bit content hash). */
 class ContentHash {
   private a = 0x811c9dc5;
   private b = 0x9747b28c;
 
-  words(words: Uint32Array | Int32Array): this {
+  /** Hashes every `stride`-th word (a sampled fingerprint when stride > 1). */
+  words(words: Uint32Array | Int32Array, stride = 1): this {
     let a = this.a;
     let b = this.b;
-    for (let i = 0; i < words.length; i++) {
+    for (let i = 0; i < words.length; i += stride) {
       const w = words[i]! >>> 0;
       a = Math.imul(a ^ w, 0x01000193) >>> 0;
       b = Math.imul(b ^ w, 0x5bd1e995) >>> 0;
@@ -153,9 +142,10 @@ class ContentHash {
     return this;
   }
 
-  floats(values: Float32Array | Int32Array | Uint8Array): this {
-    if (values instanceof Uint8Array) return this.words(Int32Array.from(values));
-    return this.words(new Uint32Array(values.buffer, values.byteOffset, values.length));
+  /** Hashes the bit patterns of every `stride`-th value. */
+  floats(values: Float32Array | Int32Array | Uint8Array, stride = 1): this {
+    if (values instanceof Uint8Array) return this.words(Int32Array.from(values), stride);
+    return this.words(new Uint32Array(values.buffer, values.byteOffset, values.length), stride);
   }
 
   text(value: string): this {
@@ -193,13 +183,12 @@ export async function teacherOutputKey(source: TeacherLike | Teacher, data: Labe
 export function teacherFingerprint(source: TeacherLike | Teacher): string {
   const id = identityOf(source as object);
   if (!(source instanceof tfl.LayersModel)) return `teacher#${id}`;
-  let h = 0x811c9dc5;
+  const hash = new ContentHash();
   for (const w of source.weights) {
-    const values = w.read().dataSync();
-    h = hashFloats(h, values, Math.max(1, Math.floor(values.length / 65536)));
-    h = hashFloats(h, [values.length]);
+    const values = w.read().dataSync() as Float32Array;
+    hash.floats(values, Math.max(1, Math.floor(values.length / 65536))).words(Uint32Array.of(values.length));
   }
-  return `teacher#${id}:${h.toString(16)}`;
+  return `teacher#${id}:${hash.hex()}`;
 }
 
 /**
@@ -219,9 +208,14 @@ export async function dataFingerprint(data: LabeledData): Promise<string> {
     });
     const values = await sums.data();
     sums.dispose();
-    parts.push(`${t.id}[${t.shape}]:${hashFloats(0x811c9dc5, values).toString(16)}`);
+    parts.push(`${t.id}[${t.shape}]:${new ContentHash().floats(values as Float32Array).hex()}`);
   }
   return parts.join('|');
+}
+
+/** Bytes of a store of `size` examples with these fields (float32 rows + one filled flag each). */
+function storeBytes(fields: readonly Field[], size: number): number {
+  return fields.reduce((a, f) => a + f.rowSize, 0) * 4 * size + size;
 }
 
 function field(rowShape: number[], size: number): Field {
@@ -309,7 +303,6 @@ export class TeacherCache {
     for (const [name, f] of Object.entries(record.fields)) if (name.startsWith('feature:')) features[name.slice(8)] = toField(f);
     const logits = toField(record.fields.logits);
     const members = record.fields.members ? toField(record.fields.members) : undefined;
-    const perRow = [logits, ...Object.values(features), ...(members ? [members] : [])].reduce((a, f) => a + f.rowSize, 0);
     this.store = {
       size: record.size,
       filled: new Uint8Array(record.size).fill(1),
@@ -317,7 +310,7 @@ export class TeacherCache {
       features,
       ...(members ? { members } : {}),
       ...(record.mean ? { mean: record.mean } : {}),
-      bytes: perRow * 4 * record.size + record.size,
+      bytes: storeBytes([logits, ...Object.values(features), ...(members ? [members] : [])], record.size),
     };
     this.filledCount = record.size;
     this.restored += record.size;
@@ -407,8 +400,7 @@ export class TeacherCache {
     const logits = field(out.logits.shape.slice(1), 0);
     const features = Object.fromEntries(Object.entries(out.features).map(([k, t]) => [k, field(t.shape.slice(1), 0)]));
     const members = out.members ? field([out.members.shape[0]!, out.members.shape[2]!], 0) : undefined;
-    const perRow = [logits, ...Object.values(features), ...(members ? [members] : [])].reduce((a, f) => a + f.rowSize, 0);
-    const bytes = perRow * 4 * size + size;
+    const bytes = storeBytes([logits, ...Object.values(features), ...(members ? [members] : [])], size);
     if (bytes > this.maxBytes) {
       this.disabled = `too large: ${bytes} bytes for ${size} examples exceeds teacherCacheMaxBytes ${this.maxBytes}`;
       return undefined;

@@ -136,7 +136,7 @@ function convBackpropInputND(k: KernelRunner, dy: TensorInfo, filter: TensorInfo
  * dW of a regular convolution: a convolution of x (channels as batch, batch as channels) with dy
  * (batch as input channels), stride = forward dilation, dilation = forward stride.
  */
-export function convBackpropFilterND(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
+function convBackpropFilterND(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry): TensorInfo {
   const S = g.strides.length;
   const xp = padForFilter(k, x, g);
   const xT = k.transpose(xp, [S + 1, ...range(S, 1), 0]); // [ci, ...sp, b]
