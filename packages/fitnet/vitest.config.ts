@@ -1,6 +1,8 @@
 import { defineProject } from 'vitest/config';
+import { sourceAliases } from '../../vitest.source';
 
 export default defineProject({
+  resolve: { alias: sourceAliases() },
   test: {
     name: 'fitnet',
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
