@@ -15,7 +15,14 @@ export {
 } from './checkpoint';
 export { validateData } from './data';
 export { Distiller, type DistillerConfig, type FitOptions, type History } from './distiller';
-export { DistillationError, NonFiniteLossError } from './errors';
+export {
+  type CoreErrorCode,
+  coreErrorCodes,
+  DistillationError,
+  type DistillationErrorOptions,
+  isDistillationError,
+  NonFiniteLossError,
+} from './errors';
 export { type EvaluateOptions, evaluateModel } from './evaluate';
 export {
   type EpochLogs,
@@ -48,9 +55,14 @@ export type {
   TeacherOutputs,
 } from './plugin';
 export { definePlugin } from './plugin';
-export { type HardLabelOptions, hardLabel } from './plugins/hardLabel';
-export { type LogitMatchingOptions, logitMatching } from './plugins/logitMatching';
-export { type SoftTargetsOptions, softTargets } from './plugins/softTargets';
+export { formatPath, functionSchema, optionsSchema, parseOptions, suggest, weightSchema } from './options';
+export { Adam, type AdamOptions, type AdamWOptions, adam, adamSchema, adamW, adamWSchema } from './optimizers/adam';
+export { isStatefulOptimizer, type NamedTensor, StatefulOptimizer } from './optimizers/optimizer';
+export { Rmsprop, type RmspropOptions, rmsprop, rmspropSchema } from './optimizers/rmsprop';
+export { Sgd, type SgdOptions, sgd, sgdSchema } from './optimizers/sgd';
+export { type HardLabelOptions, hardLabel, hardLabelSchema } from './plugins/hardLabel';
+export { type LogitMatchingOptions, logitMatching, logitMatchingSchema } from './plugins/logitMatching';
+export { type SoftTargetsOptions, softTargets, softTargetsSchema } from './plugins/softTargets';
 export { SeededRandom } from './random';
 export {
   constantRate,

@@ -1,4 +1,5 @@
 import { hardLabelLoss } from '../losses/hardLabelLoss';
+import { optionsSchema, parseOptions, weightSchema } from '../options';
 import { definePlugin, type DistillationPlugin } from '../plugin';
 
 /** Options of {@link hardLabel}. */
@@ -7,14 +8,18 @@ export interface HardLabelOptions {
   readonly weight?: number;
 }
 
+/** Schema of {@link HardLabelOptions}. */
+export const hardLabelSchema = optionsSchema<HardLabelOptions>()({ weight: weightSchema.default(1) });
+
 /**
  * Cross-entropy with the true labels at T = 1 (term `ce`). Uses the batch's mixed labels when a
  * transform (MixUp) provided them.
  */
 export function hardLabel(options: HardLabelOptions = {}): DistillationPlugin<void> {
+  const { weight } = parseOptions(hardLabelSchema, options, 'hardLabel');
   return definePlugin<void>({
     name: 'ce',
-    weight: options.weight ?? 1,
+    weight,
     loss({ student, batch }) {
       return hardLabelLoss(student.logits, batch.yMixed ?? batch.y);
     },

@@ -1,4 +1,5 @@
 import { logitMatchingLoss } from '../losses/logitMatchingLoss';
+import { optionsSchema, parseOptions, weightSchema } from '../options';
 import { definePlugin, type DistillationPlugin } from '../plugin';
 
 /** Options of {@link logitMatching}. */
@@ -7,11 +8,15 @@ export interface LogitMatchingOptions {
   readonly weight?: number;
 }
 
+/** Schema of {@link LogitMatchingOptions}. */
+export const logitMatchingSchema = optionsSchema<LogitMatchingOptions>()({ weight: weightSchema.default(1) });
+
 /** Logit matching (MSE between student and teacher logits), term `logits`. */
 export function logitMatching(options: LogitMatchingOptions = {}): DistillationPlugin<void> {
+  const { weight } = parseOptions(logitMatchingSchema, options, 'logitMatching');
   return definePlugin<void>({
     name: 'logits',
-    weight: options.weight ?? 1,
+    weight,
     needsTeacher: true,
     loss({ student, teacher }) {
       return logitMatchingLoss(student.logits, teacher!.logits);

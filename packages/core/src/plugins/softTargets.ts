@@ -1,6 +1,7 @@
-import { DistillationError } from '../errors';
+import { z } from 'zod';
 import { type SoftTargetForm, softTargetLoss } from '../losses/softTargetLoss';
 import { teacherLogProbabilities } from '../losses/teacherLogProbabilities';
+import { optionsSchema, parseOptions, weightSchema } from '../options';
 import { definePlugin, type DistillationPlugin } from '../plugin';
 
 /** Options of {@link softTargets}. */
@@ -13,23 +14,23 @@ export interface SoftTargetsOptions {
   readonly form?: SoftTargetForm;
 }
 
+/** Schema of {@link SoftTargetsOptions} (defaults applied). */
+export const softTargetsSchema = optionsSchema<SoftTargetsOptions>()({
+  temperature: z.number().finite().positive().default(4),
+  weight: weightSchema.default(1),
+  form: z.enum(['kl', 'cross-entropy']).default('kl'),
+});
+
 /**
  * Hinton et al. 2015 soft targets: `weight * T^2 * KL(p_T || q_T)` between the teacher's and the
  * student's softened distributions. Ensembles (`ensembleTeacher`) are combined at T. Term `kd`.
  */
 export function softTargets(options: SoftTargetsOptions = {}): DistillationPlugin<void> {
-  const temperature = options.temperature ?? 4;
-  const form = options.form ?? 'kl';
-  if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw new DistillationError('bad-option', `softTargets: temperature must be > 0, got ${temperature}`);
-  }
-  if (form !== 'kl' && form !== 'cross-entropy') {
-    throw new DistillationError('bad-option', `softTargets: form must be 'kl' or 'cross-entropy', got '${form}'`);
-  }
+  const { temperature, form, weight } = parseOptions(softTargetsSchema, options, 'softTargets');
   return definePlugin<void>({
     name: 'kd',
     label: `kd(T=${temperature})`,
-    weight: options.weight ?? 1,
+    weight,
     needsTeacher: true,
     loss({ student, teacher }) {
       return softTargetLoss(student.logits, teacherLogProbabilities(teacher!, temperature), temperature, form);

@@ -1,0 +1,109 @@
+import { closest, distance } from 'fastest-levenshtein';
+import { z } from 'zod';
+import { DistillationError } from './errors';
+
+/**
+ * An options schema: a strict zod object whose keys are exactly the keys of the options
+ * interface `T` (a key missing from the schema, or one the interface lacks, fails to compile).
+ * Every public function and plugin factory of kd parses its options through one, so unknown keys
+ * and bad values fail the same way everywhere, and the config-file CLI reuses the same schemas.
+ *
+ * @example
+ * ```ts
+ * const schema = optionsSchema<SoftTargetsOptions>()({ temperature: z.number().positive().optional(), ... });
+ * const options = parseOptions(schema, input, 'softTargets');
+ * ```
+ */
+export function optionsSchema<T extends object>() {
+  return <Shape extends { [K in keyof Required<T>]: z.ZodType<T[K]> }>(
+    shape: Shape & Record<Exclude<keyof Shape, keyof T>, never>,
+  ): z.ZodObject<Shape, z.core.$strict> => z.strictObject(shape);
+}
+
+/**
+ * Parses `value` with `schema` and returns the result (defaults applied). Throws a
+ * `DistillationError` before any work: `unknown-option` for a key the schema lacks, with a
+ * "did you mean" suggestion, `bad-option` for a wrong type or a value out of range. The message
+ * starts with `where` and names the key's path (`methods[2].weight`).
+ */
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value === undefined ? {} : value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(schema, issue.path);
+    const key = issue.keys[0]!;
+    const at = formatPath([...issue.path, key]);
+    const suggestion = suggest(key, known);
+    throw new DistillationError(
+      'unknown-option',
+      `${where}: unknown option "${at}"${suggestion ? `; did you mean "${formatPath([...issue.path, suggestion])}"?` : ''} ` +
+        `(known: ${known.join(', ') || 'none'})`,
+    );
+  }
+  const at = formatPath(issue.path);
+  const received = describeValue(valueAt(value, issue.path));
+  throw new DistillationError(
+    'bad-option',
+    `${where}: ${at ? `option "${at}"` : 'options'} ${issue.message.replace(/^Invalid input: /, '')}, got ${received}`,
+  );
+}
+
+/** The closest of `candidates` to `word` when it is a plausible typo of it. */
+export function suggest(word: string, candidates: readonly string[]): string | undefined {
+  if (candidates.length === 0) return undefined;
+  const best = closest(word, [...candidates]);
+  const d = distance(word.toLowerCase(), best.toLowerCase());
+  return d <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
+}
+
+/** `a.b[2].c` from a zod path. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) out += typeof part === 'number' ? `[${part}]` : out ? `.${String(part)}` : String(part);
+  return out;
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let at = value;
+  for (const part of path) {
+    if (at === null || typeof at !== 'object') return undefined;
+    at = (at as Record<PropertyKey, unknown>)[part];
+  }
+  return at;
+}
+
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of ${value.length}`;
+  if (value !== null && typeof value === 'object') return value.constructor?.name && value.constructor.name !== 'Object' ? `a ${value.constructor.name}` : 'an object';
+  return String(value);
+}
+
+type Def = { type: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; options?: z.ZodType[] };
+
+/** Keys of the object schema at `path` inside `schema` (through optional, default, arrays, unions). */
+function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  const objects = (s: z.ZodType | undefined, rest: readonly PropertyKey[]): Def[] => {
+    if (!s) return [];
+    const def = (s as unknown as { _zod: { def: Def } })._zod.def;
+    if (def.innerType) return objects(def.innerType, rest);
+    if (def.type === 'pipe') return objects(def.in, rest);
+    if (def.type === 'union') return (def.options ?? []).flatMap((o) => objects(o, rest));
+    if (rest.length === 0) return def.type === 'object' ? [def] : [];
+    const [head, ...tail] = rest;
+    if (def.type === 'array') return objects(def.element, tail);
+    if (def.type === 'object') return objects(def.shape?.[String(head)], tail);
+    return [];
+  };
+  return [...new Set(objects(schema, path).flatMap((d) => Object.keys(d.shape ?? {})))];
+}
+
+/** A schema accepting any function (callbacks, schedules, filters). */
+export function functionSchema<F extends (...args: never[]) => unknown>(what = 'a function'): z.ZodType<F> {
+  return z.custom<F>((v) => typeof v === 'function', { message: `must be ${what}` });
+}
+
+/** A loss weight: a finite number >= 0. */
+export const weightSchema = z.number({ message: 'must be a finite number >= 0' }).finite().nonnegative({ message: 'must be >= 0' });
