@@ -20,6 +20,7 @@ export {
   coreErrorCodes,
   DistillationError,
   type DistillationErrorOptions,
+  ioError,
   isDistillationError,
   NonFiniteLossError,
 } from './errors';
