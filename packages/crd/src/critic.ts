@@ -1,6 +1,7 @@
-import { DistillationError } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { EmbedHead } from './embedHead';
+import { CrdError } from './errors';
 import { MemoryBank } from './memoryBank';
 import {
   type ContrastLogits,
@@ -10,6 +11,7 @@ import {
   type ScoringStrategy,
   sharedContrastLogits,
 } from './nce';
+import { momentumSchema, nameSchema, positiveInt, scoringSchema, seedSchema, temperatureSchema } from './options';
 import type { ContrastSample } from './sampler';
 
 /** Options of {@link CrdCritic}. */
@@ -33,6 +35,19 @@ export interface CrdCriticOptions {
   /** Prefix of the variable names. Default `crd`. */
   readonly name?: string;
 }
+
+/** Schema of {@link CrdCriticOptions} (defaults applied). */
+export const crdCriticSchema = optionsSchema<CrdCriticOptions>()({
+  studentDim: positiveInt(),
+  teacherDim: positiveInt(),
+  dataSize: positiveInt(),
+  featureDim: positiveInt().default(128),
+  temperature: temperatureSchema.default(0.07),
+  momentum: momentumSchema.default(0.5),
+  scoring: scoringSchema.default('gather'),
+  seed: seedSchema.default(0),
+  name: nameSchema.default('crd'),
+});
 
 /** What {@link CrdCritic.loss} returns (all tensors owned by the caller's scope). */
 export interface CrdCriticResult {
@@ -79,29 +94,20 @@ export class CrdCritic {
   zTeacher: number | null = null;
 
   constructor(options: CrdCriticOptions) {
-    this.featureDim = options.featureDim ?? 128;
-    this.temperature = options.temperature ?? 0.07;
-    this.momentum = options.momentum ?? 0.5;
-    this.scoring = options.scoring ?? 'gather';
-    this.dataSize = options.dataSize;
-    if (!(Number.isFinite(this.temperature) && this.temperature > 0)) {
-      throw new DistillationError('bad-option', `CRD: temperature must be > 0, got ${this.temperature}`);
-    }
-    if (!(Number.isFinite(this.momentum) && this.momentum >= 0 && this.momentum <= 1)) {
-      throw new DistillationError('bad-option', `CRD: momentum must be in [0, 1], got ${this.momentum}`);
-    }
-    if (this.scoring !== 'gather' && this.scoring !== 'dense') {
-      throw new DistillationError('bad-option', `CRD: scoring must be 'gather' or 'dense', got '${this.scoring}'`);
-    }
-    const seed = options.seed ?? 0;
-    const name = options.name ?? 'crd';
+    const parsed = parseOptions(crdCriticSchema, options, 'CrdCritic');
+    this.featureDim = parsed.featureDim;
+    this.temperature = parsed.temperature;
+    this.momentum = parsed.momentum;
+    this.scoring = parsed.scoring;
+    this.dataSize = parsed.dataSize;
+    const { seed, name } = parsed;
     const made: { dispose(): void }[] = [];
     try {
-      this.studentHead = new EmbedHead(options.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
+      this.studentHead = new EmbedHead(parsed.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
       made.push(this.studentHead);
-      this.teacherHead = new EmbedHead(options.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
+      this.teacherHead = new EmbedHead(parsed.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
       made.push(this.teacherHead);
-      this.bank = new MemoryBank(options.dataSize, this.featureDim, { seed: seed + 4, name: `${name}_bank` });
+      this.bank = new MemoryBank(parsed.dataSize, this.featureDim, { seed: seed + 4, name: `${name}_bank` });
     } catch (error) {
       for (const m of made) m.dispose();
       throw error;
@@ -128,7 +134,7 @@ export class CrdCritic {
       ['teacher', teacherFeatures],
     ] as const) {
       if (f.shape[0] !== b) {
-        throw new DistillationError('bad-contrast', `CRD: ${what} features have ${f.shape[0]} rows for ${b} sample indices`);
+        throw new CrdError('bad-contrast', `CRD: ${what} features have ${f.shape[0]} rows for ${b} sample indices`);
       }
     }
     const vS = this.studentHead.apply(studentFeatures);

@@ -1,6 +1,8 @@
-import { DistillationError } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { CrdError } from './errors';
 import { uniqueId } from './ids';
+import { nameSchema, seedSchema } from './options';
 import { copyOf } from './rows';
 
 /** Options of {@link EmbedHead}. */
@@ -10,6 +12,12 @@ export interface EmbedHeadOptions {
   /** Prefix of the tfjs variable names (made unique per process). Default `crd_embed`. */
   readonly name?: string;
 }
+
+/** Schema of {@link EmbedHeadOptions} (defaults applied). */
+export const embedHeadSchema = optionsSchema<EmbedHeadOptions>()({
+  seed: seedSchema.default(0),
+  name: nameSchema.default('crd_embed'),
+});
 
 /**
  * CRD's embedding head: a linear map `dim_in -> featureDim` followed by L2 normalisation of each
@@ -43,9 +51,10 @@ export class EmbedHead {
         throw new DistillationError('bad-option', `EmbedHead: ${what} must be a positive integer, got ${value}`);
       }
     }
+    const parsed = parseOptions(embedHeadSchema, options, 'EmbedHead');
     const bound = 1 / Math.sqrt(inputDim);
-    const seed = options.seed ?? 0;
-    const name = uniqueId(options.name ?? 'crd_embed');
+    const seed = parsed.seed;
+    const name = uniqueId(parsed.name);
     this.kernel = tf.tidy(() =>
       tf.variable(tf.randomUniform([inputDim, outputDim], -bound, bound, 'float32', seed), true, `${name}/kernel`),
     ) as tf.Variable<tf.Rank.R2>;
@@ -67,7 +76,7 @@ export class EmbedHead {
     const batch = x.shape[0] ?? 0;
     const size = x.rank === 0 ? 1 : x.size / Math.max(batch, 1);
     if (x.rank < 2 || size !== this.inputDim) {
-      throw new DistillationError(
+      throw new CrdError(
         'feature-dim-mismatch',
         `EmbedHead: expected features [batch, ${this.inputDim}] (or any shape flattening to ${this.inputDim} per example), got [${x.shape}]`,
       );

@@ -4,9 +4,10 @@
  * (`crdEnsemble`) and cross-modal pairing (through `LabeledData.teacherX`).
  * @packageDocumentation
  */
-export { type CrdCriticOptions, type CrdCriticResult, type CrdCriticState, CrdCritic } from './critic';
-export { EmbedHead, type EmbedHeadOptions, l2Normalize } from './embedHead';
-export { MemoryBank, type MemoryBankOptions, type MemoryBankState } from './memoryBank';
+export { type CrdCriticOptions, type CrdCriticResult, type CrdCriticState, CrdCritic, crdCriticSchema } from './critic';
+export { EmbedHead, type EmbedHeadOptions, embedHeadSchema, l2Normalize } from './embedHead';
+export { CrdError, type CrdErrorCode, crdErrorCodes } from './errors';
+export { MemoryBank, type MemoryBankOptions, type MemoryBankState, memoryBankSchema } from './memoryBank';
 export {
   type ContrastLogits,
   contrastLogits,
@@ -27,12 +28,17 @@ export {
   type CrdState,
   crd,
   crdEnsemble,
+  crdEnsembleMemberSchema,
+  crdEnsembleMembersSchema,
+  crdEnsembleSchema,
+  crdSchema,
 } from './plugin';
 export {
   type ContrastIndices,
   type ContrastSample,
   NegativeSampler,
   type NegativeSamplerOptions,
+  negativeSamplerSchema,
   type PositiveMode,
   type SharedContrastIndices,
 } from './sampler';

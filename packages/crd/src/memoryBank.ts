@@ -1,7 +1,9 @@
-import { DistillationError } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { l2Normalize } from './embedHead';
+import { CrdError } from './errors';
 import { uniqueId } from './ids';
+import { nameSchema, seedSchema } from './options';
 import { copyOf, gatherRows } from './rows';
 
 /** Options of {@link MemoryBank}. */
@@ -11,6 +13,12 @@ export interface MemoryBankOptions {
   /** Prefix of the tfjs variable names (made unique per process). Default `crd_bank`. */
   readonly name?: string;
 }
+
+/** Schema of {@link MemoryBankOptions} (defaults applied). */
+export const memoryBankSchema = optionsSchema<MemoryBankOptions>()({
+  seed: seedSchema.default(0),
+  name: nameSchema.default('crd_bank'),
+});
 
 /** The two banks of a {@link MemoryBank} as tensors (for checkpoints and golden tests). */
 export interface MemoryBankState {
@@ -52,9 +60,10 @@ export class MemoryBank {
     if (!Number.isInteger(dim) || dim <= 0) {
       throw new DistillationError('bad-option', `MemoryBank: dim must be a positive integer, got ${dim}`);
     }
+    const parsed = parseOptions(memoryBankSchema, options, 'MemoryBank');
     const s = MemoryBank.initScale(dim);
-    const seed = options.seed ?? 0;
-    const name = uniqueId(options.name ?? 'crd_bank');
+    const seed = parsed.seed;
+    const name = uniqueId(parsed.name);
     this.student = tf.tidy(() =>
       tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', seed), false, `${name}/student`),
     ) as tf.Variable<tf.Rank.R2>;
@@ -90,7 +99,7 @@ export class MemoryBank {
       ['teacher', teacher],
     ] as const) {
       if (v.rank !== 2 || v.shape[0] !== count || v.shape[1] !== this.dim) {
-        throw new DistillationError(
+        throw new CrdError(
           'feature-dim-mismatch',
           `MemoryBank.update: ${what} embeddings must be [${count}, ${this.dim}], got [${v.shape}]`,
         );
@@ -115,7 +124,7 @@ export class MemoryBank {
     for (let i = 0; i < index.length; i++) {
       const v = index[i]!;
       if (!Number.isInteger(v) || v < 0 || v >= this.size) {
-        throw new DistillationError(
+        throw new CrdError(
           'index-out-of-range',
           `CRD: sample index ${v} (batch position ${i}) is outside the memory bank [0, ${this.size}); ` +
             'the batch index must address the training data the bank was sized for',

@@ -1,5 +1,6 @@
 import { DistillationError } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { CrdError } from './errors';
 import { gatherRows } from './rows';
 
 /** RepDistiller's eps in the NCE loss. */
@@ -33,13 +34,17 @@ export function contrastLogits(
   temperature: number,
   strategy: ScoringStrategy = 'gather',
 ): ContrastLogits {
+  checkTemperature(temperature, 'contrastLogits');
+  if (strategy !== 'gather' && strategy !== 'dense') {
+    throw new DistillationError('bad-option', `contrastLogits: strategy must be 'gather' or 'dense', got ${String(strategy)}`);
+  }
   const b = anchors.shape[0];
   const [n, d] = bank.shape;
   if (anchors.rank !== 2 || anchors.shape[1] !== d) {
-    throw new DistillationError('feature-dim-mismatch', `CRD scores: anchors are [${anchors.shape}] but bank rows have ${d} values`);
+    throw new CrdError('feature-dim-mismatch', `CRD scores: anchors are [${anchors.shape}] but bank rows have ${d} values`);
   }
   if (b === 0 || contrast.length % b !== 0 || contrast.length / b < 2) {
-    throw new DistillationError('bad-contrast', `CRD scores: ${contrast.length} contrast indices do not form [${b}, K+1] rows with K >= 1`);
+    throw new CrdError('bad-contrast', `CRD scores: ${contrast.length} contrast indices do not form [${b}, K+1] rows with K >= 1`);
   }
   const cols = contrast.length / b;
   const k = cols - 1;
@@ -76,11 +81,12 @@ export function sharedContrastLogits(
   negatives: Int32Array,
   temperature: number,
 ): ContrastLogits {
+  checkTemperature(temperature, 'sharedContrastLogits');
   if (anchors.rank !== 2 || anchors.shape[1] !== bank.shape[1]) {
-    throw new DistillationError('feature-dim-mismatch', `CRD scores: anchors are [${anchors.shape}] but bank rows have ${bank.shape[1]} values`);
+    throw new CrdError('feature-dim-mismatch', `CRD scores: anchors are [${anchors.shape}] but bank rows have ${bank.shape[1]} values`);
   }
   if (positives.length !== anchors.shape[0] || negatives.length === 0) {
-    throw new DistillationError('bad-contrast', `CRD scores: ${positives.length} positives for ${anchors.shape[0]} anchors, ${negatives.length} negatives`);
+    throw new CrdError('bad-contrast', `CRD scores: ${positives.length} positives for ${anchors.shape[0]} anchors, ${negatives.length} negatives`);
   }
   return tf.tidy(() => {
     const scale = 1 / temperature;
@@ -113,6 +119,12 @@ export function sharedContrastScores(
   temperature: number,
 ): tf.Tensor2D {
   return tf.tidy(() => joinExp(sharedContrastLogits(bank, anchors, positives, negatives, temperature)));
+}
+
+function checkTemperature(temperature: number, where: string): void {
+  if (!(Number.isFinite(temperature) && temperature > 0)) {
+    throw new DistillationError('bad-option', `${where}: temperature must be a finite number > 0, got ${temperature}`);
+  }
 }
 
 function joinExp(l: ContrastLogits): tf.Tensor2D {
@@ -149,6 +161,9 @@ function denseDots(bank: tf.Tensor2D, flatIdx: Int32Array, b: number, cols: numb
  * unnormalised scores of the first batch (then frozen by the caller). Reads the value synchronously.
  */
 export function estimateZ(scores: tf.Tensor | ContrastLogits, dataSize: number): number {
+  if (!(Number.isFinite(dataSize) && dataSize > 0)) {
+    throw new DistillationError('bad-option', `estimateZ: dataSize must be > 0, got ${dataSize}`);
+  }
   const mean = tf.tidy(() => {
     if (scores instanceof tf.Tensor) return tf.mean(scores);
     const total = scores.positive.size + scores.negative.size;
@@ -157,7 +172,10 @@ export function estimateZ(scores: tf.Tensor | ContrastLogits, dataSize: number):
   const value = mean.dataSync()[0]! * dataSize;
   mean.dispose();
   if (!(Number.isFinite(value) && value > 0)) {
-    throw new DistillationError('non-finite-loss', `CRD: the normaliser Z estimated on the first batch is ${value}`);
+    throw new CrdError(
+      'non-finite-normaliser',
+      `CRD: the normaliser Z estimated on the first batch is ${value} (it must be finite and > 0); check that the features are finite`,
+    );
   }
   return value;
 }
@@ -169,7 +187,7 @@ export function estimateZ(scores: tf.Tensor | ContrastLogits, dataSize: number):
  */
 export function nceLoss(probabilities: tf.Tensor2D, dataSize: number): tf.Scalar {
   if (probabilities.rank !== 2 || probabilities.shape[1] < 2) {
-    throw new DistillationError('bad-contrast', `nceLoss: expected scores [B, K+1] with K >= 1, got [${probabilities.shape}]`);
+    throw new CrdError('bad-contrast', `nceLoss: expected scores [B, K+1] with K >= 1, got [${probabilities.shape}]`);
   }
   if (!(Number.isFinite(dataSize) && dataSize > 0)) {
     throw new DistillationError('bad-option', `nceLoss: dataSize must be > 0, got ${dataSize}`);
@@ -192,6 +210,12 @@ export function nceLoss(probabilities: tf.Tensor2D, dataSize: number): tf.Scalar
  * Same value as the reference formula; no `[B, K+1]` slicing and one division fewer per score.
  */
 export function nceLossFromLogits(logits: ContrastLogits, z: number, dataSize: number): tf.Scalar {
+  if (!(Number.isFinite(z) && z > 0)) {
+    throw new CrdError('non-finite-normaliser', `nceLossFromLogits: the normaliser Z must be finite and > 0, got ${z}`);
+  }
+  if (!(Number.isFinite(dataSize) && dataSize > 0)) {
+    throw new DistillationError('bad-option', `nceLossFromLogits: dataSize must be > 0, got ${dataSize}`);
+  }
   const b = logits.positive.shape[0];
   const m = logits.negative.shape[1];
   const mPn = m / dataSize;

@@ -180,10 +180,10 @@ describe('crd plugin in a Distiller', () => {
   });
 
   it('rejects bad options up front', () => {
-    expect(() => crd({ student: '', teacher: 't' })).toThrow(/must name a tapped layer/);
+    expect(() => crd({ student: '', teacher: 't' })).toThrow(/crd: option "student"/);
     expect(() => crd({ student: 's', teacher: 't', temperature: 0 })).toThrow(/temperature/);
     expect(() => crd({ student: 's', teacher: 't', sampling: 'nope' as 'shared' })).toThrow(/sampling/);
-    expect(() => crdEnsemble([])).toThrow(/at least one/);
+    expect(() => crdEnsemble([])).toThrow(/crdEnsemble: option "members"/);
   });
 });
 

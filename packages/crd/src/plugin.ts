@@ -8,10 +8,16 @@ import {
   type SeededRandom,
   type SetupContext,
   type StepOutputs,
+  optionsSchema,
+  parseOptions,
+  weightSchema,
 } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { CrdCritic } from './critic';
+import { CrdError } from './errors';
 import type { ScoringStrategy } from './nce';
+import { momentumSchema, nameSchema, positiveInt, positiveSchema, scoringSchema, tapSchema, temperatureSchema } from './options';
 import { type ContrastSample, NegativeSampler, type PositiveMode } from './sampler';
 
 /** Negative sampling of the CRD plugin. */
@@ -72,6 +78,51 @@ export interface CrdEnsembleMember {
   readonly teacherDim?: number;
 }
 
+const commonShape = (name: string) => ({
+  featureDim: positiveInt().default(128),
+  negatives: positiveInt().default(16384),
+  temperature: temperatureSchema.default(0.07),
+  momentum: momentumSchema.default(0.5),
+  weight: weightSchema.default(1),
+  sampling: z.enum(['reference', 'shared'], { message: "must be 'reference' or 'shared'" }).default('reference'),
+  positive: positiveSchema.default('exact'),
+  classAware: z.boolean({ message: 'must be a boolean' }).default(true),
+  scoring: scoringSchema.default('gather'),
+  name: nameSchema.default(name),
+});
+
+const studentTap = tapSchema('a tapped student layer (the pooled penultimate feature)');
+const teacherTap = tapSchema('a tapped teacher layer (the pooled penultimate feature)');
+
+/** Schema of {@link CrdOptions} (defaults applied). */
+export const crdSchema = optionsSchema<CrdOptions>()({
+  ...commonShape('crd'),
+  student: studentTap,
+  teacher: teacherTap,
+  studentDim: positiveInt().optional(),
+  teacherDim: positiveInt().optional(),
+});
+
+/** Schema of one {@link CrdEnsembleMember}. */
+export const crdEnsembleMemberSchema = optionsSchema<CrdEnsembleMember>()({
+  student: studentTap,
+  teacher: teacherTap,
+  studentDim: positiveInt().optional(),
+  teacherDim: positiveInt().optional(),
+});
+
+/** Schema of the members of {@link crdEnsemble}, as `{ members }`. */
+export const crdEnsembleMembersSchema = z.strictObject({
+  members: z
+    .array(crdEnsembleMemberSchema, { message: 'must be a list of { student, teacher } members' })
+    .min(1, { message: 'needs at least one { student, teacher } member' }),
+});
+
+/** Schema of the options of {@link crdEnsemble} ({@link CrdCommonOptions}, defaults applied). */
+export const crdEnsembleSchema = optionsSchema<CrdCommonOptions>()(commonShape('crd-en'));
+
+type ParsedCommon = z.output<typeof crdEnsembleSchema>;
+
 /** State of a CRD plugin (one critic per teacher). */
 export interface CrdState {
   readonly critics: readonly CrdCritic[];
@@ -103,9 +154,8 @@ interface CriticSpec extends CrdEnsembleMember {
  * distiller.use(crd({ student: 'pool', teacher: 'pool', negatives: 4096, weight: 0.8 }));
  */
 export function crd(options: CrdOptions): DistillationPlugin<CrdState> {
-  checkTap(options.student, 'student');
-  checkTap(options.teacher, 'teacher');
-  return crdPlugin([{ ...options, label: options.name ?? 'crd' }], options, options.name ?? 'crd', false);
+  const { student, teacher, studentDim, teacherDim, ...common } = parseOptions(crdSchema, options, 'crd');
+  return crdPlugin([{ student, teacher, studentDim, teacherDim, label: common.name }], common, false);
 }
 
 /**
@@ -121,51 +171,14 @@ export function crdEnsemble(
   members: readonly CrdEnsembleMember[],
   options: CrdCommonOptions = {},
 ): DistillationPlugin<CrdState> {
-  if (!Array.isArray(members) || members.length === 0) {
-    throw new DistillationError('bad-option', 'crdEnsemble needs at least one { student, teacher } member');
-  }
-  const name = options.name ?? 'crd-en';
-  const specs = members.map((m, i) => {
-    checkTap(m?.student, `members[${i}].student`);
-    checkTap(m?.teacher, `members[${i}].teacher`);
-    return { ...m, label: `${name}/${i}` };
-  });
-  return crdPlugin(specs, options, name, true);
+  const parsed = parseOptions(crdEnsembleMembersSchema, { members }, 'crdEnsemble');
+  const common = parseOptions(crdEnsembleSchema, options, 'crdEnsemble');
+  const specs = parsed.members.map((m, i) => ({ ...m, label: `${common.name}/${i}` }));
+  return crdPlugin(specs, common, true);
 }
 
-function checkTap(name: unknown, what: string): void {
-  if (typeof name !== 'string' || name === '') {
-    throw new DistillationError('bad-option', `CRD: ${what} must name a tapped layer (the pooled penultimate feature), got ${String(name)}`);
-  }
-}
-
-function crdPlugin(
-  specs: readonly CriticSpec[],
-  options: CrdCommonOptions,
-  name: string,
-  ensemble: boolean,
-): DistillationPlugin<CrdState> {
-  const featureDim = options.featureDim ?? 128;
-  const negatives = options.negatives ?? 16384;
-  const temperature = options.temperature ?? 0.07;
-  const momentum = options.momentum ?? 0.5;
-  const sampling = options.sampling ?? 'reference';
-  const positive = options.positive ?? 'exact';
-  if (!Number.isInteger(featureDim) || featureDim <= 0) {
-    throw new DistillationError('bad-option', `CRD: featureDim must be a positive integer, got ${featureDim}`);
-  }
-  if (!Number.isInteger(negatives) || negatives <= 0) {
-    throw new DistillationError('bad-option', `CRD: negatives K must be a positive integer, got ${String(negatives)}`);
-  }
-  if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw new DistillationError('bad-option', `CRD: temperature must be > 0, got ${temperature}`);
-  }
-  if (!(Number.isFinite(momentum) && momentum >= 0 && momentum <= 1)) {
-    throw new DistillationError('bad-option', `CRD: momentum must be in [0, 1], got ${momentum}`);
-  }
-  if (sampling !== 'reference' && sampling !== 'shared') {
-    throw new DistillationError('bad-option', `CRD: sampling must be 'reference' or 'shared', got '${String(sampling)}'`);
-  }
+function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdState> {
+  const { name, featureDim, negatives, temperature, momentum, sampling, positive, classAware, scoring } = options;
   const label = `${name}${sampling === 'shared' ? '(shared)' : ''}`;
 
   const draw = (state: CrdState, index: ArrayLike<number>, random: SeededRandom): ContrastSample =>
@@ -174,13 +187,13 @@ function crdPlugin(
   const indexOf = (batch: Batch): tf.Tensor1D => {
     const index = batch?.index;
     if (!(index instanceof tf.Tensor)) {
-      throw new DistillationError(
+      throw new CrdError(
         'missing-indices',
         `Plugin "${name}" needs the sample index of every example (batch.index [batch] int32); the batch has none`,
       );
     }
     if (index.rank !== 1 || index.shape[0] !== batch.x.shape[0]) {
-      throw new DistillationError(
+      throw new CrdError(
         'missing-indices',
         `Plugin "${name}": batch.index must be [${batch.x.shape[0]}] (one index per example), got [${index.shape}]`,
       );
@@ -191,7 +204,7 @@ function crdPlugin(
   return definePlugin<CrdState>({
     name,
     label,
-    weight: options.weight ?? 1,
+    weight: options.weight,
     needsTeacher: true,
     taps: {
       student: [...new Set(specs.map((s) => s.student))],
@@ -203,7 +216,7 @@ function crdPlugin(
         dataSize: context.dataSize,
         negatives,
         labels: context.labels,
-        classAware: options.classAware,
+        classAware,
         positive,
       });
       const critics: CrdCritic[] = [];
@@ -219,7 +232,7 @@ function crdPlugin(
               featureDim,
               temperature,
               momentum,
-              scoring: options.scoring,
+              scoring,
               seed: context.random.seed(),
               name: `${name}_${critics.length}`,
             }),
@@ -318,14 +331,14 @@ function featureSize(
   const rest = shape.slice(1);
   if (rest.length === 0 || rest.some((d) => d == null)) {
     if (expected !== undefined) return expected;
-    throw new DistillationError(
+    throw new CrdError(
       'feature-dim-mismatch',
       `Plugin "${plugin}": the ${role} layer "${layer}" has shape [${shape.map(String)}]; CRD needs a fixed-size (pooled) feature, or pass ${role}Dim`,
     );
   }
   const size = (rest as number[]).reduce((a, d) => a * d, 1);
   if (expected !== undefined && expected !== size) {
-    throw new DistillationError(
+    throw new CrdError(
       'feature-dim-mismatch',
       `Plugin "${plugin}": ${role}Dim = ${expected} disagrees with the tapped ${role} layer "${layer}" of shape [${shape.map(String)}] (${size} values per example)`,
     );

@@ -1,4 +1,7 @@
-import { DistillationError, type SeededRandom } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions, type SeededRandom } from '@kd/core';
+import { z } from 'zod';
+import { CrdError } from './errors';
+import { positiveInt, positiveSchema } from './options';
 
 /** How the positive of each anchor is chosen (RepDistiller `--mode`). */
 export type PositiveMode = 'exact' | 'relax';
@@ -23,6 +26,18 @@ export interface NegativeSamplerOptions {
    */
   readonly positive?: PositiveMode;
 }
+
+/** Schema of {@link NegativeSamplerOptions} (defaults applied). */
+export const negativeSamplerSchema = optionsSchema<NegativeSamplerOptions>()({
+  dataSize: z
+    .number({ message: 'must be an integer > 1' })
+    .int({ message: 'must be an integer > 1' })
+    .min(2, { message: 'must be an integer > 1' }),
+  negatives: positiveInt(),
+  labels: z.instanceof(Int32Array, { message: 'must be an Int32Array of class indices' }).optional(),
+  classAware: z.boolean({ message: 'must be a boolean' }).default(true),
+  positive: positiveSchema.default('exact'),
+});
 
 /** Contrast indices for one batch, reference layout: row b is `[positive_b, K negatives of b]`. */
 export interface ContrastIndices {
@@ -79,34 +94,23 @@ export class NegativeSampler {
   private generation = 0;
 
   constructor(options: NegativeSamplerOptions) {
-    const { dataSize: n, negatives: k } = options;
-    if (!Number.isInteger(n) || n <= 1) {
-      throw new DistillationError('bad-option', `NegativeSampler: dataSize N must be an integer > 1, got ${n}`);
-    }
-    if (!Number.isInteger(k) || k <= 0) {
-      throw new DistillationError('bad-option', `CRD: negatives K must be a positive integer, got ${k}`);
-    }
+    const { dataSize: n, negatives: k, labels, classAware, positive } = parseOptions(negativeSamplerSchema, options, 'NegativeSampler');
     if (k >= n) {
-      throw new DistillationError(
+      throw new CrdError(
         'too-many-negatives',
         `CRD: negatives K = ${k} must be smaller than the number of training examples N = ${n} (reference: 16384 for N = 50000)`,
       );
     }
-    const positive = options.positive ?? 'exact';
-    if (positive !== 'exact' && positive !== 'relax') {
-      throw new DistillationError('bad-option', `CRD: positive mode must be 'exact' or 'relax', got '${positive}'`);
+    if (labels && labels.length !== n) {
+      throw new DistillationError('bad-option', `NegativeSampler: option "labels" has ${labels.length} labels for N = ${n} examples`);
     }
-    if (options.labels && options.labels.length !== n) {
-      throw new DistillationError('bad-option', `NegativeSampler: ${options.labels.length} labels for N = ${n} examples`);
-    }
-    const labels = options.labels;
     if (positive === 'relax' && !labels) {
-      throw new DistillationError('no-labels', "CRD: positive mode 'relax' needs the training labels");
+      throw new CrdError('no-labels', "CRD: positive mode 'relax' needs the training labels");
     }
     this.dataSize = n;
     this.negatives = k;
     this.positive = positive;
-    this.classAware = labels !== undefined && options.classAware !== false;
+    this.classAware = labels !== undefined && classAware;
     this.labels = labels;
     this.stamp = new Uint32Array(n);
     this.position = new Int32Array(n);
@@ -135,7 +139,7 @@ export class NegativeSampler {
       if (this.classAware) {
         const largest = Math.max(...this.classCount);
         if (largest === n) {
-          throw new DistillationError(
+          throw new CrdError(
             'single-class',
             'CRD: every training example has the same label, so class-aware sampling has no negatives; pass classAware: false',
           );
@@ -190,7 +194,7 @@ export class NegativeSampler {
     }
     const pool = this.dataSize - excluded;
     if (pool <= 0) {
-      throw new DistillationError('too-many-negatives', 'CRD (shared): the batch covers every example, none is left as a negative');
+      throw new CrdError('too-many-negatives', 'CRD (shared): the batch covers every example, none is left as a negative');
     }
     const replace = this.negatives > pool;
     for (let j = 0; j < this.negatives; j++) {
@@ -207,13 +211,13 @@ export class NegativeSampler {
   /** Validates anchor indices (integers in [0, N)) and copies them to an Int32Array. */
   private checked(index: ArrayLike<number>): Int32Array {
     if (index == null) {
-      throw new DistillationError('missing-indices', 'CRD needs the sample index of every example (batch.index)');
+      throw new CrdError('missing-indices', 'CRD needs the sample index of every example (batch.index)');
     }
     const ids = new Int32Array(index.length);
     for (let i = 0; i < index.length; i++) {
       const v = index[i]!;
       if (!Number.isInteger(v) || v < 0 || v >= this.dataSize) {
-        throw new DistillationError(
+        throw new CrdError(
           'index-out-of-range',
           `CRD: sample index ${v} (batch position ${i}) is outside [0, ${this.dataSize}); ` +
             'the batch index must address the training data the memory bank was sized for',
