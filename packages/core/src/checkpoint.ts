@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import { DistillationError } from './errors';
 import type { EpochLogs } from './events';
 
@@ -17,7 +18,11 @@ export interface TensorRecord {
  */
 export interface Checkpoint {
   readonly format: 'kd-checkpoint';
-  readonly version: 1;
+  readonly version: typeof CHECKPOINT_VERSION;
+  /** What the run was: a resume with other plugins, data or optimizer is refused, naming the difference. */
+  readonly run: CheckpointRun;
+  /** Set when the checkpoint was taken inside an epoch (`checkpointEvery`): where to continue. */
+  readonly position?: EpochPosition;
   /** Number of completed epochs. */
   readonly epoch: number;
   /** Global step count. */
@@ -29,11 +34,45 @@ export interface Checkpoint {
   readonly plugins: Readonly<Record<string, { readonly tensors: readonly TensorRecord[]; readonly json?: unknown }>>;
 }
 
+/** The checkpoint format this version writes; older ones are refused (they lack the epoch position). */
+export const CHECKPOINT_VERSION = 2;
+
+/** The identity of a run, checked on resume. */
+export interface CheckpointRun {
+  /** Plugin names in `use()` order. */
+  readonly plugins: readonly string[];
+  /** Training examples N. */
+  readonly dataSize: number;
+  readonly numClasses: number;
+  /** The optimizer's class name, e.g. `kd.Adam`. */
+  readonly optimizer: string;
+}
+
+/** Where inside an epoch a checkpoint was taken, with the epoch's running sums. */
+export interface EpochPosition {
+  /** Steps of the epoch already taken. */
+  readonly stepInEpoch: number;
+  /** The epoch's example order (drawn at its start). */
+  readonly order: Int32Array;
+  readonly lossSum: number;
+  readonly termSums: Readonly<Record<string, number>>;
+  readonly learningRate: number;
+  /** Seconds the epoch had run. */
+  readonly seconds: number;
+}
+
 /** Where a run keeps its checkpoint. `@kd/core/node` has a file store with atomic writes. */
 export interface CheckpointStore {
   save(checkpoint: Checkpoint): Promise<void>;
   /** The last saved checkpoint, or undefined when there is none. */
   load(): Promise<Checkpoint | undefined>;
+  /**
+   * Called by `fit` before the first step: fails (with the path and the cause) when saving will
+   * not work, and may clean up after a killed save. Optional.
+   */
+  probe?(): Promise<void>;
+  /** Where the checkpoint lives, for messages (a file path). */
+  readonly description?: string;
 }
 
 /** Copies a tensor's value out of the backend. */
@@ -92,6 +131,15 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   const header = {
     format: checkpoint.format,
     version: checkpoint.version,
+    run: checkpoint.run,
+    ...(checkpoint.position
+      ? {
+          position: {
+            ...checkpoint.position,
+            order: describe([{ name: 'order', shape: [checkpoint.position.order.length], dtype: 'int32', values: checkpoint.position.order }])[0],
+          },
+        }
+      : {}),
     epoch: checkpoint.epoch,
     step: checkpoint.step,
     random: checkpoint.random,
@@ -121,7 +169,37 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
   return out;
 }
 
-type EncodedRecord = { name: string; shape: number[]; dtype: TensorRecord['dtype']; offset: number; length: number };
+const encodedRecord = z.object({
+  name: z.string(),
+  shape: z.array(z.number().int().nonnegative()),
+  dtype: z.enum(['float32', 'int32', 'bool']),
+  offset: z.number().int().nonnegative(),
+  length: z.number().int().nonnegative(),
+});
+type EncodedRecord = z.infer<typeof encodedRecord>;
+const count = z.number().int().nonnegative();
+const headerSchema = z.object({
+  format: z.literal('kd-checkpoint'),
+  version: z.literal(CHECKPOINT_VERSION),
+  run: z.object({ plugins: z.array(z.string()), dataSize: count, numClasses: count, optimizer: z.string() }),
+  position: z
+    .object({
+      stepInEpoch: count,
+      order: encodedRecord,
+      lossSum: z.number(),
+      termSums: z.record(z.string(), z.number()),
+      learningRate: z.number().or(z.null()).transform((v) => v ?? Number.NaN),
+      seconds: z.number(),
+    })
+    .optional(),
+  epoch: count,
+  step: count,
+  random: z.array(z.number()),
+  history: z.array(z.unknown()),
+  student: z.array(encodedRecord),
+  optimizer: z.array(encodedRecord),
+  plugins: z.record(z.string(), z.object({ tensors: z.array(encodedRecord), json: z.unknown().optional() })),
+});
 
 /** Decodes {@link encodeCheckpoint}'s bytes; fails clearly on a truncated or foreign file. */
 export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Checkpoint {
@@ -133,7 +211,29 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (12 + headerLength > bytes.byteLength) {
     throw new DistillationError('bad-checkpoint', `${source} is truncated (header needs ${headerLength} bytes)`);
   }
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headerLength)));
+  } catch (error) {
+    throw new DistillationError('bad-checkpoint', `${source}: the header is not valid JSON (the file is corrupted)`, { cause: error });
+  }
+  const version = (parsed as { version?: unknown } | null)?.version;
+  if (typeof version === 'number' && version < CHECKPOINT_VERSION) {
+    throw new DistillationError(
+      'bad-checkpoint',
+      `${source} has checkpoint format ${version}, written by an earlier kd; format ${CHECKPOINT_VERSION} saves the position in the epoch, ` +
+        'which an exact resume needs. Start the run again (or move the file away).',
+    );
+  }
+  if (version !== CHECKPOINT_VERSION) {
+    throw new DistillationError('bad-checkpoint', `${source}: unsupported checkpoint format ${JSON.stringify(version)} (this kd reads ${CHECKPOINT_VERSION})`);
+  }
+  const checked = headerSchema.safeParse(parsed);
+  if (!checked.success) {
+    const issue = checked.error.issues[0]!;
+    throw new DistillationError('bad-checkpoint', `${source}: header field "${issue.path.join('.')}" ${issue.message} (the file is corrupted)`);
+  }
+  const header = checked.data;
   const base = 12 + headerLength;
   const read = (records: EncodedRecord[]): TensorRecord[] =>
     records.map((r) => {
@@ -153,20 +253,20 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
             : new Uint8Array(copy.buffer);
       return { name: r.name, shape: r.shape, dtype: r.dtype, values };
     });
-  if (header.format !== 'kd-checkpoint' || header.version !== 1) {
-    throw new DistillationError('bad-checkpoint', `${source}: unsupported checkpoint version ${header.version}`);
-  }
+  const position = header.position && { ...header.position, order: read([header.position.order])[0]!.values as Int32Array };
   return {
     format: 'kd-checkpoint',
-    version: 1,
+    version: CHECKPOINT_VERSION,
+    run: header.run,
+    ...(position ? { position } : {}),
     epoch: header.epoch,
     step: header.step,
     random: header.random,
-    history: header.history,
+    history: header.history as EpochLogs[],
     student: read(header.student),
     optimizer: read(header.optimizer),
     plugins: Object.fromEntries(
-      Object.entries(header.plugins as Record<string, { tensors: EncodedRecord[]; json?: unknown }>).map(([k, v]) => [
+      Object.entries(header.plugins).map(([k, v]) => [
         k,
         { tensors: read(v.tensors), json: v.json },
       ]),

@@ -4,7 +4,8 @@ import { DistillationError } from './errors';
 
 /**
  * Checks a data set before any work: matching example counts, 1-D integer labels in
- * `[0, numClasses)`, at least one example, input shape matching the model's. Returns the labels.
+ * `[0, numClasses)`, at least one example, input shape matching the model's, no NaN or Infinity
+ * in the inputs. Returns the labels.
  */
 export function validateData(
   data: LabeledData,
@@ -12,6 +13,13 @@ export function validateData(
   numClasses: number,
   inputShape?: readonly (number | null)[],
 ): Int32Array {
+  checkDataShapes(data, what, inputShape);
+  checkFinite(data, what);
+  return readLabels(data, what, numClasses);
+}
+
+/** The structural checks of {@link validateData}: tensors, counts, ranks, the input shape. */
+export function checkDataShapes(data: LabeledData, what: string, inputShape?: readonly (number | null)[]): void {
   if (data == null || !(data.x instanceof tf.Tensor) || !(data.y instanceof tf.Tensor)) {
     throw new DistillationError('bad-data', `${what}: expected { x: Tensor, y: Tensor1D } of examples and labels`);
   }
@@ -28,6 +36,9 @@ export function validateData(
   if (data.y.shape[0] !== n) {
     throw new DistillationError('bad-data', `${what}: x has ${n} examples but y has ${data.y.shape[0]} labels`);
   }
+  if (data.teacherX !== undefined && !(data.teacherX instanceof tf.Tensor)) {
+    throw new DistillationError('bad-data', `${what}: teacherX must be a tf.Tensor`);
+  }
   if (data.teacherX && data.teacherX.shape[0] !== n) {
     throw new DistillationError('bad-data', `${what}: x has ${n} examples but teacherX has ${data.teacherX.shape[0]}`);
   }
@@ -42,6 +53,31 @@ export function validateData(
       );
     }
   }
+}
+
+/** Throws `non-finite-input` naming the tensor and the first example holding NaN or Infinity. */
+export function checkFinite(data: LabeledData, what: string): void {
+  for (const [name, tensor] of [['x', data.x], ['teacherX', data.teacherX]] as const) {
+    if (!tensor || (tensor.dtype !== 'float32' && tensor.dtype !== 'complex64')) continue;
+    const n = tensor.shape[0]!;
+    const perExample = tf.tidy(() => tf.all(tf.isFinite(tf.reshape(tensor, [n, -1])), 1));
+    const ok = perExample.dataSync();
+    perExample.dispose();
+    const first = ok.findIndex((v) => !v);
+    if (first >= 0) {
+      const bad = tf.tidy(() => tf.reshape(tf.slice(tensor, first, 1), [-1]).dataSync());
+      const at = bad.findIndex((v) => !Number.isFinite(v));
+      throw new DistillationError(
+        'non-finite-input',
+        `${what}: ${name}[${first}] holds ${bad[at]} (at flat position ${at}); every input must be finite`,
+      );
+    }
+  }
+}
+
+/** The labels as integers, each checked to be a class in `[0, numClasses)`. */
+export function readLabels(data: LabeledData, what: string, numClasses: number): Int32Array {
+  const n = data.x.shape[0]!;
   const labels = data.y.dataSync();
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {

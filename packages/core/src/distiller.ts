@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch, LabeledData } from './batch';
-import { type Checkpoint, type CheckpointStore, fromRecord, toRecord } from './checkpoint';
-import { gatherBatch, validateData } from './data';
+import { z } from 'zod';
+import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointStore, type EpochPosition, fromRecord, toRecord } from './checkpoint';
+import { checkDataShapes, checkFinite, gatherBatch, readLabels, validateData } from './data';
 import { DistillationError, NonFiniteLossError } from './errors';
+import { isStatefulOptimizer } from './optimizers/optimizer';
+import { functionSchema, optionsSchema, parseOptions } from './options';
 import { type EvaluateOptions, evaluateModel } from './evaluate';
 import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
 import type {
@@ -64,8 +67,13 @@ export interface FitOptions {
   readonly learningRate?: number | LearningRateSchedule;
   /** Receives the typed progress events. */
   readonly onEvent?: ProgressListener;
-  /** Saves a checkpoint after every epoch. */
+  /** Saves a checkpoint after every epoch (and every `checkpointEvery` steps). */
   readonly checkpoint?: CheckpointStore;
+  /**
+   * Also save a checkpoint every this many steps, inside epochs; a resume then continues from the
+   * saved step of the epoch, with the same example order and running sums. Default: epoch ends only.
+   */
+  readonly checkpointEvery?: number;
   /** Resume from `checkpoint`'s last save, if there is one. Default false. */
   readonly resume?: boolean;
   /**
@@ -75,6 +83,45 @@ export interface FitOptions {
    */
   readonly maxSteps?: number;
 }
+
+const tensorSchema = z.custom<tf.Tensor>((v) => v instanceof tf.Tensor, { message: 'must be a tf.Tensor' });
+const dataSchema = z.custom<LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be { x, y } tensors' });
+const positiveInteger = z.number().int().positive();
+
+/** Schema of {@link DistillerConfig}. */
+export const distillerConfigSchema = optionsSchema<DistillerConfig>()({
+  student: z.custom<tfl.LayersModel>(() => true),
+  teacher: z.custom<TeacherLike>(() => true).optional(),
+  optimizer: z.custom<tf.Optimizer>(() => true),
+  seed: z.number().int().optional(),
+  trainable: functionSchema<(variable: tf.Variable) => boolean>('a function (variable) => boolean').optional(),
+  teacherCache: z
+    .union([z.enum(['memory', 'off']), z.custom<TeacherCacheStore>((v) => typeof v === 'object' && v !== null && typeof (v as TeacherCacheStore).load === 'function' && typeof (v as TeacherCacheStore).save === 'function', { message: 'must be a store with load() and save()' })])
+    .optional(),
+  teacherCacheMaxBytes: z.number().int().nonnegative().optional(),
+});
+
+/** Schema of {@link FitOptions}. */
+export const fitOptionsSchema = optionsSchema<FitOptions>()({
+  epochs: z.number({ message: 'must be an integer >= 0' }).int().nonnegative(),
+  batchSize: positiveInteger.default(32),
+  shuffle: z.boolean().default(true),
+  validation: dataSchema.optional(),
+  learningRate: z.union([z.number().finite().nonnegative(), functionSchema<LearningRateSchedule>('a number or a schedule')]).optional(),
+  onEvent: functionSchema<ProgressListener>().optional(),
+  checkpoint: z
+    .custom<CheckpointStore>((v) => typeof v === 'object' && v !== null && typeof (v as CheckpointStore).save === 'function' && typeof (v as CheckpointStore).load === 'function', {
+      message: 'must be a store with save() and load() (memoryCheckpointStore(), fileCheckpointStore(path))',
+    })
+    .optional(),
+  resume: z.boolean().default(false),
+  maxSteps: positiveInteger.optional(),
+  checkpointEvery: positiveInteger.optional(),
+});
+
+/** Hooks of {@link DistillationPlugin} this version runs; other function fields are listed by `describe()`. */
+const KNOWN_HOOKS = ['setup', 'variables', 'transformBatch', 'loss', 'afterStep', 'onEpochStart', 'onEpochEnd', 'state', 'loadState', 'dispose'];
+const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps'];
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
 export interface History {
@@ -110,8 +157,13 @@ export class Distiller {
   private globalStep = 0;
   private history: EpochLogs[] = [];
   private readonly cache?: TeacherCache;
+  private disposed = false;
+  private fitting = false;
+  /** Where a restored checkpoint stopped inside an epoch. */
+  private position?: EpochPosition;
 
   constructor(config: DistillerConfig) {
+    parseOptions(distillerConfigSchema, config, 'Distiller');
     if (!(config.student instanceof tfl.LayersModel)) {
       throw new DistillationError('bad-student', 'Distiller: student must be a tfjs LayersModel');
     }
@@ -122,18 +174,9 @@ export class Distiller {
     this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
     this.optimizer = config.optimizer;
     this.random = new SeededRandom(config.seed ?? 0);
-    if (config.trainable !== undefined && typeof config.trainable !== 'function') {
-      throw new DistillationError('bad-option', 'Distiller: trainable must be a function (variable) => boolean');
-    }
     this.trainable = config.trainable;
     const cacheMode = config.teacherCache ?? 'memory';
     const store = typeof cacheMode === 'object' && cacheMode !== null ? cacheMode : undefined;
-    if (store ? typeof store.load !== 'function' || typeof store.save !== 'function' : cacheMode !== 'memory' && cacheMode !== 'off') {
-      throw new DistillationError(
-        'bad-option',
-        `Distiller: teacherCache must be 'memory', 'off' or a store with load() and save(), got ${store ? 'an object without them' : `'${String(cacheMode)}'`}`,
-      );
-    }
     if (this.teacher && cacheMode !== 'off') {
       this.cache = new TeacherCache(this.teacher, config.teacher, { maxBytes: config.teacherCacheMaxBytes, ...(store ? { store } : {}) });
     }
@@ -146,8 +189,21 @@ export class Distiller {
 
   /** Adds a plugin; hooks run in `use()` order. Names must be unique. Returns `this`. */
   use<State>(plugin: DistillationPlugin<State>): this {
-    if (plugin == null || typeof plugin.name !== 'string' || plugin.name === '') {
+    this.assertUsable('use');
+    if (plugin == null || typeof plugin !== 'object' || typeof plugin.name !== 'string' || plugin.name === '') {
       throw new DistillationError('bad-plugin', 'Distiller.use: a plugin needs a non-empty name');
+    }
+    for (const hook of KNOWN_HOOKS) {
+      const value = (plugin as unknown as Record<string, unknown>)[hook];
+      if (value !== undefined && typeof value !== 'function') {
+        throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": ${hook} must be a function, got ${typeof value}`);
+      }
+    }
+    if (plugin.taps !== undefined) {
+      const ok = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((n) => typeof n === 'string' && n !== ''));
+      if (typeof plugin.taps !== 'object' || !ok(plugin.taps.student) || !ok(plugin.taps.teacher)) {
+        throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": taps must be { student?: string[], teacher?: string[] } of layer names`);
+      }
     }
     if (this.slots.some((s) => s.plugin.name === plugin.name)) {
       throw new DistillationError(
@@ -159,8 +215,8 @@ export class Distiller {
       throw new DistillationError('plugin-after-setup', `Distiller.use("${plugin.name}"): add plugins before the first fit()`);
     }
     const weight = plugin.weight ?? 1;
-    if (!Number.isFinite(weight)) {
-      throw new DistillationError('bad-option', `Plugin "${plugin.name}": weight must be finite, got ${weight}`);
+    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
+      throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": weight must be a finite number >= 0, got ${weight}`);
     }
     if (plugin.needsTeacher && !this.teacher) {
       throw new DistillationError('no-teacher', `Plugin "${plugin.name}" needs a teacher, but the Distiller has none`);
@@ -179,7 +235,13 @@ export class Distiller {
     const parts = this.slots
       .filter((s) => s.plugin.loss)
       .map((s) => `${s.plugin.weight ?? 1}*${s.plugin.label ?? s.plugin.name}`);
-    return `Loss = ${parts.length ? parts.join(' + ') : '0 (no loss plugins)'}`;
+    const unknown = this.slots.flatMap((s) =>
+      Object.keys(s.plugin)
+        .filter((k) => !KNOWN_HOOKS.includes(k) && !KNOWN_FIELDS.includes(k))
+        .map((k) => `${s.plugin.name}.${k}`),
+    );
+    const loss = `Loss = ${parts.length ? parts.join(' + ') : '0 (no loss plugins)'}`;
+    return unknown.length ? `${loss} (not run by this version of kd: ${unknown.join(', ')})` : loss;
   }
 
   /**
@@ -187,28 +249,38 @@ export class Distiller {
    * data, the models and every option before the first step.
    */
   async fit(data: LabeledData, options: FitOptions): Promise<History> {
-    const epochs = options.epochs;
-    const batchSize = options.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 0) {
-      throw new DistillationError('bad-option', `fit: epochs must be an integer >= 0, got ${epochs}`);
+    this.assertUsable('fit');
+    if (this.fitting) {
+      throw new DistillationError('fit-in-progress', 'fit: this Distiller is already training (await the first fit() before starting another)');
     }
-    if (!Number.isInteger(batchSize) || batchSize <= 0) {
-      throw new DistillationError('bad-option', `fit: batchSize must be a positive integer, got ${batchSize}`);
+    this.fitting = true;
+    try {
+      return await this.fitOnce(data, options);
+    } finally {
+      this.fitting = false;
     }
+  }
+
+  private async fitOnce(data: LabeledData, rawOptions: FitOptions): Promise<History> {
+    const options = parseOptions(fitOptionsSchema, rawOptions, 'fit');
+    const { epochs, batchSize } = options;
     if (!this.slots.some((s) => s.plugin.loss)) {
       throw new DistillationError('no-loss', 'fit: no plugin contributes a loss; use(hardLabel()) or another loss plugin');
     }
-    if (options.maxSteps !== undefined && !(Number.isInteger(options.maxSteps) && options.maxSteps > 0)) {
-      throw new DistillationError('bad-option', `fit: maxSteps must be a positive integer, got ${options.maxSteps}`);
-    }
     if (options.resume && !options.checkpoint) {
-      throw new DistillationError('bad-option', 'fit: resume needs a checkpoint store');
+      throw new DistillationError('bad-option', 'fit: option "resume" needs a checkpoint store (option "checkpoint")');
     }
+    if (options.checkpointEvery !== undefined && !options.checkpoint) {
+      throw new DistillationError('bad-option', 'fit: option "checkpointEvery" needs a checkpoint store (option "checkpoint")');
+    }
+    if (options.checkpoint) this.assertResumableOptimizer();
+    const inputShape = this.student.inputs[0]?.shape;
+    checkDataShapes(data, 'training data', inputShape);
+    checkFinite(data, 'training data');
     const numClasses = this.checkModels(data);
-    const labels = validateData(data, 'training data', numClasses, this.student.inputs[0]?.shape);
-    if (options.validation) {
-      validateData(options.validation, 'validation data', numClasses, this.student.inputs[0]?.shape);
-    }
+    const labels = readLabels(data, 'training data', numClasses);
+    if (options.validation) validateData(options.validation, 'validation data', numClasses, inputShape);
+    await options.checkpoint?.probe?.();
     await this.prepare(data, numClasses, labels);
     if (options.resume) {
       const saved = await options.checkpoint!.load();
@@ -224,16 +296,23 @@ export class Distiller {
     const schedule = options.learningRate;
     await emit({ type: 'fit-start', epochs, startEpoch: this.epochsDone, stepsPerEpoch, description: this.describe() });
 
+    let partial: EpochLogs | undefined;
     for (let epoch = this.epochsDone; epoch < epochs && this.globalStep < maxSteps; epoch++) {
-      const started = Date.now();
+      // A checkpoint taken inside this epoch: continue it (its hooks ran before the save).
+      const resumed = this.position;
+      this.position = undefined;
+      if (resumed && resumed.order.length !== n) {
+        throw new DistillationError('checkpoint-mismatch', `fit: the checkpoint's epoch order has ${resumed.order.length} examples, the data ${n}`);
+      }
+      const started = Date.now() - (resumed?.seconds ?? 0) * 1000;
       await emit({ type: 'epoch-start', epoch, epochs });
-      for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
-      const order = options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n);
-      const sums: Record<string, number> = {};
-      let lossSum = 0;
-      let learningRate = this.currentLearningRate();
-      let stepsDone = 0;
-      for (let s = 0; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
+      if (!resumed) for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
+      const order = resumed?.order ?? (options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n));
+      const sums: Record<string, number> = { ...(resumed?.termSums ?? {}) };
+      let lossSum = resumed?.lossSum ?? 0;
+      let learningRate = resumed?.learningRate ?? this.currentLearningRate();
+      let stepsDone = resumed?.stepInEpoch ?? 0;
+      for (let s = stepsDone; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
         if (schedule !== undefined) {
           learningRate =
             typeof schedule === 'number'
@@ -257,6 +336,11 @@ export class Distiller {
           terms,
           learningRate,
         });
+        if (options.checkpointEvery && this.globalStep % options.checkpointEvery === 0 && s + 1 < stepsPerEpoch && this.globalStep < maxSteps) {
+          const position = { stepInEpoch: s + 1, order, lossSum, termSums: { ...sums }, learningRate, seconds: (Date.now() - started) / 1000 };
+          await options.checkpoint!.save(await this.snapshot(position));
+          await emit({ type: 'checkpoint', epoch, step: this.globalStep });
+        }
       }
       const validation = options.validation ? await this.evaluate(options.validation) : undefined;
       const logs: EpochLogs = {
@@ -267,6 +351,18 @@ export class Distiller {
         seconds: (Date.now() - started) / 1000,
         ...(validation ? { validation } : {}),
       };
+      if (stepsDone < stepsPerEpoch) {
+        // Stopped by maxSteps inside the epoch: the epoch stays open, so a later fit (or a resume
+        // from the checkpoint saved here) continues it with the same order and sums.
+        this.position = { stepInEpoch: stepsDone, order, lossSum, termSums: { ...sums }, learningRate, seconds: logs.seconds };
+        partial = logs;
+        await emit({ type: 'epoch-end', epoch, epochs, logs });
+        if (options.checkpoint) {
+          await options.checkpoint.save(await this.snapshot(this.position));
+          await emit({ type: 'checkpoint', epoch, step: this.globalStep });
+        }
+        break;
+      }
       const flat: Record<string, number> = { loss: logs.loss, ...logs.terms };
       if (validation) Object.assign(flat, { valAccuracy: validation.accuracy, valLoss: validation.loss });
       for (const slot of [...this.slots].reverse()) await slot.plugin.onEpochEnd?.({ state: slot.state, epoch, logs: flat });
@@ -275,21 +371,33 @@ export class Distiller {
       await emit({ type: 'epoch-end', epoch, epochs, logs });
       if (options.checkpoint) {
         await options.checkpoint.save(await this.checkpoint());
-        await emit({ type: 'checkpoint', epoch });
+        await emit({ type: 'checkpoint', epoch, step: this.globalStep });
       }
     }
-    const history = { epochs: [...this.history] };
+    const history = { epochs: [...this.history, ...(partial ? [partial] : [])] };
     await emit({ type: 'fit-end', history: history.epochs });
     return history;
   }
 
   /** Accuracy and cross-entropy of the student on labelled data (inference mode). */
   evaluate(data: LabeledData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+    this.assertUsable('evaluate');
     return evaluateModel(this.student, data, options);
   }
 
-  /** The run's state as a {@link Checkpoint} (plain arrays; no tensors to dispose). */
-  async checkpoint(): Promise<Checkpoint> {
+  /**
+   * The run's state as a {@link Checkpoint} (plain arrays; no tensors to dispose). Call it after
+   * `fit` has set the plugins up (between or after `fit` calls, or from an event listener).
+   */
+  checkpoint(): Promise<Checkpoint> {
+    return this.snapshot(this.position);
+  }
+
+  private async snapshot(position: EpochPosition | undefined): Promise<Checkpoint> {
+    this.assertUsable('checkpoint');
+    if (!this.prepared) {
+      throw new DistillationError('not-set-up', 'checkpoint: nothing to save before fit() has set the plugins up');
+    }
     const student = this.student.weights.map((w, i) => toRecord(`${i}:${w.originalName}`, w.read()));
     const optimizerWeights = await this.optimizer.getWeights();
     const optimizer = optimizerWeights.map((w, i) => toRecord(`${i}:${w.name}`, w.tensor));
@@ -305,7 +413,14 @@ export class Distiller {
     }
     return {
       format: 'kd-checkpoint',
-      version: 1,
+      version: CHECKPOINT_VERSION,
+      run: {
+        plugins: this.slots.map((s) => s.plugin.name),
+        dataSize: this.prepared.dataSize,
+        numClasses: this.prepared.numClasses,
+        optimizer: this.optimizer.getClassName(),
+      },
+      ...(position ? { position: { ...position, order: Int32Array.from(position.order) } } : {}),
       epoch: this.epochsDone,
       step: this.globalStep,
       random: this.random.getState(),
@@ -322,37 +437,20 @@ export class Distiller {
    * optimizer, and `fit` to have prepared the plugins (use `fit({ resume: true })`).
    */
   async restore(checkpoint: Checkpoint): Promise<void> {
-    if (checkpoint.format !== 'kd-checkpoint') {
-      throw new DistillationError('bad-checkpoint', 'restore: not a kd checkpoint');
+    this.assertUsable('restore');
+    if (!this.prepared) {
+      throw new DistillationError('not-set-up', 'restore: the plugins are not set up yet; resume with fit(data, { checkpoint, resume: true })');
     }
-    const weights = this.student.weights;
-    if (checkpoint.student.length !== weights.length) {
-      throw new DistillationError(
-        'checkpoint-mismatch',
-        `restore: checkpoint has ${checkpoint.student.length} student weights, the student has ${weights.length}`,
-      );
-    }
-    checkpoint.student.forEach((r, i) => {
-      const shape = weights[i]!.shape;
-      if (r.shape.length !== shape.length || r.shape.some((d, j) => d !== shape[j])) {
-        throw new DistillationError(
-          'checkpoint-mismatch',
-          `restore: student weight ${i} "${weights[i]!.originalName}" has shape [${shape}], checkpoint "${r.name}" [${r.shape}]`,
-        );
-      }
-    });
-    for (const slot of this.slots) {
-      if (slot.plugin.loadState && !checkpoint.plugins[slot.plugin.name]) {
-        throw new DistillationError('checkpoint-mismatch', `restore: checkpoint has no state for plugin "${slot.plugin.name}"`);
-      }
-    }
-    if (this.optimizer.iterations > 0) {
-      throw new DistillationError('optimizer-in-use', 'restore: the optimizer has already taken steps; restore into a fresh optimizer');
-    }
+    this.checkRestorable(checkpoint);
     const studentTensors = checkpoint.student.map(fromRecord);
-    this.student.setWeights(studentTensors);
-    tf.dispose(studentTensors);
-    await this.optimizer.setWeights(checkpoint.optimizer.map((r) => ({ name: r.name.replace(/^\d+:/, ''), tensor: fromRecord(r) })));
+    const optimizerTensors = checkpoint.optimizer.map((r) => ({ name: r.name.replace(/^\d+:/, ''), tensor: fromRecord(r) }));
+    try {
+      this.student.setWeights(studentTensors);
+      await this.optimizer.setWeights(optimizerTensors);
+    } finally {
+      tf.dispose(studentTensors);
+      tf.dispose(optimizerTensors.map((w) => w.tensor));
+    }
     for (const slot of this.slots) {
       const saved = checkpoint.plugins[slot.plugin.name];
       if (!slot.plugin.loadState || !saved) continue;
@@ -367,6 +465,71 @@ export class Distiller {
     this.epochsDone = checkpoint.epoch;
     this.globalStep = checkpoint.step;
     this.history = structuredClone([...checkpoint.history]);
+    this.position = checkpoint.position && { ...checkpoint.position, order: Int32Array.from(checkpoint.position.order) };
+  }
+
+  /** Refuses a checkpoint of another run before anything is touched, naming the difference. */
+  private checkRestorable(checkpoint: Checkpoint): void {
+    const refuse = (what: string) => {
+      throw new DistillationError('checkpoint-mismatch', `restore: ${what}`);
+    };
+    if (checkpoint?.format !== 'kd-checkpoint') {
+      throw new DistillationError('bad-checkpoint', 'restore: not a kd checkpoint');
+    }
+    if (checkpoint.version !== CHECKPOINT_VERSION) {
+      throw new DistillationError('bad-checkpoint', `restore: checkpoint format ${checkpoint.version}, this kd reads ${CHECKPOINT_VERSION}`);
+    }
+    const names = this.slots.map((s) => s.plugin.name);
+    const saved = checkpoint.run.plugins;
+    if (saved.join('\u0000') !== names.join('\u0000')) {
+      const missing = saved.filter((n) => !names.includes(n));
+      const extra = names.filter((n) => !saved.includes(n));
+      refuse(
+        `the checkpoint was saved with plugins [${saved.join(', ')}], this Distiller uses [${names.join(', ')}]` +
+          (missing.length ? `; missing: ${missing.join(', ')}` : '') +
+          (extra.length ? `; not in the checkpoint: ${extra.join(', ')}` : '') +
+          (!missing.length && !extra.length ? ' (another order)' : ''),
+      );
+    }
+    if (checkpoint.run.dataSize !== this.prepared!.dataSize || checkpoint.run.numClasses !== this.prepared!.numClasses) {
+      refuse(
+        `the checkpoint was saved for ${checkpoint.run.dataSize} examples of ${checkpoint.run.numClasses} classes, this run has ${this.prepared!.dataSize} of ${this.prepared!.numClasses}`,
+      );
+    }
+    if (checkpoint.run.optimizer !== this.optimizer.getClassName()) {
+      refuse(`the checkpoint's optimizer is ${checkpoint.run.optimizer}, this run's ${this.optimizer.getClassName()}`);
+    }
+    const weights = this.student.weights;
+    if (checkpoint.student.length !== weights.length) {
+      refuse(`the checkpoint has ${checkpoint.student.length} student weights, the student "${this.student.name}" has ${weights.length}`);
+    }
+    checkpoint.student.forEach((r, i) => {
+      const shape = weights[i]!.shape;
+      if (r.shape.length !== shape.length || r.shape.some((d, j) => d !== shape[j])) {
+        refuse(`student weight ${i} "${weights[i]!.originalName}" has shape [${shape}], the checkpoint's "${r.name}" [${r.shape}]`);
+      }
+    });
+    if (this.optimizer.iterations > 0) {
+      throw new DistillationError('optimizer-in-use', 'restore: the optimizer has already taken steps; restore into a fresh optimizer');
+    }
+    if (isStatefulOptimizer(this.optimizer)) {
+      const problem = this.optimizer.stateMismatch(checkpoint.optimizer.slice(1), this.trainableVariables());
+      if (problem) refuse(problem);
+    }
+    for (const slot of this.slots) {
+      const stored = checkpoint.plugins[slot.plugin.name];
+      if (!slot.plugin.state) continue;
+      if (!stored) refuse(`the checkpoint has no state for plugin "${slot.plugin.name}"`);
+      const current = slot.plugin.state(slot.state).tensors;
+      const storedByName = new Map(stored!.tensors.map((r) => [r.name, r.shape]));
+      for (const [name, tensor] of Object.entries(current)) {
+        const shape = storedByName.get(name);
+        if (!shape) refuse(`plugin "${slot.plugin.name}": the checkpoint has no tensor "${name}"`);
+        if (shape!.length !== tensor.shape.length || shape!.some((d, j) => d !== tensor.shape[j])) {
+          refuse(`plugin "${slot.plugin.name}": tensor "${name}" has shape [${tensor.shape}], the checkpoint's [${shape}]`);
+        }
+      }
+    }
   }
 
   /** Metadata describing how the student was distilled (for `userDefinedMetadata`). */
@@ -386,12 +549,32 @@ export class Distiller {
    * cache. Models and optimizer stay the caller's.
    */
   dispose(): void {
+    if (this.fitting) throw new DistillationError('fit-in-progress', 'dispose: wait for fit() to finish before disposing');
+    this.disposed = true;
     this.cache?.clear();
     for (const slot of [...this.slots].reverse()) {
       if (slot.state !== undefined) slot.plugin.dispose?.(slot.state);
       slot.state = undefined;
     }
     this.prepared = undefined;
+  }
+
+  private assertUsable(what: string): void {
+    if (this.disposed) {
+      throw new DistillationError('disposed', `${what}: this Distiller was disposed (its plugins' state is gone); create a new one`);
+    }
+  }
+
+  /** tfjs' Adam family cannot be restored exactly; a checkpointed run needs kd's optimizers. */
+  private assertResumableOptimizer(): void {
+    const name = this.optimizer.getClassName();
+    if (!isStatefulOptimizer(this.optimizer) && (name === 'Adam' || name === 'Adamax')) {
+      throw new DistillationError(
+        'optimizer-not-resumable',
+        `fit: tfjs' ${name} optimizer cannot be checkpointed exactly (its setWeights recomputes beta^t differently, so a resumed run drifts); ` +
+          `use ${name === 'Adam' ? "adam({ learningRate }) from '@kd/core'" : "adam() or another optimizer from '@kd/core'"}, the same update with exact state`,
+      );
+    }
   }
 
   /** Checks the student (and teacher) before training; returns the number of classes. */
@@ -406,7 +589,17 @@ export class Distiller {
     const numClasses = studentOutput.shape[1];
     if (this.teacher && data?.x instanceof tf.Tensor && (data.x.shape[0] ?? 0) > 0) {
       const probeInput = data.teacherX ?? data.x;
-      const logits = tf.tidy(() => this.teacher!.predict(tf.slice(probeInput, 0, 1)).logits);
+      let logits: tf.Tensor;
+      try {
+        logits = tf.tidy(() => this.teacher!.predict(tf.slice(probeInput, 0, 1)).logits);
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new DistillationError(
+          'teacher-input-mismatch',
+          `The teacher (${this.teacher.description}) cannot take the ${data.teacherX ? 'teacherX' : 'training'} inputs of example shape [${probeInput.shape.slice(1)}]: ${reason}`,
+          { cause: error },
+        );
+      }
       const shape = logits.shape;
       logits.dispose();
       if (shape.length !== 2) {

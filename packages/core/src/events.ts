@@ -41,7 +41,7 @@ export type ProgressEvent =
       readonly learningRate: number;
     }
   | { readonly type: 'epoch-end'; readonly epoch: number; readonly epochs: number; readonly logs: EpochLogs }
-  | { readonly type: 'checkpoint'; readonly epoch: number }
+  | { readonly type: 'checkpoint'; readonly epoch: number; readonly step: number }
   | { readonly type: 'fit-end'; readonly history: readonly EpochLogs[] };
 
 /** A consumer of progress events. */

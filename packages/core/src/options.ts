@@ -45,8 +45,30 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, whe
   const received = describeValue(valueAt(value, issue.path));
   throw new DistillationError(
     'bad-option',
-    `${where}: ${at ? `option "${at}"` : 'options'} ${issue.message.replace(/^Invalid input: /, '')}, got ${received}`,
+    `${where}: ${at ? `option "${at}"` : 'options'} ${describeIssue(issue)}, got ${received}`,
   );
+}
+
+/** A zod issue as the end of "option "x" ..." (zod's own messages are for forms). */
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'too_small':
+      return `must be ${issue.origin === 'array' ? 'a list of ' : ''}${issue.inclusive ? '>=' : '>'} ${issue.minimum}${issue.origin === 'array' ? ' items' : ''}`;
+    case 'too_big':
+      return `must be ${issue.origin === 'array' ? 'a list of ' : ''}${issue.inclusive ? '<=' : '<'} ${issue.maximum}${issue.origin === 'array' ? ' items' : ''}`;
+    case 'invalid_type':
+      if (issue.expected === 'int') return 'must be an integer';
+      if (issue.message.startsWith('must')) return issue.message;
+      return `must be ${/^[aeiou]/.test(issue.expected) ? 'an' : 'a'} ${issue.expected === 'nonoptional' ? 'value' : issue.expected}`;
+    case 'invalid_value':
+      return `must be ${issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or ')}`;
+    case 'invalid_union':
+      return [...new Set(issue.errors.map((branch) => (branch[0] ? describeIssue(branch[0]) : 'valid')))].join(', or ').replace(/, or must be /g, ' or ');
+    case 'not_multiple_of':
+      return `must be a multiple of ${issue.divisor}`;
+    default:
+      return issue.message.startsWith('must') ? issue.message : `is invalid (${issue.message})`;
+  }
 }
 
 /** The closest of `candidates` to `word` when it is a plausible typo of it. */

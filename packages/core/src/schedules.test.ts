@@ -62,7 +62,7 @@ describe('learning-rate schedules', () => {
     expect(Number.isFinite(history.epochs[1]!.loss)).toBe(true);
     await expect(
       new Distiller({ student: mlp(4, 5, 3, 2), optimizer: tf.train.sgd(0.1) }).use(hardLabel()).fit(data, { epochs: 1, maxSteps: 0 }),
-    ).rejects.toThrow(/maxSteps must be a positive integer/);
+    ).rejects.toThrow(/option "maxSteps" must be > 0, got 0|option "maxSteps" must be an integer/);
     disposeData(data);
   });
 });

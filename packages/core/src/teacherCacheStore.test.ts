@@ -118,7 +118,7 @@ describe('teacher-output stores (teacherCache: store)', () => {
   it('rejects a teacherCache that is neither a mode nor a store', () => {
     const student = mlp(8, 12, 3, 20, 'student');
     expect(() => new Distiller({ student, teacher: student, optimizer: tf.train.sgd(0.1), teacherCache: {} as TeacherCacheStore })).toThrow(
-      "teacherCache must be 'memory', 'off' or a store with load() and save(), got an object without them",
+      "Distiller: option \"teacherCache\" must be 'memory' or 'off' or a store with load() and save(), got an object",
     );
     student.dispose();
   });

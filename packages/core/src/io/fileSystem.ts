@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { DistillationError } from '../errors';
+import { DistillationError, ioError } from '../errors';
 import { atomicWriteFile } from './atomicWriteFile';
 
 const MODEL_FILE = 'model.json';
@@ -41,7 +41,16 @@ export function fileSystem(directory: string): tf.io.IOHandler {
       try {
         json = JSON.parse(await readFile(modelPath, 'utf8'));
       } catch (error) {
-        throw new DistillationError('model-not-found', `Cannot read ${modelPath}: ${(error as Error).message}`);
+        if ((error as { code?: string }).code === 'ENOENT') {
+          throw new DistillationError('model-not-found', `No model at "${directory}": ${modelPath} does not exist`, { cause: error });
+        }
+        if (error instanceof SyntaxError) {
+          throw new DistillationError('bad-model', `${modelPath} is not valid JSON: ${error.message}`, { cause: error });
+        }
+        throw ioError('read', modelPath, error);
+      }
+      if (!Array.isArray(json?.weightsManifest)) {
+        throw new DistillationError('bad-model', `${modelPath} has no weightsManifest: not a tfjs model.json`);
       }
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs: tf.io.WeightsManifestEntry[] = [];
@@ -49,12 +58,36 @@ export function fileSystem(directory: string): tf.io.IOHandler {
         for (const group of manifest) {
           specs.push(...group.weights);
           for (const path of group.paths) {
-            const bytes = await readFile(join(directory, path));
+            const file = join(directory, path);
+            const bytes = await readFile(file).catch((error: { code?: string }) => {
+              if (error?.code === 'ENOENT') {
+                throw new DistillationError('truncated-weights', `${modelPath} names weights file "${path}", which does not exist`, { cause: error });
+              }
+              throw ioError('read', file, error);
+            });
             buffers.push(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
           }
+        }
+        const needed = specs.reduce((sum, spec) => sum + weightBytes(spec), 0);
+        const found = buffers.reduce((sum, b) => sum + b.byteLength, 0);
+        if (found < needed) {
+          const files = manifest.flatMap((g) => g.paths).join(', ');
+          throw new DistillationError(
+            'truncated-weights',
+            `The weights of ${modelPath} (${files}) hold ${found} bytes, the manifest's ${specs.length} tensors need ${needed}: the file is truncated`,
+          );
         }
         return [specs, tf.io.concatenateArrayBuffers(buffers)];
       });
     },
   };
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, float16: 2, string: 0, complex64: 8 };
+
+/** Bytes a weight takes in a weights file (quantised weights use their storage dtype). */
+function weightBytes(spec: tf.io.WeightsManifestEntry): number {
+  const count = spec.shape.reduce((a, b) => a * b, 1);
+  const dtype = spec.quantization?.dtype ?? spec.dtype;
+  return count * (BYTES[dtype] ?? 4);
 }

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeData, leakedTensors, mlp, toyData } from '../../test/helpers';
 import { decodeCheckpoint, encodeCheckpoint, memoryCheckpointStore } from '../checkpoint';
+import { adam } from '../optimizers/adam';
 import { Distiller } from '../distiller';
 import { definePlugin } from '../plugin';
 import { hardLabel } from '../plugins/hardLabel';
@@ -38,7 +39,7 @@ function makeRun(seed: number) {
   const student = mlp(6, 10, 3, 100);
   const teacher = mlp(6, 12, 3, 200);
   const plugin = runningSum();
-  const distiller = new Distiller({ student, teacher, optimizer: tf.train.adam(0.01), seed })
+  const distiller = new Distiller({ student, teacher, optimizer: adam({ learningRate: 0.01 }), seed })
     .use(hardLabel({ weight: 0.5 }))
     .use(softTargets({ temperature: 3 }))
     .use(plugin);
@@ -65,7 +66,7 @@ describe('model files', () => {
   });
 
   it('fails clearly when the directory has no model', async () => {
-    await expect(loadModel(join(dir, 'missing'))).rejects.toThrow(/Cannot read .*missing\/model.json/);
+    await expect(loadModel(join(dir, 'missing'))).rejects.toThrow(/No model at .*missing.*model.json does not exist/);
   });
 });
 

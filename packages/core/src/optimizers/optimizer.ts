@@ -119,7 +119,10 @@ export abstract class StatefulOptimizer extends tf.Optimizer {
   }
 }
 
-/** Whether `optimizer` is one of kd's {@link StatefulOptimizer}s (across package copies). */
+/**
+ * Whether `optimizer` is one of kd's {@link StatefulOptimizer}s (across package copies). Not
+ * `instanceof`: `tf.Optimizer` defines `Symbol.hasInstance` so that every optimizer passes it.
+ */
 export function isStatefulOptimizer(optimizer: unknown): optimizer is StatefulOptimizer {
-  return optimizer instanceof StatefulOptimizer || typeof (optimizer as StatefulOptimizer | null)?.stateMismatch === 'function';
+  return typeof (optimizer as StatefulOptimizer | null)?.stateMismatch === 'function';
 }
