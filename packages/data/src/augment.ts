@@ -1,5 +1,8 @@
-import { type Batch, type DistillationPlugin, definePlugin, type SeededRandom } from '@kd/core';
+import { type Batch, DistillationError, type DistillationPlugin, definePlugin, optionsSchema, parseOptions, type SeededRandom } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { DataError } from './errors';
+import { integer, probability } from './schemas';
 
 /**
  * Image augmentations for NHWC batches `[N, H, W, C]` (or `[N, H, W]`), drawn from a
@@ -16,15 +19,21 @@ interface Layout {
 }
 
 function layoutOf(x: tf.Tensor, what: string): Layout {
+  if (!(x instanceof tf.Tensor)) {
+    throw new DataError('bad-images', `${what}: expected images [N, H, W, C] or [N, H, W] as a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
+  }
   if (x.rank !== 3 && x.rank !== 4) {
-    throw new RangeError(`${what}: expected images [N, H, W, C] or [N, H, W], got shape [${x.shape}]`);
+    throw new DataError('bad-images', `${what}: expected images [N, H, W, C] or [N, H, W], got shape [${x.shape}]`);
   }
   const [n, h, w, c = 1] = x.shape as number[];
   return { n: n!, h: h!, w: w!, c };
 }
 
-function checkInteger(value: number, what: string, min = 0): void {
-  if (!Number.isInteger(value) || value < min) throw new RangeError(`${what} must be an integer >= ${min}, got ${value}`);
+/** Throws core's `bad-option` unless `random` is a SeededRandom (or has its `next` and `int`). */
+function checkRandom(random: SeededRandom, what: string): void {
+  if (random === null || typeof random !== 'object' || typeof random.next !== 'function' || typeof random.int !== 'function') {
+    throw new DistillationError('bad-option', `${what}: random must be a SeededRandom (in a plugin, the step's context.random), got ${String(random)}`);
+  }
 }
 
 /**
@@ -56,19 +65,27 @@ export interface RandomCropOptions {
   readonly size?: readonly [number, number];
 }
 
+/** Schema of {@link RandomCropOptions}. */
+export const randomCropSchema = optionsSchema<RandomCropOptions>()({
+  padding: integer(0),
+  size: z.tuple([integer(1), integer(1)], { message: 'must be [height, width]' }).optional(),
+});
+
 /**
  * Random crop with zero padding (the CIFAR / ResNet recipe): pads each image by `padding` on every
- * side and takes a `size` crop at a uniformly random position, independently per example.
+ * side and takes a `size` crop at a uniformly random position, independently per example. Throws
+ * `crop-too-large` when `size` exceeds the padded image.
  */
 export function randomCrop(x: tf.Tensor, options: RandomCropOptions, random: SeededRandom): tf.Tensor {
+  const { padding, size } = parseOptions(randomCropSchema, options, 'randomCrop');
   const l = layoutOf(x, 'randomCrop');
-  const { padding } = options;
-  checkInteger(padding, 'randomCrop: padding');
-  const [oh, ow] = options.size ?? [l.h, l.w];
-  checkInteger(oh, 'randomCrop: size[0]', 1);
-  checkInteger(ow, 'randomCrop: size[1]', 1);
+  checkRandom(random, 'randomCrop');
+  const [oh, ow] = size ?? [l.h, l.w];
   if (oh > l.h + 2 * padding || ow > l.w + 2 * padding) {
-    throw new RangeError(`randomCrop: crop [${oh}, ${ow}] is larger than the padded image [${l.h + 2 * padding}, ${l.w + 2 * padding}]`);
+    throw new DataError(
+      'crop-too-large',
+      `randomCrop: crop [${oh}, ${ow}] is larger than the padded image [${l.h + 2 * padding}, ${l.w + 2 * padding}]`,
+    );
   }
   const source = x.dataSync();
   const out = new Float32Array(l.n * oh * ow * l.c);
@@ -88,11 +105,16 @@ export interface FlipOptions {
   readonly probability?: number;
 }
 
+/** Schema of {@link FlipOptions} (defaults applied). */
+export const horizontalFlipSchema = optionsSchema<FlipOptions>()({
+  probability: probability.default(0.5),
+});
+
 /** Mirrors each image left-right with probability `probability` (independently per example). */
 export function horizontalFlip(x: tf.Tensor, options: FlipOptions, random: SeededRandom): tf.Tensor {
+  const { probability: p } = parseOptions(horizontalFlipSchema, options, 'horizontalFlip');
   const l = layoutOf(x, 'horizontalFlip');
-  const p = options.probability ?? 0.5;
-  if (!(p >= 0 && p <= 1)) throw new RangeError(`horizontalFlip: probability must be in [0, 1], got ${p}`);
+  checkRandom(random, 'horizontalFlip');
   const source = x.dataSync();
   const out = new Float32Array(source.length);
   const { h, w, c } = l;
@@ -116,14 +138,19 @@ export interface JitterOptions {
   readonly pixels?: number;
 }
 
+/** Schema of {@link JitterOptions} (defaults applied). */
+export const jitterSchema = optionsSchema<JitterOptions>()({
+  pixels: integer(0).default(2),
+});
+
 /**
  * Input jitter (Hinton et al. 2015, MNIST teacher): shifts each image by a uniform integer offset
  * in `[-pixels, pixels]` along each axis, zero fill, same size.
  */
 export function jitter(x: tf.Tensor, options: JitterOptions, random: SeededRandom): tf.Tensor {
+  const { pixels } = parseOptions(jitterSchema, options, 'jitter');
   const l = layoutOf(x, 'jitter');
-  const pixels = options.pixels ?? 2;
-  checkInteger(pixels, 'jitter: pixels');
+  checkRandom(random, 'jitter');
   const source = x.dataSync();
   const out = new Float32Array(source.length);
   for (let k = 0; k < l.n; k++) {
@@ -145,33 +172,34 @@ export interface AugmentOptions {
   readonly name?: string;
 }
 
+/** Schema of {@link AugmentOptions} (defaults applied). */
+export const augmentSchema = optionsSchema<AugmentOptions>()({
+  crop: randomCropSchema.optional(),
+  flip: z.union([z.boolean(), horizontalFlipSchema], { message: 'must be a boolean or { probability }' }).optional(),
+  jitter: z.union([z.boolean(), jitterSchema], { message: 'must be a boolean or { pixels }' }).optional(),
+  name: z.string({ message: 'must be a non-empty string' }).min(1, { message: 'must be a non-empty string' }).default('augment'),
+});
+
 /**
  * The augmentations as a `transformBatch` plugin for a `Distiller`, seeded by the run's random
  * source. The student's `x` is replaced by its augmented view; when the batch has no separate
  * `teacherX` the teacher sees the SAME augmented view (consistent teaching, Beyer et al. 2022).
  * Because `x` changes every step, the Distiller's teacher cache does not serve these steps.
+ * Throws `no-augmentation` when none of crop, flip and jitter is on.
  */
 export function augment(options: AugmentOptions): DistillationPlugin<void> {
+  const parsed = parseOptions(augmentSchema, options, 'augment');
   const steps: ((x: tf.Tensor, random: SeededRandom) => tf.Tensor)[] = [];
-  if (options.crop) {
-    const crop = options.crop;
-    checkInteger(crop.padding, 'augment: crop.padding');
-    steps.push((x, r) => randomCrop(x, crop, r));
-  }
-  if (options.flip) {
-    const flip = options.flip === true ? {} : options.flip;
-    steps.push((x, r) => horizontalFlip(x, flip, r));
-  }
-  if (options.jitter) {
-    const j = options.jitter === true ? {} : options.jitter;
-    steps.push((x, r) => jitter(x, j, r));
-  }
-  if (steps.length === 0) throw new RangeError('augment: choose at least one of crop, flip, jitter');
-  const label = [options.crop ? `crop(${options.crop.padding})` : '', options.flip ? 'flip' : '', options.jitter ? 'jitter' : '']
-    .filter(Boolean)
-    .join('+');
+  const { crop } = parsed;
+  if (crop) steps.push((x, r) => randomCrop(x, crop, r));
+  const flip = parsed.flip === true ? {} : parsed.flip || undefined;
+  if (flip) steps.push((x, r) => horizontalFlip(x, flip, r));
+  const shift = parsed.jitter === true ? {} : parsed.jitter || undefined;
+  if (shift) steps.push((x, r) => jitter(x, shift, r));
+  if (steps.length === 0) throw new DataError('no-augmentation', 'augment: choose at least one of crop, flip, jitter');
+  const label = [crop ? `crop(${crop.padding})` : '', flip ? 'flip' : '', shift ? 'jitter' : ''].filter(Boolean).join('+');
   return definePlugin<void>({
-    name: options.name ?? 'augment',
+    name: parsed.name,
     label,
     transformBatch(batch: Batch, { random }) {
       let x = batch.x;

@@ -1,3 +1,7 @@
+import { optionsSchema, parseOptions, functionSchema } from '@kd/core';
+import { z } from 'zod';
+import { DataError, type DataErrorCode } from './errors';
+
 /** Element types of the IDX format, by their type code (third byte of the magic number). */
 export type IdxDataType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
 
@@ -25,13 +29,25 @@ export interface ReadIdxOptions {
   readonly gunzip?: (bytes: Uint8Array) => Uint8Array;
 }
 
-/** A malformed IDX file (wrong magic, unknown type code, truncated or oversized data). */
-export class IdxFormatError extends Error {
+/** Schema of {@link ReadIdxOptions} (defaults applied). */
+export const readIdxSchema = optionsSchema<ReadIdxOptions>()({
+  name: z.string({ message: 'must be a non-empty string' }).min(1, { message: 'must be a non-empty string' }).default('IDX data'),
+  gunzip: functionSchema<(bytes: Uint8Array) => Uint8Array>('a function (bytes: Uint8Array) => Uint8Array').optional(),
+});
+
+/**
+ * A malformed IDX file (wrong magic, unknown type code, truncated or oversized data, images and
+ * labels that do not fit together). A {@link DataError}: `code` says what is wrong, `file` names
+ * the file and starts the message.
+ */
+export class IdxFormatError extends DataError {
   constructor(
+    code: DataErrorCode,
     readonly file: string,
     message: string,
+    options?: { readonly cause?: unknown },
   ) {
-    super(`${file}: ${message}`);
+    super(code, `${file}: ${message}`, options);
     this.name = 'IdxFormatError';
   }
 }
@@ -65,47 +81,57 @@ export function isGzip(bytes: Uint8Array): boolean {
  * `ndims` big-endian uint32 dimensions, then the big-endian values.
  *
  * Validates the magic number, the type code, the dimensions and that the data length is exactly
- * the product of the dimensions times the element size; errors ({@link IdxFormatError}) name the
- * file. Gzipped bytes are decompressed with `options.gunzip` (see `@kd/data/node`).
+ * the product of the dimensions times the element size; errors ({@link IdxFormatError}, codes
+ * `idx-*`) name the file. Gzipped bytes are decompressed with `options.gunzip` (see
+ * `@kd/data/node`). Options are checked first (`unknown-option`, `bad-option`).
  */
 export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArray {
-  const file = options.name ?? 'IDX data';
+  const { name: file, gunzip } = parseOptions(readIdxSchema, options, 'readIdx');
   if (!(bytes instanceof Uint8Array)) {
-    throw new IdxFormatError(file, 'expected the file contents as a Uint8Array');
+    const got = bytes === null ? 'null' : Array.isArray(bytes) ? 'an array' : typeof bytes === 'object' ? `a ${(bytes as object).constructor?.name ?? 'object'}` : typeof bytes;
+    throw new IdxFormatError('idx-not-bytes', file, `expected the file contents as a Uint8Array, got ${got}`);
   }
   if (isGzip(bytes)) {
-    if (!options.gunzip) {
+    if (!gunzip) {
       throw new IdxFormatError(
+        'idx-gzipped',
         file,
         'is gzip-compressed; decompress it first or use readIdx / loadIdxFile from @kd/data/node',
       );
     }
     try {
-      bytes = options.gunzip(bytes);
+      bytes = gunzip(bytes);
     } catch (error) {
-      throw new IdxFormatError(file, `is not valid gzip data (${(error as Error).message}); the download may be truncated`);
+      throw new IdxFormatError('idx-bad-gzip', file, `is not valid gzip data (${(error as Error).message}); the download may be truncated`, {
+        cause: error,
+      });
+    }
+    if (!(bytes instanceof Uint8Array)) {
+      throw new IdxFormatError('idx-bad-gzip', file, 'gunzip did not return a Uint8Array');
     }
   }
   if (bytes.length < 4) {
-    throw new IdxFormatError(file, `is truncated: ${bytes.length} bytes, shorter than the 4-byte IDX magic number`);
+    throw new IdxFormatError('idx-truncated', file, `is truncated: ${bytes.length} bytes, shorter than the 4-byte IDX magic number`);
   }
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
-    throw new IdxFormatError(file, `is not an IDX file: magic number ${magic} does not start with 00 00`);
+    throw new IdxFormatError('idx-bad-magic', file, `is not an IDX file: magic number ${magic} does not start with 00 00`);
   }
   const code = bytes[2]!;
   const type = TYPES.get(code);
   if (!type) {
     throw new IdxFormatError(
+      'idx-unknown-type',
       file,
       `has unknown IDX type code 0x${code.toString(16).padStart(2, '0')} (expected 0x08, 0x09, 0x0b, 0x0c, 0x0d or 0x0e)`,
     );
   }
   const ndims = bytes[3]!;
-  if (ndims === 0) throw new IdxFormatError(file, 'declares 0 dimensions');
+  if (ndims === 0) throw new IdxFormatError('idx-no-dimensions', file, 'declares 0 dimensions');
   const headerLength = 4 + 4 * ndims;
   if (bytes.length < headerLength) {
     throw new IdxFormatError(
+      'idx-truncated',
       file,
       `is truncated: the header declares ${ndims} dimensions (${headerLength} header bytes) but the file has ${bytes.length} bytes`,
     );
@@ -118,12 +144,14 @@ export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArr
   const actual = bytes.length - headerLength;
   if (actual < expected) {
     throw new IdxFormatError(
+      'idx-truncated',
       file,
       `is truncated: shape [${shape.join(', ')}] of ${type.dtype} needs ${expected} data bytes, found ${actual}`,
     );
   }
   if (actual > expected) {
     throw new IdxFormatError(
+      'idx-trailing-bytes',
       file,
       `has ${actual - expected} unexpected trailing bytes after shape [${shape.join(', ')}] of ${type.dtype}`,
     );
@@ -162,14 +190,28 @@ function decode(view: DataView, offset: number, count: number, dtype: IdxDataTyp
 
 /**
  * Encodes values as an (uncompressed) IDX file: the inverse of {@link readIdx}. Handy for tests
- * and for writing small data sets.
+ * and for writing small data sets. Throws `bad-idx-array` for an unknown dtype, a shape that is
+ * not 1 to 255 non-negative integers (< 2^32), or data whose length is not the shape's product.
  */
 export function writeIdx(array: { dtype: IdxDataType; shape: readonly number[]; data: ArrayLike<number> }): Uint8Array {
+  if (array === null || typeof array !== 'object') {
+    throw new DataError('bad-idx-array', `writeIdx: expected { dtype, shape, data }, got ${String(array)}`);
+  }
+  if (!Object.hasOwn(IDX_TYPE_CODES, array.dtype)) {
+    throw new DataError('bad-idx-array', `writeIdx: dtype must be one of ${Object.keys(IDX_TYPE_CODES).join(', ')}, got ${String(array.dtype)}`);
+  }
+  const { shape, data } = array;
+  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 255 || shape.some((d) => !Number.isInteger(d) || d < 0 || d > 0xffffffff)) {
+    throw new DataError('bad-idx-array', `writeIdx: shape must be 1 to 255 non-negative integer dimensions, got ${JSON.stringify(shape)}`);
+  }
+  if (data == null || typeof data.length !== 'number') {
+    throw new DataError('bad-idx-array', 'writeIdx: data must be an array or typed array of numbers');
+  }
   const code = IDX_TYPE_CODES[array.dtype];
   const size = TYPES.get(code)!.size;
-  const count = array.shape.reduce((a, b) => a * b, 1);
-  if (array.data.length !== count) {
-    throw new RangeError(`writeIdx: shape [${array.shape.join(', ')}] needs ${count} values, got ${array.data.length}`);
+  const count = shape.reduce((a, b) => a * b, 1);
+  if (data.length !== count) {
+    throw new DataError('bad-idx-array', `writeIdx: shape [${shape.join(', ')}] needs ${count} values, got ${data.length}`);
   }
   const header = 4 + 4 * array.shape.length;
   const out = new Uint8Array(header + count * size);

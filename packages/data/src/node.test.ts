@@ -24,7 +24,7 @@ describe('@kd/data/node', () => {
     const path = join(dir, 'broken-idx1-ubyte');
     writeFileSync(path, new Uint8Array([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]));
     await expect(loadIdxFile(path)).rejects.toThrow(`${path}: is truncated: shape [9] of uint8 needs 9 data bytes, found 2`);
-    await expect(loadIdxFile(join(dir, 'nope'))).rejects.toThrow(/cannot read .*nope/);
+    await expect(loadIdxFile(join(dir, 'nope'))).rejects.toThrow(/Cannot read IDX file ".*nope": ENOENT/);
   });
 
   it('loadFashionMnist reads a directory of (gzipped or plain) IDX files', async () => {

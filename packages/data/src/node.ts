@@ -6,8 +6,10 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import type { LabeledData } from '@kd/core';
-import { type IdxArray, type ReadIdxOptions, readIdx as readIdxBrowser } from './idx';
+import { DistillationError, ioError, type LabeledData, optionsSchema, parseOptions } from '@kd/core';
+import { z } from 'zod';
+import { DataError } from './errors';
+import { type IdxArray, type ReadIdxOptions, readIdx as readIdxBrowser, readIdxSchema } from './idx';
 import { FASHION_MNIST_CLASSES, idxToLabeledData } from './labeled';
 
 /** Where Debian's `dataset-fashion-mnist` package installs the IDX files. */
@@ -15,17 +17,28 @@ export const FASHION_MNIST_DIRECTORY = '/usr/share/datasets/fashion-mnist';
 
 /** {@link readIdx} of the main entry, decompressing gzip input with `node:zlib`. */
 export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArray {
-  return readIdxBrowser(bytes, { gunzip: (b) => new Uint8Array(gunzipSync(b)), ...options });
+  const { name, gunzip } = parseOptions(readIdxSchema, options, 'readIdx');
+  return readIdxBrowser(bytes, { name, gunzip: gunzip ?? ((b) => new Uint8Array(gunzipSync(b))) });
 }
 
-/** Reads and decodes an IDX file (gzipped or not); errors name the path. */
+function checkPath(path: unknown, where: string): asserts path is string {
+  if (typeof path !== 'string' || path === '') {
+    throw new DistillationError('bad-option', `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`);
+  }
+}
+
+/**
+ * Reads and decodes an IDX file (gzipped or not); errors name the path. A file that cannot be
+ * read throws `io-error` (the cause kept), malformed contents an `IdxFormatError`.
+ */
 export async function loadIdxFile(path: string): Promise<IdxArray> {
+  checkPath(path, 'loadIdxFile');
   const { readFile } = await import('node:fs/promises');
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await readFile(path));
   } catch (error) {
-    throw new Error(`loadIdxFile: cannot read ${path}: ${(error as Error).message}`);
+    throw ioError('read IDX file', path, error);
   }
   return readIdx(bytes, { name: path });
 }
@@ -35,6 +48,11 @@ export interface FashionMnistOptions {
   /** Directory with the four IDX files (`.gz` or not). Default `/usr/share/datasets/fashion-mnist`. */
   readonly directory?: string;
 }
+
+/** Schema of {@link FashionMnistOptions} (defaults applied). */
+export const loadFashionMnistSchema = optionsSchema<FashionMnistOptions>()({
+  directory: z.string({ message: 'must be a non-empty string' }).min(1, { message: 'must be a non-empty string' }).default(FASHION_MNIST_DIRECTORY),
+});
 
 /** Fashion-MNIST as tensors; the caller disposes `train` and `test`. */
 export interface FashionMnist {
@@ -51,7 +69,8 @@ function findFile(directory: string, base: string): string {
     const path = join(directory, name);
     if (existsSync(path)) return path;
   }
-  throw new Error(
+  throw new DataError(
+    'dataset-not-found',
     `loadFashionMnist: ${join(directory, `${base}.gz`)} (or ${base}) not found. Install the data set with \`apt-get install -y dataset-fashion-mnist\` or pass { directory } holding the IDX files`,
   );
 }
@@ -60,11 +79,22 @@ function findFile(directory: string, base: string): string {
  * Loads Fashion-MNIST (Xiao et al. 2017) from its IDX files: `train-images-idx3-ubyte`,
  * `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (each `.gz` or
  * not). On Debian/Ubuntu images with the kd apt source: `apt-get install -y dataset-fashion-mnist`.
+ * A missing directory or file throws `dataset-not-found`, one that cannot be read `io-error`.
  */
-export async function loadFashionMnist({ directory = FASHION_MNIST_DIRECTORY }: FashionMnistOptions = {}): Promise<FashionMnist> {
-  if (!existsSync(directory) || !statSync(directory).isDirectory()) {
-    throw new Error(
-      `loadFashionMnist: directory ${directory} does not exist. Install Fashion-MNIST with \`apt-get install -y dataset-fashion-mnist\` (files land in ${FASHION_MNIST_DIRECTORY}) or pass { directory }`,
+export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
+  const { directory } = parseOptions(loadFashionMnistSchema, options, 'loadFashionMnist');
+  let isDirectory = false;
+  if (existsSync(directory)) {
+    try {
+      isDirectory = statSync(directory).isDirectory();
+    } catch (error) {
+      throw ioError('stat the Fashion-MNIST directory', directory, error);
+    }
+  }
+  if (!isDirectory) {
+    throw new DataError(
+      'dataset-not-found',
+      `loadFashionMnist: directory ${directory} does not exist or is not a directory. Install Fashion-MNIST with \`apt-get install -y dataset-fashion-mnist\` (files land in ${FASHION_MNIST_DIRECTORY}) or pass { directory }`,
     );
   }
   const paths = {
@@ -83,9 +113,17 @@ export async function loadFashionMnist({ directory = FASHION_MNIST_DIRECTORY }: 
 
 /** Synchronous {@link loadIdxFile}. */
 export function loadIdxFileSync(path: string): IdxArray {
-  return readIdx(new Uint8Array(readFileSync(path)), { name: path });
+  checkPath(path, 'loadIdxFileSync');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync(path));
+  } catch (error) {
+    throw ioError('read IDX file', path, error);
+  }
+  return readIdx(bytes, { name: path });
 }
 
-export { type IdxArray, IdxFormatError, type ReadIdxOptions } from './idx';
+export { DataError, type DataErrorCode, dataErrorCodes } from './errors';
+export { type IdxArray, IdxFormatError, type ReadIdxOptions, readIdxSchema } from './idx';
 export { FASHION_MNIST_CLASSES } from './labeled';
-export { loadMnistDigits, type MnistDigitsOptions } from './mnistDigits';
+export { loadMnistDigits, loadMnistDigitsSchema, type MnistDigitsOptions } from './mnistDigits';

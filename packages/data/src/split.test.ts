@@ -24,7 +24,7 @@ describe('subset / trainValidationSplit', () => {
       tf.dispose([a.x, a.y, b.x, b.y, c.x, c.y]);
     });
     expect(leaked).toBe(0);
-    expect(() => subset(d, 51)).toThrow(/count must be an integer in \[1, 50\]/);
+    expect(() => subset(d, 51)).toThrow(/option "count" must be an integer in \[1, 50\]/);
     tf.dispose([d.x, d.y]);
   });
 
@@ -41,7 +41,7 @@ describe('subset / trainValidationSplit', () => {
       tf.dispose([train.x, train.y, validation.x, validation.y, again.train.x, again.train.y, again.validation.x, again.validation.y]);
     });
     expect(leaked).toBe(0);
-    expect(() => trainValidationSplit(d, 1)).toThrow(/fraction must be in \(0, 1\)/);
+    expect(() => trainValidationSplit(d, 1)).toThrow(/trainValidationSplit: option "fraction"/);
     expect(() => trainValidationSplit(d, 0.001)).toThrow(/both need at least one/);
     tf.dispose([d.x, d.y]);
   });

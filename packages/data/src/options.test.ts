@@ -1,0 +1,154 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { isDistillationError, SeededRandom } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { type BadInput, expectRefused } from '../test/helpers';
+import { augment, horizontalFlip, jitter, randomCrop } from './augment';
+import { dataErrorCodes } from './errors';
+import { type IdxArray, IdxFormatError, readIdx, writeIdx } from './idx';
+import { idxToLabeledData } from './labeled';
+import { loadMnistDigits } from './mnistDigits';
+import { loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
+import { subset, take, trainValidationSplit } from './split';
+
+const dir = mkdtempSync(join(tmpdir(), 'kd-data-bad-'));
+mkdirSync(join(dir, 'empty'));
+writeFileSync(join(dir, 'plain-file'), 'x');
+const valid = writeIdx({ dtype: 'uint8', shape: [2, 2], data: [1, 2, 3, 4] });
+const gz = new Uint8Array(gzipSync(valid));
+const header = (code: number, dims: number[]) => {
+  const out = [0, 0, code, dims.length];
+  for (const d of dims) out.push((d >>> 24) & 255, (d >>> 16) & 255, (d >>> 8) & 255, d & 255);
+  return out;
+};
+const images: IdxArray = { dtype: 'uint8', shape: [3, 2, 2], data: new Uint8Array(12) };
+const labels: IdxArray = { dtype: 'uint8', shape: [3], data: new Uint8Array(3) };
+const x = tf.zeros([2, 4, 4, 1]);
+const flat = tf.zeros([2, 16]);
+const scalar = tf.scalar(1);
+const d = { x: tf.zeros([10, 2]), y: tf.zeros([10], 'int32') as tf.Tensor1D };
+const random = new SeededRandom(1);
+afterAll(() => {
+  tf.dispose([x, flat, scalar, d.x, d.y]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+// Each case: [label, call, code, message fragment]; every one must also leave no tensor behind.
+const cases: BadInput[] = [
+  // readIdx (browser entry)
+  ['readIdx: unknown key', () => readIdx(valid, { nmae: 'f' } as never), 'unknown-option', 'did you mean "name"'],
+  ['readIdx: name not a string', () => readIdx(valid, { name: 3 } as never), 'bad-option', 'readIdx: option "name"'],
+  ['readIdx: empty name', () => readIdx(valid, { name: '' }), 'bad-option', 'option "name"'],
+  ['readIdx: gunzip not a function', () => readIdx(valid, { gunzip: 5 } as never), 'bad-option', 'option "gunzip"'],
+  ['readIdx: options not an object', () => readIdx(valid, 5 as never), 'bad-option', 'readIdx: options'],
+  ['readIdx: idx-not-bytes', () => readIdx([0, 0, 8, 1] as never, { name: 'a.idx' }), 'idx-not-bytes', 'a.idx: expected the file contents as a Uint8Array'],
+  ['readIdx: idx-gzipped', () => readIdx(gz, { name: 'g.gz' }), 'idx-gzipped', 'g.gz: is gzip-compressed'],
+  ['readIdx: idx-bad-gzip (gunzip throws)', () => readIdx(gz, { name: 'g.gz', gunzip: () => { throw new Error('boom'); } }), 'idx-bad-gzip', 'g.gz: is not valid gzip data (boom)'],
+  ['readIdx: idx-bad-gzip (gunzip returns junk)', () => readIdx(gz, { gunzip: () => 'x' as never }), 'idx-bad-gzip', 'did not return a Uint8Array'],
+  ['readIdx: idx-bad-magic', () => readIdx(new Uint8Array([0x50, 0, 8, 1, 0, 0, 0, 1, 7]), { name: 'm' }), 'idx-bad-magic', 'm: is not an IDX file: magic number 50 00 08 01'],
+  ['readIdx: idx-unknown-type', () => readIdx(new Uint8Array([...header(0x0a, [1]), 7])), 'idx-unknown-type', 'unknown IDX type code 0x0a'],
+  ['readIdx: idx-no-dimensions', () => readIdx(new Uint8Array([0, 0, 8, 0])), 'idx-no-dimensions', 'declares 0 dimensions'],
+  ['readIdx: idx-truncated (magic)', () => readIdx(new Uint8Array([0, 0])), 'idx-truncated', 'is truncated: 2 bytes'],
+  ['readIdx: idx-truncated (header)', () => readIdx(new Uint8Array(header(0x08, [5, 5]).slice(0, 9))), 'idx-truncated', 'the header declares 2 dimensions'],
+  ['readIdx: idx-truncated (data)', () => readIdx(new Uint8Array([...header(0x08, [2, 3]), 1, 2])), 'idx-truncated', 'needs 6 data bytes, found 2'],
+  ['readIdx: idx-trailing-bytes', () => readIdx(new Uint8Array([...header(0x08, [1]), 1, 2])), 'idx-trailing-bytes', '1 unexpected trailing bytes'],
+  // readIdx (node entry)
+  ['node readIdx: unknown key', () => readIdxNode(gz, { gunzp: () => valid } as never), 'unknown-option', 'did you mean "gunzip"'],
+  ['node readIdx: name not a string', () => readIdxNode(gz, { name: null } as never), 'bad-option', 'option "name"'],
+  ['node readIdx: idx-bad-gzip', () => readIdxNode(gz.subarray(0, gz.length - 6), { name: 'cut.gz' }), 'idx-bad-gzip', 'cut.gz: is not valid gzip data'],
+  // writeIdx
+  ['writeIdx: bad-idx-array (dtype)', () => writeIdx({ dtype: 'uint16' as never, shape: [1], data: [1] }), 'bad-idx-array', 'dtype must be one of uint8'],
+  ['writeIdx: bad-idx-array (shape)', () => writeIdx({ dtype: 'uint8', shape: [2, -1], data: [] }), 'bad-idx-array', 'shape must be 1 to 255'],
+  ['writeIdx: bad-idx-array (no shape)', () => writeIdx({ dtype: 'uint8', shape: [], data: [] }), 'bad-idx-array', 'shape must be 1 to 255'],
+  ['writeIdx: bad-idx-array (length)', () => writeIdx({ dtype: 'uint8', shape: [2, 3], data: [1, 2] }), 'bad-idx-array', 'shape [2, 3] needs 6 values, got 2'],
+  ['writeIdx: bad-idx-array (not an object)', () => writeIdx(null as never), 'bad-idx-array', 'expected { dtype, shape, data }'],
+  // idxToLabeledData
+  ['idxToLabeledData: unknown key', () => idxToLabeledData(images, labels, { image: 'i' } as never), 'unknown-option', 'did you mean "images"'],
+  ['idxToLabeledData: name not a string', () => idxToLabeledData(images, labels, { labels: 5 } as never), 'bad-option', 'idxToLabeledData: option "labels"'],
+  ['idxToLabeledData: idx-not-images', () => idxToLabeledData(labels, labels, { images: 'imgs' }), 'idx-not-images', 'imgs: expected uint8 images [N, H, W], got uint8 [3]'],
+  ['idxToLabeledData: idx-not-images (not an array)', () => idxToLabeledData(null as never, labels), 'idx-not-images', 'images: expected uint8 images'],
+  ['idxToLabeledData: idx-not-labels', () => idxToLabeledData(images, images, { labels: 'lbl' }), 'idx-not-labels', 'lbl: expected uint8 labels [N]'],
+  ['idxToLabeledData: idx-count-mismatch', () => idxToLabeledData(images, { ...labels, shape: [2], data: new Uint8Array(2) }), 'idx-count-mismatch', 'has 2 labels but images has 3 images'],
+  // loadMnistDigits
+  ['loadMnistDigits: unknown key', () => loadMnistDigits({ testFractoin: 0.1 } as never), 'unknown-option', 'did you mean "testFraction"'],
+  ['loadMnistDigits: testFraction 0', () => loadMnistDigits({ testFraction: 0 }), 'bad-option', 'loadMnistDigits: option "testFraction"'],
+  ['loadMnistDigits: testFraction not a number', () => loadMnistDigits({ testFraction: '0.2' } as never), 'bad-option', 'option "testFraction"'],
+  // loadFashionMnist, loadIdxFile
+  ['loadFashionMnist: unknown key', () => loadFashionMnist({ directroy: dir } as never), 'unknown-option', 'did you mean "directory"'],
+  ['loadFashionMnist: empty directory name', () => loadFashionMnist({ directory: '' }), 'bad-option', 'loadFashionMnist: option "directory"'],
+  ['loadFashionMnist: dataset-not-found (directory)', () => loadFashionMnist({ directory: join(dir, 'absent') }), 'dataset-not-found', 'apt-get install -y dataset-fashion-mnist'],
+  ['loadFashionMnist: dataset-not-found (a file)', () => loadFashionMnist({ directory: join(dir, 'plain-file') }), 'dataset-not-found', 'is not a directory'],
+  ['loadFashionMnist: dataset-not-found (files)', () => loadFashionMnist({ directory: join(dir, 'empty') }), 'dataset-not-found', 'train-images-idx3-ubyte.gz (or train-images-idx3-ubyte) not found'],
+  ['loadIdxFile: io-error', () => loadIdxFile(join(dir, 'nope')), 'io-error', 'Cannot read IDX file'],
+  ['loadIdxFile: path not a string', () => loadIdxFile(3 as never), 'bad-option', 'loadIdxFile: path must be a non-empty string'],
+  ['loadIdxFileSync: io-error', () => loadIdxFileSync(join(dir, 'nope')), 'io-error', 'nope": ENOENT'],
+  ['loadIdxFileSync: io-error (a directory)', () => loadIdxFileSync(dir), 'io-error', 'EISDIR'],
+  // take, subset, trainValidationSplit
+  ['take: bad-indices (out of range)', () => take(d, [0, 10]), 'bad-indices', 'index 1 is 10, not an integer example index in [0, 10)'],
+  ['take: bad-indices (not an integer)', () => take(d, [0.5]), 'bad-indices', 'index 0 is 0.5'],
+  ['take: bad-indices (not an array)', () => take(d, 3 as never), 'bad-indices', 'indices must be an array'],
+  ['take: bad-data', () => take({ x: [1] } as never, [0]), 'bad-data', 'take: expected { x: Tensor, y: Tensor1D }'],
+  ['subset: unknown key', () => subset(d, { count: 2, sed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
+  ['subset: count 0', () => subset(d, 0), 'bad-option', 'subset: option "count"'],
+  ['subset: count not an integer', () => subset(d, 2.5), 'bad-option', 'option "count"'],
+  ['subset: seed not an integer', () => subset(d, 2, 1.5), 'bad-option', 'option "seed"'],
+  ['subset: count above N', () => subset(d, 11), 'bad-option', 'option "count" must be an integer in [1, 10]'],
+  ['subset: seed twice', () => subset(d, { count: 2 }, 3), 'bad-option', 'pass seed inside the options'],
+  ['subset: bad-data (x and y differ)', () => subset({ x: d.x, y: flat } as never, 1), 'bad-data', 'x has 10 examples but y has 2 labels'],
+  ['trainValidationSplit: unknown key', () => trainValidationSplit(d, { fraction: 0.5, seeed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
+  ['trainValidationSplit: fraction 1.5', () => trainValidationSplit(d, 1.5), 'bad-option', 'trainValidationSplit: option "fraction"'],
+  ['trainValidationSplit: fraction NaN', () => trainValidationSplit(d, Number.NaN), 'bad-option', 'option "fraction"'],
+  ['trainValidationSplit: fraction missing', () => trainValidationSplit(d, {} as never), 'bad-option', 'option "fraction"'],
+  ['trainValidationSplit: empty-split', () => trainValidationSplit(d, 0.01), 'empty-split', 'leaves 0 for validation and 10 for training'],
+  ['trainValidationSplit: bad-data', () => trainValidationSplit(undefined as never, 0.5), 'bad-data', 'trainValidationSplit: expected { x: Tensor'],
+  // randomCrop, horizontalFlip, jitter
+  ['randomCrop: unknown key', () => randomCrop(x, { padding: 1, sise: [2, 2] } as never, random), 'unknown-option', 'did you mean "size"'],
+  ['randomCrop: negative padding', () => randomCrop(x, { padding: -1 }, random), 'bad-option', 'randomCrop: option "padding"'],
+  ['randomCrop: padding missing', () => randomCrop(x, {} as never, random), 'bad-option', 'option "padding"'],
+  ['randomCrop: size 0', () => randomCrop(x, { padding: 1, size: [0, 2] }, random), 'bad-option', 'option "size[0]"'],
+  ['randomCrop: size not a pair', () => randomCrop(x, { padding: 1, size: [2] as never }, random), 'bad-option', 'option "size"'],
+  ['randomCrop: bad-images (rank 2)', () => randomCrop(flat, { padding: 1 }, random), 'bad-images', 'randomCrop: expected images [N, H, W, C] or [N, H, W], got shape [2,16]'],
+  ['randomCrop: bad-images (not a tensor)', () => randomCrop([[1]] as never, { padding: 1 }, random), 'bad-images', 'as a tf.Tensor'],
+  ['randomCrop: crop-too-large', () => randomCrop(x, { padding: 0, size: [5, 4] }, random), 'crop-too-large', 'crop [5, 4] is larger than the padded image [4, 4]'],
+  ['randomCrop: random missing', () => randomCrop(x, { padding: 1 }, undefined as never), 'bad-option', 'random must be a SeededRandom'],
+  ['horizontalFlip: unknown key', () => horizontalFlip(x, { probabilty: 0.5 } as never, random), 'unknown-option', 'did you mean "probability"'],
+  ['horizontalFlip: probability 2', () => horizontalFlip(x, { probability: 2 }, random), 'bad-option', 'horizontalFlip: option "probability"'],
+  ['horizontalFlip: bad-images', () => horizontalFlip(flat, {}, random), 'bad-images', 'horizontalFlip: expected images'],
+  ['jitter: unknown key', () => jitter(x, { pixel: 1 } as never, random), 'unknown-option', 'did you mean "pixels"'],
+  ['jitter: pixels 1.5', () => jitter(x, { pixels: 1.5 }, random), 'bad-option', 'jitter: option "pixels"'],
+  ['jitter: negative pixels', () => jitter(x, { pixels: -1 }, random), 'bad-option', 'option "pixels"'],
+  ['jitter: bad-images', () => jitter(scalar, {}, random), 'bad-images', 'got shape []'],
+  // augment
+  ['augment: unknown key', () => augment({ jiter: true } as never), 'unknown-option', 'did you mean "jitter"'],
+  ['augment: unknown nested key', () => augment({ crop: { padding: 1, sizee: [2, 2] } } as never), 'unknown-option', 'did you mean "crop.size"'],
+  ['augment: unknown key in a union', () => augment({ jitter: { pixls: 1 } } as never), 'unknown-option', 'did you mean "jitter.pixels"'],
+  ['augment: flip not a boolean', () => augment({ flip: 'yes' } as never), 'bad-option', 'augment: option "flip"'],
+  ['augment: negative crop padding', () => augment({ crop: { padding: -2 } }), 'bad-option', 'option "crop.padding"'],
+  ['augment: empty name', () => augment({ flip: true, name: '' }), 'bad-option', 'option "name"'],
+  ['augment: no-augmentation', () => augment({}), 'no-augmentation', 'choose at least one of crop, flip, jitter'],
+  ['augment: no-augmentation (all off)', () => augment({ flip: false, jitter: false }), 'no-augmentation', 'at least one'],
+];
+
+describe('@kd/data refuses bad inputs', () => {
+  it.each(cases)('%s', async (_label, call, code, fragment) => {
+    await expectRefused(call, code, fragment);
+  });
+
+  it('has a case for every own code (mnist-not-installed: mnistDigits.missing.test.ts)', () => {
+    const covered = new Set(cases.map((c) => c[2]));
+    expect(Object.keys(dataErrorCodes).filter((c) => !covered.has(c))).toEqual(['mnist-not-installed']);
+  });
+
+  it('IDX errors are IdxFormatErrors naming the file; IO errors keep their cause', async () => {
+    const error = await expectRefused(() => readIdx(new Uint8Array([0, 0]), { name: 'f' }), 'idx-truncated', 'f: ');
+    expect(error).toBeInstanceOf(IdxFormatError);
+    expect((error as IdxFormatError).file).toBe('f');
+    expect(error.name).toBe('IdxFormatError');
+    const io = await expectRefused(() => loadIdxFile(join(dir, 'nope')), 'io-error', join(dir, 'nope'));
+    expect((io.cause as { code?: string }).code).toBe('ENOENT');
+    expect(isDistillationError(io)).toBe(true);
+  });
+});
