@@ -84,7 +84,6 @@ export interface FitOptions {
   readonly maxSteps?: number;
 }
 
-const tensorSchema = z.custom<tf.Tensor>((v) => v instanceof tf.Tensor, { message: 'must be a tf.Tensor' });
 const dataSchema = z.custom<LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be { x, y } tensors' });
 const positiveInteger = z.number().int().positive();
 
