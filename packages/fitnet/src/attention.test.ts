@@ -38,9 +38,9 @@ describe('attentionTransfer plugin', () => {
   });
 
   it('clear errors: rank, size relation, options', async () => {
-    expect(() => attentionTransfer({ pairs: [] })).toThrow(/non-empty list/);
-    expect(() => attentionTransfer({ pairs: [{ student: 'a', teacher: '' }] })).toThrow(/pairs\[0\]\.teacher must name/);
-    expect(() => attentionTransfer({ pairs: [{ student: 'a', teacher: 'b' }], p: 0 })).toThrow(/p must be > 0/);
+    expect(() => attentionTransfer({ pairs: [] })).toThrow(/attentionTransfer: option "pairs"/);
+    expect(() => attentionTransfer({ pairs: [{ student: 'a', teacher: '' }] })).toThrow(/option "pairs\[0\]\.teacher"/);
+    expect(() => attentionTransfer({ pairs: [{ student: 'a', teacher: 'b' }], p: 0 })).toThrow(/option "p"/);
     expect(() => tf.tidy(() => attentionLoss(tf.zeros([1, 4, 4, 1]) as tf.Tensor4D, tf.zeros([1, 3, 3, 1]) as tf.Tensor4D))).toThrow(
       /integer multiple/,
     );

@@ -1,5 +1,16 @@
-import { DistillationError, type DistillationPlugin, definePlugin, type LayerShape } from '@kd/core';
+import {
+  DistillationError,
+  type DistillationPlugin,
+  definePlugin,
+  type LayerShape,
+  optionsSchema,
+  parseOptions,
+  weightSchema,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { FitnetError } from './errors';
+import { nameSchema, powerSchema, tapSchema } from './options';
 
 /** One student/teacher pair of tapped NHWC maps. */
 export interface AttentionPair {
@@ -19,12 +30,35 @@ export interface AttentionTransferOptions {
   readonly name?: string;
 }
 
+/** Schema of one {@link AttentionPair}. */
+export const attentionPairSchema = optionsSchema<AttentionPair>()({
+  student: tapSchema('a tapped student map'),
+  teacher: tapSchema('a tapped teacher map'),
+});
+
+/** Schema of {@link AttentionTransferOptions} (defaults applied). */
+export const attentionTransferSchema = optionsSchema<AttentionTransferOptions>()({
+  pairs: z
+    .array(attentionPairSchema, { message: 'must be a list of { student, teacher } layer names' })
+    .min(1, { message: 'must be a non-empty list of { student, teacher } layer names' }),
+  beta: weightSchema.default(1000),
+  p: powerSchema.default(2),
+  name: nameSchema.default('at'),
+});
+
 /**
  * Activation-based spatial attention map of NHWC features: `mean over channels of f^p`, flattened
  * to `[batch, H*W]`, each row divided by its L2 norm (floored at 1e-12, as `F.normalize`).
  * Like the references, `f^p` is taken without an absolute value (the same for even p).
  */
 export function attentionMap(features: tf.Tensor4D, p = 2): tf.Tensor2D {
+  checkPower(p, 'attentionMap');
+  if (!(features instanceof tf.Tensor) || features.rank !== 4) {
+    throw new FitnetError(
+      'rank-mismatch',
+      `attentionMap: features must be an NHWC map [batch, height, width, channels], got ${features instanceof tf.Tensor ? `[${features.shape}]` : String(features)}`,
+    );
+  }
   return tf.tidy(() => {
     const [batch, h, w] = features.shape;
     const powered = p === 2 ? tf.square(features) : tf.pow(features, p);
@@ -41,6 +75,13 @@ export function attentionMap(features: tf.Tensor4D, p = 2): tf.Tensor2D {
  * difference of the two normalised attention maps. Channels may differ.
  */
 export function attentionLoss(student: tf.Tensor4D, teacher: tf.Tensor4D, p = 2): tf.Scalar {
+  checkPower(p, 'attentionLoss');
+  for (const [what, t] of [
+    ['student', student],
+    ['teacher', teacher],
+  ] as const) {
+    if (!(t instanceof tf.Tensor)) throw new DistillationError('bad-option', `attentionLoss: ${what} must be a tensor, got ${String(t)}`);
+  }
   checkPairShapes(student.shape, teacher.shape, 'attentionLoss');
   return tf.tidy(() => {
     let [s, t] = [student, teacher];
@@ -48,6 +89,12 @@ export function attentionLoss(student: tf.Tensor4D, teacher: tf.Tensor4D, p = 2)
     else if (s.shape[1] < t.shape[1]) t = poolTo(t, s.shape[1], s.shape[2]);
     return tf.mean(tf.squaredDifference(attentionMap(s, p), attentionMap(t, p))) as tf.Scalar;
   });
+}
+
+function checkPower(p: number, where: string): void {
+  if (!(typeof p === 'number' && Number.isFinite(p) && p > 0)) {
+    throw new DistillationError('bad-option', `${where}: p must be a finite number > 0, got ${String(p)}`);
+  }
 }
 
 function poolTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
@@ -60,16 +107,16 @@ function poolTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
 function checkPairShapes(s: LayerShape, t: LayerShape, where: string): void {
   const show = `student [${s.map(String)}], teacher [${t.map(String)}]`;
   if (s.length !== 4 || t.length !== 4) {
-    throw new DistillationError('rank-mismatch', `${where}: attention transfer needs NHWC maps [batch, height, width, channels] on both sides (${show})`);
+    throw new FitnetError('rank-mismatch', `${where}: attention transfer needs NHWC maps [batch, height, width, channels] on both sides (${show})`);
   }
   const [, sH, sW] = s as number[];
   const [, tH, tW] = t as number[];
   if ([sH, sW, tH, tW].some((d) => d == null || !Number.isInteger(d) || d <= 0)) {
-    throw new DistillationError('unknown-size', `${where}: the spatial sizes must be known (${show})`);
+    throw new FitnetError('unknown-size', `${where}: the spatial sizes must be known (${show})`);
   }
   const [bigH, bigW, smallH, smallW] = sH! >= tH! ? [sH!, sW!, tH!, tW!] : [tH!, tW!, sH!, sW!];
   if (bigH % smallH !== 0 || bigW % smallW !== 0 || bigH / smallH !== bigW / smallW || bigW < smallW) {
-    throw new DistillationError(
+    throw new FitnetError(
       'unsupported-size-relation',
       `${where}: the larger map must be an integer multiple (the same factor in height and width) of the smaller one to be average-pooled to it (${show})`,
     );
@@ -88,22 +135,7 @@ function checkPairShapes(s: LayerShape, t: LayerShape, where: string): void {
  * distiller.use(attentionTransfer({ pairs: [{ student: 's_group1', teacher: 't_group1' }], beta: 1000 }));
  */
 export function attentionTransfer(options: AttentionTransferOptions): DistillationPlugin<void> {
-  const pairs = options?.pairs;
-  if (!Array.isArray(pairs) || pairs.length === 0) {
-    throw new DistillationError('bad-option', 'attentionTransfer: pairs must be a non-empty list of { student, teacher } layer names');
-  }
-  pairs.forEach((pair, i) => {
-    for (const side of ['student', 'teacher'] as const) {
-      if (typeof pair?.[side] !== 'string' || pair[side] === '') {
-        throw new DistillationError('bad-option', `attentionTransfer: pairs[${i}].${side} must name a tapped layer, got ${String(pair?.[side])}`);
-      }
-    }
-  });
-  const beta = options.beta ?? 1000;
-  const p = options.p ?? 2;
-  const name = options.name ?? 'at';
-  if (!Number.isFinite(beta)) throw new DistillationError('bad-option', `attentionTransfer: beta must be finite, got ${beta}`);
-  if (!(Number.isFinite(p) && p > 0)) throw new DistillationError('bad-option', `attentionTransfer: p must be > 0, got ${p}`);
+  const { pairs, beta, p, name } = parseOptions(attentionTransferSchema, options, 'attentionTransfer');
 
   return definePlugin<void>({
     name,
@@ -125,7 +157,7 @@ export function attentionTransfer(options: AttentionTransferOptions): Distillati
         const s = outputs.student.features[pair.student];
         const t = outputs.teacher?.features[pair.teacher];
         if (!s || !t) {
-          throw new DistillationError('missing-feature', `Plugin "${name}": the step has no tapped maps for "${pair.student}" / "${pair.teacher}"`);
+          throw new FitnetError('missing-feature', `Plugin "${name}": the step has no tapped maps for "${pair.student}" / "${pair.teacher}"`);
         }
         return attentionLoss(s as tf.Tensor4D, t as tf.Tensor4D, p);
       });

@@ -72,8 +72,8 @@ describe('fitnet plugin, single stage (RepDistiller: ce + 100 * hint)', () => {
     );
     expect(await relation.fit(data, { epochs: 1, batchSize: 8 }).then(() => 'ok')).toBe('ok'); // same size: conv 1x1
     relation.dispose();
-    expect(() => fitnet({ student: '', teacher: 'x' })).toThrow(/student must name a tapped layer/);
-    expect(() => fitnet({ student: 'a', teacher: 'b', weight: Number.NaN })).toThrow(/weight must be finite/);
+    expect(() => fitnet({ student: '', teacher: 'x' })).toThrow(/fitnet: option "student"/);
+    expect(() => fitnet({ student: 'a', teacher: 'b', weight: Number.NaN })).toThrow(/fitnet: option "weight"/);
     tf.dispose(flat.x);
     disposeData(data);
   });

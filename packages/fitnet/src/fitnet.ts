@@ -1,5 +1,16 @@
-import { DistillationError, type DistillationPlugin, definePlugin, type StepOutputs } from '@kd/core';
+import {
+  type DistillationPlugin,
+  definePlugin,
+  isDistillationError,
+  optionsSchema,
+  parseOptions,
+  type StepOutputs,
+  weightSchema,
+} from '@kd/core';
 import type * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { FitnetError } from './errors';
+import { nameSchema, tapSchema } from './options';
 import { HintRegressor, hintLoss } from './regressor';
 
 /** Options of {@link fitnet}. */
@@ -15,6 +26,15 @@ export interface FitnetOptions {
   /** Plugin and loss-term name. Default `fitnet`. */
   readonly name?: string;
 }
+
+/** Schema of {@link FitnetOptions} (defaults applied). */
+export const fitnetSchema = optionsSchema<FitnetOptions>()({
+  student: tapSchema('a tapped student layer (the guided layer)'),
+  teacher: tapSchema('a tapped teacher layer (the hint layer)'),
+  weight: weightSchema.default(1),
+  relu: z.boolean({ message: 'must be a boolean' }).default(true),
+  name: nameSchema.default('fitnet'),
+});
 
 /** State of a FitNet plugin: its regressor. */
 export interface FitnetState {
@@ -36,22 +56,13 @@ export interface FitnetState {
  * distiller.use(fitnet({ student: 'student_dense1', teacher: 'teacher_dense2', weight: 100 }));
  */
 export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> {
-  for (const side of ['student', 'teacher'] as const) {
-    const value = options?.[side];
-    if (typeof value !== 'string' || value === '') {
-      throw new DistillationError('bad-option', `fitnet: ${side} must name a tapped layer (the ${side === 'student' ? 'guided' : 'hint'} layer), got ${String(value)}`);
-    }
-  }
-  const name = options.name ?? 'fitnet';
-  const weight = options.weight ?? 1;
-  if (!Number.isFinite(weight)) throw new DistillationError('bad-option', `fitnet: weight must be finite, got ${weight}`);
-  const { student, teacher } = options;
+  const { student, teacher, weight, relu, name } = parseOptions(fitnetSchema, options, 'fitnet');
 
   const features = (outputs: StepOutputs): [tf.Tensor, tf.Tensor] => {
     const s = outputs.student.features[student];
     const t = outputs.teacher?.features[teacher];
     if (!s || !t) {
-      throw new DistillationError('missing-feature', `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+      throw new FitnetError('missing-feature', `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
     }
     return [s, t];
   };
@@ -66,12 +77,12 @@ export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> 
       const studentShape = context.studentShapes[student];
       const teacherShape = context.teacherShapes[teacher];
       if (!studentShape || !teacherShape) {
-        throw new DistillationError('missing-feature', `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+        throw new FitnetError('missing-feature', `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
       }
       try {
-        return { regressor: new HintRegressor(studentShape, teacherShape, { seed: context.random.seed(), name, ...(options.relu !== undefined ? { relu: options.relu } : {}) }) };
+        return { regressor: new HintRegressor(studentShape, teacherShape, { seed: context.random.seed(), name, relu }) };
       } catch (error) {
-        if (error instanceof DistillationError) error.message = `Plugin "${name}" (student "${student}" -> teacher "${teacher}"): ${error.message}`;
+        if (isDistillationError(error)) error.message = `Plugin "${name}" (student "${student}" -> teacher "${teacher}"): ${error.message}`;
         throw error;
       }
     },

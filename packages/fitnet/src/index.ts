@@ -4,12 +4,22 @@
  * attention transfer (Zagoruyko & Komodakis 2017) for `@kd/core`.
  * @packageDocumentation
  */
-export { type AttentionPair, type AttentionTransferOptions, attentionLoss, attentionMap, attentionTransfer } from './attention';
-export { type FitnetOptions, type FitnetState, fitnet } from './fitnet';
+export {
+  type AttentionPair,
+  type AttentionTransferOptions,
+  attentionLoss,
+  attentionMap,
+  attentionPairSchema,
+  attentionTransfer,
+  attentionTransferSchema,
+} from './attention';
+export { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
+export { type FitnetOptions, type FitnetState, fitnet, fitnetSchema } from './fitnet';
 export {
   HintRegressor,
   type HintRegressorOptions,
   hintLoss,
+  hintRegressorSchema,
   planRegressor,
   type RegressorKind,
   type RegressorPlan,

@@ -1,5 +1,8 @@
-import { DistillationError, type LayerShape } from '@kd/core';
+import { DistillationError, type LayerShape, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { z } from 'zod';
+import { FitnetError } from './errors';
+import { nameSchema } from './options';
 
 /**
  * How a hint regressor maps the student's guided-layer output to the teacher's hint shape
@@ -36,6 +39,14 @@ export interface HintRegressorOptions {
   readonly epsilon?: number;
 }
 
+/** Schema of {@link HintRegressorOptions} (defaults applied). */
+export const hintRegressorSchema = optionsSchema<HintRegressorOptions>()({
+  seed: z.number({ message: 'must be a finite number' }).default(0),
+  name: nameSchema.default('fitnet_regressor'),
+  relu: z.boolean({ message: 'must be a boolean' }).default(true),
+  epsilon: z.number({ message: 'must be a finite number > 0' }).positive({ message: 'must be > 0' }).default(1e-5),
+});
+
 let counter = 0;
 
 /**
@@ -44,24 +55,32 @@ let counter = 0;
  * `unsupported-size-relation` with both shapes in the message when no reference regressor fits.
  */
 export function planRegressor(studentShape: LayerShape, teacherShape: LayerShape): RegressorPlan {
+  for (const [what, shape] of [
+    ['studentShape', studentShape],
+    ['teacherShape', teacherShape],
+  ] as const) {
+    if (!Array.isArray(shape) || shape.some((d) => d !== null && typeof d !== 'number')) {
+      throw new DistillationError('bad-option', `planRegressor: ${what} must be a shape (an array of sizes, batch first), got ${String(shape)}`);
+    }
+  }
   const s = studentShape.slice(1);
   const t = teacherShape.slice(1);
   const show = `student [${studentShape.map(String)}], teacher [${teacherShape.map(String)}]`;
   if (s.length !== t.length) {
-    throw new DistillationError(
+    throw new FitnetError(
       'rank-mismatch',
       `FitNet regressor: the student feature has rank ${studentShape.length} and the teacher hint rank ${teacherShape.length} (${show}); ` +
         'both must be vectors [batch, features] or both NHWC maps [batch, height, width, channels]',
     );
   }
   if (s.length !== 1 && s.length !== 3) {
-    throw new DistillationError(
+    throw new FitnetError(
       'unsupported-rank',
       `FitNet regressor: features must be vectors [batch, features] or NHWC maps [batch, height, width, channels] (${show})`,
     );
   }
   if ([...s, ...t].some((d) => d == null || !Number.isInteger(d) || d <= 0)) {
-    throw new DistillationError('unknown-size', `FitNet regressor: every non-batch dimension must be known (${show})`);
+    throw new FitnetError('unknown-size', `FitNet regressor: every non-batch dimension must be known (${show})`);
   }
   const [sA, sB, sC] = s as number[];
   const [tA, tB, tC] = t as number[];
@@ -79,7 +98,7 @@ export function planRegressor(studentShape: LayerShape, teacherShape: LayerShape
     produced = [2 * sH, 2 * sW];
   } else if (sH >= tH) {
     if (sW < tW) {
-      throw new DistillationError(
+      throw new FitnetError(
         'unsupported-size-relation',
         `FitNet regressor: the student map is ${sH}x${sW}, the teacher's ${tH}x${tW}: a conv of kernel (1+sH-tH, 1+sW-tW) needs the student at least as wide as the teacher (${show})`,
       );
@@ -87,14 +106,14 @@ export function planRegressor(studentShape: LayerShape, teacherShape: LayerShape
     plan = { kind: 'conv', kernelShape: [1 + sH - tH, 1 + sW - tW, sCh, tCh], inputShape: [sH, sW, sCh], outputShape: [tH, tW, tCh] };
     produced = [tH, tW];
   } else {
-    throw new DistillationError(
+    throw new FitnetError(
       'unsupported-size-relation',
       `FitNet regressor: the student map (${sH}x${sW}) is smaller than the teacher's (${tH}x${tW}) but not exactly half its height; ` +
         `the reference regressors handle a student twice, half, or at least the teacher's size (${show})`,
     );
   }
   if (produced[0] !== tH || produced[1] !== tW) {
-    throw new DistillationError(
+    throw new FitnetError(
       'unsupported-size-relation',
       `FitNet regressor: a ${plan.kind} regressor (chosen from the heights ${sH} and ${tH}) maps the student's ${sH}x${sW} map to ${produced[0]}x${produced[1]}, not the teacher's ${tH}x${tW} (${show})`,
     );
@@ -132,18 +151,16 @@ export class HintRegressor {
 
   /** Builds the regressor {@link planRegressor} chooses for the two shapes (batch dimension first). */
   constructor(studentShape: LayerShape, teacherShape: LayerShape, options: HintRegressorOptions = {}) {
+    const parsed = parseOptions(hintRegressorSchema, options, 'HintRegressor');
     const plan = planRegressor(studentShape, teacherShape);
     this.kind = plan.kind;
     this.inputShape = plan.inputShape;
     this.outputShape = plan.outputShape;
-    this.relu = options.relu ?? true;
-    this.epsilon = options.epsilon ?? 1e-5;
-    if (!(Number.isFinite(this.epsilon) && this.epsilon > 0)) {
-      throw new DistillationError('bad-option', `FitNet regressor: epsilon must be > 0, got ${this.epsilon}`);
-    }
-    const seed = options.seed ?? 0;
+    this.relu = parsed.relu;
+    this.epsilon = parsed.epsilon;
+    const seed = parsed.seed;
     counter += 1;
-    const name = `${options.name ?? 'fitnet_regressor'}_${counter}`;
+    const name = `${parsed.name}_${counter}`;
     const k = plan.kernelShape;
     // linear [s, t]: s; conv [kH, kW, sC, tC]: kH*kW*sC; transposed [4, 4, tC, sC]: 16*tC (as PyTorch).
     const fanIn = plan.kind === 'linear' ? k[0]! : k[0]! * k[1]! * k[2]!;
@@ -186,7 +203,7 @@ export class HintRegressor {
   apply(x: tf.Tensor): tf.Tensor {
     const shape = x.shape.slice(1);
     if (shape.length !== this.inputShape.length || shape.some((d, i) => d !== this.inputShape[i])) {
-      throw new DistillationError(
+      throw new FitnetError(
         'feature-shape-mismatch',
         `FitNet regressor (${this.kind}): expected student features [batch, ${this.inputShape}], got [${x.shape}]`,
       );
@@ -257,7 +274,7 @@ export class HintRegressor {
 /** FitNets hint loss: mean over every element of `(regressed - hint)^2` (PyTorch `MSELoss`). */
 export function hintLoss(regressed: tf.Tensor, hint: tf.Tensor): tf.Scalar {
   if (regressed.rank !== hint.rank || regressed.shape.some((d, i) => d !== hint.shape[i])) {
-    throw new DistillationError(
+    throw new FitnetError(
       'feature-shape-mismatch',
       `FitNet hint loss: regressed student features [${regressed.shape}] and teacher hint [${hint.shape}] differ in shape`,
     );
