@@ -23,6 +23,8 @@ export interface Checkpoint {
   readonly run: CheckpointRun;
   /** Set when the checkpoint was taken inside an epoch (`checkpointEvery`): where to continue. */
   readonly position?: EpochPosition;
+  /** Set by `fitStages`: the stage the checkpoint belongs to. */
+  readonly stage?: { readonly index: number; readonly name: string };
   /** Number of completed epochs. */
   readonly epoch: number;
   /** Global step count. */
@@ -132,6 +134,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
     format: checkpoint.format,
     version: checkpoint.version,
     run: checkpoint.run,
+    ...(checkpoint.stage ? { stage: checkpoint.stage } : {}),
     ...(checkpoint.position
       ? {
           position: {
@@ -182,6 +185,7 @@ const headerSchema = z.object({
   format: z.literal('kd-checkpoint'),
   version: z.literal(CHECKPOINT_VERSION),
   run: z.object({ plugins: z.array(z.string()), dataSize: count, numClasses: count, optimizer: z.string() }),
+  stage: z.object({ index: count, name: z.string() }).optional(),
   position: z
     .object({
       stepInEpoch: count,
@@ -258,6 +262,7 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     format: 'kd-checkpoint',
     version: CHECKPOINT_VERSION,
     run: header.run,
+    ...(header.stage ? { stage: header.stage } : {}),
     ...(position ? { position } : {}),
     epoch: header.epoch,
     step: header.step,

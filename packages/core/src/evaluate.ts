@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { LabeledData } from './batch';
 import { validateData } from './data';
-import { DistillationError } from './errors';
+import { z } from 'zod';
+import { optionsSchema, parseOptions } from './options';
 import type { EvaluationResult } from './events';
 import { type TeacherLike, toTeacher } from './teacher';
 
@@ -11,6 +12,9 @@ export interface EvaluateOptions {
   /** Examples per forward pass. Default 256. */
   readonly batchSize?: number;
 }
+
+/** Schema of {@link EvaluateOptions}. */
+export const evaluateOptionsSchema = optionsSchema<EvaluateOptions>()({ batchSize: z.number().int().positive().default(256) });
 
 /**
  * Top-1 accuracy and mean cross-entropy of a model (any {@link TeacherLike}: student, teacher,
@@ -21,10 +25,7 @@ export async function evaluateModel(
   data: LabeledData,
   options: EvaluateOptions = {},
 ): Promise<EvaluationResult> {
-  const batchSize = options.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) {
-    throw new DistillationError('bad-option', `evaluate: batchSize must be a positive integer, got ${batchSize}`);
-  }
+  const { batchSize } = parseOptions(evaluateOptionsSchema, options, 'evaluate');
   const teacher = toTeacher(model);
   const inputShape = model instanceof tfl.LayersModel ? model.inputs[0]?.shape : undefined;
   const n = data?.x?.shape[0] ?? 0;

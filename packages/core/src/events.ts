@@ -1,3 +1,5 @@
+import { z } from 'zod';
+import { optionsSchema, parseOptions } from './options';
 /** Metrics of one evaluation: top-1 accuracy in [0, 1] and mean cross-entropy. */
 export interface EvaluationResult {
   readonly accuracy: number;
@@ -77,6 +79,13 @@ export interface ProgressBarOptions {
   readonly width?: number;
 }
 
+/** Schema of {@link ProgressBarOptions}. */
+export const progressBarSchema = optionsSchema<ProgressBarOptions>()({
+  sink: z.custom<TextSink>((v) => typeof (v as TextSink | null)?.write === 'function', { message: 'must be a sink with write(text)' }).optional(),
+  label: z.string().optional(),
+  width: z.number().int().min(1).max(400).default(24),
+});
+
 function format(value: number): string {
   return Math.abs(value) >= 100 || value === 0 ? value.toFixed(1) : value.toPrecision(4);
 }
@@ -85,10 +94,11 @@ function format(value: number): string {
  * A terminal progress bar: redraws one line per step on a TTY, and prints one line per epoch
  * (with terms and validation metrics) everywhere.
  */
-export function progressBar(options: ProgressBarOptions = {}): ProgressListener {
+export function progressBar(rawOptions: ProgressBarOptions = {}): ProgressListener {
+  const options = parseOptions(progressBarSchema, rawOptions, 'progressBar');
   const sink: TextSink | undefined =
     options.sink ?? (typeof process !== 'undefined' ? (process.stderr as unknown as TextSink) : undefined);
-  const width = options.width ?? 24;
+  const width = options.width;
   const label = options.label ? `${options.label} ` : '';
   let started = Date.now();
   return (event) => {

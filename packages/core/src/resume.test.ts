@@ -15,6 +15,7 @@ import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
 import { cosineDecay, linearWarmup } from './schedules';
+import { fitStages, type Stage } from './stages';
 
 let dir: string;
 beforeAll(async () => {
@@ -140,6 +141,46 @@ describe('exact resume from a checkpoint inside or at the end of an epoch', () =
     );
     straight.distiller.dispose();
     stopped.distiller.dispose();
+    disposeData(data);
+  });
+
+  it('fitStages resumes exactly: inside stage 1, at its end, and inside stage 2', async () => {
+    const data = toyData(44, 6, 3, 9);
+    const stages = (onEvent?: (e: { type: string }) => void): Stage[] => [
+      { name: 'ce', plugins: [hardLabel()], epochs: 2, optimizer: sgd({ learningRate: 0.1, momentum: 0.9 }), fit: { batchSize: BATCH, ...(onEvent ? { onEvent } : {}) } },
+      {
+        name: 'kd',
+        plugins: [hardLabel({ weight: 0.5 }), softTargets({ temperature: 2 }), noisySum()],
+        epochs: 2,
+        optimizer: adam({ learningRate: 0.01 }),
+        fit: { batchSize: BATCH, ...(onEvent ? { onEvent } : {}) },
+      },
+    ];
+    const run = async (onEvent?: (e: { type: string }) => void, store?: CheckpointStore, resume = false) => {
+      const student = mlp(6, 10, 3, 100);
+      const teacher = mlp(6, 12, 3, 200);
+      const list = stages(onEvent);
+      try {
+        await fitStages({ student, teacher, seed: 5, stages: list, ...(store ? { checkpoint: store, resume, checkpointEvery: 4 } : {}) }, data);
+        return student.getWeights().map((w) => Array.from(w.dataSync()));
+      } finally {
+        for (const stage of list) stage.optimizer.dispose();
+        student.dispose();
+        teacher.dispose();
+      }
+    };
+    const expected = await run();
+    // 6 steps per epoch; checkpoints every 4 steps and at epoch ends: events 1..n in order.
+    for (const crashAt of [2, 4, 7]) {
+      const store = memoryCheckpointStore();
+      let seen = 0;
+      await expect(
+        run((e) => {
+          if (e.type === 'checkpoint' && ++seen === crashAt) throw new Crash('killed');
+        }, store),
+      ).rejects.toThrow(Crash);
+      expect(await run(undefined, store, true)).toEqual(expected);
+    }
     disposeData(data);
   });
 

@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { DistillationError } from './errors';
+import { optionsSchema, parseOptions } from './options';
 
 /** Where training is when the learning rate is asked for. */
 export interface ScheduleProgress {
@@ -35,17 +37,25 @@ export interface StepDecayOptions {
   readonly factor?: number;
 }
 
+const rate = z.number().finite().positive();
+/** Schema of {@link StepDecayOptions}. */
+export const stepDecaySchema = optionsSchema<StepDecayOptions>()({
+  initial: rate,
+  boundaries: z.array(z.number().int().nonnegative()).readonly(),
+  factor: rate.default(0.1),
+});
+/** Schema of {@link CosineDecayOptions}. */
+export const cosineDecaySchema = optionsSchema<CosineDecayOptions>()({ initial: rate, final: z.number().finite().nonnegative().default(0) });
+
 /** Piecewise-constant decay by epoch: `initial * factor^(number of boundaries <= epoch)`. */
-export function stepDecay(options: StepDecayOptions): LearningRateSchedule {
-  positive('stepDecay: initial', options.initial);
-  const factor = options.factor ?? 0.1;
-  positive('stepDecay: factor', factor);
-  options.boundaries.forEach((b, i) => {
-    if (!Number.isInteger(b) || b < 0 || (i > 0 && b <= options.boundaries[i - 1]!)) {
-      throw new DistillationError('bad-option', `stepDecay: boundaries must be ascending integers >= 0, got [${options.boundaries}]`);
+export function stepDecay(rawOptions: StepDecayOptions): LearningRateSchedule {
+  const { initial, boundaries, factor } = parseOptions(stepDecaySchema, rawOptions, 'stepDecay');
+  boundaries.forEach((b, i) => {
+    if (i > 0 && b <= boundaries[i - 1]!) {
+      throw new DistillationError('bad-option', `stepDecay: option "boundaries" must be ascending, got [${boundaries}]`);
     }
   });
-  return ({ epoch }) => options.initial * factor ** options.boundaries.filter((b) => epoch >= b).length;
+  return ({ epoch }) => initial * factor ** boundaries.filter((b) => epoch >= b).length;
 }
 
 /** Options of {@link cosineDecay}. */
@@ -56,17 +66,19 @@ export interface CosineDecayOptions {
 }
 
 /** Cosine decay over the whole run, per step: `final + (initial - final) * (1 + cos(pi * t)) / 2`. */
-export function cosineDecay(options: CosineDecayOptions): LearningRateSchedule {
-  positive('cosineDecay: initial', options.initial);
-  const final = options.final ?? 0;
+export function cosineDecay(rawOptions: CosineDecayOptions): LearningRateSchedule {
+  const { initial, final } = parseOptions(cosineDecaySchema, rawOptions, 'cosineDecay');
   return ({ step, totalSteps }) => {
     const t = totalSteps <= 1 ? 0 : Math.min(1, step / (totalSteps - 1));
-    return final + ((options.initial - final) * (1 + Math.cos(Math.PI * t))) / 2;
+    return final + ((initial - final) * (1 + Math.cos(Math.PI * t))) / 2;
   };
 }
 
 /** Linear warm-up over the first `steps` steps (rate `(step+1)/steps` of the schedule's), then the schedule. */
 export function linearWarmup(schedule: LearningRateSchedule, steps: number): LearningRateSchedule {
+  if (typeof schedule !== 'function') {
+    throw new DistillationError('bad-option', `linearWarmup: schedule must be a schedule function (e.g. cosineDecay({ initial })), got ${typeof schedule}`);
+  }
   if (!Number.isInteger(steps) || steps < 0) {
     throw new DistillationError('bad-option', `linearWarmup: steps must be an integer >= 0, got ${steps}`);
   }

@@ -139,11 +139,11 @@ describe('fitStages', () => {
     const data = toyData(16, 6, 3, 1);
     const student = deepStudent(5);
     const sgd = tf.train.sgd(0.1);
-    await expect(fitStages({ student, stages: [] }, data)).rejects.toThrow(/non-empty list/);
+    await expect(fitStages({ student, stages: [] }, data)).rejects.toThrow(/option "stages" must be a list of >= 1 items/);
     const kd = { name: 'kd', plugins: [hardLabel()], epochs: 1, optimizer: sgd };
     await expect(fitStages({ student, stages: [kd, kd] }, data)).rejects.toThrow(/two stages are named "kd"/);
-    await expect(fitStages({ student, stages: [{ ...kd, plugins: [] }] }, data)).rejects.toThrow(/has no plugins/);
-    await expect(fitStages({ student, stages: [{ ...kd, epochs: -1 }] }, data)).rejects.toThrow(/epochs must be/);
+    await expect(fitStages({ student, stages: [{ ...kd, plugins: [] }] }, data)).rejects.toThrow(/option "stages\[0\].plugins" must be a list of >= 1 items/);
+    await expect(fitStages({ student, stages: [{ ...kd, epochs: -1 }] }, data)).rejects.toThrow(/option "stages\[0\].epochs" must be >= 0/);
     await expect(fitStages({ student, stages: [{ ...kd, plugins: [softTargets()] }] }, data)).rejects.toThrow(
       /Stage "kd": Plugin "kd" needs a teacher/,
     );

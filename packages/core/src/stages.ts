@@ -1,8 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfc from '@tensorflow/tfjs-core';
+import { z } from 'zod';
 import type { LabeledData } from './batch';
+import { type Checkpoint, type CheckpointStore, fromRecord } from './checkpoint';
 import { Distiller, type FitOptions, type History } from './distiller';
-import { DistillationError } from './errors';
+import { DistillationError, isDistillationError } from './errors';
+import { functionSchema, optionsSchema, parseOptions } from './options';
 import type { DistillationPlugin } from './plugin';
 import type { TeacherLike } from './teacher';
 
@@ -25,7 +29,7 @@ export interface Stage {
   /** Which variables the stage trains; default all (student + the stage's plugin variables). */
   readonly trainable?: TrainableFilter;
   /** Any other `fit` option of the stage (batch size, learning rate, validation, events). */
-  readonly fit?: Omit<FitOptions, 'epochs' | 'checkpoint' | 'resume'>;
+  readonly fit?: Omit<FitOptions, 'epochs' | 'checkpoint' | 'resume' | 'checkpointEvery'>;
 }
 
 /** The shared parts of a multi-stage run. */
@@ -35,7 +39,37 @@ export interface StagedConfig {
   /** Seed of stage `i` is `seed + i`. Default 0. */
   readonly seed?: number;
   readonly stages: readonly Stage[];
+  /** Saves a checkpoint after every epoch of every stage (and every `checkpointEvery` steps). */
+  readonly checkpoint?: CheckpointStore;
+  /** Continue from `checkpoint`'s last save: finished stages are skipped, the open one resumes exactly. */
+  readonly resume?: boolean;
+  /** Also save every this many steps inside epochs (see `FitOptions.checkpointEvery`). */
+  readonly checkpointEvery?: number;
 }
+
+const stageSchema = optionsSchema<Stage>()({
+  name: z.string().min(1, { message: 'must be a non-empty name' }),
+  plugins: z.array(z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null, { message: 'must be a plugin' })).min(1),
+  epochs: z.number().int().nonnegative(),
+  optimizer: z.custom<tf.Optimizer>((v) => v instanceof tfc.Optimizer, { message: 'must be a tf.Optimizer' }),
+  trainable: functionSchema<TrainableFilter>().optional(),
+  fit: z.record(z.string(), z.unknown()).optional() as unknown as z.ZodType<Stage['fit']>,
+});
+
+/** Schema of {@link StagedConfig}. */
+export const stagedConfigSchema = optionsSchema<StagedConfig>()({
+  student: z.custom<tfl.LayersModel>((v) => typeof v === 'object' && v !== null, { message: 'must be a LayersModel' }),
+  teacher: z.custom<TeacherLike>(() => true).optional(),
+  seed: z.number().int().optional(),
+  stages: z.array(stageSchema).min(1).readonly(),
+  checkpoint: z
+    .custom<CheckpointStore>((v) => typeof (v as CheckpointStore | null)?.save === 'function' && typeof (v as CheckpointStore).load === 'function', {
+      message: 'must be a store with save() and load()',
+    })
+    .optional(),
+  resume: z.boolean().default(false),
+  checkpointEvery: z.number().int().positive().optional(),
+});
 
 /** What a hook of {@link fitStages} sees. */
 export interface StageInfo {
@@ -74,27 +108,42 @@ export interface StageResult {
  *     optimizer: tf.train.sgd(0.05) },
  * ] }, data);
  */
-export async function fitStages(config: StagedConfig, data: LabeledData, hooks: StagedHooks = {}): Promise<StageResult[]> {
-  const stages = config?.stages;
-  if (!Array.isArray(stages) || stages.length === 0) {
-    throw new DistillationError('bad-option', 'fitStages: stages must be a non-empty list');
-  }
+export async function fitStages(rawConfig: StagedConfig, data: LabeledData, hooks: StagedHooks = {}): Promise<StageResult[]> {
+  const config = parseOptions(stagedConfigSchema, rawConfig, 'fitStages');
+  const stages = config.stages;
   const names = new Set<string>();
-  stages.forEach((stage, i) => {
-    if (typeof stage?.name !== 'string' || stage.name === '') {
-      throw new DistillationError('bad-option', `fitStages: stage ${i} needs a non-empty name`);
-    }
-    if (names.has(stage.name)) throw new DistillationError('bad-option', `fitStages: two stages are named "${stage.name}"`);
+  for (const stage of stages) {
+    if (names.has(stage.name)) throw new DistillationError('bad-stage', `fitStages: two stages are named "${stage.name}"`);
     names.add(stage.name);
-    if (!Array.isArray(stage.plugins) || stage.plugins.length === 0) {
-      throw new DistillationError('bad-option', `fitStages: stage "${stage.name}" has no plugins`);
+  }
+  if (config.resume && !config.checkpoint) {
+    throw new DistillationError('bad-option', 'fitStages: option "resume" needs a checkpoint store (option "checkpoint")');
+  }
+  const saved = config.resume ? await config.checkpoint!.load() : undefined;
+  let first = 0;
+  let resumeFirst = false;
+  if (saved) {
+    const at = saved.stage;
+    if (!at || stages[at.index]?.name !== at.name) {
+      throw new DistillationError(
+        'checkpoint-mismatch',
+        at
+          ? `fitStages: the checkpoint belongs to stage ${at.index} "${at.name}", this run's stage ${at.index} is ${stages[at.index] ? `"${stages[at.index]!.name}"` : 'missing'}`
+          : 'fitStages: the checkpoint was not written by fitStages',
+      );
     }
-    if (!Number.isInteger(stage.epochs) || stage.epochs < 0) {
-      throw new DistillationError('bad-option', `fitStages: stage "${stage.name}" epochs must be an integer >= 0, got ${stage.epochs}`);
+    const finished = !saved.position && saved.epoch >= stages[at.index]!.epochs;
+    if (finished) {
+      setStudentWeights(config.student, saved);
+      first = at.index + 1;
+    } else {
+      first = at.index;
+      resumeFirst = true;
     }
-  });
+  }
   const results: StageResult[] = [];
-  for (const [index, stage] of stages.entries()) {
+  for (let index = first; index < stages.length; index++) {
+    const stage = stages[index]!;
     const distiller = new Distiller({
       student: config.student,
       ...(config.teacher !== undefined ? { teacher: config.teacher } : {}),
@@ -105,11 +154,17 @@ export async function fitStages(config: StagedConfig, data: LabeledData, hooks: 
     try {
       for (const plugin of stage.plugins) distiller.use(plugin);
       await hooks.onStageStart?.({ stage, index, distiller });
-      const history = await distiller.fit(data, { ...stage.fit, epochs: stage.epochs });
+      const store = config.checkpoint && tagStage(config.checkpoint, index, stage.name);
+      const history = await distiller.fit(data, {
+        ...stage.fit,
+        epochs: stage.epochs,
+        ...(store ? { checkpoint: store, resume: resumeFirst && index === first } : {}),
+        ...(store && config.checkpointEvery ? { checkpointEvery: config.checkpointEvery } : {}),
+      });
       await hooks.onStageEnd?.({ stage, index, distiller, history });
       results.push({ name: stage.name, history });
     } catch (error) {
-      if (error instanceof DistillationError && !error.message.startsWith('Stage "')) {
+      if (isDistillationError(error) && !error.message.startsWith('Stage "')) {
         error.message = `Stage "${stage.name}": ${error.message}`;
       }
       throw error;
@@ -118,6 +173,35 @@ export async function fitStages(config: StagedConfig, data: LabeledData, hooks: 
     }
   }
   return results;
+}
+
+/** A store that marks every checkpoint with its stage. */
+function tagStage(store: CheckpointStore, index: number, name: string): CheckpointStore {
+  return {
+    ...(store.description ? { description: store.description } : {}),
+    ...(store.probe ? { probe: () => store.probe!() } : {}),
+    save: (checkpoint) => store.save({ ...checkpoint, stage: { index, name } }),
+    load: async () => {
+      const saved = await store.load();
+      return saved?.stage?.index === index ? saved : undefined;
+    },
+  };
+}
+
+/** Loads a finished stage's student weights (shapes checked first, nothing touched on mismatch). */
+function setStudentWeights(student: tfl.LayersModel, checkpoint: Checkpoint): void {
+  const weights = student.weights;
+  const records = checkpoint.student;
+  const bad = records.length !== weights.length || records.some((r, i) => r.shape.join(',') !== weights[i]!.shape.join(','));
+  if (bad) {
+    throw new DistillationError('checkpoint-mismatch', `fitStages: the checkpoint's ${records.length} student weights do not fit the student "${student.name}"`);
+  }
+  const tensors = records.map(fromRecord);
+  try {
+    student.setWeights(tensors);
+  } finally {
+    tfc.dispose(tensors);
+  }
 }
 
 /**

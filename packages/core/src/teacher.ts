@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
 import { DistillationError } from './errors';
+import { optionsSchema, parseOptions } from './options';
 import type { EnsembleMean, TeacherOutputs } from './plugin';
 import { type LayerShape, TappedModel } from './taps';
 
@@ -93,6 +95,9 @@ export interface EnsembleOptions {
   readonly mean?: EnsembleMean;
 }
 
+/** Schema of {@link EnsembleOptions}. */
+export const ensembleOptionsSchema = optionsSchema<EnsembleOptions>()({ mean: z.enum(['arithmetic', 'geometric']).default('arithmetic') });
+
 /**
  * An ensemble of teachers whose soft targets are the arithmetic (default) or geometric mean of
  * the members' softened distributions (METHODS.md sect. 1).
@@ -100,11 +105,10 @@ export interface EnsembleOptions {
  * Taps are addressed as `"<member index>/<layer name>"`, e.g. `"0/pool"`.
  */
 export function ensembleTeacher(members: readonly TeacherLike[], options: EnsembleOptions = {}): Teacher {
-  const mean: EnsembleMean = options.mean ?? 'arithmetic';
-  if (mean !== 'arithmetic' && mean !== 'geometric') {
-    throw new DistillationError('bad-option', `ensembleTeacher: mean must be 'arithmetic' or 'geometric', got '${mean}'`);
+  const { mean } = parseOptions(ensembleOptionsSchema, options, 'ensembleTeacher');
+  if (!Array.isArray(members) || members.length === 0) {
+    throw new DistillationError('bad-option', 'ensembleTeacher: members must be a non-empty list of teachers');
   }
-  if (members.length === 0) throw new DistillationError('bad-option', 'ensembleTeacher needs at least one member');
   const teachers = members.map(toTeacher);
   let routes: { member: number; layer: string; name: string }[] = [];
   return {
