@@ -4,6 +4,7 @@
  * fall off XNNPACK. Works in Node and in browser bundles (no Node-only import).
  * @packageDocumentation
  */
+export { BackendWasmError, type BackendWasmErrorCode, backendWasmErrorCodes } from './errors';
 export { coalesce, RANK_LIMITED_BINARY_KERNELS } from './kernels/broadcast';
 export {
   isWasmPatched,

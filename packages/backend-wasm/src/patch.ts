@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { BackendWasmError } from './errors';
 import { broadcastKernels } from './kernels/broadcast';
 import { convKernels } from './kernels/conv';
 import { gatherKernels } from './kernels/gather';
@@ -8,6 +9,7 @@ import { matMulKernels } from './kernels/matmul';
 import { poolKernels } from './kernels/pool';
 import { originalKernels, WASM } from './kernels/runner';
 import { segmentKernels } from './kernels/segment';
+import { describeValue, didYouMean } from './options';
 
 /** One kernel that `patchWasmKernels` registered on the wasm backend. */
 export interface PatchedKernel {
@@ -57,6 +59,22 @@ export const PATCHED_KERNEL_NAMES: readonly string[] = PATCHES.map((p) => p.kern
 
 const installed = new Set<string>();
 
+/** Throws `bad-option` unless `names` is a list of strings, `unknown-kernel` for a name not patched. */
+export function checkKernelNames(names: unknown, where: string, what: string): asserts names is readonly string[] {
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string')) {
+    throw new BackendWasmError('bad-option', `${where}: ${what} must be a list of kernel names, got ${describeValue(names)}`);
+  }
+  for (const name of names as string[]) {
+    if (!PATCHED_KERNEL_NAMES.includes(name)) {
+      throw new BackendWasmError(
+        'unknown-kernel',
+        `${where}: ${what} names the kernel "${name}", which this package does not patch${didYouMean(name, PATCHED_KERNEL_NAMES)} ` +
+          `(patched: ${PATCHED_KERNEL_NAMES.join(', ')})`,
+      );
+    }
+  }
+}
+
 /** True when `patchWasmKernels` has run and `unpatchWasmKernels` has not undone it. */
 export function isWasmPatched(): boolean {
   return installed.size > 0;
@@ -67,12 +85,15 @@ export function isWasmPatched(): boolean {
  * must have been imported (its kernels registered) first; `useWasmTraining` does both. Calling it
  * again changes nothing and returns an empty list.
  *
- * @param only - Restrict to these kernel names (default: all of {@link PATCHED_KERNEL_NAMES}).
+ * @param only - Restrict to these kernel names (default: all of {@link PATCHED_KERNEL_NAMES});
+ *   another name throws `unknown-kernel`.
  * @returns What was added or replaced.
  */
 export function patchWasmKernels(only?: readonly string[]): PatchedKernel[] {
+  if (only != null) checkKernelNames(only, 'patchWasmKernels', 'the kernel list');
   if (tf.getKernelsForBackend(WASM).length === 0) {
-    throw new Error(
+    throw new BackendWasmError(
+      'wasm-kernels-missing',
       "@kd/backend-wasm: no wasm kernels are registered. Import '@tensorflow/tfjs-backend-wasm' first " +
         '(or call useWasmTraining(), which does).',
     );

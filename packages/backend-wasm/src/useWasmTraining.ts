@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { type PatchedKernel, patchWasmKernels } from './patch';
+import { BackendWasmError } from './errors';
+import { badOption, checkKeys } from './options';
+import { checkKernelNames, type PatchedKernel, patchWasmKernels } from './patch';
 
 /** Options of {@link useWasmTraining}. */
 export interface WasmTrainingOptions {
@@ -16,7 +18,7 @@ export interface WasmTrainingOptions {
    * single-threaded: this package does not yet enable threads there.
    */
   threads?: number;
-  /** Patch only these kernels (default: all). */
+  /** Patch only these kernels (default: all); each must be one of `PATCHED_KERNEL_NAMES`. */
   kernels?: readonly string[];
 }
 
@@ -34,6 +36,30 @@ export interface WasmTrainingReport {
 
 type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
+const OPTION_KEYS = ['setBackend', 'wasmPaths', 'threads', 'kernels'] as const;
+const WASM_FILES = ['tfjs-backend-wasm.wasm', 'tfjs-backend-wasm-simd.wasm', 'tfjs-backend-wasm-threaded-simd.wasm'] as const;
+
+/** Throws `unknown-option`, `bad-option` or `unknown-kernel` for bad {@link WasmTrainingOptions}. */
+function checkOptions(input: unknown): WasmTrainingOptions {
+  const where = 'useWasmTraining';
+  const options = checkKeys(input, OPTION_KEYS, where) as WasmTrainingOptions;
+  if (options.setBackend !== undefined && typeof options.setBackend !== 'boolean') {
+    badOption(where, 'setBackend', 'must be a boolean', options.setBackend);
+  }
+  const paths = options.wasmPaths;
+  if (paths != null && typeof paths !== 'string') {
+    const files = checkKeys(paths, WASM_FILES, where, 'wasmPaths');
+    for (const [file, path] of Object.entries(files)) {
+      if (typeof path !== 'string') badOption(where, `wasmPaths.${file}`, 'must be a string (a URL)', path);
+    }
+  }
+  if (options.threads != null && !(Number.isInteger(options.threads) && options.threads > 0)) {
+    badOption(where, 'threads', 'must be a positive integer', options.threads);
+  }
+  if (options.kernels !== undefined) checkKernelNames(options.kernels, where, 'option "kernels"');
+  return options;
+}
+
 /**
  * Makes the TensorFlow.js `wasm` backend able to train: loads `@tensorflow/tfjs-backend-wasm`
  * (an optional peer, imported dynamically so this module has no side effects), registers the
@@ -50,13 +76,16 @@ type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
  * console.log(report.backend, report.kernels.map((k) => k.kernel));
  * ```
  */
-export async function useWasmTraining(options: WasmTrainingOptions = {}): Promise<WasmTrainingReport> {
+export async function useWasmTraining(input: WasmTrainingOptions = {}): Promise<WasmTrainingReport> {
+  const options = checkOptions(input);
   let wasm: WasmModule;
   try {
     wasm = await import('@tensorflow/tfjs-backend-wasm');
   } catch (error) {
-    throw new Error(
+    throw new BackendWasmError(
+      'wasm-not-installed',
       `@kd/backend-wasm: '@tensorflow/tfjs-backend-wasm' is not installed (pnpm add @tensorflow/tfjs-backend-wasm@^4.22.0): ${String(error)}`,
+      { cause: error },
     );
   }
   if (options.wasmPaths != null) wasm.setWasmPaths(options.wasmPaths);
@@ -70,7 +99,7 @@ export async function useWasmTraining(options: WasmTrainingOptions = {}): Promis
   const kernels = patchWasmKernels(options.kernels);
   if (options.setBackend !== false) {
     const ok = await tf.setBackend('wasm');
-    if (!ok) throw new Error('@kd/backend-wasm: the wasm backend failed to initialise.');
+    if (!ok) throw new BackendWasmError('wasm-init-failed', '@kd/backend-wasm: the wasm backend failed to initialise (tf.setBackend("wasm") returned false).');
     await tf.ready();
   }
   const running = tf.getBackend() === 'wasm';

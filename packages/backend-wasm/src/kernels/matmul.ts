@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { BackendWasmError } from '../errors';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
 /**
@@ -89,6 +90,9 @@ function batchMatMul(args: KernelArgs): TensorInfo {
   );
 }
 
+/** Activations of tfjs' fused ops (`undefined` = linear). */
+const FUSED_ACTIVATIONS: readonly (string | undefined)[] = [undefined, 'linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'];
+
 function activate(k: KernelRunner, x: TensorInfo, attrs: tf._FusedMatMulAttrs, prelu: TensorInfo | undefined): TensorInfo {
   switch (attrs.activation) {
     case undefined:
@@ -107,7 +111,7 @@ function activate(k: KernelRunner, x: TensorInfo, attrs: tf._FusedMatMulAttrs, p
     case 'prelu':
       return k.run('Prelu', { x, alpha: prelu });
     default:
-      throw new Error(`@kd/backend-wasm: unsupported fused activation '${String(attrs.activation)}'.`);
+      throw new BackendWasmError('unsupported-activation', `@kd/backend-wasm: unsupported fused activation '${String(attrs.activation)}'.`); // unreachable: checked first
   }
 }
 
@@ -120,6 +124,12 @@ function fusedMatMul(args: KernelArgs): TensorInfo {
   };
   const attrs = args.attrs as unknown as tf._FusedMatMulAttrs;
   const { transposeA, transposeB } = attrs;
+  if (!FUSED_ACTIVATIONS.includes(attrs.activation)) {
+    throw new BackendWasmError(
+      'unsupported-activation',
+      `@kd/backend-wasm: unsupported fused activation '${String(attrs.activation)}' (known: ${FUSED_ACTIVATIONS.slice(1).join(', ')}).`,
+    );
+  }
   return withRunner(args.backend, (k) => {
     const N = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
     const simpleBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === N);
