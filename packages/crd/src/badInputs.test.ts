@@ -65,7 +65,6 @@ afterAll(() => {
   tf.dispose([row3, row4, table, anchors, ...Object.values(feats), nanScores, oneColumn, threeColumns, logits.positive, logits.negative]);
 });
 
-// biome-ignore format: one case per line
 const optionCases: Case[] = [
   // crd
   ['crd: misspelt "negatives" (was reported as K = 16384 too large)', () => crd({ ...taps, negative: 4096 } as never), 'unknown-option', 'did you mean "negatives"'],
@@ -131,7 +130,6 @@ const optionCases: Case[] = [
   ['estimateZ: dataSize NaN', () => estimateZ(logits, Number.NaN), 'bad-option', 'dataSize must be > 0'],
 ];
 
-// biome-ignore format: one case per line
 const crdCodeCases: (readonly [CrdErrorCode, string, () => unknown, string | RegExp])[] = [
   ['too-many-negatives', 'NegativeSampler: K >= N', () => new NegativeSampler({ dataSize: N, negatives: N }), 'K = 20 must be smaller than the number of training examples N = 20'],
   ['too-many-negatives', 'sampleShared: the batch covers every example', () => new NegativeSampler({ dataSize: 3, negatives: 2 }).sampleShared([0, 1, 2], random), 'covers every example'],
@@ -237,7 +235,6 @@ async function fitRefused(plugin: DistillationPlugin<CrdState>, withTeacher = tr
   }
 }
 
-// biome-ignore format: one case per line
 const pluginCases: (readonly [string, string, () => unknown, string | RegExp])[] = [
   ['fit: K >= N', 'too-many-negatives', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 24 })), /K = 24 must be smaller .* N = 24/],
   ['fit: teacherDim disagrees with the tapped layer', 'feature-dim-mismatch', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8, teacherDim: 32 })), 'teacherDim = 32 disagrees with the tapped teacher layer "bt_pool"'],
