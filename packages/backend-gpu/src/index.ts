@@ -3,6 +3,7 @@
  * (tfjs-node-gpu > tfjs-node > wasm patched for training > cpu) and report the device.
  * @packageDocumentation
  */
+export { BackendGpuError, type BackendGpuErrorCode, backendGpuErrorCodes } from './errors';
 export {
   BACKEND_ORDER,
   BACKEND_PACKAGES,

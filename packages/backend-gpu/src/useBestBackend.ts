@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { BackendGpuError, describeValue, didYouMean } from './errors';
 
 /** A backend `useBestBackend` can pick, named after the package that provides it. */
 export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
@@ -40,17 +41,67 @@ export interface BestBackendOptions {
   wasmThreads?: number;
 }
 
-/** Thrown when a backend asked for by name cannot be used; `installCommand` fixes a missing one. */
-export class BackendUnavailableError extends Error {
-  readonly code = 'backend-unavailable';
+/**
+ * Thrown (code `backend-unavailable`) when a backend asked for by name cannot be used, or when no
+ * candidate could be loaded; `installCommand` fixes a missing one, `cause` is the load error.
+ */
+export class BackendUnavailableError extends BackendGpuError {
+  override readonly code = 'backend-unavailable' as const;
   constructor(
     readonly backendName: BackendName,
     readonly installCommand: string | undefined,
     message: string,
+    options: { readonly cause?: unknown } = {},
   ) {
-    super(message);
+    super('backend-unavailable', message, options);
     this.name = 'BackendUnavailableError';
   }
+}
+
+/** Throws `bad-option` / `unknown-backend` unless `preference` is 'auto', a backend name or a non-empty list of them. */
+function checkPreference(preference: unknown): readonly BackendName[] {
+  const where = 'useBestBackend';
+  const known = (name: unknown, at: string): BackendName => {
+    if (typeof name !== 'string') {
+      throw new BackendGpuError('bad-option', `${where}: ${at} must be a backend name (${BACKEND_ORDER.join(', ')}), got ${describeValue(name)}`);
+    }
+    if (!BACKEND_ORDER.includes(name as BackendName)) {
+      throw new BackendGpuError(
+        'unknown-backend',
+        `${where}: unknown backend '${name}'${at === 'the preference' ? '' : ` at ${at}`}${didYouMean(name, BACKEND_ORDER)} (use one of ${BACKEND_ORDER.join(', ')}, or 'auto')`,
+      );
+    }
+    return name as BackendName;
+  };
+  if (preference === 'auto') return BACKEND_ORDER;
+  if (Array.isArray(preference)) {
+    if (preference.length === 0) throw new BackendGpuError('bad-option', `${where}: the preference list is empty; name at least one backend, or pass 'auto'`);
+    return preference.map((name, i) => known(name, `position ${i}`));
+  }
+  if (typeof preference !== 'string') {
+    throw new BackendGpuError('bad-option', `${where}: the preference must be 'auto', a backend name or a list of them, got ${describeValue(preference)}`);
+  }
+  return [known(preference, 'the preference')];
+}
+
+/** Throws `unknown-option` / `bad-option` for bad {@link BestBackendOptions}. */
+function checkOptions(options: unknown): BestBackendOptions {
+  const where = 'useBestBackend';
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new BackendGpuError('bad-option', `${where}: options must be an object, got ${describeValue(options)}`);
+  }
+  const keys = ['wasmThreads'];
+  for (const key of Object.keys(options)) {
+    if (!keys.includes(key)) {
+      throw new BackendGpuError('unknown-option', `${where}: unknown option "${key}"${didYouMean(key, keys)} (known: ${keys.join(', ')})`);
+    }
+  }
+  const threads = (options as BestBackendOptions).wasmThreads;
+  if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) {
+    throw new BackendGpuError('bad-option', `${where}: option "wasmThreads" must be a positive integer, got ${describeValue(threads)}`);
+  }
+  return options as BestBackendOptions;
 }
 
 interface Loaded {
@@ -80,10 +131,10 @@ interface TfjsNodeModule {
  * NOTE: this path has not run in this project's CI (libtensorflow cannot be downloaded there).
  */
 async function loadTfjsNode(name: 'tfjs-node-gpu' | 'tfjs-node'): Promise<Loaded> {
-  if (!isNode) throw new Error('needs Node.js');
+  if (!isNode) throw new BackendGpuError('backend-init-failed', 'needs Node.js');
   const specifier = BACKEND_PACKAGES[name].package;
   const mod = (await import(/* @vite-ignore */ specifier)) as TfjsNodeModule;
-  if (!(await tf.setBackend('tensorflow'))) throw new Error("the 'tensorflow' backend failed to initialise");
+  if (!(await tf.setBackend('tensorflow'))) throw new BackendGpuError('backend-init-failed', "the 'tensorflow' backend failed to initialise");
   const version = mod.version?.['tfjs-node'] ?? mod.version?.['tfjs-core'] ?? '';
   const device = name === 'tfjs-node-gpu' ? 'gpu' : 'cpu';
   return {
@@ -106,7 +157,7 @@ async function loadWasm(options: BestBackendOptions): Promise<Loaded> {
 
 async function loadCpu(): Promise<Loaded> {
   await import('@tensorflow/tfjs-backend-cpu');
-  if (!(await tf.setBackend('cpu'))) throw new Error("the 'cpu' backend failed to initialise");
+  if (!(await tf.setBackend('cpu'))) throw new BackendGpuError('backend-init-failed', "the 'cpu' backend failed to initialise");
   return { backend: 'cpu', device: 'cpu', description: 'cpu (plain JavaScript)' };
 }
 
@@ -130,7 +181,9 @@ function load(name: BackendName, options: BestBackendOptions): Promise<Loaded> {
  * @param preference - A backend name to require it (fails with the install command when it is
  *   missing), a list to try in that order, or `'auto'` (default) for {@link BACKEND_ORDER}.
  * @returns The choice, its device and why the candidates before it were skipped.
- * @throws {@link BackendUnavailableError} when no candidate could be used.
+ * @throws `unknown-backend` / `bad-option` / `unknown-option` (a {@link BackendGpuError}) for a bad
+ *   preference or options, before anything is loaded; {@link BackendUnavailableError}
+ *   (`backend-unavailable`) when no candidate could be used.
  *
  * @example
  * ```ts
@@ -143,17 +196,15 @@ export async function useBestBackend(
   preference: BackendName | readonly BackendName[] | 'auto' = 'auto',
   options: BestBackendOptions = {},
 ): Promise<BackendChoice> {
+  const order = checkPreference(preference);
+  const checked = checkOptions(options);
   const explicit = typeof preference === 'string' && preference !== 'auto';
-  const order: readonly BackendName[] =
-    preference === 'auto' ? BACKEND_ORDER : typeof preference === 'string' ? [preference] : preference;
   const skipped: SkippedBackend[] = [];
+  let lastError: unknown;
   for (const name of order) {
-    if (!BACKEND_ORDER.includes(name)) {
-      throw new BackendUnavailableError(name, undefined, `Unknown backend '${name}'; use one of ${BACKEND_ORDER.join(', ')}.`);
-    }
     const { package: pkg, install } = BACKEND_PACKAGES[name];
     try {
-      const loaded = await load(name, options);
+      const loaded = await load(name, checked);
       return { name, ...loaded, skipped };
     } catch (error) {
       const missing = isMissingModule(error, pkg);
@@ -163,8 +214,10 @@ export async function useBestBackend(
           name,
           missing ? install : undefined,
           missing ? `Backend '${name}' needs ${pkg}, which is not installed. Run: ${install}` : `Backend '${name}' ${reason}`,
+          { cause: error },
         );
       }
+      lastError = error;
       skipped.push({ name, reason });
     }
   }
@@ -172,5 +225,6 @@ export async function useBestBackend(
     order.at(-1) ?? 'cpu',
     BACKEND_PACKAGES.cpu.install,
     `No TensorFlow.js backend could be loaded: ${skipped.map((s) => `${s.name}: ${s.reason}`).join('; ')}`,
+    { cause: lastError },
   );
 }
