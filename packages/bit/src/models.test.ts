@@ -30,7 +30,7 @@ function writeNpz(name: string, weights: Record<string, { shape: number[]; value
   return path;
 }
 
-/** Parameters of R{depth}x{w} counted from the architecture in METHODS.md sect. 4. */
+/** Parameters of R{depth}x{w} counted from the architecture in docs/methods.md §9.3. */
 function bitParamCount(units: number[], w: number, classes: number): number {
   let total = 7 * 7 * 3 * 64 * w;
   let cin = 64 * w;

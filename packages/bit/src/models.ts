@@ -42,7 +42,7 @@ export const PRE_LOGITS = `${BIT_PREFIX}pre_logits`;
 
 /**
  * Builds a pre-activation bottleneck ResNet-v2 with Group Normalisation and Weight
- * Standardisation, as BiT's `bit_pytorch/models.py` (METHODS.md sect. 4). NHWC.
+ * Standardisation, as BiT's `bit_pytorch/models.py` (docs/methods.md §9.3). NHWC.
  *
  * Layer names follow the reference key layout, so a weight named `<layer>/<weight>` is the
  * `.npz` key: `resnet/root_block/standardized_conv2d/kernel`,

@@ -100,7 +100,7 @@ export const ensembleOptionsSchema = optionsSchema<EnsembleOptions>()({ mean: z.
 
 /**
  * An ensemble of teachers whose soft targets are the arithmetic (default) or geometric mean of
- * the members' softened distributions (METHODS.md sect. 1).
+ * the members' softened distributions (docs/methods.md §4).
  *
  * Taps are addressed as `"<member index>/<layer name>"`, e.g. `"0/pool"`.
  */

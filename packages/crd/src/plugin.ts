@@ -139,7 +139,7 @@ interface CriticSpec extends CrdEnsembleMember {
 }
 
 /**
- * Contrastive Representation Distillation (Tian, Krishnan, Isola 2019; METHODS.md sect. 2) as a
+ * Contrastive Representation Distillation (Tian, Krishnan, Isola 2019; docs/methods.md §8) as a
  * plugin: embedding heads on the tapped pooled penultimate layers of student and teacher, a memory
  * bank of N x featureDim per side, K negatives per anchor, NCE loss with Z frozen after the first
  * batch, symmetric (student + teacher side). Term `crd`.

@@ -42,7 +42,7 @@ export interface FitnetState {
 }
 
 /**
- * FitNets hints (Romero et al. 2015; METHODS.md sect. 3) as a plugin: a {@link HintRegressor}
+ * FitNets hints (Romero et al. 2015; docs/methods.md §6) as a plugin: a {@link HintRegressor}
  * maps the student's guided layer to the shape of the teacher's hint layer, and the term is the
  * MSE between them (mean over every element). The regressor is chosen from the tapped shapes
  * (dense for vectors; conv / strided conv / transposed conv + batch norm + ReLU for NHWC maps,

@@ -6,7 +6,7 @@ import { nameSchema } from './options';
 
 /**
  * How a hint regressor maps the student's guided-layer output to the teacher's hint shape
- * (RepDistiller `ConvReg` for maps, a linear layer for vectors; METHODS.md sect. 3):
+ * (RepDistiller `ConvReg` for maps, a linear layer for vectors; docs/methods.md §6.2):
  * - `linear`: vectors `[B, s] -> [B, t]`, `x W + b` (no normalisation, no activation);
  * - `conv-stride2`: student map twice the teacher's height: conv 3x3, stride 2, padding 1;
  * - `transposed-conv`: student map half the teacher's height: transposed conv 4x4, stride 2, padding 1;

@@ -76,7 +76,7 @@ describe('Hinton losses against PyTorch golden values', () => {
   }
 });
 
-describe('soft-target loss properties (METHODS.md sect. 1)', () => {
+describe('soft-target loss properties (docs/methods.md §2)', () => {
   it('has gradient T^2 * (q - p) / T / batch: the paper identity dC/dz = (q - p)/T', () => {
     const z = tf.tensor2d([[1.5, -0.3, 0.2, 2.0], [0.1, 0.4, -1.2, 0.0]]);
     const v = tf.tensor2d([[0.2, 1.1, -0.5, 0.7], [2.0, -1.0, 0.3, 0.1]]);
