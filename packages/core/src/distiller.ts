@@ -162,13 +162,13 @@ export class Distiller {
   private position?: EpochPosition;
 
   constructor(config: DistillerConfig) {
-    parseOptions(distillerConfigSchema, config, 'Distiller');
-    if (!(config.student instanceof tfl.LayersModel)) {
+    if (!(config?.student instanceof tfl.LayersModel)) {
       throw new DistillationError('bad-student', 'Distiller: student must be a tfjs LayersModel');
     }
-    if (!(config.optimizer instanceof tf.Optimizer)) {
-      throw new DistillationError('bad-optimizer', 'Distiller: optimizer must be a tf.Optimizer (e.g. tf.train.sgd(0.05))');
+    if (config.optimizer == null || !(config.optimizer instanceof tf.Optimizer)) {
+      throw new DistillationError('bad-optimizer', "Distiller: optimizer must be a tf.Optimizer (e.g. adam() or sgd({ learningRate }) from '@kd/core')");
     }
+    parseOptions(distillerConfigSchema, config, 'Distiller');
     this.student = config.student;
     this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
     this.optimizer = config.optimizer;

@@ -29,7 +29,8 @@ export function optionsSchema<T extends object>() {
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value === undefined ? {} : value);
   if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
+  // A misspelt key is also a missing one: report the unknown key (with its suggestion) first.
+  const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0]!;
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(schema, issue.path);
     const key = issue.keys[0]!;

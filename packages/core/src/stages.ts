@@ -51,7 +51,7 @@ const stageSchema = optionsSchema<Stage>()({
   name: z.string().min(1, { message: 'must be a non-empty name' }),
   plugins: z.array(z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null, { message: 'must be a plugin' })).min(1),
   epochs: z.number().int().nonnegative(),
-  optimizer: z.custom<tf.Optimizer>((v) => v instanceof tfc.Optimizer, { message: 'must be a tf.Optimizer' }),
+  optimizer: z.custom<tf.Optimizer>((v) => v != null && v instanceof tfc.Optimizer, { message: 'must be a tf.Optimizer' }),
   trainable: functionSchema<TrainableFilter>().optional(),
   fit: z.record(z.string(), z.unknown()).optional() as unknown as z.ZodType<Stage['fit']>,
 });

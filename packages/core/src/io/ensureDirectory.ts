@@ -15,7 +15,7 @@ export async function ensureDirectory(directory: string): Promise<void> {
     const found = await stat(at).then(
       (s) => s,
       (error: { code?: string }) => {
-        if (error?.code === 'ENOENT') return undefined;
+        if (error?.code === 'ENOENT' || error?.code === 'ENOTDIR') return undefined;
         throw ioError('inspect', at, error);
       },
     );
