@@ -1,17 +1,24 @@
 import {
+  DistillationError,
   Distiller,
   type DistillationPlugin,
   type EpochLogs,
   type EvaluationResult,
+  functionSchema,
   hardLabel,
   type LabeledData,
+  optionsSchema,
   type ProgressListener,
+  parseOptions,
   type TeacherLike,
 } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { bitPreprocess, mixup, type PreprocessOptions } from './augment';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { bitPreprocess, isHyperRule, mixup, type PreprocessOptions } from './augment';
+import { BitError } from './errors';
 import type { HyperRule } from './hyperrule';
+import { integer, isLabeledData, labeledDataSchema, nonNegative, seedSchema, teacherSchema } from './schemas';
 
 /** Options of {@link bitFineTune}. */
 export interface BitFineTuneOptions {
@@ -38,6 +45,36 @@ export interface BitFineTuneOptions {
   readonly validation?: LabeledData;
   readonly onEvent?: ProgressListener;
 }
+
+/** Schema of {@link BitFineTuneOptions} (defaults applied). */
+export const bitFineTuneSchema = optionsSchema<BitFineTuneOptions>()({
+  batchSize: integer(1).optional(),
+  seed: seedSchema.default(0),
+  preprocess: z
+    .union([
+      z.boolean(),
+      optionsSchema<Partial<PreprocessOptions>>()({
+        resize: integer(1).optional(),
+        crop: integer(1).optional(),
+        flip: z.boolean().optional(),
+        inputRange: z.tuple([z.number(), z.number()]).optional(),
+      }),
+    ])
+    .default(true),
+  mixupAlpha: nonNegative.optional(),
+  teacher: teacherSchema.optional(),
+  plugins: z
+    .array(
+      z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string', {
+        message: 'must be a plugin (an object with a name)',
+      }),
+    )
+    .optional(),
+  hardLabel: z.boolean().default(true),
+  momentum: z.number({ message: 'must be a number in [0, 1)' }).min(0).lt(1).default(0.9),
+  validation: labeledDataSchema.optional(),
+  onEvent: functionSchema<ProgressListener>().optional(),
+});
 
 /** Result of {@link bitFineTune}. */
 export interface BitFineTuneResult {
@@ -72,26 +109,48 @@ function disposeOptimizer(optimizer: tf.Optimizer): void {
  * BiT preprocessing and MixUp as `transformBatch` plugins, and a stop after exactly
  * `rule.totalSteps` steps (the last boundary) whatever the epoch length. Scale the schedule down
  * with `hyperRule({ ..., stepsScale })`.
+ *
+ * Everything is checked before any work: the options (`unknown-option`, `bad-option`), the model
+ * (core's `bad-student`), the data (core's `bad-data`, `empty-data`) and the rule
+ * (`bad-hyper-rule`).
  */
 export async function bitFineTune(
   model: tfl.LayersModel,
   data: LabeledData,
   rule: HyperRule,
-  options: BitFineTuneOptions = {},
+  input: BitFineTuneOptions = {},
 ): Promise<BitFineTuneResult> {
+  const options = parseOptions(bitFineTuneSchema, input, 'bitFineTune');
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new DistillationError('bad-student', `bitFineTune: the model must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+  }
+  if (!isLabeledData(data)) {
+    throw new DistillationError('bad-data', 'bitFineTune: expected { x: Tensor, y: Tensor1D } with one label per example');
+  }
+  const n = data.x.shape[0]!;
+  if (n === 0) throw new DistillationError('empty-data', 'bitFineTune: the training data has no examples');
+  if (!isHyperRule(rule) || !Number.isInteger(rule.totalSteps) || rule.totalSteps < 1 || !Number.isInteger(rule.batchSize) || rule.batchSize < 1) {
+    throw new BitError('bad-hyper-rule', 'bitFineTune: rule must be a HyperRule from hyperRule() (resize, crop, batchSize, totalSteps >= 1, schedule)');
+  }
   const batchSize = options.batchSize ?? rule.batchSize;
-  const optimizer = tf.train.momentum(0, options.momentum ?? 0.9);
-  const distiller = new Distiller({ student: model, optimizer, seed: options.seed ?? 0, ...(options.teacher ? { teacher: options.teacher } : {}) });
-  if (options.preprocess ?? true) {
+  const plugins: DistillationPlugin<unknown>[] = [];
+  if (options.preprocess) {
     const extra = typeof options.preprocess === 'object' ? options.preprocess : {};
-    distiller.use(bitPreprocess({ resize: rule.resize, crop: rule.crop, ...extra }));
+    plugins.push(bitPreprocess({ resize: rule.resize, crop: rule.crop, ...extra }) as DistillationPlugin<unknown>);
   }
   const alpha = options.mixupAlpha ?? rule.mixupAlpha;
-  if (alpha > 0) distiller.use(mixup({ alpha }));
-  if (options.hardLabel ?? true) distiller.use(hardLabel());
-  for (const plugin of options.plugins ?? []) distiller.use(plugin);
+  if (alpha > 0) plugins.push(mixup({ alpha }) as DistillationPlugin<unknown>);
+  if (options.hardLabel) plugins.push(hardLabel() as DistillationPlugin<unknown>);
+  plugins.push(...(options.plugins ?? []));
 
-  const n = data.x.shape[0]!;
+  const optimizer = tf.train.momentum(0, options.momentum);
+  let distiller: Distiller;
+  try {
+    distiller = new Distiller({ student: model, optimizer, seed: options.seed, ...(options.teacher ? { teacher: options.teacher } : {}) });
+  } catch (error) {
+    disposeOptimizer(optimizer);
+    throw error;
+  }
   const stepsPerEpoch = Math.ceil(n / batchSize);
   const epochs = Math.ceil(rule.totalSteps / stepsPerEpoch);
   const losses: number[] = [];
@@ -99,6 +158,7 @@ export async function bitFineTune(
   const epochLogs: EpochLogs[] = [];
   const started = Date.now();
   try {
+    for (const plugin of plugins) distiller.use(plugin);
     await distiller.fit(data, {
       epochs,
       batchSize,

@@ -1,4 +1,6 @@
-import type { LearningRateSchedule } from '@kd/core';
+import { DistillationError, type LearningRateSchedule, optionsSchema, parseOptions } from '@kd/core';
+import { z } from 'zod';
+import { integer, positive } from './schemas';
 
 /** Which resolution rule {@link hyperRule} uses for images of at least 96x96 pixels. */
 export type HyperRuleResolution = 'code' | 'paper';
@@ -25,6 +27,16 @@ export interface HyperRuleOptions {
    */
   readonly stepsScale?: number;
 }
+
+/** Schema of {@link HyperRuleOptions} (defaults applied). */
+export const hyperRuleSchema = optionsSchema<HyperRuleOptions>()({
+  trainSize: integer(1),
+  imageSize: z.union([positive, z.tuple([positive, positive])]),
+  resolution: z.enum(['code', 'paper']).default('code'),
+  baseLr: positive.default(0.003),
+  batchSize: integer(1).default(512),
+  stepsScale: positive.default(1),
+});
 
 /** The BiT-HyperRule for one data set: resolution, MixUp and the step schedule. */
 export interface HyperRule {
@@ -53,6 +65,9 @@ export interface HyperRule {
 
 /** `bit_hyperrule.py`'s step boundaries for a training-set size (before scaling). */
 export function hyperRuleBoundaries(trainSize: number): number[] {
+  if (!Number.isInteger(trainSize) || trainSize < 1) {
+    throw new DistillationError('bad-option', `hyperRuleBoundaries: trainSize must be an integer >= 1, got ${trainSize}`);
+  }
   if (trainSize < 20_000) return [100, 200, 300, 400, 500];
   if (trainSize < 500_000) return [500, 3000, 6000, 9000, 10_000];
   return [500, 6000, 12_000, 18_000, 20_000];
@@ -64,32 +79,19 @@ export function hyperRuleBoundaries(trainSize: number): number[] {
  * batch 512, no weight decay (see `bitFineTune`).
  */
 export function hyperRule(options: HyperRuleOptions): HyperRule {
-  const { trainSize } = options;
-  if (!Number.isInteger(trainSize) || trainSize < 1) {
-    throw new RangeError(`hyperRule: trainSize must be a positive integer, got ${trainSize}`);
-  }
-  const [h, w] = typeof options.imageSize === 'number' ? [options.imageSize, options.imageSize] : options.imageSize;
-  if (!(Number.isFinite(h) && Number.isFinite(w) && h! > 0 && w! > 0)) {
-    throw new RangeError(`hyperRule: imageSize must be positive, got ${JSON.stringify(options.imageSize)}`);
-  }
-  const resolution = options.resolution ?? 'code';
-  if (resolution !== 'code' && resolution !== 'paper') {
-    throw new RangeError(`hyperRule: resolution must be 'code' or 'paper', got ${String(resolution)}`);
-  }
-  const small = h! * w! < 96 * 96;
+  const { trainSize, imageSize, resolution, baseLr, batchSize, stepsScale } = parseOptions(hyperRuleSchema, options, 'hyperRule');
+  const [h, w] = typeof imageSize === 'number' ? [imageSize, imageSize] : imageSize;
+  const small = h * w < 96 * 96;
   const [resize, crop] = small ? [160, 128] : resolution === 'code' ? [512, 480] : [448, 384];
-  const baseLr = options.baseLr ?? 0.003;
-  if (!(Number.isFinite(baseLr) && baseLr > 0)) throw new RangeError(`hyperRule: baseLr must be > 0, got ${baseLr}`);
-  const batchSize = options.batchSize ?? 512;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`hyperRule: batchSize must be a positive integer, got ${batchSize}`);
-  const stepsScale = options.stepsScale ?? 1;
-  if (!(Number.isFinite(stepsScale) && stepsScale > 0)) throw new RangeError(`hyperRule: stepsScale must be > 0, got ${stepsScale}`);
   const boundaries: number[] = [];
   for (const b of hyperRuleBoundaries(trainSize)) {
     const scaled = Math.max(1, Math.round(b * stepsScale));
     boundaries.push(boundaries.length && scaled <= boundaries[boundaries.length - 1]! ? boundaries[boundaries.length - 1]! + 1 : scaled);
   }
   const schedule = (step: number): number | null => {
+    if (!(Number.isInteger(step) && step >= 0)) {
+      throw new DistillationError('bad-option', `HyperRule.schedule: step must be an integer >= 0, got ${step}`);
+    }
     if (step < boundaries[0]!) return (baseLr * step) / boundaries[0]!;
     if (step >= boundaries[boundaries.length - 1]!) return null;
     let lr = baseLr;

@@ -7,23 +7,38 @@
  */
 export {
   bitEvalPreprocess,
+  bitEvalPreprocessSchema,
   bitPreprocess,
+  bitPreprocessSchema,
+  type EvalPreprocessOptions,
+  isHyperRule,
   type MixupOptions,
   mixup,
+  mixupSchema,
   type PreprocessOptions,
   preprocessEvalBatch,
   preprocessTrainBatch,
   sampleBeta,
   sampleGamma,
 } from './augment';
-export { type BitFineTuneOptions, type BitFineTuneResult, bitFineTune } from './finetune';
-export { type HyperRule, type HyperRuleOptions, type HyperRuleResolution, hyperRule, hyperRuleBoundaries } from './hyperrule';
+export { BitError, type BitErrorCode, bitErrorCodes } from './errors';
+export { type BitFineTuneOptions, type BitFineTuneResult, bitFineTune, bitFineTuneSchema } from './finetune';
+export {
+  type HyperRule,
+  type HyperRuleOptions,
+  type HyperRuleResolution,
+  hyperRule,
+  hyperRuleBoundaries,
+  hyperRuleSchema,
+} from './hyperrule';
 export {
   GroupNormalization,
   type GroupNormalizationArgs,
   groupNorm,
+  groupNormalizationSchema,
   StandardizedConv2D,
   type StandardizedConv2DArgs,
+  standardizedConv2DSchema,
   standardizeWeight,
   type WeightStandardization,
 } from './layers';
@@ -33,17 +48,22 @@ export {
   type BitResNetOptions,
   type BitResNetSmallOptions,
   bitResNet,
+  bitResNetSchema,
   bitResNetSmall,
+  bitResNetSmallSchema,
   countParams,
   PRE_LOGITS,
   type ResNetV2Config,
   type ResNetV2Stage,
   resNetV2,
+  resNetV2Schema,
+  resNetV2StageSchema,
 } from './models';
 export {
   type AssignWeightsOptions,
   type AssignWeightsReport,
   assignBitWeights,
+  assignBitWeightsSchema,
   type NpyArray,
   parseNpy,
   parseNpz,

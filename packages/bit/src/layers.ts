@@ -1,5 +1,9 @@
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { BitError } from './errors';
+import { integer, nameSchema, nonNegative } from './schemas';
 
 type Kwargs = Record<string, unknown>;
 /** A tfjs-layers initializer instance (the class is not exported as a value). */
@@ -28,7 +32,7 @@ function getInitializer(init: InitializerName | undefined, fallback: string): In
     case 'glorotUniform':
       return tfl.initializers.glorotUniform({});
     default:
-      throw new Error(`Unsupported initializer ${String(name)} (pass an Initializer instance)`);
+      throw new BitError('unknown-initializer', `Unsupported initializer ${String(name)} (use 'zeros', 'ones', 'heNormal', 'glorotUniform' or pass an Initializer instance)`);
   }
 }
 
@@ -53,9 +57,39 @@ function deserializeInitializer(value: unknown, fallback: string): Initializer {
     HeNormal: (c) => tfl.initializers.heNormal(c as never),
     HeUniform: (c) => tfl.initializers.heUniform(c as never),
   };
-  const make = factories[className];
-  if (!make) throw new Error(`Cannot deserialise initializer ${className}`);
+  const make = Object.hasOwn(factories, className) ? factories[className] : undefined;
+  if (!make) {
+    throw new BitError('unknown-initializer', `Cannot deserialise initializer ${String(className)} (known: ${Object.keys(factories).join(', ')})`);
+  }
   return make(config ?? {});
+}
+
+const INITIALIZER_NAMES = ['zeros', 'ones', 'heNormal', 'glorotUniform'] as const;
+
+/** An initializer: one of the names the layers know, or a tfjs Initializer instance. */
+const initializerSchema = z.union([
+  z.enum(INITIALIZER_NAMES),
+  z.custom<Initializer>((v) => typeof v === 'object' && v !== null && typeof (v as Initializer).apply === 'function', {
+    message: 'must be an Initializer',
+  }),
+]);
+
+const shapeSchema = z.array(integer(1).nullable(), { message: 'must be an array of sizes (null: any)' });
+
+/** The base-layer arguments tfjs keeps in a layer's config (and passes back to the constructor on load). */
+const layerArgs = {
+  name: nameSchema.optional(),
+  inputShape: shapeSchema.optional(),
+  batchInputShape: shapeSchema.optional(),
+  batchSize: integer(1).optional(),
+  dtype: z.enum(['float32', 'int32', 'bool', 'complex64', 'string']).optional(),
+  trainable: z.boolean().optional(),
+};
+
+/** A saved layer config without what tfjs' deserialiser adds to it (`customObjects`). */
+function layerConfig(config: tf.serialization.ConfigDict): tf.serialization.ConfigDict {
+  const { customObjects: _, ...rest } = config;
+  return rest;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -70,8 +104,21 @@ export interface GroupNormalizationArgs {
   betaInitializer?: Initializer | InitializerName;
   name?: string;
   inputShape?: Shape;
+  /** Base-layer arguments, as in a saved layer config. */
+  batchInputShape?: Shape;
+  batchSize?: number;
+  dtype?: tf.DataType;
   trainable?: boolean;
 }
+
+/** Schema of {@link GroupNormalizationArgs} (defaults applied). */
+export const groupNormalizationSchema = optionsSchema<GroupNormalizationArgs>()({
+  groups: integer(1).default(32),
+  epsilon: nonNegative.default(1e-5),
+  gammaInitializer: initializerSchema.optional(),
+  betaInitializer: initializerSchema.optional(),
+  ...layerArgs,
+});
 
 /**
  * Group Normalisation (Wu & He 2018) of NHWC (or `[N, ..., C]`) tensors: the channels are split
@@ -90,24 +137,21 @@ export class GroupNormalization extends tfl.layers.Layer {
   private beta?: tfl.LayerVariable;
 
   constructor(args: GroupNormalizationArgs = {}) {
-    super(args as never);
-    this.groups = args.groups ?? 32;
-    this.epsilon = args.epsilon ?? 1e-5;
-    if (!Number.isInteger(this.groups) || this.groups < 1) {
-      throw new Error(`GroupNormalization: groups must be a positive integer, got ${this.groups}`);
-    }
-    if (!(this.epsilon >= 0)) throw new Error(`GroupNormalization: epsilon must be >= 0, got ${this.epsilon}`);
-    this.gammaInitializer = getInitializer(args.gammaInitializer, 'ones');
-    this.betaInitializer = getInitializer(args.betaInitializer, 'zeros');
+    const parsed = parseOptions(groupNormalizationSchema, args, 'GroupNormalization');
+    super(parsed as never);
+    this.groups = parsed.groups;
+    this.epsilon = parsed.epsilon;
+    this.gammaInitializer = getInitializer(parsed.gammaInitializer, 'ones');
+    this.betaInitializer = getInitializer(parsed.betaInitializer, 'zeros');
     this.supportsMasking = true;
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
-    if (channels == null) throw new Error(`GroupNormalization "${this.name}": the channel dimension must be known`);
+    if (channels == null) throw new BitError('group-norm-channels', `GroupNormalization "${this.name}": the channel dimension must be known`);
     if (channels % this.groups !== 0) {
-      throw new Error(`GroupNormalization "${this.name}": ${channels} channels are not divisible into ${this.groups} groups`);
+      throw new BitError('group-norm-channels', `GroupNormalization "${this.name}": ${channels} channels are not divisible into ${this.groups} groups`);
     }
     this.gamma = this.addWeight('gamma', [channels], 'float32', this.gammaInitializer);
     this.beta = this.addWeight('beta', [channels], 'float32', this.betaInitializer);
@@ -140,7 +184,7 @@ export class GroupNormalization extends tfl.layers.Layer {
     config: tf.serialization.ConfigDict,
   ): T {
     return new cls({
-      ...config,
+      ...layerConfig(config),
       gammaInitializer: deserializeInitializer(config['gammaInitializer'], 'ones'),
       betaInitializer: deserializeInitializer(config['betaInitializer'], 'zeros'),
     });
@@ -149,12 +193,20 @@ export class GroupNormalization extends tfl.layers.Layer {
 
 /**
  * The group-norm computation on a `[N, ..., C]` tensor (functional form of
- * {@link GroupNormalization}).
+ * {@link GroupNormalization}). Throws `group-norm-channels` when C is not divisible by `groups`.
  */
 export function groupNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, epsilon: number): tf.Tensor {
+  for (const [what, t] of [['x', x], ['gamma', gamma], ['beta', beta]] as const) {
+    if (!(t instanceof tf.Tensor)) throw new DistillationError('bad-option', `groupNorm: ${what} must be a tf.Tensor`);
+  }
+  if (!Number.isInteger(groups) || groups < 1) throw new DistillationError('bad-option', `groupNorm: groups must be an integer >= 1, got ${groups}`);
+  if (!(Number.isFinite(epsilon) && epsilon >= 0)) throw new DistillationError('bad-option', `groupNorm: epsilon must be a finite number >= 0, got ${epsilon}`);
+  const channels = x.shape[x.rank - 1];
+  if (x.rank < 2 || channels === undefined || channels % groups !== 0) {
+    throw new BitError('group-norm-channels', `groupNorm: input [${x.shape}] has ${channels ?? 'no'} channels, not divisible into ${groups} groups`);
+  }
   return tf.tidy(() => {
     const shape = x.shape;
-    const channels = shape[shape.length - 1]!;
     const grouped = tf.reshape(x, [shape[0]!, -1, groups, channels / groups]);
     const { mean, variance } = tf.moments(grouped, [1, 3], true);
     const normalized = tf.div(tf.sub(grouped, mean), tf.sqrt(tf.add(variance, epsilon)));
@@ -196,15 +248,31 @@ export interface StandardizedConv2DArgs {
   biasInitializer?: Initializer | InitializerName;
   name?: string;
   inputShape?: Shape;
+  /** Base-layer arguments, as in a saved layer config. */
+  batchInputShape?: Shape;
+  batchSize?: number;
+  dtype?: tf.DataType;
   trainable?: boolean;
 }
 
-function pair(v: number | [number, number] | number[], what: string): [number, number] {
-  const p = (typeof v === 'number' ? [v, v] : v) as number[];
-  if (p.length !== 2 || p.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new Error(`StandardizedConv2D: ${what} must be a positive integer or a pair, got ${JSON.stringify(v)}`);
-  }
-  return [p[0]!, p[1]!];
+const sizeOrPair = z.union([integer(1), z.tuple([integer(1), integer(1)])]);
+
+/** Schema of {@link StandardizedConv2DArgs} (defaults applied; `epsilon` defaults to the variant's). */
+export const standardizedConv2DSchema = optionsSchema<StandardizedConv2DArgs>()({
+  filters: integer(1),
+  kernelSize: sizeOrPair,
+  strides: sizeOrPair.default(1),
+  padding: z.enum(['valid', 'same']).default('valid'),
+  useBias: z.boolean().default(false),
+  standardization: z.enum(['bit', 'timm', 'ws']).default('bit'),
+  epsilon: nonNegative.optional(),
+  kernelInitializer: initializerSchema.optional(),
+  biasInitializer: initializerSchema.optional(),
+  ...layerArgs,
+});
+
+function pair(v: number | readonly number[]): [number, number] {
+  return typeof v === 'number' ? [v, v] : [v[0]!, v[1]!];
 }
 
 /**
@@ -227,33 +295,24 @@ export class StandardizedConv2D extends tfl.layers.Layer {
   private bias?: tfl.LayerVariable;
 
   constructor(args: StandardizedConv2DArgs) {
-    super(args as never);
-    if (!Number.isInteger(args.filters) || args.filters < 1) {
-      throw new Error(`StandardizedConv2D: filters must be a positive integer, got ${args.filters}`);
-    }
-    this.filters = args.filters;
-    this.kernelSize = pair(args.kernelSize, 'kernelSize');
-    this.strides = pair(args.strides ?? 1, 'strides');
-    this.padding = args.padding ?? 'valid';
-    if (this.padding !== 'valid' && this.padding !== 'same') {
-      throw new Error(`StandardizedConv2D: padding must be 'valid' or 'same', got ${String(this.padding)}`);
-    }
-    this.useBias = args.useBias ?? false;
-    this.standardization = args.standardization ?? 'bit';
-    if (!VARIANTS[this.standardization]) {
-      throw new Error(`StandardizedConv2D: standardization must be 'bit', 'timm' or 'ws', got ${String(this.standardization)}`);
-    }
-    this.epsilon = args.epsilon ?? VARIANTS[this.standardization].epsilon;
-    if (!(this.epsilon >= 0)) throw new Error(`StandardizedConv2D: epsilon must be >= 0, got ${this.epsilon}`);
-    this.kernelInitializer = getInitializer(args.kernelInitializer, 'heNormal');
-    this.biasInitializer = getInitializer(args.biasInitializer, 'zeros');
+    const parsed = parseOptions(standardizedConv2DSchema, args, 'StandardizedConv2D');
+    super(parsed as never);
+    this.filters = parsed.filters;
+    this.kernelSize = pair(parsed.kernelSize);
+    this.strides = pair(parsed.strides);
+    this.padding = parsed.padding;
+    this.useBias = parsed.useBias;
+    this.standardization = parsed.standardization;
+    this.epsilon = parsed.epsilon ?? VARIANTS[this.standardization].epsilon;
+    this.kernelInitializer = getInitializer(parsed.kernelInitializer, 'heNormal');
+    this.biasInitializer = getInitializer(parsed.biasInitializer, 'zeros');
   }
 
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
     if (shape.length !== 4 || channels == null) {
-      throw new Error(`StandardizedConv2D "${this.name}": expected NHWC input with known channels, got [${shape.map(String)}]`);
+      throw new BitError('bad-conv-input', `StandardizedConv2D "${this.name}": expected NHWC input with known channels, got [${shape.map(String)}]`);
     }
     this.kernel = this.addWeight('kernel', [...this.kernelSize, channels, this.filters], 'float32', this.kernelInitializer);
     if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', this.biasInitializer);
@@ -298,7 +357,7 @@ export class StandardizedConv2D extends tfl.layers.Layer {
     config: tf.serialization.ConfigDict,
   ): T {
     return new cls({
-      ...config,
+      ...layerConfig(config),
       kernelInitializer: deserializeInitializer(config['kernelInitializer'], 'heNormal'),
       biasInitializer: deserializeInitializer(config['biasInitializer'], 'zeros'),
     });
@@ -308,10 +367,20 @@ export class StandardizedConv2D extends tfl.layers.Layer {
 /**
  * Standardises an HWIO kernel per output channel (last axis) over the other three axes:
  * `(w - mean) / sqrt(var + eps)` (`'bit'`, `'timm'`) or `(w - mean) / (std + eps)` (`'ws'`),
- * with the biased variance.
+ * with the biased variance. Throws `bad-kernel` unless `kernel` is a 4-D tensor.
  */
 export function standardizeWeight(kernel: tf.Tensor, standardization: WeightStandardization = 'bit', epsilon?: number): tf.Tensor {
-  const variant = VARIANTS[standardization];
+  if (!(kernel instanceof tf.Tensor) || kernel.rank !== 4) {
+    const got = kernel instanceof tf.Tensor ? `shape [${kernel.shape}]` : String(kernel);
+    throw new BitError('bad-kernel', `standardizeWeight: kernel must be a 4-D HWIO tensor, got ${got}`);
+  }
+  const variant = Object.hasOwn(VARIANTS, standardization) ? VARIANTS[standardization] : undefined;
+  if (!variant) {
+    throw new DistillationError('bad-option', `standardizeWeight: standardization must be 'bit', 'timm' or 'ws', got ${String(standardization)}`);
+  }
+  if (epsilon !== undefined && !(Number.isFinite(epsilon) && epsilon >= 0)) {
+    throw new DistillationError('bad-option', `standardizeWeight: epsilon must be a finite number >= 0, got ${epsilon}`);
+  }
   const eps = epsilon ?? variant.epsilon;
   return tf.tidy(() => {
     const { mean, variance } = tf.moments(kernel, [0, 1, 2], true);

@@ -123,8 +123,8 @@ describe('ResNet-v2 builders', () => {
   });
 
   it('validates its configuration', () => {
-    expect(() => bitResNet({ depth: 34 as 50, width: 1, classes: 10 })).toThrow(/depth must be 50, 101 or 152/);
-    expect(() => bitResNet({ depth: 50, width: 5 as 1, classes: 10 })).toThrow(/width must be 1, 2, 3 or 4/);
+    expect(() => bitResNet({ depth: 34 as 50, width: 1, classes: 10 })).toThrow(/bitResNet: option "depth"/);
+    expect(() => bitResNet({ depth: 50, width: 5 as 1, classes: 10 })).toThrow(/bitResNet: option "width"/);
     expect(() => bitResNetSmall({ classes: 10, groups: 32 })).toThrow(/divisible into 32 groups/);
   });
 });

@@ -1,5 +1,9 @@
+import { optionsSchema, parseOptions } from '@kd/core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
+import { BitError } from './errors';
 import { GroupNormalization, StandardizedConv2D, type WeightStandardization } from './layers';
+import { integer, nameSchema, nonNegative, seedSchema } from './schemas';
 
 type SymbolicTensor = tfl.SymbolicTensor;
 
@@ -34,6 +38,30 @@ export interface ResNetV2Config {
   readonly name?: string;
 }
 
+const standardizationSchema = z.enum(['bit', 'timm', 'ws']);
+const inputShapeSchema = z.tuple([integer(1).nullable(), integer(1).nullable(), integer(1)], { message: 'must be [height, width, channels]' });
+
+/** Schema of {@link ResNetV2Stage}. */
+export const resNetV2StageSchema = optionsSchema<ResNetV2Stage>()({
+  units: integer(1, 99),
+  cout: integer(4),
+  stride: integer(1),
+});
+
+/** Schema of {@link ResNetV2Config} (defaults applied). */
+export const resNetV2Schema = optionsSchema<ResNetV2Config>()({
+  inputShape: inputShapeSchema.default([null, null, 3]),
+  root: optionsSchema<ResNetV2Config['root']>()({ filters: integer(1), kernelSize: integer(1), stride: integer(1), pool: z.boolean() }),
+  stages: z.array(resNetV2StageSchema).min(1).max(9),
+  classes: integer(1),
+  zeroHead: z.boolean().default(false),
+  groups: integer(1).default(32),
+  epsilon: nonNegative.default(1e-5),
+  standardization: standardizationSchema.default('bit'),
+  seed: seedSchema.default(0),
+  name: nameSchema.default('resnet'),
+});
+
 /** Name prefix of every layer: matches the `resnet/` prefix of BiT's `.npz` keys. */
 export const BIT_PREFIX = 'resnet/';
 
@@ -52,24 +80,24 @@ export const PRE_LOGITS = `${BIT_PREFIX}pre_logits`;
  * `out` (when stride != 1 or channels change) else `x`; `conv_a` 1x1 -> gn_b, relu -> zero-pad 1,
  * `conv_b` 3x3/stride -> gn_c, relu -> `conv_c` 1x1; add. Head: GN, ReLU, global average pool
  * (`resnet/pre_logits`), 1x1 conv with bias, flattened to logits `[batch, classes]`.
+ *
+ * The configuration is checked first (`unknown-option`, `bad-option`; at most 9 stages of 1..99
+ * units); widths that GroupNorm cannot split into `groups` throw `groups-mismatch`.
  */
-export function resNetV2(config: ResNetV2Config): tfl.LayersModel {
-  const groups = config.groups ?? 32;
-  const epsilon = config.epsilon ?? 1e-5;
-  const standardization = config.standardization ?? 'bit';
-  let seed = config.seed ?? 0;
-  const inputShape = config.inputShape ?? [null, null, 3];
-  if (!Number.isInteger(config.classes) || config.classes < 1) {
-    throw new Error(`resNetV2: classes must be a positive integer, got ${config.classes}`);
+export function resNetV2(input: ResNetV2Config): tfl.LayersModel {
+  const config = parseOptions(resNetV2Schema, input, 'resNetV2');
+  return buildResNetV2(config, 'resNetV2');
+}
+
+function buildResNetV2(config: z.output<typeof resNetV2Schema>, where: string): tfl.LayersModel {
+  const { groups, epsilon, standardization, inputShape } = config;
+  let seed = config.seed;
+  if (config.root.filters % groups !== 0) {
+    throw new BitError('groups-mismatch', `${where}: root filters ${config.root.filters} are not divisible into ${groups} groups`);
   }
-  if (config.stages.length === 0) throw new Error('resNetV2: at least one stage is needed');
-  if (config.stages.length > 9) throw new Error('resNetV2: at most 9 stages (block1..block9)');
   for (const [i, s] of config.stages.entries()) {
-    if (!Number.isInteger(s.units) || s.units < 1 || s.units > 99) {
-      throw new Error(`resNetV2: stage ${i + 1} needs 1..99 units, got ${s.units}`);
-    }
-    if (s.cout % 4 !== 0 || (s.cout / 4) % groups !== 0 || s.cout % groups !== 0) {
-      throw new Error(`resNetV2: stage ${i + 1} cout ${s.cout}: cout/4 = ${s.cout / 4} must be divisible into ${groups} groups`);
+    if (s.cout % 4 !== 0 || (s.cout / 4) % groups !== 0) {
+      throw new BitError('groups-mismatch', `${where}: stage ${i + 1} cout ${s.cout}: cout/4 = ${s.cout / 4} must be divisible into ${groups} groups`);
     }
   }
   const conv = (name: string, filters: number, kernelSize: number, stride: number) =>
@@ -131,7 +159,7 @@ export function resNetV2(config: ResNetV2Config): tfl.LayersModel {
     x,
   );
   const logits = apply(tfl.layers.flatten({ name: `${BIT_PREFIX}head/logits` }), x);
-  return tfl.model({ inputs: input, outputs: logits, name: config.name ?? 'resnet' });
+  return tfl.model({ inputs: input, outputs: logits, name: config.name });
 }
 
 /** Units per stage of the BiT ResNet-v2 depths. */
@@ -155,17 +183,27 @@ export interface BitResNetOptions {
   readonly seed?: number;
 }
 
+/** Schema of {@link BitResNetOptions} (defaults applied). */
+export const bitResNetSchema = optionsSchema<BitResNetOptions>()({
+  depth: z.literal([50, 101, 152]),
+  width: z.literal([1, 2, 3, 4]),
+  classes: integer(1),
+  zeroHead: z.boolean().default(false),
+  inputShape: inputShapeSchema.default([null, null, 3]),
+  standardization: standardizationSchema.default('bit'),
+  seed: seedSchema.default(0),
+});
+
 /**
  * BiT's ResNet-v2 `R{depth}x{width}`: root 7x7/2 StdConv (64*w), zero-pad 1 + max-pool 3x3/2,
  * stages of cout 256/512/1024/2048 (x w) with stride 1/2/2/2, GN with 32 groups. Weights of the
  * published `.npz` checkpoints load 1:1 with `loadBitWeights` (`@kd/bit/node`).
  */
-export function bitResNet(options: BitResNetOptions): tfl.LayersModel {
+export function bitResNet(input: BitResNetOptions): tfl.LayersModel {
+  const options = parseOptions(bitResNetSchema, input, 'bitResNet');
   const units = BIT_UNITS[options.depth];
-  if (!units) throw new Error(`bitResNet: depth must be 50, 101 or 152, got ${options.depth}`);
   const w = options.width;
-  if (![1, 2, 3, 4].includes(w)) throw new Error(`bitResNet: width must be 1, 2, 3 or 4, got ${w}`);
-  return resNetV2({
+  return build('bitResNet', {
     inputShape: options.inputShape,
     root: { filters: 64 * w, kernelSize: 7, stride: 2, pool: true },
     stages: units.map((n, i) => ({ units: n, cout: 256 * w * 2 ** i, stride: i === 0 ? 1 : 2 })),
@@ -175,6 +213,11 @@ export function bitResNet(options: BitResNetOptions): tfl.LayersModel {
     seed: options.seed,
     name: `bit_r${options.depth}x${w}`,
   });
+}
+
+/** Parses a builder's derived configuration (every field in range by construction) and builds it. */
+function build(where: string, config: ResNetV2Config): tfl.LayersModel {
+  return buildResNetV2(parseOptions(resNetV2Schema, config, where), where);
 }
 
 /** Options of {@link bitResNetSmall}. */
@@ -198,22 +241,37 @@ export interface BitResNetSmallOptions {
   readonly name?: string;
 }
 
+/** Schema of {@link BitResNetSmallOptions} (defaults applied). */
+export const bitResNetSmallSchema = optionsSchema<BitResNetSmallOptions>()({
+  classes: integer(1),
+  inputShape: inputShapeSchema.default([null, null, 1]),
+  units: z.tuple([integer(1, 99), integer(1, 99), integer(1, 99)], { message: 'must be three unit counts' }).default([1, 1, 1]),
+  rootStride: integer(1).default(1),
+  strides: z.tuple([integer(1), integer(1), integer(1)], { message: 'must be three strides' }).default([1, 2, 2]),
+  width: integer(1).default(1),
+  groups: integer(1).default(8),
+  zeroHead: z.boolean().default(false),
+  standardization: standardizationSchema.default('bit'),
+  seed: seedSchema.default(0),
+  name: nameSchema.optional(),
+});
+
 /**
  * A BiT-style ResNet-v2 for 28x28 / 32x32 inputs that trains on a CPU: root 3x3/1 StdConv
  * without pooling, three stages (stride 1/2/2) of pre-activation bottleneck units, GN + WS,
- * the BiT head. Same layer naming as {@link bitResNet}.
+ * the BiT head. Same layer naming as {@link bitResNet}. Widths that `groups` does not divide
+ * throw `groups-mismatch`.
  */
-export function bitResNetSmall(options: BitResNetSmallOptions): tfl.LayersModel {
-  const w = options.width ?? 1;
-  if (!Number.isInteger(w) || w < 1) throw new Error(`bitResNetSmall: width must be a positive integer, got ${w}`);
-  const units = options.units ?? [1, 1, 1];
-  const strides = options.strides ?? [1, 2, 2];
-  return resNetV2({
-    inputShape: options.inputShape ?? [null, null, 1],
-    root: { filters: 16 * w, kernelSize: 3, stride: options.rootStride ?? 1, pool: false },
-    stages: units.map((n, i) => ({ units: n, cout: 64 * w * 2 ** i, stride: strides[i] ?? 2 })),
+export function bitResNetSmall(input: BitResNetSmallOptions): tfl.LayersModel {
+  const options = parseOptions(bitResNetSmallSchema, input, 'bitResNetSmall');
+  const w = options.width;
+  const { units, strides } = options;
+  return build('bitResNetSmall', {
+    inputShape: options.inputShape,
+    root: { filters: 16 * w, kernelSize: 3, stride: options.rootStride, pool: false },
+    stages: units.map((n, i) => ({ units: n, cout: 64 * w * 2 ** i, stride: strides[i]! })),
     classes: options.classes,
-    groups: options.groups ?? 8,
+    groups: options.groups,
     zeroHead: options.zeroHead,
     standardization: options.standardization,
     seed: options.seed,
@@ -223,5 +281,8 @@ export function bitResNetSmall(options: BitResNetSmallOptions): tfl.LayersModel 
 
 /** Number of scalar parameters of a model (trainable and not). */
 export function countParams(model: tfl.LayersModel): number {
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new BitError('not-a-layers-model', `countParams: expected a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+  }
   return model.weights.reduce((sum, w) => sum + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
 }

@@ -5,12 +5,29 @@
  */
 import { readFile } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, type NpyArray, parseNpz } from './npz';
+import { DistillationError, ioError, parseOptions } from '@kd/core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { BitError } from './errors';
+import { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, assignBitWeightsSchema, type NpyArray, parseNpz } from './npz';
 
-/** Reads a `.npz` file (stored or deflated entries) into arrays keyed by name (without `.npy`). */
+function checkPath(path: unknown, where: string): asserts path is string {
+  if (typeof path !== 'string' || path === '') {
+    throw new DistillationError('bad-option', `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`);
+  }
+}
+
+/**
+ * Reads a `.npz` file (stored or deflated entries) into arrays keyed by name (without `.npy`).
+ * A file that cannot be read throws core's `io-error` (path, operation, `cause`).
+ */
 export async function readNpzFile(path: string): Promise<Map<string, NpyArray>> {
-  const bytes = new Uint8Array(await readFile(path));
+  checkPath(path, 'readNpzFile');
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await readFile(path));
+  } catch (error) {
+    throw ioError('read .npz file', path, error);
+  }
   return parseNpz(bytes, (raw) => new Uint8Array(inflateRawSync(raw)), path);
 }
 
@@ -21,7 +38,14 @@ export async function readNpzFile(path: string): Promise<Map<string, NpyArray>> 
  * `{ skipHead: true }` keeps the model's (e.g. zero-initialised) head, as BiT's fine-tuning does.
  */
 export async function loadBitWeights(model: tfl.LayersModel, npzPath: string, options: AssignWeightsOptions = {}): Promise<AssignWeightsReport> {
-  return assignBitWeights(model, await readNpzFile(npzPath), { source: npzPath, ...options });
+  const parsed = parseOptions(assignBitWeightsSchema, options, 'loadBitWeights');
+  checkPath(npzPath, 'loadBitWeights');
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new BitError('not-a-layers-model', `loadBitWeights: expected a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+  }
+  const source = options?.source ?? npzPath;
+  return assignBitWeights(model, await readNpzFile(npzPath), { ...parsed, source });
 }
 
-export { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, type NpyArray, parseNpz } from './npz';
+export { BitError, type BitErrorCode, bitErrorCodes } from './errors';
+export { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, assignBitWeightsSchema, type NpyArray, parseNpz } from './npz';
