@@ -68,6 +68,8 @@ afterAll(() => {
 const optionCases: Case[] = [
   // crd
   ['crd: misspelt "negatives" (was reported as K = 16384 too large)', () => crd({ ...taps, negative: 4096 } as never), 'unknown-option', 'did you mean "negatives"'],
+  ['crd: misspelt "negatives", nothing else given', () => crd({ negative: 4096 } as never), 'unknown-option', 'crd: unknown option "negative"; did you mean "negatives"?'],
+  ['crd: misspelt required "student"', () => crd({ studnet: 's', teacher: 't' } as never), 'unknown-option', 'did you mean "student"'],
   ['crd: misspelt "temperature"', () => crd({ ...taps, temprature: 0.1 } as never), 'unknown-option', 'did you mean "temperature"'],
   ['crd: misspelt "featureDim"', () => crd({ ...taps, featDim: 8 } as never), 'unknown-option', 'did you mean "featureDim"'],
   ['crd: misspelt "classAware"', () => crd({ ...taps, classaware: false } as never), 'unknown-option', 'did you mean "classAware"'],
@@ -92,6 +94,7 @@ const optionCases: Case[] = [
   ['crd: studentDim 0', () => crd({ ...taps, studentDim: 0 }), 'bad-option', 'option "studentDim"'],
   // crdEnsemble
   ['crdEnsemble: misspelt member key', () => crdEnsemble([taps, { ...taps, studentDims: 8 } as never]), 'unknown-option', 'did you mean "members[1].studentDim"'],
+  ['crdEnsemble: misspelt required member key', () => crdEnsemble([taps, { studnet: 's', teacher: 't' } as never]), 'unknown-option', 'did you mean "members[1].student"'],
   ['crdEnsemble: misspelt option', () => crdEnsemble([taps], { negativs: 8 } as never), 'unknown-option', 'did you mean "negatives"'],
   ['crdEnsemble: misspelt teacherDim', () => crdEnsemble([{ ...taps, teacherDims: 8 } as never]), 'unknown-option', 'did you mean "members[0].teacherDim"'],
   ['crdEnsemble: no members', () => crdEnsemble([]), 'bad-option', 'option "members"'],
@@ -118,6 +121,8 @@ const optionCases: Case[] = [
   ['EmbedHead: seed not a number', () => new EmbedHead(4, 2, { seed: 'x' as never }), 'bad-option', 'option "seed"'],
   ['EmbedHead: inputDim 0', () => new EmbedHead(0, 2), 'bad-option', 'inputDim must be a positive integer'],
   ['CrdCritic: misspelt "featureDim"', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, featureDims: 4 } as never), 'unknown-option', 'did you mean "featureDim"'],
+  ['CrdCritic: misspelt required "dataSize"', () => new CrdCritic({ studentDim: 4, teacherDim: 4, datasize: 8 } as never), 'unknown-option', 'did you mean "dataSize"'],
+  ['NegativeSampler: misspelt required "negatives"', () => new NegativeSampler({ dataSize: N, negative: 4 } as never), 'unknown-option', 'did you mean "negatives"'],
   ['CrdCritic: no dataSize', () => new CrdCritic({ studentDim: 4, teacherDim: 4 } as never), 'bad-option', 'option "dataSize"'],
   ['CrdCritic: unknown scoring', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, scoring: 'x' as never }), 'bad-option', 'option "scoring"'],
   ['CrdCritic: temperature -1', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, temperature: -1 }), 'bad-option', 'option "temperature"'],
