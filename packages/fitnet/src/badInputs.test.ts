@@ -55,6 +55,7 @@ afterAll(() => {
 const optionCases: Case[] = [
   // fitnet
   ['fitnet: misspelt "weight"', () => fitnet({ ...taps, wieght: 100 } as never), 'unknown-option', 'did you mean "weight"'],
+  ['fitnet: misspelt required "teacher"', () => fitnet({ student: 's', teachr: 't' } as never), 'unknown-option', 'did you mean "teacher"'],
   ['fitnet: misspelt "relu"', () => fitnet({ ...taps, rellu: false } as never), 'unknown-option', 'did you mean "relu"'],
   ['fitnet: an unrelated key', () => fitnet({ ...taps, epsilon: 1e-3 } as never), 'unknown-option', 'unknown option "epsilon"'],
   ['fitnet: no options', () => fitnet(undefined as never), 'bad-option', 'option "student"'],
@@ -68,6 +69,7 @@ const optionCases: Case[] = [
   // attentionTransfer
   ['attentionTransfer: misspelt "beta"', () => attentionTransfer({ pairs: pair, bet: 10 } as never), 'unknown-option', 'did you mean "beta"'],
   ['attentionTransfer: misspelt "pairs"', () => attentionTransfer({ pairs: pair, pair } as never), 'unknown-option', 'did you mean "pairs"'],
+  ['attentionTransfer: misspelt required pair key', () => attentionTransfer({ pairs: [{ studnt: 's', teacher: 't' }] } as never), 'unknown-option', 'did you mean "pairs[0].student"'],
   ['attentionTransfer: misspelt pair key', () => attentionTransfer({ pairs: [{ ...taps, teachr: 't' }] } as never), 'unknown-option', 'did you mean "pairs[0].teacher"'],
   ['attentionTransfer: no options', () => attentionTransfer(undefined as never), 'bad-option', 'option "pairs"'],
   ['attentionTransfer: no pairs', () => attentionTransfer({ pairs: [] }), 'bad-option', 'option "pairs"'],
