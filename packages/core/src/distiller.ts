@@ -23,6 +23,7 @@ import type { LearningRateSchedule } from './schedules';
 import { TappedModel } from './taps';
 import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
+import { toTeacherOutputs } from './teacherOutputs';
 
 /** Construction options of a {@link Distiller}. */
 export interface DistillerConfig {
@@ -703,7 +704,7 @@ export class Distiller {
         ? undefined
         : this.cache
           ? await this.cache.predict(batch, gathered)
-          : this.teacher?.predict(batch.teacherX ?? batch.x);
+          : this.teacher && toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x));
       const names: string[] = [];
       const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];

@@ -54,6 +54,7 @@ export type {
   StepContext,
   StepOutputs,
   TeacherOutputs,
+  TeacherPrediction,
 } from './plugin';
 export { definePlugin } from './plugin';
 export { formatPath, functionSchema, optionsSchema, parseOptions, suggest, weightSchema } from './options';
@@ -76,6 +77,7 @@ export {
   stepDecay,
 } from './schedules';
 export { type LayerShape, TappedModel } from './taps';
+export { ensembleOutputs, toTeacherOutputs } from './teacherOutputs';
 export {
   type EnsembleOptions,
   ensembleTeacher,

@@ -18,13 +18,22 @@ export interface ModelOutputs {
 /**
  * Teacher outputs: computed once per step OUTSIDE the gradient tape (teachers are frozen).
  *
- * For an ensemble teacher, `members` holds each member's logits `[members, batch, classes]` and
- * `mean` says how {@link teacherProbabilities} combines them at a temperature; `logits` is then
- * the combined log-probabilities at T = 1.
+ * Methods that need the teacher's distribution at a temperature call `logProbabilities(T)`,
+ * never `logSoftmax(logits / T)`: for one teacher they are the same, but an ensemble combines its
+ * members' distributions AT T (its `logits` are the combination at T = 1), and other teachers
+ * (specialist ensembles, stored outputs) define their own.
  */
 export interface TeacherOutputs extends ModelOutputs {
-  readonly members?: tf.Tensor3D;
-  readonly mean?: EnsembleMean;
+  /** The teacher's log-probabilities at `temperature`, `[batch, classes]` (valid during the step). */
+  logProbabilities(temperature: number): tf.Tensor2D;
+}
+
+/**
+ * What a {@link Teacher}'s `predict` returns: outputs, optionally with their own
+ * `logProbabilities` (default `logSoftmax(logits / T)`; see `toTeacherOutputs`).
+ */
+export interface TeacherPrediction extends ModelOutputs {
+  logProbabilities?(temperature: number): tf.Tensor2D;
 }
 
 /** How an ensemble combines its members' distributions. */

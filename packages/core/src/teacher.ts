@@ -3,7 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { DistillationError } from './errors';
 import { optionsSchema, parseOptions } from './options';
-import type { EnsembleMean, TeacherOutputs } from './plugin';
+import type { EnsembleMean, TeacherPrediction } from './plugin';
+import { ensembleOutputs } from './teacherOutputs';
 import { type LayerShape, TappedModel } from './taps';
 
 /** Any model-like object with a `predict` returning logits (e.g. a tfjs GraphModel). */
@@ -28,7 +29,7 @@ export interface Teacher {
   /** Prepares taps; throws listing the available layers when a name is unknown. */
   tap(names: readonly string[]): Readonly<Record<string, LayerShape>>;
   /** Runs the teacher in inference mode. Call outside any gradient tape. */
-  predict(x: tf.Tensor): TeacherOutputs;
+  predict(x: tf.Tensor): TeacherPrediction;
 }
 
 export function isTeacher(value: unknown): value is Teacher {
@@ -62,7 +63,7 @@ function layersTeacher(model: tfl.LayersModel): Teacher {
       return tapped.shapes;
     },
     predict(x) {
-      return tf.tidy(() => tapped.run(x, false) as unknown as tf.TensorContainer) as unknown as TeacherOutputs;
+      return tf.tidy(() => tapped.run(x, false) as unknown as tf.TensorContainer) as unknown as TeacherPrediction;
     },
   };
 }
@@ -81,7 +82,7 @@ function functionTeacher(fn: TeacherFunction, name: string): Teacher {
       return {};
     },
     predict(x) {
-      return tf.tidy(() => ({ logits: fn(x) as tf.Tensor2D, features: {} }) as tf.TensorContainer) as unknown as TeacherOutputs;
+      return tf.tidy(() => ({ logits: fn(x) as tf.Tensor2D, features: {} }) as tf.TensorContainer) as unknown as TeacherPrediction;
     },
   };
 }
@@ -135,7 +136,7 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
       return shapes;
     },
     predict(x) {
-      return tf.tidy(() => {
+      const { members, features } = tf.tidy(() => {
         const outputs = teachers.map((t) => t.predict(x));
         const shape0 = outputs[0]!.logits.shape;
         outputs.forEach((o, i) => {
@@ -147,15 +148,11 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
           }
         });
         const stacked = tf.stack(outputs.map((o) => o.logits)) as tf.Tensor3D;
-        const logProbabilities = tf.logSoftmax(stacked) as tf.Tensor3D;
-        const logits =
-          mean === 'geometric'
-            ? tf.logSoftmax(tf.mean(logProbabilities, 0))
-            : tf.sub(tf.logSumExp(logProbabilities, 0), Math.log(teachers.length));
-        const features: Record<string, tf.Tensor> = {};
-        for (const r of routes) features[r.name] = outputs[r.member]!.features[r.layer]!;
-        return { logits, features, members: stacked, mean } as tf.TensorContainer;
-      }) as unknown as TeacherOutputs;
+        const tapped: Record<string, tf.Tensor> = {};
+        for (const r of routes) tapped[r.name] = outputs[r.member]!.features[r.layer]!;
+        return { members: stacked, features: tapped };
+      });
+      return ensembleOutputs(members, mean, features);
     },
   };
 }

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch, LabeledData } from './batch';
 import { DistillationError } from './errors';
-import type { TeacherOutputs } from './plugin';
+import type { EnsembleMean, TeacherOutputs, TeacherPrediction } from './plugin';
+import { ensembleDetail, ensembleOutputs, predictionTensors, toTeacherOutputs } from './teacherOutputs';
 import type { Teacher, TeacherLike } from './teacher';
 
 /**
@@ -28,7 +29,7 @@ export interface TeacherOutputRecord {
   /** Examples (rows of every field). */
   readonly size: number;
   readonly fields: Readonly<Record<string, { readonly rowShape: readonly number[]; readonly values: Float32Array }>>;
-  readonly mean?: TeacherOutputs['mean'];
+  readonly mean?: EnsembleMean;
 }
 
 /**
@@ -107,7 +108,7 @@ interface Store {
   readonly logits: Field;
   readonly features: Record<string, Field>;
   readonly members?: Field;
-  readonly mean?: TeacherOutputs['mean'];
+  readonly mean?: EnsembleMean;
   readonly bytes: number;
 }
 
@@ -339,7 +340,7 @@ export class TeacherCache {
     const n = input.shape[0]!;
     if (!untouched || this.disabled) {
       this.bypassed += n;
-      return this.teacher.predict(input);
+      return toTeacherOutputs(this.teacher.predict(input));
     }
     const indices = (await batch.index.data()) as Int32Array;
     const missing: number[] = [];
@@ -348,17 +349,17 @@ export class TeacherCache {
       // Nothing cached: the teacher runs on the whole batch exactly as without a cache.
       const out = this.teacher.predict(input);
       if (!(await this.write(out, indices, missing))) this.bypassed += n;
-      return out;
+      return toTeacherOutputs(out);
     }
     if (missing.length > 0) {
       const positions = tf.tensor1d(missing, 'int32');
       const part = tf.gather(input, positions);
       const out = this.teacher.predict(part);
       await this.write(out, indices, missing);
-      tf.dispose([positions, part, out.logits, ...Object.values(out.features), ...(out.members ? [out.members] : [])]);
+      tf.dispose([positions, part, ...predictionTensors(out)]);
       if (this.disabled) {
         this.bypassed += n;
-        return this.teacher.predict(input);
+        return toTeacherOutputs(this.teacher.predict(input));
       }
     }
     this.hits += n - missing.length;
@@ -390,16 +391,17 @@ export class TeacherCache {
     if (this.disabled?.startsWith('too large')) this.disabled = undefined;
   }
 
-  private allocate(out: TeacherOutputs): Store | undefined {
+  private allocate(out: TeacherPrediction): Store | undefined {
     const size = this.size;
-    const tensors: tf.Tensor[] = [out.logits, ...Object.values(out.features), ...(out.members ? [out.members] : [])];
+    const detail = ensembleDetail(out);
+    const tensors: tf.Tensor[] = predictionTensors(out);
     if (tensors.some((t) => t.dtype !== 'float32')) {
       this.disabled = 'teacher outputs are not all float32';
       return undefined;
     }
     const logits = field(out.logits.shape.slice(1), 0);
     const features = Object.fromEntries(Object.entries(out.features).map(([k, t]) => [k, field(t.shape.slice(1), 0)]));
-    const members = out.members ? field([out.members.shape[0]!, out.members.shape[2]!], 0) : undefined;
+    const members = detail ? field([detail.members.shape[0]!, detail.members.shape[2]!], 0) : undefined;
     const bytes = storeBytes([logits, ...Object.values(features), ...(members ? [members] : [])], size);
     if (bytes > this.maxBytes) {
       this.disabled = `too large: ${bytes} bytes for ${size} examples exceeds teacherCacheMaxBytes ${this.maxBytes}`;
@@ -412,13 +414,13 @@ export class TeacherCache {
       logits: grow(logits),
       features: Object.fromEntries(Object.entries(features).map(([k, f]) => [k, grow(f)])),
       ...(members ? { members: grow(members) } : {}),
-      ...(out.mean ? { mean: out.mean } : {}),
+      ...(detail ? { mean: detail.mean } : {}),
       bytes,
     };
   }
 
   /** Stores rows `rows` of `out` (row r holds example `indices[missing[r]]`). */
-  private async write(out: TeacherOutputs, indices: Int32Array, missing: number[]): Promise<boolean> {
+  private async write(out: TeacherPrediction, indices: Int32Array, missing: number[]): Promise<boolean> {
     this.store ??= this.allocate(out);
     const store = this.store;
     if (!store) return false;
@@ -434,8 +436,9 @@ export class TeacherCache {
       if (!t) throw new DistillationError('teacher-cache', `teacher cache: the teacher stopped returning feature "${k}"`);
       await copy(f, t);
     }
-    if (store.members && out.members) {
-      const exampleMajor = tf.transpose(out.members, [1, 0, 2]);
+    const detail = ensembleDetail(out);
+    if (store.members && detail) {
+      const exampleMajor = tf.transpose(detail.members, [1, 0, 2]);
       await copy(store.members, exampleMajor);
       exampleMajor.dispose();
     }
@@ -462,16 +465,12 @@ export class TeacherCache {
     };
     const features: Record<string, tf.Tensor> = {};
     for (const [k, f] of Object.entries(store.features)) features[k] = build(f);
-    const out: { logits: tf.Tensor2D; features: Record<string, tf.Tensor>; members?: tf.Tensor3D; mean?: TeacherOutputs['mean'] } = {
-      logits: build(store.logits) as tf.Tensor2D,
-      features,
-    };
     if (store.members) {
       const exampleMajor = build(store.members);
-      out.members = tf.transpose(exampleMajor, [1, 0, 2]) as tf.Tensor3D;
+      const members = tf.transpose(exampleMajor, [1, 0, 2]) as tf.Tensor3D;
       exampleMajor.dispose();
+      return ensembleOutputs(members, store.mean ?? 'arithmetic', features);
     }
-    if (store.mean) out.mean = store.mean;
-    return out;
+    return toTeacherOutputs({ logits: build(store.logits) as tf.Tensor2D, features });
   }
 }

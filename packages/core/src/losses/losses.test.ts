@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import '../../test/helpers';
 import type { TeacherOutputs } from '../plugin';
+import { ensembleOutputs } from '../teacherOutputs';
 import { hardLabelLoss } from './hardLabelLoss';
 import { logitMatchingLoss } from './logitMatchingLoss';
 import { softTargetLoss, softTargetLossFromLogits } from './softTargetLoss';
@@ -65,8 +66,12 @@ describe('Hinton losses against PyTorch golden values', () => {
       it(`combines an ensemble by the ${mean} mean at T=${e.temperature}`, () => {
         const members = tf.tensor3d(e.members);
         const student = tf.tensor2d(e.student);
-        const outputs: TeacherOutputs = { logits: tf.zeros([4, 6]), features: {}, members, mean };
-        const logP = teacherLogProbabilities(outputs, e.temperature);
+        const outputs: TeacherOutputs = ensembleOutputs(members, mean, {});
+        const logP = outputs.logProbabilities(e.temperature);
+        // The deprecated free function gives the same values.
+        const viaFunction = teacherLogProbabilities(outputs, e.temperature);
+        expect(Array.from(viaFunction.dataSync())).toEqual(Array.from(logP.dataSync()));
+        viaFunction.dispose();
         const p = tf.exp(logP).arraySync() as number[][];
         e[mean].probabilities.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(p[i]![j]! - v)).toBeLessThan(1e-6)));
         close(scalar(softTargetLoss(student, logP, e.temperature)), e[mean].softTargetKL);

@@ -1,6 +1,5 @@
 import { z } from 'zod';
 import { type SoftTargetForm, softTargetLoss } from '../losses/softTargetLoss';
-import { teacherLogProbabilities } from '../losses/teacherLogProbabilities';
 import { optionsSchema, parseOptions, weightSchema } from '../options';
 import { definePlugin, type DistillationPlugin } from '../plugin';
 
@@ -33,7 +32,7 @@ export function softTargets(options: SoftTargetsOptions = {}): DistillationPlugi
     weight,
     needsTeacher: true,
     loss({ student, teacher }) {
-      return softTargetLoss(student.logits, teacherLogProbabilities(teacher!, temperature), temperature, form);
+      return softTargetLoss(student.logits, teacher!.logProbabilities(temperature), temperature, form);
     },
   });
 }
