@@ -16,7 +16,14 @@ export interface Batch {
   readonly index: tf.Tensor1D;
   /** Teacher input when it differs from the student's (paired modalities). */
   readonly teacherX?: tf.Tensor;
-  /** Soft label targets `[batch, classes]` when a transform mixes labels (MixUp). */
+  /**
+   * Soft label targets `[batch, classes]` (one distribution per example) when a transform set
+   * them: MixUp, label smoothing, CutMix. `y` then still holds the original integer labels.
+   * Every plugin that reads labels declares what it does with targets (`DistillationPlugin.labels`):
+   * use them, or have the Distiller refuse such a batch.
+   */
+  readonly targets?: tf.Tensor2D;
+  /** @deprecated Renamed to {@link Batch.targets}; read only as a fallback. */
   readonly yMixed?: tf.Tensor2D;
 }
 

@@ -75,6 +75,37 @@ describe('plugin contract', () => {
     disposeData(data);
   });
 
+  it('accepts hooks this version does not know (forward compatibility) and lists them in describe()', async () => {
+    const data = toyData(16, 4, 3, 2);
+    const student = mlp(4, 6, 3, 3);
+    const future = { name: 'future', loss: () => tf.scalar(0), onBatchEnd: () => undefined, priority: 3 } as never;
+    const d = new Distiller({ student, optimizer: sgd() }).use(hardLabel()).use(future);
+    expect(d.describe()).toBe('Loss = 1*ce + 1*future (not run by this version of kd: future.onBatchEnd, future.priority)');
+    await d.fit(data, { epochs: 1, batchSize: 8 });
+    d.dispose();
+    d.optimizer.dispose();
+    student.dispose();
+    disposeData(data);
+  });
+
+  it('hardLabel trains on soft targets a transform sets (MixUp-style), not on the integer labels', async () => {
+    const data = toyData(16, 4, 3, 2);
+    const student = mlp(4, 6, 3, 3);
+    // The one step of the epoch sees all 16 examples: its ce term is computed on the initial weights.
+    const expected = tf.tidy(() => tf.mean(tf.neg(tf.mean(tf.logSoftmax(student.predict(data.x) as tf.Tensor), 1))).dataSync()[0]!);
+    const hard = tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(data.y, 3), student.predict(data.x) as tf.Tensor).dataSync()[0]!);
+    const mix = definePlugin<void>({ name: 'mix', transformBatch: (b) => ({ ...b, targets: tf.fill([b.y.shape[0], 3], 1 / 3) as tf.Tensor2D }) });
+    const d = new Distiller({ student, optimizer: sgd() }).use(mix).use(hardLabel());
+    const history = await d.fit(data, { epochs: 1, batchSize: 16, shuffle: false });
+    const ce = history.epochs[0]!.terms['ce']!;
+    expect(Math.abs(ce - expected)).toBeLessThan(1e-5);
+    expect(Math.abs(ce - hard)).toBeGreaterThan(1e-3);
+    d.dispose();
+    d.optimizer.dispose();
+    student.dispose();
+    disposeData(data);
+  });
+
   it('names the missing needsTeacher when a plugin reads a teacher that was not run', async () => {
     const data = toyData(16, 4, 3, 2);
     const [student, teacher] = [mlp(4, 6, 3, 3), mlp(4, 6, 3, 4)];

@@ -121,7 +121,7 @@ export const fitOptionsSchema = optionsSchema<FitOptions>()({
 
 /** Hooks of {@link DistillationPlugin} this version runs; other function fields are listed by `describe()`. */
 const KNOWN_HOOKS = ['setup', 'variables', 'transformBatch', 'loss', 'afterStep', 'onEpochStart', 'onEpochEnd', 'state', 'loadState', 'dispose'];
-const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps'];
+const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels'];
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
 export interface History {
@@ -198,6 +198,9 @@ export class Distiller {
       if (value !== undefined && typeof value !== 'function') {
         throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": ${hook} must be a function, got ${typeof value}`);
       }
+    }
+    if (plugin.labels !== undefined && plugin.labels !== 'targets' && plugin.labels !== 'hard') {
+      throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": labels must be 'targets' or 'hard', got ${JSON.stringify(plugin.labels)}`);
     }
     if (plugin.taps !== undefined) {
       const ok = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((n) => typeof n === 'string' && n !== ''));
@@ -699,6 +702,15 @@ export class Distiller {
       let batch = gathered;
       for (const slot of this.slots) {
         if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
+      }
+      if (batch.targets ?? batch.yMixed) {
+        const hard = this.slots.filter((s) => s.plugin.labels === 'hard').map((s) => s.plugin.name);
+        if (hard.length > 0) {
+          throw new DistillationError(
+            'soft-targets-unsupported',
+            `A transform set soft label targets, but plugin(s) [${hard.join(', ')}] read only integer labels; remove the transform or those plugins`,
+          );
+        }
       }
       const teacher: TeacherOutputs | undefined = !this.teacherNeeded()
         ? undefined

@@ -26,6 +26,7 @@ export const coreErrorCodes = {
   'bad-input-shape': "The inputs' example shape differs from the model's input shape.",
   'non-finite-input': 'An input tensor holds NaN or Infinity.',
   'data-changed': 'fit() was called again with a data set of another size or class count.',
+  'soft-targets-unsupported': 'A transform set soft label targets (MixUp), but a plugin reads only integer labels.',
   'bad-loss': "A plugin's loss hook returned something that is not a scalar tensor.",
   'term-name-clash': 'Two plugins return a loss term of the same name.',
   'non-finite-loss': 'A loss term became NaN or Infinity; no update was applied.',

@@ -137,6 +137,13 @@ export interface DistillationPlugin<State = unknown> {
    */
   readonly needsTeacher?: boolean;
   readonly taps?: PluginTaps;
+  /**
+   * Whether the plugin reads the batch's labels, and how: `'targets'` uses the soft
+   * `batch.targets` when a transform set them (else `y`); `'hard'` needs integer labels, so the
+   * Distiller refuses a batch with targets (`soft-targets-unsupported`) instead of silently
+   * training on the unmixed `y`. Leave it unset when the plugin does not read labels.
+   */
+  readonly labels?: 'targets' | 'hard';
   setup?(context: SetupContext): State | Promise<State>;
   variables?(state: State): tf.Variable[];
   transformBatch?(batch: Batch, context: StepContext<State>): Batch | Promise<Batch>;

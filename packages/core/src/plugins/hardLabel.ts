@@ -12,16 +12,17 @@ export interface HardLabelOptions {
 export const hardLabelSchema = optionsSchema<HardLabelOptions>()({ weight: weightSchema.default(1) });
 
 /**
- * Cross-entropy with the true labels at T = 1 (term `ce`). Uses the batch's mixed labels when a
- * transform (MixUp) provided them.
+ * Cross-entropy with the true labels at T = 1 (term `ce`). Uses the batch's soft `targets` when a
+ * transform (MixUp) set them.
  */
 export function hardLabel(options: HardLabelOptions = {}): DistillationPlugin<void> {
   const { weight } = parseOptions(hardLabelSchema, options, 'hardLabel');
   return definePlugin<void>({
     name: 'ce',
     weight,
+    labels: 'targets',
     loss({ student, batch }) {
-      return hardLabelLoss(student.logits, batch.yMixed ?? batch.y);
+      return hardLabelLoss(student.logits, batch.targets ?? batch.yMixed ?? batch.y);
     },
   });
 }
