@@ -1,3 +1,5 @@
+import { DistillationError } from './errors';
+
 /**
  * A small, fast, seedable pseudo-random generator (sfc32) whose full state is four 32-bit
  * integers, so it can be checkpointed and resumed exactly.
@@ -44,7 +46,7 @@ export class SeededRandom {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     if (!Number.isInteger(n) || n <= 0) {
-      throw new RangeError(`SeededRandom.int: n must be a positive integer, got ${n}`);
+      throw new DistillationError('bad-option', `SeededRandom.int: n must be a positive integer, got ${n}`);
     }
     return Math.floor(this.next() * n);
   }
@@ -75,7 +77,7 @@ export class SeededRandom {
   /** Restores a state from {@link getState}. */
   setState(state: readonly number[]): void {
     if (state.length !== 4 || state.some((v) => !Number.isInteger(v) || v < 0 || v > 0xffffffff)) {
-      throw new RangeError(`SeededRandom.setState: expected four uint32 values, got [${state.join(', ')}]`);
+      throw new DistillationError('bad-checkpoint', `SeededRandom.setState: expected four uint32 values, got [${state.join(', ')}]`);
     }
     [this.a, this.b, this.c, this.d] = state as [number, number, number, number];
   }

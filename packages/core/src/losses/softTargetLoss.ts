@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { DistillationError } from '../errors';
 import { klDivergence } from './klDivergence';
 
 /** Which soft-target objective: KL (reference) or cross-entropy (same gradient, plus H(p)). */
@@ -49,16 +50,17 @@ export function softTargetLossFromLogits(
 
 function assertTemperature(temperature: number): void {
   if (!(Number.isFinite(temperature) && temperature > 0)) {
-    throw new RangeError(`softTargetLoss: temperature must be a finite number > 0, got ${temperature}`);
+    throw new DistillationError('bad-option', `softTargetLoss: temperature must be a finite number > 0, got ${temperature}`);
   }
 }
 
 export function assertSameShape(student: tf.Tensor, teacher: tf.Tensor): void {
   if (student.rank !== 2) {
-    throw new RangeError(`Student logits must be 2-D [batch, classes], got shape [${student.shape}]`);
+    throw new DistillationError('logits-not-2d', `Student logits must be 2-D [batch, classes], got shape [${student.shape}]`);
   }
   if (teacher.rank !== 2 || teacher.shape[0] !== student.shape[0] || teacher.shape[1] !== student.shape[1]) {
-    throw new RangeError(
+    throw new DistillationError(
+      'shape-mismatch',
       `Teacher output shape [${teacher.shape}] does not match student logits [${student.shape}]: ` +
         'teacher and student must have the same number of classes.',
     );
