@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DistillationError, type TeacherLike, toTeacher } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions, type TeacherLike, toTeacher } from '@kd/core';
+import { z } from 'zod';
+import { SpecialistsError } from './errors';
+import { classesSchema, integer, positive, teacherSchema } from './schemas';
 import { checkSubset, type Specialist } from './specialist';
 
 /** Options of {@link combine} and {@link combineDistributions}. */
@@ -23,6 +26,49 @@ export interface CombineOptions {
    * sharp distributions). `lr` is ignored.
    */
   readonly solver?: 'gradient' | 'em';
+}
+
+/** Schema of {@link CombineOptions} (defaults applied). */
+export const combineSchema = optionsSchema<CombineOptions>()({
+  topN: integer(1).default(1),
+  steps: integer(0).default(100),
+  lr: positive.default(2),
+  solver: z.enum(['gradient', 'em']).default('gradient'),
+});
+
+/** Options of {@link combineDistributions}. */
+export interface CombineDistributionsOptions extends CombineOptions {
+  /** Record the objective of every example before each step and after the last. Default false. */
+  readonly trace?: boolean;
+}
+
+/** Schema of {@link CombineDistributionsOptions} (defaults applied). */
+export const combineDistributionsSchema = optionsSchema<CombineDistributionsOptions>()({
+  ...combineSchema.shape,
+  trace: z.boolean().default(false),
+});
+
+/** Schema of a {@link Specialist} (`{ model, classes }`). */
+export const specialistSchema = optionsSchema<Specialist>()({
+  model: teacherSchema,
+  classes: classesSchema,
+});
+
+const specialistsSchema = z.strictObject({ specialists: z.array(specialistSchema, { message: 'must be an array of { model, classes }' }) });
+
+/** Throws core's `bad-teacher` unless `generalist` is teacher-like. */
+export function checkGeneralist(generalist: TeacherLike, where: string): void {
+  if (!teacherSchema.safeParse(generalist).success) {
+    throw new DistillationError(
+      'bad-teacher',
+      `${where}: the generalist must be a LayersModel, an object with predict(x), a function (x) => logits or a Teacher, got ${generalist === null ? 'null' : typeof generalist}`,
+    );
+  }
+}
+
+/** Checks `specialists` (`{ model, classes }` objects) with `where` in the messages. */
+export function checkSpecialists(specialists: readonly Specialist[], where: string): void {
+  parseOptions(specialistsSchema, { specialists }, where);
 }
 
 /** One specialist's predictions for a batch, as {@link combineDistributions} takes them. */
@@ -64,6 +110,9 @@ function bucketMatrix(classes: readonly number[], numClasses: number): tf.Tensor
  * Rows still sum to the same total.
  */
 export function foldDistribution(q: tf.Tensor2D, classes: readonly number[]): tf.Tensor2D {
+  if (!(q instanceof tf.Tensor) || q.rank !== 2) {
+    throw new SpecialistsError('bad-probabilities', `foldDistribution: q must be a [batch, classes] tensor, got ${q instanceof tf.Tensor ? `shape [${q.shape}]` : typeof q}`);
+  }
   checkSubset(classes, q.shape[1], 'foldDistribution classes');
   return tf.tidy(() => tf.matMul(q, bucketMatrix(classes, q.shape[1])));
 }
@@ -77,10 +126,20 @@ export function activeSpecialists(
   specialistClasses: readonly (readonly number[])[],
   topN = 1,
 ): boolean[][] {
+  return activeFlags(generalistLogits, specialistClasses, topN, 'activeSpecialists');
+}
+
+function activeFlags(generalistLogits: tf.Tensor2D, specialistClasses: readonly (readonly number[])[], topN: number, where: string): boolean[][] {
+  if (!(generalistLogits instanceof tf.Tensor) || generalistLogits.rank !== 2) {
+    const got = generalistLogits instanceof tf.Tensor ? `[${generalistLogits.shape}]` : typeof generalistLogits;
+    throw new DistillationError('logits-not-2d', `${where}: generalist logits must be [batch, classes], got ${got}`);
+  }
   const [batch, numClasses] = generalistLogits.shape;
   if (!Number.isInteger(topN) || topN < 1 || topN > numClasses) {
-    throw new DistillationError('bad-option', `combine: topN must be an integer in [1, ${numClasses}], got ${topN}`);
+    throw new DistillationError('bad-option', `${where}: option "topN" must be an integer in [1, ${numClasses}] (the number of classes), got ${topN}`);
   }
+  if (!Array.isArray(specialistClasses)) throw new SpecialistsError('bad-subset', `${where}: the specialists' classes must be an array of subsets`);
+  specialistClasses.forEach((c, m) => checkSubset(c, numClasses, `${where}: specialist ${m} classes`));
   const top = tf.tidy(() => tf.topk(generalistLogits, topN).indices);
   const indices = top.dataSync();
   top.dispose();
@@ -112,27 +171,39 @@ export function activeSpecialists(
 export function combineDistributions(
   generalistLogits: tf.Tensor2D,
   specialists: readonly SpecialistPrediction[],
-  options: CombineOptions & { readonly trace?: boolean } = {},
+  options: CombineDistributionsOptions = {},
 ): CombineResult {
-  const steps = options.steps ?? 100;
-  const lr = options.lr ?? 2;
-  const solver = options.solver ?? 'gradient';
-  if (!Number.isInteger(steps) || steps < 0) throw new DistillationError('bad-option', `combine: steps must be an integer >= 0, got ${steps}`);
-  if (!(lr > 0) || !Number.isFinite(lr)) throw new DistillationError('bad-option', `combine: lr must be positive, got ${lr}`);
-  if (generalistLogits.rank !== 2) {
-    throw new DistillationError('logits-not-2d', `combine: generalist logits must be [batch, classes], got [${generalistLogits.shape}]`);
+  return distributions(generalistLogits, specialists, parseOptions(combineDistributionsSchema, options, 'combineDistributions'), 'combineDistributions');
+}
+
+function distributions(
+  generalistLogits: tf.Tensor2D,
+  specialists: readonly SpecialistPrediction[],
+  options: z.output<typeof combineDistributionsSchema>,
+  where: string,
+): CombineResult {
+  const { steps, lr, solver } = options;
+  if (!(generalistLogits instanceof tf.Tensor) || generalistLogits.rank !== 2) {
+    const got = generalistLogits instanceof tf.Tensor ? `[${generalistLogits.shape}]` : typeof generalistLogits;
+    throw new DistillationError('logits-not-2d', `${where}: generalist logits must be [batch, classes], got ${got}`);
+  }
+  if (!Array.isArray(specialists)) {
+    throw new DistillationError('bad-option', `${where}: specialists must be an array of { classes, logits, active }, got ${typeof specialists}`);
   }
   const [batch, numClasses] = generalistLogits.shape;
   const activeCount = new Int32Array(batch);
   specialists.forEach((s, m) => {
-    checkSubset(s.classes, numClasses, `specialist ${m} classes`);
-    if (s.logits.rank !== 2 || s.logits.shape[0] !== batch || s.logits.shape[1] !== s.classes.length + 1) {
-      throw new DistillationError(
-        'ensemble-mismatch',
-        `combine: specialist ${m} covers ${s.classes.length} classes, so its logits must be [${batch}, ${s.classes.length + 1}]; got [${s.logits.shape}]`,
+    checkSubset(s?.classes, numClasses, `${where}: specialist ${m} classes`);
+    if (!(s.logits instanceof tf.Tensor) || s.logits.rank !== 2 || s.logits.shape[0] !== batch || s.logits.shape[1] !== s.classes.length + 1) {
+      const got = s.logits instanceof tf.Tensor ? `[${s.logits.shape}]` : typeof s.logits;
+      throw new SpecialistsError(
+        'specialist-output-mismatch',
+        `${where}: specialist ${m} covers ${s.classes.length} classes, so its logits must be [${batch}, ${s.classes.length + 1}]; got ${got}`,
       );
     }
-    if (s.active.length !== batch) throw new DistillationError('ensemble-mismatch', `combine: specialist ${m} has ${s.active.length} active flags for ${batch} examples`);
+    if (s.active == null || s.active.length !== batch) {
+      throw new SpecialistsError('bad-active-flags', `${where}: specialist ${m} has ${s.active?.length ?? 'no'} active flags for ${batch} examples`);
+    }
     for (let b = 0; b < batch; b++) if (s.active[b]) activeCount[b]!++;
   });
   const trace: Float32Array[] | undefined = options.trace ? [] : undefined;
@@ -196,33 +267,40 @@ export function combine(
   x: tf.Tensor,
   options: CombineOptions = {},
 ): tf.Tensor2D {
+  const parsed = parseOptions(combineSchema, options, 'combine');
+  checkGeneralist(generalist, 'combine');
+  checkSpecialists(specialists, 'combine');
   const g = toTeacher(generalist);
   return combineWith(
     g,
     specialists.map((s) => ({ teacher: toTeacher(s.model), classes: s.classes })),
     x,
-    options,
+    parsed,
+    'combine',
   ).logits;
 }
 
-/** {@link combine} on already normalised teachers; also returns the active counts. */
+/** {@link combine} on already normalised teachers and parsed options; also returns the active counts. */
 export function combineWith(
   generalist: ReturnType<typeof toTeacher>,
   specialists: readonly { readonly teacher: ReturnType<typeof toTeacher>; readonly classes: readonly number[] }[],
   x: tf.Tensor,
-  options: CombineOptions = {},
+  options: z.output<typeof combineSchema>,
+  where: string,
 ): CombineResult {
+  if (!(x instanceof tf.Tensor)) throw new DistillationError('bad-option', `${where}: x must be a tf.Tensor batch, got ${x === null ? 'null' : typeof x}`);
   let activeCount: Int32Array = new Int32Array(0);
   const logits = tf.tidy(() => {
     const generalistLogits = generalist.predict(x).logits;
     if (generalistLogits.rank !== 2) {
-      throw new DistillationError('logits-not-2d', `combine: the generalist must output [batch, classes]; got [${generalistLogits.shape}]`);
+      throw new DistillationError('logits-not-2d', `${where}: the generalist must output [batch, classes]; got [${generalistLogits.shape}]`);
     }
     const batch = generalistLogits.shape[0];
-    const active = activeSpecialists(
+    const active = activeFlags(
       generalistLogits,
       specialists.map((s) => s.classes),
-      options.topN ?? 1,
+      options.topN,
+      where,
     );
     const predictions: SpecialistPrediction[] = specialists.map((s, m) => {
       const rows = Int32Array.from(active.flatMap((flags, b) => (flags[m] ? [b] : [])));
@@ -231,16 +309,16 @@ export function combineWith(
       if (rows.length === 0) return { classes: s.classes, logits: tf.zeros([batch, width]) as tf.Tensor2D, active: flags };
       const index = tf.tensor1d(rows, 'int32');
       const sub = s.teacher.predict(tf.gather(x, index)).logits;
-      if (sub.rank !== 2 || sub.shape[1] !== width) {
-        throw new DistillationError(
-          'ensemble-mismatch',
-          `combine: specialist ${m} covers ${s.classes.length} classes and must output [batch, ${width}] logits (last = dustbin); it output [${sub.shape}]`,
+      if (sub.rank !== 2 || sub.shape[0] !== rows.length || sub.shape[1] !== width) {
+        throw new SpecialistsError(
+          'specialist-output-mismatch',
+          `${where}: specialist ${m} covers ${s.classes.length} classes and must output [batch, ${width}] logits (last = dustbin); it output [${sub.shape}]`,
         );
       }
       const full = tf.scatterND(tf.reshape(index, [rows.length, 1]), tf.cast(sub, 'float32'), [batch, width]) as tf.Tensor2D;
       return { classes: s.classes, logits: full, active: flags };
     });
-    const result = combineDistributions(generalistLogits, predictions, options);
+    const result = distributions(generalistLogits, predictions, { ...options, trace: false }, where);
     activeCount = result.activeCount;
     return result.logits;
   });

@@ -2,13 +2,15 @@ import type * as tf from '@tensorflow/tfjs-core';
 import {
   DistillationError,
   type LayerShape,
+  parseOptions,
   type Teacher,
   type TeacherLike,
   type TeacherOutputs,
   toTeacher,
 } from '@kd/core';
-import { type CombineOptions, type CombineResult, combineWith } from './combine';
-import type { Specialist } from './specialist';
+import { type CombineOptions, type CombineResult, checkGeneralist, checkSpecialists, combineSchema, combineWith } from './combine';
+import { SpecialistsError } from './errors';
+import { checkSubset, type Specialist } from './specialist';
 
 /**
  * A generalist plus specialists, combined per example by {@link combineDistributions}
@@ -16,7 +18,8 @@ import type { Specialist } from './specialist';
  * `Distiller` with `softTargets` distils the whole ensemble back into one student (the step the
  * paper left undone). Teacher taps are not supported (there is no single layer to tap).
  *
- * The ensemble does not own the models: dispose them yourself.
+ * The ensemble does not own the models: dispose them yourself. The options and the specialists
+ * (`{ model, classes }`) are checked on construction (`unknown-option`, `bad-option`).
  */
 export class SpecialistEnsemble implements Teacher {
   readonly kind = 'kd-teacher' as const;
@@ -29,9 +32,12 @@ export class SpecialistEnsemble implements Teacher {
     readonly specialists: readonly Specialist[],
     readonly options: CombineOptions = {},
   ) {
+    const { topN, steps, lr, solver } = parseOptions(combineSchema, options, 'SpecialistEnsemble');
+    checkGeneralist(generalist, 'SpecialistEnsemble');
+    checkSpecialists(specialists, 'SpecialistEnsemble');
+    specialists.forEach((s, m) => checkSubset(s.classes, Number.POSITIVE_INFINITY, `SpecialistEnsemble: specialist ${m} classes`));
     this.generalist = toTeacher(generalist);
     this.members = specialists.map((s) => ({ teacher: toTeacher(s.model), classes: [...s.classes] }));
-    const { topN = 1, steps = 100, lr = 2, solver = 'gradient' } = options;
     const how = solver === 'em' ? `${steps} EM steps` : `${steps} gradient steps, lr ${lr}`;
     this.description =
       `generalist + ${specialists.length} specialists (KL-combined, top-${topN}, ${how}): ` +
@@ -40,8 +46,9 @@ export class SpecialistEnsemble implements Teacher {
 
   /** Rejects every tap: an ensemble has no layer to tap. */
   tap(names: readonly string[]): Readonly<Record<string, LayerShape>> {
+    if (!Array.isArray(names)) throw new DistillationError('bad-option', 'SpecialistEnsemble.tap: names must be an array of layer names');
     if (names.length > 0) {
-      throw new DistillationError(
+      throw new SpecialistsError(
         'teacher-not-tappable',
         `Plugins tap teacher layers [${names.join(', ')}], but the teacher is a SpecialistEnsemble; taps need a LayersModel teacher.`,
       );
@@ -54,9 +61,11 @@ export class SpecialistEnsemble implements Teacher {
     return { logits: this.combine(x).logits, features: {} };
   }
 
-  /** The combined `log q` and the number of active specialists per example. */
+  /** The combined `log q` and the number of active specialists per example; `options` override the ensemble's. */
   combine(x: tf.Tensor, options: CombineOptions = {}): CombineResult {
-    return combineWith(this.generalist, this.members, x, { ...this.options, ...options });
+    parseOptions(combineSchema, options, 'SpecialistEnsemble.combine');
+    const merged = parseOptions(combineSchema, { ...this.options, ...options }, 'SpecialistEnsemble.combine');
+    return combineWith(this.generalist, this.members, x, merged, 'SpecialistEnsemble');
   }
 
   /** How many specialists cover each class `[numClasses]` (the paper's Table 4 grouping). */
@@ -67,6 +76,13 @@ export class SpecialistEnsemble implements Teacher {
 
 /** How many of `specialists` cover each class. */
 export function coverageCounts(specialists: readonly { readonly classes: readonly number[] }[], numClasses: number): Int32Array {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new DistillationError('bad-option', `coverageCounts: numClasses must be an integer >= 1, got ${numClasses}`);
+  }
+  if (!Array.isArray(specialists)) throw new DistillationError('bad-option', 'coverageCounts: specialists must be an array of { classes }');
+  specialists.forEach((s, m) => {
+    if (!Array.isArray(s?.classes)) throw new SpecialistsError('bad-subset', `coverageCounts: specialist ${m} has no classes array`);
+  });
   const out = new Int32Array(numClasses);
   for (const s of specialists) for (const k of s.classes) if (k >= 0 && k < numClasses) out[k]!++;
   return out;

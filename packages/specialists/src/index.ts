@@ -8,28 +8,35 @@
  */
 export {
   activeSpecialists,
+  type CombineDistributionsOptions,
   type CombineOptions,
   type CombineResult,
   combine,
   combineDistributions,
+  combineDistributionsSchema,
+  combineSchema,
   foldDistribution,
   type SpecialistPrediction,
+  specialistSchema,
 } from './combine';
 export { coverageCounts, SpecialistEnsemble } from './ensemble';
+export { SpecialistsError, type SpecialistsErrorCode, specialistsErrorCodes } from './errors';
 export {
   dustbinShift,
   type SpecialistSample,
   type SpecialistSampleOptions,
   sampleSpecialistData,
+  sampleSpecialistDataSchema,
   specialistLabels,
   specialistTrainingSet,
 } from './sampler';
-export { type Specialist, type SpecialistModelOptions, shiftDustbin, specialistModel } from './specialist';
+export { type Specialist, type SpecialistModelOptions, shiftDustbin, specialistModel, specialistModelSchema } from './specialist';
 export {
   type ConfusableSubsetsOptions,
-  type KMeansResult,
   confusableSubsets,
+  confusableSubsetsSchema,
+  type KMeansResult,
   kMeans,
   type SubsetMethod,
 } from './subsets';
-export { type TrainSpecialistOptions, trainSpecialist } from './train';
+export { type TrainSpecialistOptions, trainSpecialist, trainSpecialistSchema } from './train';

@@ -1,12 +1,27 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DistillationError, type LabeledData, SeededRandom } from '@kd/core';
+import { DistillationError, type LabeledData, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import { SpecialistsError } from './errors';
+import { integer, openFraction, seedSchema } from './schemas';
 import { checkSubset } from './specialist';
+
+/** Throws core's `label-out-of-range` unless every label is an integer >= 0. */
+function checkLabels(labels: ArrayLike<number>, where: string): void {
+  if (labels == null || typeof labels.length !== 'number' || typeof labels === 'string') {
+    throw new DistillationError('bad-labels', `${where}: labels must be an array or typed array of class labels, got ${labels === null ? 'null' : typeof labels}`);
+  }
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (!Number.isInteger(l) || l < 0) throw new DistillationError('label-out-of-range', `${where}: label ${i} is ${l}, not an integer class >= 0`);
+  }
+}
 
 /**
  * Maps generalist labels to a specialist's labels: class `subset[i]` -> `i`, every other class
  * -> `subset.length` (the dustbin).
  */
 export function specialistLabels(labels: ArrayLike<number>, subset: readonly number[]): Int32Array {
+  checkLabels(labels, 'specialistLabels');
+  checkSubset(subset, Number.POSITIVE_INFINITY, 'specialistLabels: subset');
   const position = new Map(subset.map((k, i) => [k, i]));
   return Int32Array.from({ length: labels.length }, (_, i) => position.get(labels[i]!) ?? subset.length);
 }
@@ -29,7 +44,7 @@ export function specialistLabels(labels: ArrayLike<number>, subset: readonly num
  * of 10 balanced classes. Zero when `f = pi_S` (no resampling).
  */
 export function dustbinShift(subsetPrior: number, subsetFraction = 0.5): number {
-  if (!(subsetPrior > 0 && subsetPrior < 1) || !(subsetFraction > 0 && subsetFraction < 1)) {
+  if (typeof subsetPrior !== 'number' || typeof subsetFraction !== 'number' || !(subsetPrior > 0 && subsetPrior < 1) || !(subsetFraction > 0 && subsetFraction < 1)) {
     throw new DistillationError(
       'bad-option',
       `dustbinShift: subsetPrior (${subsetPrior}) and subsetFraction (${subsetFraction}) must lie in (0, 1)`,
@@ -47,6 +62,13 @@ export interface SpecialistSampleOptions {
   /** Seed of the draw. Default 0. */
   readonly seed?: number;
 }
+
+/** Schema of {@link SpecialistSampleOptions} (defaults applied). */
+export const sampleSpecialistDataSchema = optionsSchema<SpecialistSampleOptions>()({
+  size: integer(2).optional(),
+  subsetFraction: openFraction.default(0.5),
+  seed: seedSchema.default(0),
+});
 
 /** Result of {@link sampleSpecialistData}. */
 export interface SpecialistSample {
@@ -76,31 +98,39 @@ function draw(pool: readonly number[], count: number, random: SeededRandom): num
  * The specialist's training sample (paper sect. 5.2): `subsetFraction` (half) of the examples
  * from the subset's classes, the rest drawn uniformly from the examples of all other classes,
  * whose labels map to the dustbin. Works on labels only; see {@link specialistTrainingSet} for the
- * gathered tensors.
+ * gathered tensors. Throws `bad-subset` for a bad subset and `subset-without-examples` when the
+ * labels have no example of the subset or none of the other classes.
  */
 export function sampleSpecialistData(
   labels: ArrayLike<number>,
   subset: readonly number[],
-  options: SpecialistSampleOptions = {},
+  input: SpecialistSampleOptions = {},
 ): SpecialistSample {
-  let maxLabel = 0;
-  for (let i = 0; i < labels.length; i++) maxLabel = Math.max(maxLabel, labels[i]!);
-  const classes = checkSubset(subset, Math.max(maxLabel + 1, ...subset.map((k) => k + 1)));
+  return sample(labels, subset, parseOptions(sampleSpecialistDataSchema, input, 'sampleSpecialistData'), 'sampleSpecialistData');
+}
+
+function sample(
+  labels: ArrayLike<number>,
+  subset: readonly number[],
+  options: { readonly size?: number | undefined; readonly subsetFraction: number; readonly seed: number },
+  where: string,
+): SpecialistSample {
+  checkLabels(labels, where);
+  const classes = checkSubset(subset, Number.POSITIVE_INFINITY, `${where}: subset`);
   const inSubset = new Set(classes);
   const subsetPool: number[] = [];
   const restPool: number[] = [];
   for (let i = 0; i < labels.length; i++) (inSubset.has(labels[i]!) ? subsetPool : restPool).push(i);
   if (subsetPool.length === 0 || restPool.length === 0) {
-    throw new DistillationError(
-      'bad-subset',
-      `sampleSpecialistData: the data has ${subsetPool.length} examples of the subset [${classes}] and ${restPool.length} of other classes; both must be non-zero`,
+    throw new SpecialistsError(
+      'subset-without-examples',
+      `${where}: the data has ${subsetPool.length} examples of the subset [${classes}] and ${restPool.length} of other classes; both must be non-zero`,
     );
   }
-  const f = options.subsetFraction ?? 0.5;
-  const size = options.size ?? Math.round(subsetPool.length / f);
-  if (!Number.isInteger(size) || size < 2) throw new DistillationError('bad-option', `sampleSpecialistData: size must be an integer >= 2, got ${size}`);
+  const f = options.subsetFraction;
+  const size = options.size ?? Math.max(2, Math.round(subsetPool.length / f));
   const nSubset = Math.min(size - 1, Math.max(1, Math.round(size * f)));
-  const random = new SeededRandom(options.seed ?? 0);
+  const random = new SeededRandom(options.seed);
   const picked = [...draw(subsetPool, nSubset, random), ...draw(restPool, size - nSubset, random)];
   const order = random.permutation(picked.length);
   const indices = Int32Array.from(order, (o) => picked[o]!);
@@ -123,14 +153,38 @@ export function specialistTrainingSet(
   subset: readonly number[],
   options: SpecialistSampleOptions = {},
 ): { data: LabeledData; sample: SpecialistSample } {
-  const sample = sampleSpecialistData(data.y.dataSync(), subset, options);
+  return trainingSet(data, subset, parseOptions(sampleSpecialistDataSchema, options, 'specialistTrainingSet'), 'specialistTrainingSet');
+}
+
+/** {@link specialistTrainingSet} with parsed options (for `trainSpecialist`). */
+export function trainingSet(
+  data: LabeledData,
+  subset: readonly number[],
+  options: { readonly size?: number | undefined; readonly subsetFraction: number; readonly seed: number },
+  where: string,
+): { data: LabeledData; sample: SpecialistSample } {
+  checkData(data, where);
+  const drawn = sample(data.y.dataSync(), subset, options, where);
   const gathered = tf.tidy(() => {
-    const index = tf.tensor1d(sample.indices, 'int32');
+    const index = tf.tensor1d(drawn.indices, 'int32');
     return {
       x: tf.gather(data.x, index),
-      y: tf.tensor1d(sample.labels, 'int32'),
+      y: tf.tensor1d(drawn.labels, 'int32'),
       ...(data.teacherX ? { teacherX: tf.gather(data.teacherX, index) } : {}),
     };
   });
-  return { data: gathered, sample };
+  return { data: gathered, sample: drawn };
+}
+
+/** Throws core's `bad-data` unless `data` is `{ x, y }` tensors with one label per example. */
+export function checkData(data: LabeledData, where: string): void {
+  const ok =
+    data != null &&
+    data.x instanceof tf.Tensor &&
+    data.y instanceof tf.Tensor &&
+    data.x.rank >= 1 &&
+    data.y.rank === 1 &&
+    data.y.shape[0] === data.x.shape[0] &&
+    (data.teacherX === undefined || (data.teacherX instanceof tf.Tensor && data.teacherX.shape[0] === data.x.shape[0]));
+  if (!ok) throw new DistillationError('bad-data', `${where}: expected { x: Tensor, y: Tensor1D } with one label per example`);
 }

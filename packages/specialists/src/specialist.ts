@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DistillationError, type TeacherLike } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions, type TeacherLike } from '@kd/core';
+import { SpecialistsError } from './errors';
+import { nameSchema } from './schemas';
 
 /**
  * A specialist: a model whose logits `[batch, classes.length + 1]` cover `classes` (in that
@@ -19,37 +21,49 @@ export interface SpecialistModelOptions {
   readonly name?: string;
 }
 
-/** Checks a class subset against the number of classes; returns it as a plain array. */
+/** Schema of {@link SpecialistModelOptions}. */
+export const specialistModelSchema = optionsSchema<SpecialistModelOptions>()({
+  name: nameSchema.optional(),
+});
+
+/**
+ * Checks a class subset against the number of classes (`bad-subset`: not an array, empty,
+ * repeated or out-of-range classes); returns it as a plain array.
+ */
 export function checkSubset(subset: readonly number[], numClasses: number, what = 'subset'): number[] {
-  if (subset.length === 0) throw new DistillationError('bad-subset', `${what} is empty`);
-  if (new Set(subset).size !== subset.length) throw new DistillationError('bad-subset', `${what} [${subset}] repeats a class`);
+  if (!Array.isArray(subset)) throw new SpecialistsError('bad-subset', `${what} must be an array of class indices, got ${subset === null ? 'null' : typeof subset}`);
+  if (subset.length === 0) throw new SpecialistsError('bad-subset', `${what} is empty`);
+  if (new Set(subset).size !== subset.length) throw new SpecialistsError('bad-subset', `${what} [${subset}] repeats a class`);
   for (const k of subset) {
     if (!Number.isInteger(k) || k < 0 || k >= numClasses) {
-      throw new DistillationError('bad-subset', `${what} [${subset}]: class ${k} is not in [0, ${numClasses})`);
+      throw new SpecialistsError('bad-subset', `${what} [${subset}]: class ${k} is not in [0, ${numClasses})`);
     }
   }
   return [...subset];
 }
 
 /** The last layer of a model when it is a Dense layer with a bias and linear output (logits). */
-function logitsHead(model: tfl.LayersModel): tfl.layers.Layer {
+function logitsHead(model: tfl.LayersModel, where: string, what: string): tfl.layers.Layer {
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new SpecialistsError('bad-generalist', `${where}: the ${what} must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+  }
   const head = model.layers[model.layers.length - 1];
   if (head?.getClassName() !== 'Dense') {
-    throw new DistillationError(
+    throw new SpecialistsError(
       'bad-generalist',
-      `specialistModel: the generalist's last layer must be a Dense logits layer; it is ${head ? head.getClassName() : 'missing'}`,
+      `${where}: the ${what}'s last layer must be a Dense logits layer; it is ${head ? head.getClassName() : 'missing'}`,
     );
   }
   const config = head.getConfig();
   if (config['activation'] !== 'linear' || config['useBias'] === false) {
-    throw new DistillationError(
+    throw new SpecialistsError(
       'bad-generalist',
-      `specialistModel: the generalist's head "${head.name}" must output logits (linear activation, with bias); ` +
+      `${where}: the ${what}'s head "${head.name}" must output logits (linear activation, with bias); ` +
         `it has activation '${String(config['activation'])}'${config['useBias'] === false ? ' and no bias' : ''}`,
     );
   }
   if (model.outputs.length !== 1 || model.outputs[0] !== head.output) {
-    throw new DistillationError('bad-generalist', `specialistModel: the generalist must have one output, the head "${head.name}"`);
+    throw new SpecialistsError('bad-generalist', `${where}: the ${what} must have one output, the head "${head.name}"`);
   }
   return head;
 }
@@ -72,14 +86,15 @@ function logitsHead(model: tfl.LayersModel): tfl.layers.Layer {
 export function specialistModel(
   generalist: tfl.LayersModel,
   subset: readonly number[],
-  options: SpecialistModelOptions = {},
+  input: SpecialistModelOptions = {},
 ): tfl.LayersModel {
-  const head = logitsHead(generalist);
+  const options = parseOptions(specialistModelSchema, input, 'specialistModel');
+  const head = logitsHead(generalist, 'specialistModel', 'generalist');
   const [kernel, bias] = head.getWeights() as [tf.Tensor2D, tf.Tensor1D];
   const numClasses = kernel.shape[1];
-  const classes = checkSubset(subset, numClasses);
+  const classes = checkSubset(subset, numClasses, 'specialistModel: subset');
   if (classes.length >= numClasses) {
-    throw new DistillationError(
+    throw new SpecialistsError(
       'bad-subset',
       `specialistModel: subset [${classes}] covers all ${numClasses} classes; a specialist needs at least one class for its dustbin`,
     );
@@ -90,7 +105,7 @@ export function specialistModel(
   const config = generalist.getConfig() as tf.serialization.ConfigDict;
   const layerConfigs = config['layers'] as tf.serialization.ConfigDict[];
   const headConfig = layerConfigs.find((l) => (l['config'] as tf.serialization.ConfigDict)['name'] === head.name);
-  if (!headConfig) throw new DistillationError('bad-generalist', `specialistModel: head "${head.name}" not in the generalist's config`);
+  if (!headConfig) throw new SpecialistsError('bad-generalist', `specialistModel: head "${head.name}" not in the generalist's config`);
   (headConfig['config'] as tf.serialization.ConfigDict)['units'] = classes.length + 1;
   config['name'] = options.name ?? `${generalist.name}_specialist_${classes.join('_')}`;
   const cls = generalist instanceof tfl.Sequential ? tfl.Sequential : tfl.LayersModel;
@@ -100,7 +115,8 @@ export function specialistModel(
     if (layer === head) return;
     const target = model.layers[i]!;
     if (target.name !== layer.name) {
-      throw new DistillationError('bad-generalist', `specialistModel: layer ${i} is "${target.name}" in the copy, "${layer.name}" in the generalist`);
+      model.dispose();
+      throw new SpecialistsError('bad-generalist', `specialistModel: layer ${i} is "${target.name}" in the copy, "${layer.name}" in the generalist`);
     }
     target.setWeights(layer.getWeights());
   });
@@ -123,8 +139,8 @@ export function specialistModel(
  * training.
  */
 export function shiftDustbin(model: tfl.LayersModel, shift: number): void {
-  if (!Number.isFinite(shift)) throw new DistillationError('bad-option', `shiftDustbin: shift must be finite, got ${shift}`);
-  const head = logitsHead(model);
+  if (typeof shift !== 'number' || !Number.isFinite(shift)) throw new DistillationError('bad-option', `shiftDustbin: shift must be a finite number, got ${shift}`);
+  const head = logitsHead(model, 'shiftDustbin', 'specialist');
   const [kernel, bias] = head.getWeights() as [tf.Tensor2D, tf.Tensor1D];
   const values = Float32Array.from(bias.dataSync());
   values[values.length - 1]! += shift;

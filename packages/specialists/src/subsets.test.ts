@@ -56,7 +56,7 @@ describe('confusableSubsets', () => {
       expect([...s].sort((a, b) => a - b)).toEqual(s);
     }
     expect(confusableSubsets(probs, { clusters: 3, seed: 2, minSize: 3 })).toEqual([[0, 3, 6], [2, 5, 7, 8]]);
-    expect(() => confusableSubsets(probs, { clusters: 10 })).toThrow(/clusters must be integers/);
+    expect(() => confusableSubsets(probs, { clusters: 10 })).toThrow(/option "clusters" must be an integer in \[1, 9\]/);
   });
 
   it('kMeans separates well-separated points and is deterministic per seed', () => {

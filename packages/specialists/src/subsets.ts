@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { DistillationError, SeededRandom } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import { z } from 'zod';
+import { SpecialistsError } from './errors';
+import { integer, labelsSchema, seedSchema } from './schemas';
 
 /** How {@link confusableSubsets} measures which classes go together. */
 export type SubsetMethod = 'kmeans' | 'confusion';
@@ -34,6 +37,18 @@ export interface ConfusableSubsetsOptions {
   readonly maxSize?: number;
 }
 
+/** Schema of {@link ConfusableSubsetsOptions} (defaults applied). */
+export const confusableSubsetsSchema = optionsSchema<ConfusableSubsetsOptions>()({
+  clusters: z.union([integer(1), z.array(integer(1)).min(1)]),
+  method: z.enum(['kmeans', 'confusion']).default('kmeans'),
+  labels: labelsSchema.optional(),
+  seed: seedSchema.default(0),
+  restarts: integer(1).default(10),
+  iterations: integer(1).default(100),
+  minSize: integer(1).default(1),
+  maxSize: integer(1).optional(),
+});
+
 /**
  * Finds groups of classes that the generalist confuses (Hinton, Vinyals, Dean 2015, sect. 5.2):
  * the covariance matrix of its predicted probabilities `[N, C]` (columns = classes), then
@@ -43,39 +58,45 @@ export interface ConfusableSubsetsOptions {
  *
  * Returns the subsets as sorted class-index arrays, distinct, in the order of `clusters` and
  * within one clustering by their smallest class.
+ *
+ * Throws `bad-probabilities` unless the predictions are `[N, C]` finite numbers,
+ * `too-few-predictions` below 2 rows, `label-count-mismatch` / core's `label-out-of-range` for bad
+ * `labels`, and core's `bad-option` for more clusters than classes or `minSize > maxSize`.
  */
 export function confusableSubsets(
   generalistProbs: tf.Tensor2D | readonly (readonly number[])[],
-  options: ConfusableSubsetsOptions,
+  input: ConfusableSubsetsOptions,
 ): number[][] {
-  const method = options.method ?? 'kmeans';
+  const options = parseOptions(confusableSubsetsSchema, input, 'confusableSubsets');
+  const { method } = options;
   const { rows, n, c } = toMatrix(generalistProbs);
   const clusterList = typeof options.clusters === 'number' ? [options.clusters] : [...options.clusters];
-  if (clusterList.length === 0) throw new DistillationError('bad-option', 'confusableSubsets: clusters is empty');
-  for (const k of clusterList) {
-    if (!Number.isInteger(k) || k < 1 || k > c) {
-      throw new DistillationError('bad-option', `confusableSubsets: clusters must be integers in [1, ${c}], got ${k}`);
+  for (const [i, k] of clusterList.entries()) {
+    if (k > c) {
+      const at = typeof options.clusters === 'number' ? 'clusters' : `clusters[${i}]`;
+      throw new DistillationError('bad-option', `confusableSubsets: option "${at}" must be an integer in [1, ${c}] (the number of classes), got ${k}`);
     }
   }
-  if (n < 2) throw new DistillationError('empty-data', `confusableSubsets: need at least 2 predictions, got ${n}`);
+  const minSize = options.minSize;
+  const maxSize = options.maxSize ?? c - 1;
+  if (minSize > maxSize) {
+    throw new DistillationError('bad-option', `confusableSubsets: option "minSize" (${minSize}) is larger than maxSize (${maxSize}); no subset could pass`);
+  }
+  if (n < 2) throw new SpecialistsError('too-few-predictions', `confusableSubsets: need at least 2 predictions, got ${n}`);
   let points: Float64Array[];
   if (method === 'kmeans') {
     points = covarianceColumns(rows, n, c);
-  } else if (method === 'confusion') {
+  } else {
     if (options.labels == null) {
-      throw new DistillationError('bad-option', "confusableSubsets: method 'confusion' needs the true labels (options.labels)");
+      throw new DistillationError('bad-option', "confusableSubsets: method 'confusion' needs the true labels (option \"labels\")");
     }
     points = confusionColumns(rows, n, c, toLabels(options.labels, n, c));
-  } else {
-    throw new DistillationError('bad-option', `confusableSubsets: method must be 'kmeans' or 'confusion', got '${method}'`);
   }
-  const minSize = options.minSize ?? 1;
-  const maxSize = options.maxSize ?? c - 1;
-  const random = new SeededRandom(options.seed ?? 0);
+  const random = new SeededRandom(options.seed);
   const seen = new Set<string>();
   const out: number[][] = [];
   for (const k of clusterList) {
-    const assignment = kMeans(points, k, random, options.restarts ?? 10, options.iterations ?? 100).assignment;
+    const assignment = kMeans(points, k, random, options.restarts, options.iterations).assignment;
     const groups: number[][] = Array.from({ length: k }, () => []);
     assignment.forEach((cluster, cls) => groups[cluster]!.push(cls));
     groups.sort((a, b) => (a[0] ?? Infinity) - (b[0] ?? Infinity));
@@ -102,7 +123,9 @@ export interface KMeansResult {
 /**
  * Lloyd's K-means with k-means++ initialisation (Arthur & Vassilvitskii 2007), best of
  * `restarts` runs by inertia. An empty cluster is re-seeded with the point farthest from its
- * centre. Deterministic for a given `random` state.
+ * centre. Deterministic for a given `random` state. Throws `bad-points` for no points or points
+ * of different lengths, core's `bad-option` for a bad `k` (or more clusters than points),
+ * `restarts`, `iterations` or `random`.
  */
 export function kMeans(
   points: readonly Float64Array[],
@@ -111,7 +134,23 @@ export function kMeans(
   restarts = 10,
   iterations = 100,
 ): KMeansResult {
+  if (!Array.isArray(points) || points.length === 0) {
+    throw new SpecialistsError('bad-points', `kMeans: points must be a non-empty array of Float64Arrays, got ${Array.isArray(points) ? 'none' : typeof points}`);
+  }
+  const dim = points[0]?.length;
+  points.forEach((p, i) => {
+    if (!(p instanceof Float64Array) || p.length !== dim || !p.every(Number.isFinite)) {
+      throw new SpecialistsError('bad-points', `kMeans: point ${i} is not a Float64Array of ${dim} finite numbers like point 0`);
+    }
+  });
+  if (!Number.isInteger(k) || k < 1) throw new DistillationError('bad-option', `kMeans: k must be an integer >= 1, got ${k}`);
   if (points.length < k) throw new DistillationError('bad-option', `kMeans: ${points.length} points for ${k} clusters`);
+  for (const [what, v] of [['restarts', restarts], ['iterations', iterations]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new DistillationError('bad-option', `kMeans: ${what} must be an integer >= 0, got ${v}`);
+  }
+  if (random === null || typeof random !== 'object' || typeof random.next !== 'function' || typeof random.int !== 'function') {
+    throw new DistillationError('bad-option', `kMeans: random must be a SeededRandom, got ${String(random)}`);
+  }
   let best: KMeansResult | undefined;
   for (let r = 0; r < Math.max(1, restarts); r++) {
     const result = lloyd(points, kMeansPlusPlus(points, k, random), iterations);
@@ -210,30 +249,48 @@ function lloyd(points: readonly Float64Array[], centroids: Float64Array[], itera
 }
 
 function toMatrix(probs: tf.Tensor2D | readonly (readonly number[])[]): { rows: Float64Array; n: number; c: number } {
+  let rows: Float64Array;
+  let n: number;
+  let c: number;
   if (probs instanceof tf.Tensor) {
     if (probs.rank !== 2) {
-      throw new DistillationError('bad-data', `confusableSubsets: expected probabilities [N, classes], got shape [${probs.shape}]`);
+      throw new SpecialistsError('bad-probabilities', `confusableSubsets: expected probabilities [N, classes], got shape [${probs.shape}]`);
     }
-    const [n, c] = probs.shape;
-    return { rows: Float64Array.from(probs.dataSync()), n, c };
+    [n, c] = probs.shape;
+    rows = Float64Array.from(probs.dataSync());
+  } else {
+    if (!Array.isArray(probs)) {
+      throw new SpecialistsError('bad-probabilities', `confusableSubsets: expected a [N, classes] tensor or an array of rows, got ${probs === null ? 'null' : typeof probs}`);
+    }
+    n = probs.length;
+    c = (probs[0] as ArrayLike<number> | undefined)?.length ?? 0;
+    rows = new Float64Array(n * c);
+    probs.forEach((row: ArrayLike<number>, i: number) => {
+      if (row == null || typeof row.length !== 'number' || row.length !== c) {
+        throw new SpecialistsError('bad-probabilities', `confusableSubsets: row ${i} has ${row?.length ?? 'no'} classes, row 0 ${c}`);
+      }
+      rows.set(row, i * c);
+    });
   }
-  const n = probs.length;
-  const c = probs[0]?.length ?? 0;
-  const rows = new Float64Array(n * c);
-  probs.forEach((row, i) => {
-    if (row.length !== c) throw new DistillationError('bad-data', `confusableSubsets: row ${i} has ${row.length} classes, row 0 ${c}`);
-    rows.set(row, i * c);
-  });
+  if (c < 1) throw new SpecialistsError('bad-probabilities', 'confusableSubsets: the predictions have no class column');
+  const bad = rows.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    throw new SpecialistsError('bad-probabilities', `confusableSubsets: prediction [${Math.floor(bad / c)}, ${bad % c}] is ${rows[bad]}, not a finite number`);
+  }
   return { rows, n, c };
 }
 
 function toLabels(labels: ArrayLike<number> | tf.Tensor1D, n: number, c: number): Int32Array {
   const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
-  if (values.length !== n) throw new DistillationError('bad-data', `confusableSubsets: ${values.length} labels for ${n} predictions`);
-  const out = Int32Array.from(values as ArrayLike<number>);
-  out.forEach((l, i) => {
-    if (l < 0 || l >= c) throw new DistillationError('label-out-of-range', `confusableSubsets: label ${i} = ${l} not in [0, ${c})`);
-  });
+  if (values.length !== n) throw new SpecialistsError('label-count-mismatch', `confusableSubsets: ${values.length} labels for ${n} predictions`);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = Number(values[i]);
+    if (!Number.isInteger(l) || l < 0 || l >= c) {
+      throw new DistillationError('label-out-of-range', `confusableSubsets: label ${i} = ${values[i]} is not a class in [0, ${c})`);
+    }
+    out[i] = l;
+  }
   return out;
 }
 

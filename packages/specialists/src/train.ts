@@ -1,7 +1,9 @@
-import type * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
-import { Distiller, type History, hardLabel, type LabeledData, type ProgressListener } from '@kd/core';
-import { type SpecialistSample, type SpecialistSampleOptions, specialistTrainingSet } from './sampler';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { DistillationError, Distiller, functionSchema, type History, hardLabel, type LabeledData, optionsSchema, type ProgressListener, parseOptions } from '@kd/core';
+import { z } from 'zod';
+import { type SpecialistSample, type SpecialistSampleOptions, sampleSpecialistDataSchema, trainingSet } from './sampler';
+import { integer } from './schemas';
 import { shiftDustbin } from './specialist';
 
 /** Options of {@link trainSpecialist}. */
@@ -15,27 +17,46 @@ export interface TrainSpecialistOptions extends SpecialistSampleOptions {
   readonly correctDustbin?: boolean;
 }
 
+/** Schema of {@link TrainSpecialistOptions} (defaults applied). */
+export const trainSpecialistSchema = optionsSchema<TrainSpecialistOptions>()({
+  ...sampleSpecialistDataSchema.shape,
+  optimizer: z.custom<tf.Optimizer>((v) => typeof v === 'object' && v !== null && v instanceof tf.Optimizer, { message: 'must be a tf.Optimizer' }),
+  epochs: integer(1),
+  batchSize: integer(1).default(32),
+  onEvent: functionSchema<ProgressListener>().optional(),
+  correctDustbin: z.boolean().default(true),
+});
+
 /**
  * Trains a specialist (from {@link specialistModel}) with hard labels on its resampled data
  * ({@link specialistTrainingSet}: half subset, half other classes as dustbin), then adds
  * `sample.dustbinShift` to its dustbin logit. Uses `@kd/core`'s Distiller with `hardLabel` only.
+ * Options, subset and data are checked before anything is created.
  */
 export async function trainSpecialist(
   model: tfl.LayersModel,
   data: LabeledData,
   subset: readonly number[],
-  options: TrainSpecialistOptions,
+  input: TrainSpecialistOptions,
 ): Promise<{ history: History; sample: SpecialistSample }> {
-  const { data: set, sample } = specialistTrainingSet(data, subset, options);
+  const options = parseOptions(trainSpecialistSchema, input, 'trainSpecialist');
+  if (!(model instanceof tfl.LayersModel)) {
+    throw new DistillationError('bad-student', `trainSpecialist: the specialist must be a tfjs LayersModel (from specialistModel), got ${model === null ? 'null' : typeof model}`);
+  }
+  const { data: set, sample } = trainingSet(data, subset, options, 'trainSpecialist');
   try {
-    const distiller = new Distiller({ student: model, optimizer: options.optimizer, seed: options.seed ?? 0 }).use(hardLabel());
-    const history = await distiller.fit(set, {
-      epochs: options.epochs,
-      batchSize: options.batchSize ?? 32,
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
-    });
-    distiller.dispose();
-    if (options.correctDustbin !== false) shiftDustbin(model, sample.dustbinShift);
+    const distiller = new Distiller({ student: model, optimizer: options.optimizer, seed: options.seed }).use(hardLabel());
+    let history: History;
+    try {
+      history = await distiller.fit(set, {
+        epochs: options.epochs,
+        batchSize: options.batchSize,
+        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      });
+    } finally {
+      distiller.dispose();
+    }
+    if (options.correctDustbin) shiftDustbin(model, sample.dustbinShift);
     return { history, sample };
   } finally {
     set.x.dispose();
