@@ -75,6 +75,21 @@ describe('plugin contract', () => {
     disposeData(data);
   });
 
+  it('use() takes plugins of different state types one by one, several at once, or as a list (type-checked by pnpm typecheck)', () => {
+    const student = mlp(4, 6, 3, 3);
+    const counter = definePlugin<{ steps: number }>({ name: 'counter', setup: () => ({ steps: 0 }), afterStep: (_, { state }) => void state.steps++ });
+    const plugins = [hardLabel(), counter];
+    const a = new Distiller({ student, optimizer: sgd() });
+    for (const p of plugins) a.use(p);
+    const b = new Distiller({ student, optimizer: sgd() }).use(plugins);
+    const c = new Distiller({ student, optimizer: sgd() }).use(hardLabel(), [counter]);
+    for (const d of [a, b, c]) {
+      expect(d.plugins.map((p) => p.name)).toEqual(['ce', 'counter']);
+      d.optimizer.dispose();
+    }
+    student.dispose();
+  });
+
   it('accepts hooks this version does not know (forward compatibility) and lists them in describe()', async () => {
     const data = toyData(16, 4, 3, 2);
     const student = mlp(4, 6, 3, 3);

@@ -128,6 +128,10 @@ export interface History {
   readonly epochs: readonly EpochLogs[];
 }
 
+/** A plugin of any state type (what `use()` takes; each plugin's hooks are typed by `definePlugin`). */
+// biome-ignore lint/suspicious/noExplicitAny: the state type varies per plugin; `unknown` would reject typed hooks.
+type AnyPlugin = DistillationPlugin<any>;
+
 interface Slot {
   readonly plugin: DistillationPlugin<unknown>;
   state: unknown;
@@ -187,9 +191,17 @@ export class Distiller {
     return this.cache?.stats();
   }
 
-  /** Adds a plugin; hooks run in `use()` order. Names must be unique. Returns `this`. */
-  use<State>(plugin: DistillationPlugin<State>): this {
+  /**
+   * Adds plugins, one or several, or lists of them (`use(hardLabel(), crd(...))`,
+   * `use(plugins)`); hooks run in `use()` order. Names must be unique. Returns `this`.
+   */
+  use(...plugins: readonly (AnyPlugin | readonly AnyPlugin[])[]): this {
     this.assertUsable('use');
+    for (const plugin of plugins.flat()) this.add(plugin);
+    return this;
+  }
+
+  private add(plugin: AnyPlugin): void {
     if (plugin == null || typeof plugin !== 'object' || typeof plugin.name !== 'string' || plugin.name === '') {
       throw new DistillationError('bad-plugin', 'Distiller.use: a plugin needs a non-empty name');
     }
@@ -225,7 +237,6 @@ export class Distiller {
       throw new DistillationError('no-teacher', `Plugin "${plugin.name}" needs a teacher, but the Distiller has none`);
     }
     this.slots.push({ plugin: plugin as DistillationPlugin<unknown>, state: undefined });
-    return this;
   }
 
   /** The plugins in use, in order. */
@@ -797,11 +808,37 @@ function gradientsOrFreeTape(f: () => tf.Scalar, variables: tf.Variable[]): { va
   try {
     return tf.variableGrads(f, variables);
   } catch (error) {
-    const state = tf.engine().state as unknown as { gradientDepth: number; activeTape?: { saved?: tf.Tensor[] }[] };
-    if (state.gradientDepth === 0) {
-      for (const node of state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
-      state.activeTape = [];
-    }
+    freeAbandonedTape();
     throw error;
   }
+}
+
+/** The private engine fields {@link freeAbandonedTape} relies on (tfjs-core 4.x). */
+interface TapeState {
+  gradientDepth: number;
+  activeTape?: { saved?: tf.Tensor[] }[];
+}
+
+/**
+ * Whether this tfjs has the private engine fields kd uses to free a failed step's tape
+ * (`engine().state.gradientDepth` and `activeTape`). Checked, never assumed: on a tfjs without
+ * them kd leaves the tape alone (a failed step may then leak what it saved), and a test fails
+ * loudly so the peer range is not widened blindly.
+ */
+export function canFreeAbandonedTape(): boolean {
+  const state = tf.engine().state as unknown as Partial<TapeState>;
+  return typeof state.gradientDepth === 'number' && (state.activeTape === undefined || Array.isArray(state.activeTape));
+}
+
+/**
+ * tfjs keeps the tensors a tape saved until backprop, so when the forward pass throws (a
+ * plugin's loss, a bad input) they would leak; outside any other gradient scope, dispose them
+ * and reset the tape. A private field of tfjs: feature-detected by {@link canFreeAbandonedTape}.
+ */
+function freeAbandonedTape(): void {
+  if (!canFreeAbandonedTape()) return;
+  const state = tf.engine().state as unknown as TapeState;
+  if (state.gradientDepth !== 0) return;
+  for (const node of state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = [];
 }
