@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Publishable (non-private) packages under packages/, sorted by directory name. */
-export function workspacePackages() {
-  const base = join(ROOT, 'packages');
+/** Publishable (non-private) packages under `root`/packages/, sorted by directory name. */
+export function workspacePackages(root = ROOT) {
+  const base = join(root, 'packages');
   return readdirSync(base)
     .filter((d) => existsSync(join(base, d, 'package.json')))
     .sort()

@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Runs `changeset version` on a throwaway copy of the working tree (tracked + untracked,
-// non-ignored files; a fresh git repo on branch main) — never in the workspace itself, where it
-// would consume the pending changesets. Prints the version plan and checks that every bumped
+// Runs the release's version step (scripts/release/version.mjs: `changeset version`; with
+// --first-release while no package has a CHANGELOG.md yet, see that file) on a throwaway copy of
+// the working tree (tracked + untracked, non-ignored files; a fresh git repo on branch main) —
+// never in the workspace itself, where it would consume the pending changesets. Prints the
+// version plan and checks that every bumped (or, first release, CHANGELOG'd)
 // package got a CHANGELOG.md, that no private package (examples/*) is versioned, and that
 // internal ranges still use workspace: (pnpm pack rewrites them). Warns when the plan makes a
 // package leave 0.x although no changeset asks for a major bump (changesets does that to
@@ -11,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, seconds } from './lib.mjs';
+import { ROOT, seconds, workspacePackages } from './lib.mjs';
 
 const strict = process.argv.includes('--strict');
 const keep = process.argv.includes('--keep');
@@ -33,8 +35,11 @@ try {
   git('commit', '-qm', 'snapshot');
 
   const pkgsBefore = readPackages(copy);
-  const changeset = join(ROOT, 'node_modules', '.bin', 'changeset');
-  sh(changeset, ['version'], copy, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The first release: package.json already has its version (issue 13); see version.mjs.
+  const firstRelease = !workspacePackages(copy).some((p) => existsSync(join(p.dir, 'CHANGELOG.md')));
+  const versionArgs = [join(ROOT, 'scripts', 'release', 'version.mjs'), '--cwd', copy, ...(firstRelease ? ['--first-release'] : [])];
+  console.log(`  ${firstRelease ? 'first release (no CHANGELOG.md yet): version.mjs --first-release' : 'changeset version'}`);
+  sh(process.execPath, versionArgs, copy, { stdio: ['ignore', 'pipe', 'pipe'] });
   const pkgsAfter = readPackages(copy);
   const pending = sh('git', ['ls-files', '.changeset'], copy).split('\n').filter((f) => /\.changeset\/(?!README).+\.md$/.test(f) && existsSync(join(copy, f)));
 
@@ -43,8 +48,8 @@ try {
   const asked = askedMajor(join(ROOT, '.changeset'));
   for (const [dir, before] of pkgsBefore) {
     const after = pkgsAfter.get(dir);
-    if (before.version === after.version) continue;
     const changelog = join(copy, dir, 'CHANGELOG.md');
+    if (before.version === after.version && !(firstRelease && !after.private)) continue;
     console.log(`  ${after.name}: ${before.version} -> ${after.version}${existsSync(changelog) ? ', CHANGELOG.md written' : ''}${after.private ? ' (private)' : ''}`);
     if (after.private) warnings.push(`private package ${after.name} was versioned and got a CHANGELOG.md (set "privatePackages": { "version": false, "tag": false } in .changeset/config.json)`);
     else if (!existsSync(changelog)) problems.push(`${after.name}: no CHANGELOG.md`);
