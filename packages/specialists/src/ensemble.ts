@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import {
   DistillationError,
   type LayerShape,
@@ -56,9 +56,18 @@ export class SpecialistEnsemble implements Teacher {
     return {};
   }
 
-  /** `{ logits: log q, features: {} }` for a batch (sync; outside gradient tapes). */
+  /**
+   * `{ logits: log q, features: {}, logProbabilities }` for a batch (sync; outside gradient
+   * tapes). `logProbabilities(T)` is `logSoftmax(log q / T)`: the combined distribution softened
+   * at T (the combination itself is defined at T = 1, as in the paper).
+   */
   predict(x: tf.Tensor): TeacherOutputs {
-    return { logits: this.combine(x).logits, features: {} };
+    const logits = this.combine(x).logits;
+    return {
+      logits,
+      features: {},
+      logProbabilities: (temperature: number) => tf.tidy(() => tf.logSoftmax(tf.div(logits, temperature)) as tf.Tensor2D),
+    };
   }
 
   /** The combined `log q` and the number of active specialists per example; `options` override the ensemble's. */
