@@ -39,7 +39,7 @@ describe('mixup plugin', () => {
     const leaked = await leakedTensors(async () => {
       tf.engine().startScope();
       const out = await plugin.transformBatch!(batch, context(state, 5));
-      const y = out.yMixed!.arraySync();
+      const y = out.targets!.arraySync();
       const x = out.x.dataSync();
       const tx = out.teacherX!.dataSync();
       expect(maxAbsDiff(Array.from(tx), Array.from(x, (v) => v * 10))).toBeLessThan(1e-3);

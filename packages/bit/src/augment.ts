@@ -75,7 +75,7 @@ export const mixupSchema = optionsSchema<MixupOptions>()({
  * MixUp (Zhang et al. 2018) as BiT applies it: one lambda ~ Beta(alpha, alpha) per batch from the
  * run's seeded random source, pairs by a random permutation of the batch,
  * `x = lambda*x + (1 - lambda)*x[perm]` and soft labels
- * `yMixed = lambda*onehot(y) + (1 - lambda)*onehot(y[perm])` (used by `hardLabel`). `teacherX` is
+ * `targets = lambda*onehot(y) + (1 - lambda)*onehot(y[perm])` (soft label targets, used by `hardLabel`). `teacherX` is
  * mixed the same way, so teacher and student see the same mixed batch ("consistent teaching").
  * Put it after the preprocessing plugin.
  */
@@ -91,12 +91,12 @@ export function mixup(options: MixupOptions): DistillationPlugin<{ numClasses: n
       const n = batch.x.shape[0]!;
       const perm = tf.tensor1d(random.permutation(n), 'int32');
       const mix = (t: tf.Tensor): tf.Tensor => tf.add(tf.mul(t, lambda), tf.mul(tf.gather(t, perm), 1 - lambda));
-      const soft = batch.yMixed ?? (tf.oneHot(tf.cast(batch.y, 'int32') as tf.Tensor1D, state.numClasses) as tf.Tensor2D);
+      const soft = batch.targets ?? batch.yMixed ?? (tf.oneHot(tf.cast(batch.y, 'int32') as tf.Tensor1D, state.numClasses) as tf.Tensor2D);
       return {
         ...batch,
         x: mix(batch.x),
         ...(batch.teacherX ? { teacherX: mix(batch.teacherX) } : {}),
-        yMixed: mix(tf.cast(soft, 'float32')) as tf.Tensor2D,
+        targets: mix(tf.cast(soft, 'float32')) as tf.Tensor2D,
       };
     },
   });

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadModel, saveModel } from '@kd/core/node';
@@ -115,8 +115,23 @@ describe('StandardizedConv2D (golden: standardised F.conv2d, float64)', () => {
       await saveModel(model, dir);
       const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
       const classes = json.modelTopology.config.layers.map((l: { class_name: string }) => l.class_name);
-      expect(classes).toContain('StandardizedConv2D');
-      expect(classes).toContain('GroupNormalization');
+      expect(classes).toContain('kd>StandardizedConv2D');
+      expect(classes).toContain('kd>GroupNormalization');
+      // Files written before the layers took the kd package name still load.
+      const legacyDir = `${dir}-legacy`;
+      cpSync(dir, legacyDir, { recursive: true });
+      const legacyJson = readFileSync(join(legacyDir, 'model.json'), 'utf8')
+        .replace('"kd>StandardizedConv2D"', '"StandardizedConv2D"')
+        .replace('"kd>GroupNormalization"', '"Custom>GroupNormalization"');
+      writeFileSync(join(legacyDir, 'model.json'), legacyJson);
+      const legacy = await loadModel(legacyDir);
+      expect(legacy.getLayer('conv')).toBeInstanceOf(StandardizedConv2D);
+      expect(legacy.getLayer('gn')).toBeInstanceOf(GroupNormalization);
+      const legacyOut = legacy.predict(x) as tf.Tensor;
+      expect(maxAbsDiff(before.dataSync(), legacyOut.dataSync())).toBe(0);
+      tf.dispose(legacyOut);
+      legacy.dispose();
+      rmSync(legacyDir, { recursive: true, force: true });
       const loaded = await loadModel(dir);
       const conv = loaded.getLayer('conv') as StandardizedConv2D;
       expect([conv.standardization, conv.epsilon, conv.useBias, conv.strides]).toEqual(['timm', 1e-8, true, [2, 2]]);

@@ -120,6 +120,17 @@ export const groupNormalizationSchema = optionsSchema<GroupNormalizationArgs>()(
   ...layerArgs,
 });
 
+const nameCounts = new Map<string, number>();
+/**
+ * A layer's default name, `<prefix>_<n>` (tfjs derives it from `className`, which holds the
+ * `kd>` package prefix, not valid in tensor names).
+ */
+function defaultName(prefix: string): string {
+  const n = (nameCounts.get(prefix) ?? 0) + 1;
+  nameCounts.set(prefix, n);
+  return `${prefix}_${n}`;
+}
+
 /**
  * Group Normalisation (Wu & He 2018) of NHWC (or `[N, ..., C]`) tensors: the channels are split
  * into `groups` groups; each example's group is normalised over its spatial positions and the
@@ -128,7 +139,7 @@ export const groupNormalizationSchema = optionsSchema<GroupNormalizationArgs>()(
  * Weight names: `gamma`, `beta` (BiT's `group_norm/{gamma,beta}`).
  */
 export class GroupNormalization extends tfl.layers.Layer {
-  static readonly className = 'GroupNormalization';
+  static readonly className = 'kd>GroupNormalization';
   readonly groups: number;
   readonly epsilon: number;
   private readonly gammaInitializer: Initializer;
@@ -138,7 +149,7 @@ export class GroupNormalization extends tfl.layers.Layer {
 
   constructor(args: GroupNormalizationArgs = {}) {
     const parsed = parseOptions(groupNormalizationSchema, args, 'GroupNormalization');
-    super(parsed as never);
+    super({ ...parsed, name: (parsed as { name?: string }).name ?? defaultName('group_normalization') } as never);
     this.groups = parsed.groups;
     this.epsilon = parsed.epsilon;
     this.gammaInitializer = getInitializer(parsed.gammaInitializer, 'ones');
@@ -281,7 +292,7 @@ function pair(v: number | readonly number[]): [number, number] {
  * {@link WeightStandardization}). The stored kernel stays unstandardised, as in BiT's checkpoints.
  */
 export class StandardizedConv2D extends tfl.layers.Layer {
-  static readonly className = 'StandardizedConv2D';
+  static readonly className = 'kd>StandardizedConv2D';
   readonly filters: number;
   readonly kernelSize: [number, number];
   readonly strides: [number, number];
@@ -296,7 +307,7 @@ export class StandardizedConv2D extends tfl.layers.Layer {
 
   constructor(args: StandardizedConv2DArgs) {
     const parsed = parseOptions(standardizedConv2DSchema, args, 'StandardizedConv2D');
-    super(parsed as never);
+    super({ ...parsed, name: (parsed as { name?: string }).name ?? defaultName('standardized_conv2d') } as never);
     this.filters = parsed.filters;
     this.kernelSize = pair(parsed.kernelSize);
     this.strides = pair(parsed.strides);
@@ -389,5 +400,16 @@ export function standardizeWeight(kernel: tf.Tensor, standardization: WeightStan
   });
 }
 
-tf.serialization.registerClass(GroupNormalization);
-tf.serialization.registerClass(StandardizedConv2D);
+// Saved as `kd>GroupNormalization` (Keras' `package>name` form, so no other library's
+// `GroupNormalization` collides); models saved before, as `GroupNormalization` or
+// `Custom>GroupNormalization`, still load.
+for (const cls of [GroupNormalization, StandardizedConv2D]) {
+  tf.serialization.registerClass(cls, 'kd', cls.className.slice('kd>'.length));
+  const legacy = cls.className.slice('kd>'.length);
+  for (const name of [legacy, `Custom>${legacy}`]) {
+    tf.serialization.SerializationMap.register({
+      className: name,
+      fromConfig: (_: unknown, config: tf.serialization.ConfigDict) => cls.fromConfig(cls as never, config),
+    } as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
+  }
+}
