@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Release checks (issue 9), one command: `pnpm release-check` or scripts/release-check.sh.
-#   1. build (turbo; cached when CI already built)      5. consumer test (npm + registry tfjs)
+#   1. build (turbo; cached when CI already built)      5. consumer test (an npm project per package)
 #   2. pack every package once (pnpm pack)               6. browser test (headless Chromium)
-#   3. hygiene: publint, attw, files, manifests          7. changeset version on a throwaway copy
+#   3. hygiene: publint, attw, files, manifests          7. version step on a throwaway copy
 #   4. publish dry run (pnpm -r publish --dry-run)
 # Needs: Node 20, pnpm, network access to the npm registry, Debian `chromium` (or CHROMIUM_PATH).
-# KD_SKIP_BUILD=1 skips step 1.
+# KD_SKIP_BUILD=1 skips step 1. Releasing: scripts/release/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export TURBO_TELEMETRY_DISABLED=1 npm_config_update_notifier=false
@@ -47,7 +47,7 @@ stage "hygiene (publint, attw, files, manifests)" node scripts/release/hygiene.m
 stage "publish dry run" publish_dry_run
 stage "consumer test" node scripts/consumer-test/run.mjs
 stage "browser test" node scripts/browser-test/run.mjs
-stage "changeset version (throwaway copy)" node scripts/release/version-dry-run.mjs
+stage "version step (throwaway copy)" node scripts/release/version-dry-run.mjs
 
 echo
 echo "release-check summary:"

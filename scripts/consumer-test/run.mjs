@@ -129,8 +129,15 @@ async function testPackage(name) {
     writeTypeCheck(dir, entries);
     await step(`tsc: types of ${entries.join(', ')} (ESM .d.ts + CJS .d.cts; every import resolves)`, async () => {
       const trace = await run(process.execPath, [TSC, '-p', 'tsconfig.types.json', '--traceResolution'], dir, log, { filter: /error TS|Module name '(?!@typescript\/lib-)[^']+' was not resolved/ });
-      const unresolved = [...trace.matchAll(/Module name '([^']+)' was not resolved/g)].map((m) => m[1]).filter((m) => !m.startsWith('@typescript/lib-'));
-      if (unresolved.length) throw new Error(`types: unresolved module(s) ${[...new Set(unresolved)].join(', ')}`);
+      const unresolved = new Set();
+      let from = '';
+      for (const line of trace.split('\n')) {
+        const r = /^======== Resolving module '[^']+' from '([^']+)'/.exec(line);
+        if (r) from = r[1].replace(`${dir}/`, '');
+        const m = /^======== Module name '([^']+)' was not resolved/.exec(line);
+        if (m && !m[1].startsWith('@typescript/lib-')) unresolved.add(`'${m[1]}' (imported by ${from})`);
+      }
+      if (unresolved.size) throw new Error(`types: unresolved module(s) ${[...unresolved].join(', ')}`);
     });
     for (const f of ['smoke.mjs', 'smoke.cjs', 'smoke-cases.cjs']) copyFileSync(join(FIXTURES, f), join(dir, f));
     await step('node smoke.mjs (ESM)', () => run(process.execPath, ['smoke.mjs', name], dir, log, { show: true }));
