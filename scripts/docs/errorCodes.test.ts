@@ -16,8 +16,9 @@ function sources(dir: string): string[] {
 }
 
 describe('error codes', () => {
-  it('docs/errors.md is the generated table of every package\'s codes', () => {
+  it("docs/errors.md is the generated table of every package's codes", () => {
     const rendered = renderErrorTable();
+    // biome-ignore lint/suspicious/noUndeclaredEnvVars: a developer switch to regenerate the file, not a build input.
     if (process.env['KD_WRITE_DOCS'] === '1') writeFileSync(docPath, rendered);
     expect(readFileSync(docPath, 'utf8'), 'run KD_WRITE_DOCS=1 pnpm exec vitest run --project docs').toBe(rendered);
   });
@@ -34,7 +35,8 @@ describe('error codes', () => {
           const code = match[1]!;
           if (!(code in table.codes) && !(code in core)) unknown.push(`${file.slice(root.length)}: ${code}`);
         }
-        for (const match of text.matchAll(/throw new (Error|RangeError|TypeError)\(/g)) bare.push(`${file.slice(root.length)}: ${match[0]}`);
+        for (const match of text.matchAll(/throw new (Error|RangeError|TypeError)\(/g))
+          bare.push(`${file.slice(root.length)}: ${match[0]}`);
       }
       expect(unknown).toEqual([]);
       expect(bare).toEqual([]);

@@ -24,10 +24,10 @@ export function renderErrorTable(): string {
   const lines = [
     '# Error codes',
     '',
-    '<!-- Generated from each package\'s `src/errors.ts` by scripts/docs/errorCodes.ts; do not edit.',
+    "<!-- Generated from each package's `src/errors.ts` by scripts/docs/errorCodes.ts; do not edit.",
     '     Regenerate: KD_WRITE_DOCS=1 pnpm exec vitest run --project docs -->',
     '',
-    'Every error kd throws on purpose is a `DistillationError` (or a package\'s subclass of it; the',
+    "Every error kd throws on purpose is a `DistillationError` (or a package's subclass of it; the",
     'backends, which do not depend on `@kd/core`, throw errors of the same shape) with a stable',
     '`code`. Match on the code with `isDistillationError(error, code)` from `@kd/core`, never with',
     '`instanceof`: the ESM and CommonJS builds, or two installed versions, are different classes.',

@@ -68,11 +68,22 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
     expect(JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')).runs).toHaveLength(result.runs.length);
     expect(summarize(result)).toHaveLength(perSeed);
     // The main table's rows plus the omitted-class table's (one per pair and method).
-    expect(markdown(result).split('\n').filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp'))).toHaveLength(perSeed + 4);
+    expect(
+      markdown(result)
+        .split('\n')
+        .filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp')),
+    ).toHaveLength(perSeed + 4);
     expect(curvesSvg(result, 'cnn', 'small')).toMatch(/^<svg[\s\S]*<\/svg>$/);
     expect(gapSvg(result)).toContain('kd+crd+fitnet');
     // The second run reuses the saved teachers.
-    const again = await runQuality({ ...result.options, seeds: [1], methods: ['scratch'], pairs: ['mlp'], regimes: ['small'], log: () => {} });
+    const again = await runQuality({
+      ...result.options,
+      seeds: [1],
+      methods: ['scratch'],
+      pairs: ['mlp'],
+      regimes: ['small'],
+      log: () => {},
+    });
     expect(again.teachers[0]!.loaded).toBe(true);
     expect(again.teachers[0]!.test).toBe(result.teachers[0]!.test);
     rmSync(out, { recursive: true, force: true });

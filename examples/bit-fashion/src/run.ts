@@ -58,7 +58,14 @@ export function studentCnn(crop: number, seed: number, name: string): tfl.Layers
   return tfl.sequential({
     name,
     layers: [
-      tfl.layers.conv2d({ inputShape: [crop, crop, 1], filters: 8, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(1) }),
+      tfl.layers.conv2d({
+        inputShape: [crop, crop, 1],
+        filters: 8,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: init(1),
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.conv2d({ filters: 16, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: init(2) }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
@@ -98,11 +105,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
   };
   log(`Teacher schedule: boundaries [${teacherRule.boundaries}] (stepsScale ${options.teacherStepsScale})`);
   const test: LabeledData = bitEvalPreprocess(testRaw, rule);
-  const progress = (what: string, total = rule.totalSteps) => async (event: { type: string; step?: number; loss?: number; learningRate?: number }) => {
-    if (event.type === 'step-end' && (event.step! + 1) % 20 === 0) {
-      log(`  ${what} step ${event.step! + 1}/${total} loss ${event.loss!.toFixed(4)} lr ${event.learningRate!.toExponential(2)}`);
-    }
-  };
+  const progress =
+    (what: string, total = rule.totalSteps) =>
+    async (event: { type: string; step?: number; loss?: number; learningRate?: number }) => {
+      if (event.type === 'step-end' && (event.step! + 1) % 20 === 0) {
+        log(`  ${what} step ${event.step! + 1}/${total} loss ${event.loss!.toFixed(4)} lr ${event.learningRate!.toExponential(2)}`);
+      }
+    };
 
   const teacher = bitResNetSmall({ classes: 10, rootStride: 2, zeroHead: true, seed: options.seed, name: 'bit_teacher' });
   log(`Fine-tuning the BiT-style teacher (${countParams(teacher).toLocaleString('en-US')} parameters)`);
@@ -112,12 +121,29 @@ export async function run(options: RunOptions): Promise<RunResult> {
     validation: test,
     onEvent: progress('teacher', teacherRule.totalSteps),
   });
-  const teacherRow: Row = { model: 'BiT ResNet-v2 teacher', params: countParams(teacher), steps: t.steps, accuracy: t.validation!.accuracy, seconds: t.seconds };
+  const teacherRow: Row = {
+    model: 'BiT ResNet-v2 teacher',
+    params: countParams(teacher),
+    steps: t.steps,
+    accuracy: t.validation!.accuracy,
+    seconds: t.seconds,
+  };
 
   const scratchModel = studentCnn(rule.crop, options.seed, 'scratch');
   log('Training the student from scratch');
-  const s = await bitFineTune(scratchModel, train, rule, { batchSize: options.batchSize, seed: options.seed, validation: test, onEvent: progress('scratch') });
-  const scratchRow: Row = { model: 'student (scratch)', params: countParams(scratchModel), steps: s.steps, accuracy: s.validation!.accuracy, seconds: s.seconds };
+  const s = await bitFineTune(scratchModel, train, rule, {
+    batchSize: options.batchSize,
+    seed: options.seed,
+    validation: test,
+    onEvent: progress('scratch'),
+  });
+  const scratchRow: Row = {
+    model: 'student (scratch)',
+    params: countParams(scratchModel),
+    steps: s.steps,
+    accuracy: s.validation!.accuracy,
+    seconds: s.seconds,
+  };
 
   const distilledModel = studentCnn(rule.crop, options.seed, 'distilled');
   log(`Distilling the teacher into the student (KD, T=${options.temperature})`);
@@ -129,7 +155,13 @@ export async function run(options: RunOptions): Promise<RunResult> {
     plugins: [softTargets({ temperature: options.temperature, weight: 0.9 })],
     onEvent: progress('kd'),
   });
-  const distilledRow: Row = { model: `student (KD, T=${options.temperature})`, params: countParams(distilledModel), steps: d.steps, accuracy: d.validation!.accuracy, seconds: d.seconds };
+  const distilledRow: Row = {
+    model: `student (KD, T=${options.temperature})`,
+    params: countParams(distilledModel),
+    steps: d.steps,
+    accuracy: d.validation!.accuracy,
+    seconds: d.seconds,
+  };
   const check = await evaluateModel(teacher, test);
   if (Math.abs(check.accuracy - teacherRow.accuracy) > 1e-9) throw new Error('teacher evaluation is not reproducible');
 
@@ -146,7 +178,10 @@ function formatTable(rows: readonly Row[], testSize: number): string {
   const lines = [
     `| model | params | steps | test accuracy (${testSize}) | seconds |`,
     '|---|---:|---:|---:|---:|',
-    ...rows.map((r) => `| ${r.model} | ${r.params.toLocaleString('en-US')} | ${r.steps} | ${(100 * r.accuracy).toFixed(2)} % | ${r.seconds.toFixed(1)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.params.toLocaleString('en-US')} | ${r.steps} | ${(100 * r.accuracy).toFixed(2)} % | ${r.seconds.toFixed(1)} |`,
+    ),
   ];
   return lines.join('\n');
 }

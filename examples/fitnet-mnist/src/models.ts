@@ -14,6 +14,12 @@ export function mlp(name: string, hidden: readonly number[], seed: number): tfl.
       }),
     );
   });
-  model.add(tfl.layers.dense({ units: 10, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + hidden.length }) }));
+  model.add(
+    tfl.layers.dense({
+      units: 10,
+      name: `${name}_logits`,
+      kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + hidden.length }),
+    }),
+  );
   return model;
 }

@@ -1,9 +1,9 @@
 import { Distiller, type EpochLogs, evaluateModel, hardLabel, type LabeledData, softTargets } from '@kd/core';
 import { crd } from '@kd/crd';
-import { fitnet } from '@kd/fitnet';
-import * as tf from '@tensorflow/tfjs-core';
 import { subset } from '@kd/data';
 import { loadMnistDigits } from '@kd/data/node';
+import { fitnet } from '@kd/fitnet';
+import * as tf from '@tensorflow/tfjs-core';
 import { mlp } from './models';
 
 /** Options of the example (every flag of `main.ts`). */
@@ -64,7 +64,14 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const distiller = new Distiller({ student, teacher, optimizer: tf.train.adam(options.learningRate), seed: options.seed })
     .use(hardLabel({ weight: 1 }))
     .use(softTargets({ temperature: options.temperature, weight: options.kdWeight }))
-    .use(crd({ student: `student_dense${last}`, teacher: `teacher_dense${teacherLast}`, negatives: options.negatives, weight: options.crdWeight }))
+    .use(
+      crd({
+        student: `student_dense${last}`,
+        teacher: `teacher_dense${teacherLast}`,
+        negatives: options.negatives,
+        weight: options.crdWeight,
+      }),
+    )
     .use(fitnet({ student: `student_dense${options.guided}`, teacher: `teacher_dense${options.hint}`, weight: options.fitnetWeight }));
   const description = distiller.describe();
   log(description);
@@ -87,7 +94,9 @@ export async function run(options: RunOptions): Promise<RunResult> {
     },
   });
   const studentAccuracy = history.epochs.at(-1)?.validation?.accuracy ?? (await evaluateModel(student, test)).accuracy;
-  log(`student ${options.studentHidden.join('-')}: test accuracy ${pct(studentAccuracy)} (${sec(started)}); teacher ${pct(teacherAccuracy)}`);
+  log(
+    `student ${options.studentHidden.join('-')}: test accuracy ${pct(studentAccuracy)} (${sec(started)}); teacher ${pct(teacherAccuracy)}`,
+  );
 
   distiller.dispose();
   teacherTrainer.dispose();

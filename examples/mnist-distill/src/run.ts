@@ -1,16 +1,8 @@
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  Distiller,
-  evaluateModel,
-  hardLabel,
-  type LabeledData,
-  type ProgressListener,
-  progressBar,
-  softTargets,
-} from '@kd/core';
+import { Distiller, evaluateModel, hardLabel, type LabeledData, type ProgressListener, progressBar, softTargets } from '@kd/core';
 import { saveModel } from '@kd/core/node';
 import { augment, subset } from '@kd/data';
 import { loadMnistDigits } from '@kd/data/node';
+import * as tf from '@tensorflow/tfjs-core';
 import { mlp } from './models';
 
 /** Options of the main job (every flag of `main.ts`). */
@@ -98,7 +90,12 @@ export async function run(options: RunOptions): Promise<RunResult> {
       .use(hardLabel())
       .fit(train, { epochs: options.teacherEpochs, batchSize: options.batchSize, onEvent: listener('teacher') }),
   );
-  const teacherRow = row(`teacher ${options.teacherHidden.join('x')}`, teacher.countParams(), [(await evaluateModel(teacher, test)).accuracy], teacherSeconds);
+  const teacherRow = row(
+    `teacher ${options.teacherHidden.join('x')}`,
+    teacher.countParams(),
+    [(await evaluateModel(teacher, test)).accuracy],
+    teacherSeconds,
+  );
 
   const arms = { scratch: { accuracies: [] as number[], seconds: 0 }, kd: { accuracies: [] as number[], seconds: 0 } };
   let description = '';
@@ -148,8 +145,7 @@ export async function run(options: RunOptions): Promise<RunResult> {
 
 function row(model: string, params: number, accuracies: number[], seconds: number): Row {
   const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-  const std =
-    accuracies.length > 1 ? Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1)) : 0;
+  const std = accuracies.length > 1 ? Math.sqrt(accuracies.reduce((a, b) => a + (b - mean) ** 2, 0) / (accuracies.length - 1)) : 0;
   return { model, params, accuracies, mean, std, seconds };
 }
 
@@ -173,7 +169,7 @@ function formatTable(rows: readonly Row[], testSize: number, gapClosed: number, 
     '',
     `KD: ${loss}. Gap closed by KD: ${(gapClosed * 100).toFixed(1)} % of (teacher - scratch) mean test accuracy; ` +
       `KD beat its scratch twin (same initial weights and batches) in ${wins} of ${seeds} seed(s). ` +
-      `One standard error of a single accuracy on ${testSize} test digits is about ${(Math.sqrt(0.05 * 0.95 / testSize) * 100).toFixed(1)} points.`,
+      `One standard error of a single accuracy on ${testSize} test digits is about ${(Math.sqrt((0.05 * 0.95) / testSize) * 100).toFixed(1)} points.`,
   );
   return lines.join('\n');
 }

@@ -1,5 +1,3 @@
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { Distiller, evaluateModel, hardLabel, type LabeledData, SeededRandom, softTargets } from '@kd/core';
 import { loadFashionMnist } from '@kd/data/node';
 import {
@@ -11,6 +9,8 @@ import {
   specialistModel,
   trainSpecialist,
 } from '@kd/specialists';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 /** Options of {@link run}. */
 export interface RunOptions {
@@ -157,12 +157,20 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const generalist = mlp(options.hidden, options.seed, 'generalist');
   await fitHard(generalist, train, options.generalistEpochs, options);
   const generalistEval = await evaluateModel(generalist, test);
-  log(`generalist 784-${options.hidden}-10, ${options.generalistEpochs} epochs: test accuracy ${(generalistEval.accuracy * 100).toFixed(2)} %`);
+  log(
+    `generalist 784-${options.hidden}-10, ${options.generalistEpochs} epochs: test accuracy ${(generalistEval.accuracy * 100).toFixed(2)} %`,
+  );
   lap('generalist');
 
   // 2. Confusable subsets from the generalist's predicted probabilities (no labels).
   const probs = tf.tidy(() => tf.softmax(generalist.predict(train.x) as tf.Tensor2D)) as tf.Tensor2D;
-  const subsets = confusableSubsets(probs, { clusters: options.clusters, method: 'kmeans', seed: options.seed, minSize: 2, maxSize: options.maxSize });
+  const subsets = confusableSubsets(probs, {
+    clusters: options.clusters,
+    method: 'kmeans',
+    seed: options.seed,
+    minSize: 2,
+    maxSize: options.maxSize,
+  });
   const confusionSubsets = confusableSubsets(probs, {
     clusters: options.clusters,
     method: 'confusion',
@@ -205,7 +213,12 @@ export async function run(options: RunOptions): Promise<RunResult> {
   const ePred = predictClasses((x) => ensemble.predict(x).logits, test.x);
   const coverage = coverageCounts(specialists, 10);
   const maxCover = Math.max(0, ...coverage);
-  const rows: CoverageRow[] = Array.from({ length: maxCover + 1 }, (_, c) => ({ covering: c, examples: 0, generalistCorrect: 0, ensembleCorrect: 0 }));
+  const rows: CoverageRow[] = Array.from({ length: maxCover + 1 }, (_, c) => ({
+    covering: c,
+    examples: 0,
+    generalistCorrect: 0,
+    ensembleCorrect: 0,
+  }));
   const mutable = rows as { covering: number; examples: number; generalistCorrect: number; ensembleCorrect: number }[];
   labels.forEach((label, i) => {
     const row = mutable[coverage[label]!]!;
@@ -237,7 +250,11 @@ export async function run(options: RunOptions): Promise<RunResult> {
     `test accuracy: generalist ${(generalistAccuracy * 100).toFixed(2)} %, generalist + ${specialists.length} specialists ${(ensembleAccuracy * 100).toFixed(2)} %, ` +
       `distilled student (784-${options.hidden}-10, ${options.studentEpochs} epochs) ${(studentAccuracy * 100).toFixed(2)} %`,
   );
-  log(`seconds: ${Object.entries(seconds).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  log(
+    `seconds: ${Object.entries(seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+      .join(', ')}`,
+  );
 
   tf.dispose([train.x, train.y, test.x, test.y]);
   for (const s of specialists) (s.model as tfl.LayersModel).dispose();

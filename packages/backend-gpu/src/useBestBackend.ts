@@ -63,7 +63,10 @@ function checkPreference(preference: unknown): readonly BackendName[] {
   const where = 'useBestBackend';
   const known = (name: unknown, at: string): BackendName => {
     if (typeof name !== 'string') {
-      throw new BackendGpuError('bad-option', `${where}: ${at} must be a backend name (${BACKEND_ORDER.join(', ')}), got ${describeValue(name)}`);
+      throw new BackendGpuError(
+        'bad-option',
+        `${where}: ${at} must be a backend name (${BACKEND_ORDER.join(', ')}), got ${describeValue(name)}`,
+      );
     }
     if (!BACKEND_ORDER.includes(name as BackendName)) {
       throw new BackendGpuError(
@@ -75,11 +78,15 @@ function checkPreference(preference: unknown): readonly BackendName[] {
   };
   if (preference === 'auto') return BACKEND_ORDER;
   if (Array.isArray(preference)) {
-    if (preference.length === 0) throw new BackendGpuError('bad-option', `${where}: the preference list is empty; name at least one backend, or pass 'auto'`);
+    if (preference.length === 0)
+      throw new BackendGpuError('bad-option', `${where}: the preference list is empty; name at least one backend, or pass 'auto'`);
     return preference.map((name, i) => known(name, `position ${i}`));
   }
   if (typeof preference !== 'string') {
-    throw new BackendGpuError('bad-option', `${where}: the preference must be 'auto', a backend name or a list of them, got ${describeValue(preference)}`);
+    throw new BackendGpuError(
+      'bad-option',
+      `${where}: the preference must be 'auto', a backend name or a list of them, got ${describeValue(preference)}`,
+    );
   }
   return [known(preference, 'the preference')];
 }
@@ -134,7 +141,8 @@ async function loadTfjsNode(name: 'tfjs-node-gpu' | 'tfjs-node'): Promise<Loaded
   if (!isNode) throw new BackendGpuError('backend-init-failed', 'needs Node.js');
   const specifier = BACKEND_PACKAGES[name].package;
   const mod = (await import(/* @vite-ignore */ specifier)) as TfjsNodeModule;
-  if (!(await tf.setBackend('tensorflow'))) throw new BackendGpuError('backend-init-failed', "the 'tensorflow' backend failed to initialise");
+  if (!(await tf.setBackend('tensorflow')))
+    throw new BackendGpuError('backend-init-failed', "the 'tensorflow' backend failed to initialise");
   const version = mod.version?.['tfjs-node'] ?? mod.version?.['tfjs-core'] ?? '';
   const device = name === 'tfjs-node-gpu' ? 'gpu' : 'cpu';
   return {
@@ -208,7 +216,9 @@ export async function useBestBackend(
       return { name, ...loaded, skipped };
     } catch (error) {
       const missing = isMissingModule(error, pkg);
-      const reason = missing ? `${pkg} is not installed (${install})` : `failed to load: ${String((error as Error)?.message ?? error).split('\n')[0]}`;
+      const reason = missing
+        ? `${pkg} is not installed (${install})`
+        : `failed to load: ${String((error as Error)?.message ?? error).split('\n')[0]}`;
       if (explicit) {
         throw new BackendUnavailableError(
           name,

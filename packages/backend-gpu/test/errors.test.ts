@@ -26,17 +26,37 @@ async function caught(run: () => unknown): Promise<unknown> {
 type Case = readonly [what: string, run: () => unknown, code: BackendGpuErrorCode, fragment: string | RegExp];
 
 const refusedCases: Case[] = [
-  ['a misspelt backend name', () => useBestBackend('tfjs-nod' as never), 'unknown-backend', `unknown backend 'tfjs-nod'; did you mean "tfjs-node"?`],
+  [
+    'a misspelt backend name',
+    () => useBestBackend('tfjs-nod' as never),
+    'unknown-backend',
+    `unknown backend 'tfjs-nod'; did you mean "tfjs-node"?`,
+  ],
   ['a backend name of another library', () => useBestBackend('webgl' as never), 'unknown-backend', "unknown backend 'webgl'"],
-  ['a misspelt name late in a list (nothing is loaded first)', () => useBestBackend(['cpu', 'wams' as never]), 'unknown-backend', `at position 1; did you mean "wasm"?`],
+  [
+    'a misspelt name late in a list (nothing is loaded first)',
+    () => useBestBackend(['cpu', 'wams' as never]),
+    'unknown-backend',
+    `at position 1; did you mean "wasm"?`,
+  ],
   ['an empty list', () => useBestBackend([]), 'bad-option', 'the preference list is empty'],
   ['a number', () => useBestBackend(42 as never), 'bad-option', "the preference must be 'auto', a backend name or a list of them, got 42"],
   ['null', () => useBestBackend(null as never), 'bad-option', 'got null'],
   ['a list holding a number', () => useBestBackend([1] as never), 'bad-option', 'position 0 must be a backend name'],
   ['misspelt "wasmThreads"', () => useBestBackend('auto', { wasmThread: 2 } as never), 'unknown-option', 'did you mean "wasmThreads"'],
   ['an unrelated option', () => useBestBackend('auto', { device: 'gpu' } as never), 'unknown-option', 'unknown option "device"'],
-  ['wasmThreads 0', () => useBestBackend('auto', { wasmThreads: 0 }), 'bad-option', 'option "wasmThreads" must be a positive integer, got 0'],
-  ['wasmThreads a string', () => useBestBackend('auto', { wasmThreads: '4' as never }), 'bad-option', `option "wasmThreads" must be a positive integer, got '4'`],
+  [
+    'wasmThreads 0',
+    () => useBestBackend('auto', { wasmThreads: 0 }),
+    'bad-option',
+    'option "wasmThreads" must be a positive integer, got 0',
+  ],
+  [
+    'wasmThreads a string',
+    () => useBestBackend('auto', { wasmThreads: '4' as never }),
+    'bad-option',
+    `option "wasmThreads" must be a positive integer, got '4'`,
+  ],
   ['options null', () => useBestBackend('cpu', null as never), 'bad-option', 'options must be an object, got null'],
 ];
 

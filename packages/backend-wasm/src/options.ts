@@ -49,7 +49,10 @@ export function describeValue(value: unknown): string {
 export function checkKeys(options: unknown, known: readonly string[], where: string, path = ''): Record<string, unknown> {
   if (options === undefined) return {};
   if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new BackendWasmError('bad-option', `${where}: ${path ? `option "${path}"` : 'options'} must be an object, got ${describeValue(options)}`);
+    throw new BackendWasmError(
+      'bad-option',
+      `${where}: ${path ? `option "${path}"` : 'options'} must be an object, got ${describeValue(options)}`,
+    );
   }
   const prefix = path ? `${path}.` : '';
   for (const key of Object.keys(options)) {

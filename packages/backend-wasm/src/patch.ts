@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasmError } from './errors';
 import { broadcastKernels } from './kernels/broadcast';
 import { convKernels } from './kernels/conv';
@@ -23,7 +23,8 @@ export interface PatchedKernel {
 
 const REASONS: Record<string, string> = {
   Conv2DBackpropInput: 'stock kernel is a naive loop (~2 GFLOPS); now zero-spread dy + XNNPACK conv2d with the rotated filter',
-  Conv2DBackpropFilter: 'missing on wasm: conv2d gradients failed; now im2col + an XNNPACK matmul (few input channels) or an XNNPACK conv2d of transposed x and dy',
+  Conv2DBackpropFilter:
+    'missing on wasm: conv2d gradients failed; now im2col + an XNNPACK matmul (few input channels) or an XNNPACK conv2d of transposed x and dy',
   Conv3DBackpropInputV2: 'stock kernel returns wrong values; now zero-spread dy + conv3d with the rotated filter',
   Conv3DBackpropFilterV2: 'stock kernel returns wrong values for strides > 1; now a conv3d of transposed x and dy',
   DepthwiseConv2dNativeBackpropInput: 'missing on wasm; now a depthwise conv of zero-spread dy with the rotated filter',
@@ -31,7 +32,8 @@ const REASONS: Record<string, string> = {
   GatherV2: 'stock kernel walks every element through generic strides (~40 ns per float); now block copies of whole slices',
   Identity: 'stock kernel copies the buffer, and tfjs clones every tensor a gradient tape saves; now shares it (reference-counted)',
   UnsortedSegmentSum: 'missing on wasm (gradient of gather); now ScatterNd',
-  MaxPoolGrad: 'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN); now one pass over the windows',
+  MaxPoolGrad:
+    'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN); now one pass over the windows',
   MaxPool3D: 'stock kernel returns wrong maxima when a window is all negative',
   MaxPool3DGrad: 'stock kernel drops the gradient of windows whose max is <= 0',
   BatchMatMul: 'transposed or batched products fell back to a scalar loop; now explicit transposes + folded batch on XNNPACK',

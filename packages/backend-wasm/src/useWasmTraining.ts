@@ -11,7 +11,9 @@ export interface WasmTrainingOptions {
    * Where the `.wasm` binaries are served from (browser bundles; passed to `setWasmPaths`).
    * Not needed in Node.
    */
-  wasmPaths?: string | Partial<Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>>;
+  wasmPaths?:
+    | string
+    | Partial<Record<'tfjs-backend-wasm.wasm' | 'tfjs-backend-wasm-simd.wasm' | 'tfjs-backend-wasm-threaded-simd.wasm', string>>;
   /**
    * Worker threads for the browser's threaded build (passed to `setThreadsCount` before the
    * backend starts). Ignored once the backend is running. Under Node the stock backend runs
@@ -99,7 +101,11 @@ export async function useWasmTraining(input: WasmTrainingOptions = {}): Promise<
   const kernels = patchWasmKernels(options.kernels);
   if (options.setBackend !== false) {
     const ok = await tf.setBackend('wasm');
-    if (!ok) throw new BackendWasmError('wasm-init-failed', '@kd/backend-wasm: the wasm backend failed to initialise (tf.setBackend("wasm") returned false).');
+    if (!ok)
+      throw new BackendWasmError(
+        'wasm-init-failed',
+        '@kd/backend-wasm: the wasm backend failed to initialise (tf.setBackend("wasm") returned false).',
+      );
     await tf.ready();
   }
   const running = tf.getBackend() === 'wasm';

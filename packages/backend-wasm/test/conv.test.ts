@@ -22,7 +22,17 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
     }
   }
   cases.push([[2, 8, 9, 2], [3, 2, 2, 3], [2, 3], 'same']);
-  cases.push([[2, 6, 6, 2], [3, 3, 2, 3], 2, [[0, 0], [1, 2], [0, 3], [0, 0]]]);
+  cases.push([
+    [2, 6, 6, 2],
+    [3, 3, 2, 3],
+    2,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 3],
+      [0, 0],
+    ],
+  ]);
   cases.push([[1, 5, 5, 2], [5, 5, 2, 2], 1, 'valid']);
   cases.push([[3, 4, 4, 5], [1, 1, 5, 6], 2, 'valid']);
   // 8+ input channels: dW by the transposed convolution instead of im2col.
@@ -37,30 +47,50 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
     expectSameOnCpu(() => {
       const x = rand([2, 3, 7, 7], 1);
       const dy = rand([2, 4, 4, 4], 2);
-      const dw = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-        strides: [2, 2],
-        pad: 'same',
-        dataFormat: 'NCHW',
-        filterShape: [3, 3, 3, 4],
-      }) as tf.Tensor;
-      const dx = tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: rand([3, 3, 3, 4], 3) }, {
-        strides: [2, 2],
-        pad: 'same',
-        dataFormat: 'NCHW',
-        inputShape: [2, 3, 7, 7],
-      }) as tf.Tensor;
+      const dw = tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: [2, 2],
+          pad: 'same',
+          dataFormat: 'NCHW',
+          filterShape: [3, 3, 3, 4],
+        },
+      ) as tf.Tensor;
+      const dx = tf.engine().runKernel(
+        'Conv2DBackpropInput',
+        { dy, filter: rand([3, 3, 3, 4], 3) },
+        {
+          strides: [2, 2],
+          pad: 'same',
+          dataFormat: 'NCHW',
+          inputShape: [2, 3, 7, 7],
+        },
+      ) as tf.Tensor;
       return [dw, dx];
     });
   });
 
   it('conv2dTranspose (Conv2DBackpropInput) matches cpu, with strides', () => {
-    expectSameOnCpu(() => tf.conv2dTranspose(rand([2, 4, 4, 4], 1) as tf.Tensor4D, rand([3, 3, 3, 4], 2) as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'));
-    expectSameOnCpu(() => tf.conv2dTranspose(rand([1, 3, 3, 2], 1) as tf.Tensor4D, rand([4, 4, 5, 2], 2) as tf.Tensor4D, [1, 8, 8, 5], 2, 'valid'));
+    expectSameOnCpu(() =>
+      tf.conv2dTranspose(rand([2, 4, 4, 4], 1) as tf.Tensor4D, rand([3, 3, 3, 4], 2) as tf.Tensor4D, [2, 8, 8, 3], 2, 'same'),
+    );
+    expectSameOnCpu(() =>
+      tf.conv2dTranspose(rand([1, 3, 3, 2], 1) as tf.Tensor4D, rand([4, 4, 5, 2], 2) as tf.Tensor4D, [1, 8, 8, 5], 2, 'valid'),
+    );
   });
 
   it('dW by im2col is the same when the columns are split into chunks of images', () => {
-    const attrs = { strides: [2, 2] as [number, number], pad: 'same' as const, dataFormat: 'NHWC' as const, filterShape: [3, 3, 3, 4] as [number, number, number, number] };
-    const cpu = runOn('cpu', () => tf.engine().runKernel('Conv2DBackpropFilter', { x: rand([5, 6, 7, 3], 1), dy: rand([5, 3, 4, 4], 2) }, attrs) as tf.Tensor);
+    const attrs = {
+      strides: [2, 2] as [number, number],
+      pad: 'same' as const,
+      dataFormat: 'NHWC' as const,
+      filterShape: [3, 3, 3, 4] as [number, number, number, number],
+    };
+    const cpu = runOn(
+      'cpu',
+      () => tf.engine().runKernel('Conv2DBackpropFilter', { x: rand([5, 6, 7, 3], 1), dy: rand([5, 3, 4, 4], 2) }, attrs) as tf.Tensor,
+    );
     const g = geometry2d([5, 6, 7, 3], attrs.filterShape, attrs.strides, 1, 'same', undefined, false);
     const perImage = 27 * 3 * 4; // taps x output positions
     for (const images of [1, 2, 5]) {
@@ -74,8 +104,22 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
   });
 
   it('match finite differences', () => {
-    expectFiniteDifferences((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [[2, 7, 7, 3], [3, 3, 3, 4]], 10);
-    expectFiniteDifferences((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid'), [[1, 6, 5, 2], [2, 3, 2, 2]], 20);
+    expectFiniteDifferences(
+      (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'),
+      [
+        [2, 7, 7, 3],
+        [3, 3, 3, 4],
+      ],
+      10,
+    );
+    expectFiniteDifferences(
+      (x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, 'valid'),
+      [
+        [1, 6, 5, 2],
+        [2, 3, 2, 2],
+      ],
+      20,
+    );
   });
 });
 
@@ -104,20 +148,35 @@ describe('depthwise conv2d gradients', () => {
       const KW = (kw - 1) * d + 1;
       const out = new Float32Array(((kh - 1) * d + 1) * KW * c * m);
       for (let i = 0; i < kh; i++)
-        for (let j = 0; j < kw; j++)
-          for (let r = 0; r < c * m; r++) out[(i * d * KW + j * d) * c * m + r] = src[(i * kw + j) * c * m + r]!;
+        for (let j = 0; j < kw; j++) for (let r = 0; r < c * m; r++) out[(i * d * KW + j * d) * c * m + r] = src[(i * kw + j) * c * m + r]!;
       return tf.tensor4d(out, [(kh - 1) * d + 1, KW, c, m]);
     };
     const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) =>
       tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as tf.Tensor;
     const wasm = runOn('wasm', () => [
-      run('DepthwiseConv2dNativeBackpropInput', { dy: dy(), filter: filter() }, { strides: [1, 1], dilations: [d, d], pad: 'same', inputShape: [2, 7, 7, 3] }),
-      run('DepthwiseConv2dNativeBackpropFilter', { x: x(), dy: dy() }, { strides: [1, 1], dilations: [d, d], pad: 'same', filterShape: [3, 3, 3, 2] }),
+      run(
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: dy(), filter: filter() },
+        { strides: [1, 1], dilations: [d, d], pad: 'same', inputShape: [2, 7, 7, 3] },
+      ),
+      run(
+        'DepthwiseConv2dNativeBackpropFilter',
+        { x: x(), dy: dy() },
+        { strides: [1, 1], dilations: [d, d], pad: 'same', filterShape: [3, 3, 3, 2] },
+      ),
     ]);
     const reference = runOn('cpu', () => [
-      run('DepthwiseConv2dNativeBackpropInput', { dy: dy(), filter: dilated(filter()) }, { strides: [1, 1], dilations: [1, 1], pad: 'same', inputShape: [2, 7, 7, 3] }),
+      run(
+        'DepthwiseConv2dNativeBackpropInput',
+        { dy: dy(), filter: dilated(filter()) },
+        { strides: [1, 1], dilations: [1, 1], pad: 'same', inputShape: [2, 7, 7, 3] },
+      ),
       tf.stridedSlice(
-        run('DepthwiseConv2dNativeBackpropFilter', { x: x(), dy: dy() }, { strides: [1, 1], dilations: [1, 1], pad: 'same', filterShape: [5, 5, 3, 2] }),
+        run(
+          'DepthwiseConv2dNativeBackpropFilter',
+          { x: x(), dy: dy() },
+          { strides: [1, 1], dilations: [1, 1], pad: 'same', filterShape: [5, 5, 3, 2] },
+        ),
         [0, 0, 0, 0],
         [5, 5, 3, 2],
         [d, d, 1, 1],
@@ -127,7 +186,14 @@ describe('depthwise conv2d gradients', () => {
   });
 
   it('match finite differences', () => {
-    expectFiniteDifferences((x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'), [[2, 7, 7, 3], [3, 3, 3, 2]], 30);
+    expectFiniteDifferences(
+      (x, f) => tf.depthwiseConv2d(x as tf.Tensor4D, f as tf.Tensor4D, 2, 'same'),
+      [
+        [2, 7, 7, 3],
+        [3, 3, 3, 2],
+      ],
+      30,
+    );
   });
 });
 
@@ -139,12 +205,17 @@ describe('conv3d gradients (stock wasm returns wrong values)', () => {
     [[1, 6, 5, 4, 2], [3, 2, 3, 2, 2], 2, 'same'],
   ];
   it.each(cases)('x %j filter %j stride %j pad %j matches cpu', (xs, fs, stride, pad) => {
-    expectSameOnCpu(() =>
-      tf.grads((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, stride, pad))([rand(xs, 1), rand(fs, 2)]),
-    );
+    expectSameOnCpu(() => tf.grads((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, stride, pad))([rand(xs, 1), rand(fs, 2)]));
   });
 
   it('match finite differences', () => {
-    expectFiniteDifferences((x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 2, 'same'), [[1, 5, 5, 4, 2], [3, 3, 2, 2, 2]], 40);
+    expectFiniteDifferences(
+      (x, f) => tf.conv3d(x as tf.Tensor5D, f as tf.Tensor5D, 2, 'same'),
+      [
+        [1, 5, 5, 4, 2],
+        [3, 3, 2, 2, 2],
+      ],
+      40,
+    );
   });
 });

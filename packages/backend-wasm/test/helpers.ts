@@ -74,9 +74,7 @@ export function expectFiniteDifferences(f: (...xs: tf.Tensor[]) => tf.Tensor, sh
     });
     const shifted = (sign: number) => loss(...xs.map((x, i) => tf.add(x, tf.mul(vs[i]!, sign * eps)))).dataSync()[0]!;
     const numeric = (shifted(1) - shifted(-1)) / (2 * eps);
-    expect(Math.abs(analytic - numeric), `analytic ${analytic} vs numeric ${numeric}`).toBeLessThan(
-      2e-2 * (1 + Math.abs(numeric)),
-    );
+    expect(Math.abs(analytic - numeric), `analytic ${analytic} vs numeric ${numeric}`).toBeLessThan(2e-2 * (1 + Math.abs(numeric)));
   });
   expect(counts()).toEqual(before);
 }

@@ -16,8 +16,14 @@ const batches: Array<[number[], number[]]> = [
   [[3], []],
   [[], [3]],
   [[3], [1]],
-  [[2, 3], [2, 3]],
-  [[2, 1], [1, 3]],
+  [
+    [2, 3],
+    [2, 3],
+  ],
+  [
+    [2, 1],
+    [1, 3],
+  ],
 ];
 const flags = [
   [false, false],
@@ -28,16 +34,19 @@ const flags = [
 
 describe('BatchMatMul', () => {
   for (const [ba, bb] of batches) {
-    it.each(flags)(`batch ${JSON.stringify(ba)} x ${JSON.stringify(bb)}, transposeA %s transposeB %s: values and gradients match cpu`, (ta, tb) => {
-      expectSameOnCpu(() => {
-        const a = operand(ba, M, K, ta, 1);
-        const b = operand(bb, K, N, tb, 2);
-        const product = tf.matMul(a, b, ta, tb);
-        // tfjs' BatchMatMul gradient does not reduce broadcast batch axes (on any backend).
-        if (JSON.stringify(ba) !== JSON.stringify(bb)) return product;
-        return [product, ...tf.grads((x, y) => tf.matMul(x!, y!, ta, tb))([a, b])];
-      });
-    });
+    it.each(flags)(
+      `batch ${JSON.stringify(ba)} x ${JSON.stringify(bb)}, transposeA %s transposeB %s: values and gradients match cpu`,
+      (ta, tb) => {
+        expectSameOnCpu(() => {
+          const a = operand(ba, M, K, ta, 1);
+          const b = operand(bb, K, N, tb, 2);
+          const product = tf.matMul(a, b, ta, tb);
+          // tfjs' BatchMatMul gradient does not reduce broadcast batch axes (on any backend).
+          if (JSON.stringify(ba) !== JSON.stringify(bb)) return product;
+          return [product, ...tf.grads((x, y) => tf.matMul(x!, y!, ta, tb))([a, b])];
+        });
+      },
+    );
   }
 
   it('is right for a few rows against many transposed rows (CRD scores: (b a^T)^T path), with gradients', () => {
@@ -56,28 +65,38 @@ describe('_FusedMatMul', () => {
   const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
   // tfjs' fused.matMul op itself rejects [2,1] x [1,3] batches (it flattens them first).
   for (const [ba, bb] of batches.slice(0, -1)) {
-    it.each(flags)(`batch ${JSON.stringify(ba)} x ${JSON.stringify(bb)}, transposeA %s transposeB %s, bias [N], every activation`, (ta, tb) => {
-      for (const activation of activations) {
-        expectSameOnCpu(() =>
-          tf.fused.matMul({
-            a: operand(ba, M, K, ta, 1),
-            b: operand(bb, K, N, tb, 2),
-            transposeA: ta,
-            transposeB: tb,
-            bias: rand([N], 3),
-            activation,
-            leakyreluAlpha: 0.3,
-            preluActivationWeights: activation === 'prelu' ? rand([N], 4) : undefined,
-          }),
-        );
-      }
-    });
+    it.each(flags)(
+      `batch ${JSON.stringify(ba)} x ${JSON.stringify(bb)}, transposeA %s transposeB %s, bias [N], every activation`,
+      (ta, tb) => {
+        for (const activation of activations) {
+          expectSameOnCpu(() =>
+            tf.fused.matMul({
+              a: operand(ba, M, K, ta, 1),
+              b: operand(bb, K, N, tb, 2),
+              transposeA: ta,
+              transposeB: tb,
+              bias: rand([N], 3),
+              activation,
+              leakyreluAlpha: 0.3,
+              preluActivationWeights: activation === 'prelu' ? rand([N], 4) : undefined,
+            }),
+          );
+        }
+      },
+    );
   }
 
   it.each([[[1]], [[M, N]], [[1, N]], [[M, 1]]])('bias of shape %j matches cpu', (biasShape) => {
     for (const [ta, tb] of flags) {
       expectSameOnCpu(() =>
-        tf.fused.matMul({ a: operand([], M, K, ta, 1), b: operand([], K, N, tb, 2), transposeA: ta, transposeB: tb, bias: rand(biasShape, 3), activation: 'relu' }),
+        tf.fused.matMul({
+          a: operand([], M, K, ta, 1),
+          b: operand([], K, N, tb, 2),
+          transposeA: ta,
+          transposeB: tb,
+          bias: rand(biasShape, 3),
+          activation: 'relu',
+        }),
       );
     }
   });

@@ -13,10 +13,16 @@ describe('UnsortedSegmentSum', () => {
   });
 
   it('drops ids outside [0, numSegments) (direct kernel call)', () => {
-    const values = runOn('wasm', () =>
-      tf.engine().runKernel('UnsortedSegmentSum', { x: tf.tensor1d([1, 2, 4, 8]), segmentIds: tf.tensor1d([0, -1, 5, 1], 'int32') }, {
-        numSegments: 2,
-      }) as tf.Tensor,
+    const values = runOn(
+      'wasm',
+      () =>
+        tf.engine().runKernel(
+          'UnsortedSegmentSum',
+          { x: tf.tensor1d([1, 2, 4, 8]), segmentIds: tf.tensor1d([0, -1, 5, 1], 'int32') },
+          {
+            numSegments: 2,
+          },
+        ) as tf.Tensor,
     );
     expect(Array.from(values[0]!)).toEqual([1, 8]);
   });
@@ -43,12 +49,43 @@ describe('GatherV2', () => {
   });
 
   it('handles bool values, 2-D indices and an empty index list', () => {
-    expectSameOnCpu(() => tf.gather(tf.greater(rand([5, 3], 1), 0), tf.tensor2d([[4, 0], [1, 1]], [2, 2], 'int32'), 0), 1e-12);
+    expectSameOnCpu(
+      () =>
+        tf.gather(
+          tf.greater(rand([5, 3], 1), 0),
+          tf.tensor2d(
+            [
+              [4, 0],
+              [1, 1],
+            ],
+            [2, 2],
+            'int32',
+          ),
+          0,
+        ),
+      1e-12,
+    );
     expectSameOnCpu(() => tf.gather(rand([5, 3], 1), tf.tensor1d([], 'int32'), 1), 1e-12);
   });
 
   it('keeps batchDims (stock kernel) and matches cpu', () => {
-    expectSameOnCpu(() => tf.gather(rand([2, 4, 3], 1), tf.tensor2d([[0, 3], [2, 2]], [2, 2], 'int32'), 1, 1), 1e-12);
+    expectSameOnCpu(
+      () =>
+        tf.gather(
+          rand([2, 4, 3], 1),
+          tf.tensor2d(
+            [
+              [0, 3],
+              [2, 2],
+            ],
+            [2, 2],
+            'int32',
+          ),
+          1,
+          1,
+        ),
+      1e-12,
+    );
   });
 
   it('rejects an index out of range with the index, its position and the shape, leaking nothing', () => {
@@ -66,7 +103,10 @@ describe('GatherV2', () => {
 describe('Identity (tf.clone, tensors saved by a gradient tape)', () => {
   it('shares the buffer: no new data id, values live on after the original is disposed', () => {
     tf.setBackend('wasm');
-    const x = tf.tensor2d([[1, -2], [3, 4.5]]);
+    const x = tf.tensor2d([
+      [1, -2],
+      [3, 4.5],
+    ]);
     const ids = tf.engine().backend.numDataIds();
     const y = tf.clone(x);
     expect(tf.engine().backend.numDataIds()).toBe(ids);
@@ -101,9 +141,18 @@ describe('binary kernels above rank 6', () => {
     squaredDifference: tf.squaredDifference,
   };
   const shapes: Array<[number[], number[]]> = [
-    [[2, 2, 3, 2, 2, 3, 2], [2, 2, 3, 2, 2, 3, 2]],
-    [[2, 1, 3, 1, 2, 1, 2], [1, 2, 1, 2, 1, 3, 1]],
-    [[2, 1, 2, 1, 2, 1, 2, 1], [1, 2, 1, 2, 1, 2, 1, 2]],
+    [
+      [2, 2, 3, 2, 2, 3, 2],
+      [2, 2, 3, 2, 2, 3, 2],
+    ],
+    [
+      [2, 1, 3, 1, 2, 1, 2],
+      [1, 2, 1, 2, 1, 3, 1],
+    ],
+    [
+      [2, 1, 2, 1, 2, 1, 2, 1],
+      [1, 2, 1, 2, 1, 2, 1, 2],
+    ],
     [[3, 1, 2, 2, 1, 1, 2], [2]],
   ];
   for (const [name, op] of Object.entries(ops)) {
@@ -113,11 +162,20 @@ describe('binary kernels above rank 6', () => {
   }
 
   it('int32 add of rank 7 matches cpu', () => {
-    expectSameOnCpu(() => tf.add(tf.cast(tf.mul(rand([2, 1, 3, 1, 2, 1, 2], 1), 10), 'int32'), tf.cast(tf.mul(rand([1, 2, 1, 2, 1, 3, 1], 2), 10), 'int32')));
+    expectSameOnCpu(() =>
+      tf.add(tf.cast(tf.mul(rand([2, 1, 3, 1, 2, 1, 2], 1), 10), 'int32'), tf.cast(tf.mul(rand([1, 2, 1, 2, 1, 3, 1], 2), 10), 'int32')),
+    );
   });
 
   it('gradients of a rank-7 product match finite differences', () => {
-    expectFiniteDifferences((a, b) => tf.mul(a!, b!), [[2, 1, 3, 1, 2, 1, 2], [1, 2, 1, 2, 1, 3, 1]], 70);
+    expectFiniteDifferences(
+      (a, b) => tf.mul(a!, b!),
+      [
+        [2, 1, 3, 1, 2, 1, 2],
+        [1, 2, 1, 2, 1, 3, 1],
+      ],
+      70,
+    );
   });
 
   it('stock wasm is wrong at rank 7 (the bug this replaces)', () => {

@@ -10,9 +10,18 @@ function context<S>(state: S, seed: number): StepContext<S> {
 
 function batchOf(n: number): Batch {
   return {
-    x: tf.tensor4d(Float32Array.from({ length: n * 4 }, (_, i) => i), [n, 2, 2, 1]),
-    y: tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i % 3), 'int32'),
-    index: tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i), 'int32'),
+    x: tf.tensor4d(
+      Float32Array.from({ length: n * 4 }, (_, i) => i),
+      [n, 2, 2, 1],
+    ),
+    y: tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => i % 3),
+      'int32',
+    ),
+    index: tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => i),
+      'int32',
+    ),
   };
 }
 
@@ -42,7 +51,12 @@ describe('mixup plugin', () => {
       const y = out.targets!.arraySync();
       const x = out.x.dataSync();
       const tx = out.teacherX!.dataSync();
-      expect(maxAbsDiff(Array.from(tx), Array.from(x, (v) => v * 10))).toBeLessThan(1e-3);
+      expect(
+        maxAbsDiff(
+          Array.from(tx),
+          Array.from(x, (v) => v * 10),
+        ),
+      ).toBeLessThan(1e-3);
       for (const row of y) expect(row.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
       // recover lambda from row 0 and check x against it
       const again = await plugin.transformBatch!(batch, context(state, 5));

@@ -1,8 +1,8 @@
 import {
   type Batch,
   DistillationError,
-  definePlugin,
   type DistillationPlugin,
+  definePlugin,
   type LabeledData,
   optionsSchema,
   parseOptions,
@@ -17,7 +17,10 @@ import { integer, isLabeledData, nonNegative } from './schemas';
 /** Throws core's `bad-option` unless `random` is a SeededRandom (or has its `next` and `int`). */
 function checkRandom(random: SeededRandom, what: string): void {
   if (random === null || typeof random !== 'object' || typeof random.next !== 'function' || typeof random.int !== 'function') {
-    throw new DistillationError('bad-option', `${what}: random must be a SeededRandom (in a plugin, the step's context.random), got ${String(random)}`);
+    throw new DistillationError(
+      'bad-option',
+      `${what}: random must be a SeededRandom (in a plugin, the step's context.random), got ${String(random)}`,
+    );
   }
 }
 
@@ -30,7 +33,8 @@ function normal(random: SeededRandom): number {
 
 /** Gamma(shape, 1) draw (Marsaglia-Tsang; boosted for shape < 1). */
 export function sampleGamma(shape: number, random: SeededRandom): number {
-  if (!(Number.isFinite(shape) && shape > 0)) throw new DistillationError('bad-option', `sampleGamma: shape must be a finite number > 0, got ${shape}`);
+  if (!(Number.isFinite(shape) && shape > 0))
+    throw new DistillationError('bad-option', `sampleGamma: shape must be a finite number > 0, got ${shape}`);
   checkRandom(random, 'sampleGamma');
   if (shape < 1) {
     let u = 0;
@@ -147,7 +151,10 @@ function check(options: PreprocessOptions, what: string): ParsedPreprocess {
 
 function checkCrop(options: { resize: number; crop: number }, what: string): void {
   if (options.crop > options.resize) {
-    throw new BitError('crop-exceeds-resize', `${what}: crop ${options.crop} is larger than resize ${options.resize}; need 1 <= crop <= resize`);
+    throw new BitError(
+      'crop-exceeds-resize',
+      `${what}: crop ${options.crop} is larger than resize ${options.resize}; need 1 <= crop <= resize`,
+    );
   }
 }
 

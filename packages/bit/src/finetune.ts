@@ -1,7 +1,7 @@
 import {
   DistillationError,
-  Distiller,
   type DistillationPlugin,
+  Distiller,
   type EpochLogs,
   type EvaluationResult,
   functionSchema,
@@ -65,9 +65,12 @@ export const bitFineTuneSchema = optionsSchema<BitFineTuneOptions>()({
   teacher: teacherSchema.optional(),
   plugins: z
     .array(
-      z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string', {
-        message: 'must be a plugin (an object with a name)',
-      }),
+      z.custom<DistillationPlugin<unknown>>(
+        (v) => typeof v === 'object' && v !== null && typeof (v as { name?: unknown }).name === 'string',
+        {
+          message: 'must be a plugin (an object with a name)',
+        },
+      ),
     )
     .optional(),
   hardLabel: z.boolean().default(true),
@@ -122,15 +125,27 @@ export async function bitFineTune(
 ): Promise<BitFineTuneResult> {
   const options = parseOptions(bitFineTuneSchema, input, 'bitFineTune');
   if (!(model instanceof tfl.LayersModel)) {
-    throw new DistillationError('bad-student', `bitFineTune: the model must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+    throw new DistillationError(
+      'bad-student',
+      `bitFineTune: the model must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`,
+    );
   }
   if (!isLabeledData(data)) {
     throw new DistillationError('bad-data', 'bitFineTune: expected { x: Tensor, y: Tensor1D } with one label per example');
   }
   const n = data.x.shape[0]!;
   if (n === 0) throw new DistillationError('empty-data', 'bitFineTune: the training data has no examples');
-  if (!isHyperRule(rule) || !Number.isInteger(rule.totalSteps) || rule.totalSteps < 1 || !Number.isInteger(rule.batchSize) || rule.batchSize < 1) {
-    throw new BitError('bad-hyper-rule', 'bitFineTune: rule must be a HyperRule from hyperRule() (resize, crop, batchSize, totalSteps >= 1, schedule)');
+  if (
+    !isHyperRule(rule) ||
+    !Number.isInteger(rule.totalSteps) ||
+    rule.totalSteps < 1 ||
+    !Number.isInteger(rule.batchSize) ||
+    rule.batchSize < 1
+  ) {
+    throw new BitError(
+      'bad-hyper-rule',
+      'bitFineTune: rule must be a HyperRule from hyperRule() (resize, crop, batchSize, totalSteps >= 1, schedule)',
+    );
   }
   const batchSize = options.batchSize ?? rule.batchSize;
   const plugins: DistillationPlugin<unknown>[] = [];

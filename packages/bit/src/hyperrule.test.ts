@@ -64,7 +64,12 @@ describe('hyperRule (bit_hyperrule.py)', () => {
     const medium = hyperRule({ trainSize: 20_000, imageSize: 32 }).schedule;
     expect([medium(499), medium(500), medium(501)]).toEqual([(0.003 * 499) / 500, 0.003, 0.003]);
     expect([medium(3000), medium(3001), medium(6000), medium(6001)]).toEqual([0.003, 0.003 / 10, 0.003 / 10, 0.003 / 10 / 10]);
-    expect([medium(9000), medium(9001), medium(9999), medium(10_000)]).toEqual([0.003 / 10 / 10, 0.003 / 10 / 10 / 10, 0.003 / 10 / 10 / 10, null]);
+    expect([medium(9000), medium(9001), medium(9999), medium(10_000)]).toEqual([
+      0.003 / 10 / 10,
+      0.003 / 10 / 10 / 10,
+      0.003 / 10 / 10 / 10,
+      null,
+    ]);
     const large = hyperRule({ trainSize: 500_000, imageSize: 224 }).schedule;
     expect([large(6000), large(6001), large(12_000), large(12_001), large(18_000), large(18_001)]).toEqual([
       0.003,

@@ -54,7 +54,14 @@ describe('StandardizedConv2D (golden: standardised F.conv2d, float64)', () => {
         const [kh, kw, , filters] = c.kernel.shape as [number, number, number, number];
         const layer = new StandardizedConv2D({ filters, kernelSize: [kh, kw], strides: c.stride, standardization: c.variant });
         const x0 = tensorOf(c.x);
-        const x = c.padding ? tf.pad(x0, [[0, 0], [c.padding, c.padding], [c.padding, c.padding], [0, 0]]) : x0;
+        const x = c.padding
+          ? tf.pad(x0, [
+              [0, 0],
+              [c.padding, c.padding],
+              [c.padding, c.padding],
+              [0, 0],
+            ])
+          : x0;
         tf.dispose(layer.apply(x) as tf.Tensor);
         layer.setWeights([kernel]);
         const y = layer.apply(x) as tf.Tensor;
@@ -104,7 +111,15 @@ describe('StandardizedConv2D (golden: standardised F.conv2d, float64)', () => {
     try {
       const model = tfl.sequential({
         layers: [
-          new StandardizedConv2D({ filters: 8, kernelSize: 3, strides: 2, inputShape: [8, 8, 1], standardization: 'timm', useBias: true, name: 'conv' }),
+          new StandardizedConv2D({
+            filters: 8,
+            kernelSize: 3,
+            strides: 2,
+            inputShape: [8, 8, 1],
+            standardization: 'timm',
+            useBias: true,
+            name: 'conv',
+          }),
           new GroupNormalization({ groups: 2, epsilon: 1e-3, name: 'gn' }),
           tfl.layers.flatten({}),
           tfl.layers.dense({ units: 3 }),

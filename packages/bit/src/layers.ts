@@ -32,7 +32,10 @@ function getInitializer(init: InitializerName | undefined, fallback: string): In
     case 'glorotUniform':
       return tfl.initializers.glorotUniform({});
     default:
-      throw new BitError('unknown-initializer', `Unsupported initializer ${String(name)} (use 'zeros', 'ones', 'heNormal', 'glorotUniform' or pass an Initializer instance)`);
+      throw new BitError(
+        'unknown-initializer',
+        `Unsupported initializer ${String(name)} (use 'zeros', 'ones', 'heNormal', 'glorotUniform' or pass an Initializer instance)`,
+      );
   }
 }
 
@@ -59,7 +62,10 @@ function deserializeInitializer(value: unknown, fallback: string): Initializer {
   };
   const make = Object.hasOwn(factories, className) ? factories[className] : undefined;
   if (!make) {
-    throw new BitError('unknown-initializer', `Cannot deserialise initializer ${String(className)} (known: ${Object.keys(factories).join(', ')})`);
+    throw new BitError(
+      'unknown-initializer',
+      `Cannot deserialise initializer ${String(className)} (known: ${Object.keys(factories).join(', ')})`,
+    );
   }
   return make(config ?? {});
 }
@@ -160,9 +166,13 @@ export class GroupNormalization extends tfl.layers.Layer {
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
-    if (channels == null) throw new BitError('group-norm-channels', `GroupNormalization "${this.name}": the channel dimension must be known`);
+    if (channels == null)
+      throw new BitError('group-norm-channels', `GroupNormalization "${this.name}": the channel dimension must be known`);
     if (channels % this.groups !== 0) {
-      throw new BitError('group-norm-channels', `GroupNormalization "${this.name}": ${channels} channels are not divisible into ${this.groups} groups`);
+      throw new BitError(
+        'group-norm-channels',
+        `GroupNormalization "${this.name}": ${channels} channels are not divisible into ${this.groups} groups`,
+      );
     }
     this.gamma = this.addWeight('gamma', [channels], 'float32', this.gammaInitializer);
     this.beta = this.addWeight('beta', [channels], 'float32', this.betaInitializer);
@@ -207,14 +217,23 @@ export class GroupNormalization extends tfl.layers.Layer {
  * {@link GroupNormalization}). Throws `group-norm-channels` when C is not divisible by `groups`.
  */
 export function groupNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, groups: number, epsilon: number): tf.Tensor {
-  for (const [what, t] of [['x', x], ['gamma', gamma], ['beta', beta]] as const) {
+  for (const [what, t] of [
+    ['x', x],
+    ['gamma', gamma],
+    ['beta', beta],
+  ] as const) {
     if (!(t instanceof tf.Tensor)) throw new DistillationError('bad-option', `groupNorm: ${what} must be a tf.Tensor`);
   }
-  if (!Number.isInteger(groups) || groups < 1) throw new DistillationError('bad-option', `groupNorm: groups must be an integer >= 1, got ${groups}`);
-  if (!(Number.isFinite(epsilon) && epsilon >= 0)) throw new DistillationError('bad-option', `groupNorm: epsilon must be a finite number >= 0, got ${epsilon}`);
+  if (!Number.isInteger(groups) || groups < 1)
+    throw new DistillationError('bad-option', `groupNorm: groups must be an integer >= 1, got ${groups}`);
+  if (!(Number.isFinite(epsilon) && epsilon >= 0))
+    throw new DistillationError('bad-option', `groupNorm: epsilon must be a finite number >= 0, got ${epsilon}`);
   const channels = x.shape[x.rank - 1];
   if (x.rank < 2 || channels === undefined || channels % groups !== 0) {
-    throw new BitError('group-norm-channels', `groupNorm: input [${x.shape}] has ${channels ?? 'no'} channels, not divisible into ${groups} groups`);
+    throw new BitError(
+      'group-norm-channels',
+      `groupNorm: input [${x.shape}] has ${channels ?? 'no'} channels, not divisible into ${groups} groups`,
+    );
   }
   return tf.tidy(() => {
     const shape = x.shape;
@@ -323,7 +342,10 @@ export class StandardizedConv2D extends tfl.layers.Layer {
     const shape = singleShape(inputShape);
     const channels = shape[shape.length - 1];
     if (shape.length !== 4 || channels == null) {
-      throw new BitError('bad-conv-input', `StandardizedConv2D "${this.name}": expected NHWC input with known channels, got [${shape.map(String)}]`);
+      throw new BitError(
+        'bad-conv-input',
+        `StandardizedConv2D "${this.name}": expected NHWC input with known channels, got [${shape.map(String)}]`,
+      );
     }
     this.kernel = this.addWeight('kernel', [...this.kernelSize, channels, this.filters], 'float32', this.kernelInitializer);
     if (this.useBias) this.bias = this.addWeight('bias', [this.filters], 'float32', this.biasInitializer);
@@ -345,7 +367,12 @@ export class StandardizedConv2D extends tfl.layers.Layer {
       if (size == null) return null;
       return this.padding === 'same' ? Math.ceil(size / s) : Math.floor((size - k) / s) + 1;
     };
-    return [shape[0]!, out(shape[1]!, this.kernelSize[0], this.strides[0]), out(shape[2]!, this.kernelSize[1], this.strides[1]), this.filters];
+    return [
+      shape[0]!,
+      out(shape[1]!, this.kernelSize[0], this.strides[0]),
+      out(shape[2]!, this.kernelSize[1], this.strides[1]),
+      this.filters,
+    ];
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -387,7 +414,10 @@ export function standardizeWeight(kernel: tf.Tensor, standardization: WeightStan
   }
   const variant = Object.hasOwn(VARIANTS, standardization) ? VARIANTS[standardization] : undefined;
   if (!variant) {
-    throw new DistillationError('bad-option', `standardizeWeight: standardization must be 'bit', 'timm' or 'ws', got ${String(standardization)}`);
+    throw new DistillationError(
+      'bad-option',
+      `standardizeWeight: standardization must be 'bit', 'timm' or 'ws', got ${String(standardization)}`,
+    );
   }
   if (epsilon !== undefined && !(Number.isFinite(epsilon) && epsilon >= 0)) {
     throw new DistillationError('bad-option', `standardizeWeight: epsilon must be a finite number >= 0, got ${epsilon}`);

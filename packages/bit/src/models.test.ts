@@ -24,7 +24,11 @@ function tinyModel(classes = g.classes): tfl.LayersModel {
 }
 
 function writeNpz(name: string, weights: Record<string, { shape: number[]; values: number[] }>): string {
-  const entries = Object.entries(weights).map(([key, p], i) => ({ name: `${key}.npy`, data: npy(p.shape, p.values), deflate: i % 2 === 0 }));
+  const entries = Object.entries(weights).map(([key, p], i) => ({
+    name: `${key}.npy`,
+    data: npy(p.shape, p.values),
+    deflate: i % 2 === 0,
+  }));
   const path = join(dir, name);
   writeFileSync(path, zip(entries));
   return path;
@@ -80,7 +84,14 @@ describe('ResNet-v2 builders', () => {
     expect(Array.from(model.getWeights()[0]!.dataSync())).toEqual(Array.from(before));
     // skipHead: BiT's zero-head fine-tuning keeps the new head
     const fixed = writeNpz('ok.npz', g.weights);
-    const zeroHead = resNetV2({ ...{ inputShape: [null, null, 3] as [null, null, number] }, root: { filters: g.root, kernelSize: 7, stride: 2, pool: true }, stages: g.stages, groups: g.groups, classes: 7, zeroHead: true });
+    const zeroHead = resNetV2({
+      ...{ inputShape: [null, null, 3] as [null, null, number] },
+      root: { filters: g.root, kernelSize: 7, stride: 2, pool: true },
+      stages: g.stages,
+      groups: g.groups,
+      classes: 7,
+      zeroHead: true,
+    });
     const report = await loadBitWeights(zeroHead, fixed, { skipHead: true });
     expect(report.skipped.sort()).toEqual(['resnet/head/conv2d/bias', 'resnet/head/conv2d/kernel']);
     const head = zeroHead.getLayer('resnet/head/conv2d').getWeights();
@@ -101,7 +112,9 @@ describe('ResNet-v2 builders', () => {
     expect(keys).not.toContain('resnet/block3/unit02/a/proj/standardized_conv2d/kernel');
     expect(keys).toContain('resnet/group_norm/gamma');
     expect(keys).toContain('resnet/head/conv2d/bias');
-    expect(model.weights.find((w) => w.originalName === 'resnet/block2/unit01/b/standardized_conv2d/kernel')!.shape).toEqual([3, 3, 128, 128]);
+    expect(model.weights.find((w) => w.originalName === 'resnet/block2/unit01/b/standardized_conv2d/kernel')!.shape).toEqual([
+      3, 3, 128, 128,
+    ]);
     // 4 kernels + 6 GN params per unit (+1 proj in the first unit of each block), root, head GN, head conv.
     expect(keys).toHaveLength(1 + 16 * 9 + 4 + 2 + 2);
     model.dispose();

@@ -39,7 +39,9 @@ export interface ResNetV2Config {
 }
 
 const standardizationSchema = z.enum(['bit', 'timm', 'ws']);
-const inputShapeSchema = z.tuple([integer(1).nullable(), integer(1).nullable(), integer(1)], { message: 'must be [height, width, channels]' });
+const inputShapeSchema = z.tuple([integer(1).nullable(), integer(1).nullable(), integer(1)], {
+  message: 'must be [height, width, channels]',
+});
 
 /** Schema of {@link ResNetV2Stage}. */
 export const resNetV2StageSchema = optionsSchema<ResNetV2Stage>()({
@@ -97,7 +99,10 @@ function buildResNetV2(config: z.output<typeof resNetV2Schema>, where: string): 
   }
   for (const [i, s] of config.stages.entries()) {
     if (s.cout % 4 !== 0 || (s.cout / 4) % groups !== 0) {
-      throw new BitError('groups-mismatch', `${where}: stage ${i + 1} cout ${s.cout}: cout/4 = ${s.cout / 4} must be divisible into ${groups} groups`);
+      throw new BitError(
+        'groups-mismatch',
+        `${where}: stage ${i + 1} cout ${s.cout}: cout/4 = ${s.cout / 4} must be divisible into ${groups} groups`,
+      );
     }
   }
   const conv = (name: string, filters: number, kernelSize: number, stride: number) =>
@@ -132,8 +137,7 @@ function buildResNetV2(config: z.output<typeof resNetV2Schema>, where: string): 
       const cout = stage.cout;
       const cmid = cout / 4;
       const out = apply(relu(`${prefix}a/relu`), apply(gn(`${prefix}a/group_norm`), x));
-      const shortcut =
-        stride !== 1 || cin !== cout ? apply(conv(`${prefix}a/proj/standardized_conv2d`, cout, 1, stride), out) : x;
+      const shortcut = stride !== 1 || cin !== cout ? apply(conv(`${prefix}a/proj/standardized_conv2d`, cout, 1, stride), out) : x;
       let y = apply(conv(`${prefix}a/standardized_conv2d`, cmid, 1, 1), out);
       y = apply(relu(`${prefix}b/relu`), apply(gn(`${prefix}b/group_norm`), y));
       y = apply(tfl.layers.zeroPadding2d({ padding: 1, name: `${prefix}b/pad` }), y);

@@ -8,11 +8,21 @@ import { inflateRawSync } from 'node:zlib';
 import { DistillationError, ioError, parseOptions } from '@kd/core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { BitError } from './errors';
-import { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, assignBitWeightsSchema, type NpyArray, parseNpz } from './npz';
+import {
+  type AssignWeightsOptions,
+  type AssignWeightsReport,
+  assignBitWeights,
+  assignBitWeightsSchema,
+  type NpyArray,
+  parseNpz,
+} from './npz';
 
 function checkPath(path: unknown, where: string): asserts path is string {
   if (typeof path !== 'string' || path === '') {
-    throw new DistillationError('bad-option', `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`);
+    throw new DistillationError(
+      'bad-option',
+      `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`,
+    );
   }
 }
 
@@ -37,7 +47,11 @@ export async function readNpzFile(path: string): Promise<Map<string, NpyArray>> 
  * anything, with the lists of missing keys, unexpected keys and shape mismatches.
  * `{ skipHead: true }` keeps the model's (e.g. zero-initialised) head, as BiT's fine-tuning does.
  */
-export async function loadBitWeights(model: tfl.LayersModel, npzPath: string, options: AssignWeightsOptions = {}): Promise<AssignWeightsReport> {
+export async function loadBitWeights(
+  model: tfl.LayersModel,
+  npzPath: string,
+  options: AssignWeightsOptions = {},
+): Promise<AssignWeightsReport> {
   const parsed = parseOptions(assignBitWeightsSchema, options, 'loadBitWeights');
   checkPath(npzPath, 'loadBitWeights');
   if (!(model instanceof tfl.LayersModel)) {
@@ -48,4 +62,11 @@ export async function loadBitWeights(model: tfl.LayersModel, npzPath: string, op
 }
 
 export { BitError, type BitErrorCode, bitErrorCodes } from './errors';
-export { type AssignWeightsOptions, type AssignWeightsReport, assignBitWeights, assignBitWeightsSchema, type NpyArray, parseNpz } from './npz';
+export {
+  type AssignWeightsOptions,
+  type AssignWeightsReport,
+  assignBitWeights,
+  assignBitWeightsSchema,
+  type NpyArray,
+  parseNpz,
+} from './npz';

@@ -43,16 +43,25 @@ export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(Number);
-  if (shape.some((d) => !Number.isInteger(d) || d < 0)) throw new BitError('bad-npy', `${name}: unreadable shape (${shapeMatch[1]}) in the .npy header`);
+  if (shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new BitError('bad-npy', `${name}: unreadable shape (${shapeMatch[1]}) in the .npy header`);
   const count = shape.reduce((a, b) => a * b, 1);
   const little = descr[1] !== '>';
   const kind = descr[2]!;
   const size = Number(descr[3]);
-  const supported = (kind === 'f' && (size === 4 || size === 8)) || (kind === 'i' && (size === 4 || size === 8)) || (kind === 'u' && size === 1);
-  if (!supported) throw new BitError('unsupported-npy', `${name}: unsupported dtype ${descr[1]}${kind}${size} (float32, float64, int32, int64 and uint8 are)`);
+  const supported =
+    (kind === 'f' && (size === 4 || size === 8)) || (kind === 'i' && (size === 4 || size === 8)) || (kind === 'u' && size === 1);
+  if (!supported)
+    throw new BitError(
+      'unsupported-npy',
+      `${name}: unsupported dtype ${descr[1]}${kind}${size} (float32, float64, int32, int64 and uint8 are)`,
+    );
   const offset = headerStart + headerLength;
   if (bytes.length - offset < count * size) {
-    throw new BitError('bad-npy', `${name}: truncated: shape (${shape}) of ${kind}${size} needs ${count * size} bytes, found ${bytes.length - offset}`);
+    throw new BitError(
+      'bad-npy',
+      `${name}: truncated: shape (${shape}) of ${kind}${size} needs ${count * size} bytes, found ${bytes.length - offset}`,
+    );
   }
   const read = (i: number): number => {
     const at = offset + i * size;
@@ -64,7 +73,13 @@ export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
   };
   const dtype = kind === 'f' ? (size === 4 ? 'float32' : 'float64') : kind === 'u' ? 'uint8' : size === 4 ? 'int32' : 'int64';
   const data =
-    dtype === 'float32' ? new Float32Array(count) : dtype === 'int32' ? new Int32Array(count) : dtype === 'uint8' ? new Uint8Array(count) : new Float64Array(count);
+    dtype === 'float32'
+      ? new Float32Array(count)
+      : dtype === 'int32'
+        ? new Int32Array(count)
+        : dtype === 'uint8'
+          ? new Uint8Array(count)
+          : new Float64Array(count);
   for (let i = 0; i < count; i++) data[i] = read(i);
   return { shape, dtype, data };
 }
@@ -78,14 +93,18 @@ export function parseNpy(bytes: Uint8Array, name = 'array.npy'): NpyArray {
  */
 export function parseNpz(bytes: Uint8Array, inflateRaw?: (data: Uint8Array) => Uint8Array, name = 'weights.npz'): Map<string, NpyArray> {
   if (inflateRaw !== undefined && typeof inflateRaw !== 'function') {
-    throw new DistillationError('bad-option', `parseNpz: inflateRaw must be a function (data: Uint8Array) => Uint8Array, got ${typeof inflateRaw}`);
+    throw new DistillationError(
+      'bad-option',
+      `parseNpz: inflateRaw must be a function (data: Uint8Array) => Uint8Array, got ${typeof inflateRaw}`,
+    );
   }
   if (!(bytes instanceof Uint8Array)) throw new BitError('bad-npz', `${name}: expected the file contents as a Uint8Array`);
   try {
     return readZip(bytes, inflateRaw, name);
   } catch (error) {
     // Offsets that point past the end (a truncated or corrupted file) make DataView throw.
-    if (error instanceof RangeError) throw new BitError('bad-npz', `${name}: truncated or corrupted zip (${error.message})`, { cause: error });
+    if (error instanceof RangeError)
+      throw new BitError('bad-npz', `${name}: truncated or corrupted zip (${error.message})`, { cause: error });
     throw error;
   }
 }
@@ -145,17 +164,23 @@ function readZip(bytes: Uint8Array, inflateRaw: ((data: Uint8Array) => Uint8Arra
     if (view.getUint32(localOffset, true) !== 0x04034b50) throw new BitError('bad-npz', `${name}: broken local header of ${entryName}`);
     const start = localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
     if (start + compressedSize > bytes.length) {
-      throw new BitError('bad-npz', `${name}: truncated: ${entryName} needs ${compressedSize} bytes at offset ${start}, the file has ${bytes.length}`);
+      throw new BitError(
+        'bad-npz',
+        `${name}: truncated: ${entryName} needs ${compressedSize} bytes at offset ${start}, the file has ${bytes.length}`,
+      );
     }
     const raw = bytes.subarray(start, start + compressedSize);
     let data: Uint8Array;
     if (method === 0) data = raw;
     else if (method === 8) {
-      if (!inflateRaw) throw new BitError('npz-needs-inflate', `${name}: ${entryName} is deflated; pass an inflateRaw function (or use @kd/bit/node)`);
+      if (!inflateRaw)
+        throw new BitError('npz-needs-inflate', `${name}: ${entryName} is deflated; pass an inflateRaw function (or use @kd/bit/node)`);
       try {
         data = inflateRaw(raw);
       } catch (error) {
-        throw new BitError('bad-npz', `${name}: ${entryName} does not inflate (${(error as Error).message}); the file is corrupted`, { cause: error });
+        throw new BitError('bad-npz', `${name}: ${entryName} does not inflate (${(error as Error).message}); the file is corrupted`, {
+          cause: error,
+        });
       }
     } else throw new BitError('unsupported-npz', `${name}: ${entryName} uses unsupported zip compression method ${method}`);
     if (!entryName.endsWith('.npy')) continue;
@@ -199,14 +224,24 @@ function isHead(key: string): boolean {
  * missing keys, unexpected keys and shape mismatches (`weights-mismatch`); only then assigns
  * (all or nothing).
  */
-export function assignBitWeights(model: tfl.LayersModel, arrays: Map<string, NpyArray>, input: AssignWeightsOptions = {}): AssignWeightsReport {
+export function assignBitWeights(
+  model: tfl.LayersModel,
+  arrays: Map<string, NpyArray>,
+  input: AssignWeightsOptions = {},
+): AssignWeightsReport {
   const options = parseOptions(assignBitWeightsSchema, input, 'assignBitWeights');
   const { source } = options;
   if (!(model instanceof tfl.LayersModel)) {
-    throw new BitError('not-a-layers-model', `assignBitWeights: expected a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+    throw new BitError(
+      'not-a-layers-model',
+      `assignBitWeights: expected a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`,
+    );
   }
   if (!(arrays instanceof Map)) {
-    throw new BitError('bad-arrays', `assignBitWeights: expected a Map of arrays by key (as parseNpz returns), got ${arrays === null ? 'null' : typeof arrays}`);
+    throw new BitError(
+      'bad-arrays',
+      `assignBitWeights: expected a Map of arrays by key (as parseNpz returns), got ${arrays === null ? 'null' : typeof arrays}`,
+    );
   }
   for (const [key, a] of arrays) {
     const ok =

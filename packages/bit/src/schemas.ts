@@ -47,6 +47,8 @@ export const labeledDataSchema = z.custom<LabeledData>(isLabeledData, { message:
 export const teacherSchema = z.custom<TeacherLike>(
   (v) =>
     typeof v === 'function' ||
-    (typeof v === 'object' && v !== null && (typeof (v as { predict?: unknown }).predict === 'function' || (v as { kind?: unknown }).kind === 'kd-teacher')),
+    (typeof v === 'object' &&
+      v !== null &&
+      (typeof (v as { predict?: unknown }).predict === 'function' || (v as { kind?: unknown }).kind === 'kd-teacher')),
   { message: 'must be a LayersModel, an object with predict(x), a function or a Teacher' },
 );

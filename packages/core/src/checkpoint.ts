@@ -139,7 +139,9 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
       ? {
           position: {
             ...checkpoint.position,
-            order: describe([{ name: 'order', shape: [checkpoint.position.order.length], dtype: 'int32', values: checkpoint.position.order }])[0],
+            order: describe([
+              { name: 'order', shape: [checkpoint.position.order.length], dtype: 'int32', values: checkpoint.position.order },
+            ])[0],
           },
         }
       : {}),
@@ -149,9 +151,7 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
     history: checkpoint.history,
     student: describe(checkpoint.student),
     optimizer: describe(checkpoint.optimizer),
-    plugins: Object.fromEntries(
-      Object.entries(checkpoint.plugins).map(([k, v]) => [k, { tensors: describe(v.tensors), json: v.json }]),
-    ),
+    plugins: Object.fromEntries(Object.entries(checkpoint.plugins).map(([k, v]) => [k, { tensors: describe(v.tensors), json: v.json }])),
   };
   let json = new TextEncoder().encode(JSON.stringify(header));
   const headerPadded = Math.ceil((12 + json.byteLength) / 4) * 4 - 12;
@@ -192,7 +192,10 @@ const headerSchema = z.object({
       order: encodedRecord,
       lossSum: z.number(),
       termSums: z.record(z.string(), z.number()),
-      learningRate: z.number().or(z.null()).transform((v) => v ?? Number.NaN),
+      learningRate: z
+        .number()
+        .or(z.null())
+        .transform((v) => v ?? Number.NaN),
       seconds: z.number(),
     })
     .optional(),
@@ -230,12 +233,18 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     );
   }
   if (version !== CHECKPOINT_VERSION) {
-    throw new DistillationError('bad-checkpoint', `${source}: unsupported checkpoint format ${JSON.stringify(version)} (this kd reads ${CHECKPOINT_VERSION})`);
+    throw new DistillationError(
+      'bad-checkpoint',
+      `${source}: unsupported checkpoint format ${JSON.stringify(version)} (this kd reads ${CHECKPOINT_VERSION})`,
+    );
   }
   const checked = headerSchema.safeParse(parsed);
   if (!checked.success) {
     const issue = checked.error.issues[0]!;
-    throw new DistillationError('bad-checkpoint', `${source}: header field "${issue.path.join('.')}" ${issue.message} (the file is corrupted)`);
+    throw new DistillationError(
+      'bad-checkpoint',
+      `${source}: header field "${issue.path.join('.')}" ${issue.message} (the file is corrupted)`,
+    );
   }
   const header = checked.data;
   const base = 12 + headerLength;
@@ -270,11 +279,6 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     history: header.history as EpochLogs[],
     student: read(header.student),
     optimizer: read(header.optimizer),
-    plugins: Object.fromEntries(
-      Object.entries(header.plugins).map(([k, v]) => [
-        k,
-        { tensors: read(v.tensors), json: v.json },
-      ]),
-    ),
+    plugins: Object.fromEntries(Object.entries(header.plugins).map(([k, v]) => [k, { tensors: read(v.tensors), json: v.json }])),
   };
 }

@@ -77,7 +77,11 @@ describe('plugin contract', () => {
 
   it('use() takes plugins of different state types one by one, several at once, or as a list (type-checked by pnpm typecheck)', () => {
     const student = mlp(4, 6, 3, 3);
-    const counter = definePlugin<{ steps: number }>({ name: 'counter', setup: () => ({ steps: 0 }), afterStep: (_, { state }) => void state.steps++ });
+    const counter = definePlugin<{ steps: number }>({
+      name: 'counter',
+      setup: () => ({ steps: 0 }),
+      afterStep: (_, { state }) => void state.steps++,
+    });
     const plugins = [hardLabel(), counter];
     const a = new Distiller({ student, optimizer: sgd() });
     for (const p of plugins) a.use(p);
@@ -109,7 +113,10 @@ describe('plugin contract', () => {
     // The one step of the epoch sees all 16 examples: its ce term is computed on the initial weights.
     const expected = tf.tidy(() => tf.mean(tf.neg(tf.mean(tf.logSoftmax(student.predict(data.x) as tf.Tensor), 1))).dataSync()[0]!);
     const hard = tf.tidy(() => tf.losses.softmaxCrossEntropy(tf.oneHot(data.y, 3), student.predict(data.x) as tf.Tensor).dataSync()[0]!);
-    const mix = definePlugin<void>({ name: 'mix', transformBatch: (b) => ({ ...b, targets: tf.fill([b.y.shape[0], 3], 1 / 3) as tf.Tensor2D }) });
+    const mix = definePlugin<void>({
+      name: 'mix',
+      transformBatch: (b) => ({ ...b, targets: tf.fill([b.y.shape[0], 3], 1 / 3) as tf.Tensor2D }),
+    });
     const d = new Distiller({ student, optimizer: sgd() }).use(mix).use(hardLabel());
     const history = await d.fit(data, { epochs: 1, batchSize: 16, shuffle: false });
     const ce = history.epochs[0]!.terms['ce']!;
@@ -124,7 +131,10 @@ describe('plugin contract', () => {
   it('names the missing needsTeacher when a plugin reads a teacher that was not run', async () => {
     const data = toyData(16, 4, 3, 2);
     const [student, teacher] = [mlp(4, 6, 3, 3), mlp(4, 6, 3, 4)];
-    const sneaky = definePlugin<void>({ name: 'sneaky', loss: ({ student: s, teacher: t }) => tf.mean(tf.sub(s.logits, t!.logits)) as tf.Scalar });
+    const sneaky = definePlugin<void>({
+      name: 'sneaky',
+      loss: ({ student: s, teacher: t }) => tf.mean(tf.sub(s.logits, t!.logits)) as tf.Scalar,
+    });
     const before = tf.memory().numTensors;
     const d = new Distiller({ student, teacher, optimizer: sgd() }).use(hardLabel()).use(sneaky);
     await expect(d.fit(data, { epochs: 1, batchSize: 8 })).rejects.toThrow(
@@ -178,7 +188,9 @@ describe('errors before any work', () => {
     const d = new Distiller({ student: mlp(4, 5, 3, 1, 'st'), optimizer: sgd() })
       .use(hardLabel())
       .use(definePlugin({ name: 'tapper', taps: { student: ['nope'] } }));
-    await expect(d.fit(data, { epochs: 1 })).rejects.toThrow(/No layer named "nope" in the student.*Available layers: st_hidden, st_logits/);
+    await expect(d.fit(data, { epochs: 1 })).rejects.toThrow(
+      /No layer named "nope" in the student.*Available layers: st_hidden, st_logits/,
+    );
     disposeData(data);
   });
 
@@ -191,7 +203,10 @@ describe('errors before any work', () => {
     ).rejects.toThrow(/Teacher outputs 4 classes but the student 3/);
 
     const input = tfl.input({ shape: [4] });
-    const flatStudent = tfl.model({ inputs: input, outputs: tfl.layers.reshape({ targetShape: [2, 2] }).apply(input) as tfl.SymbolicTensor });
+    const flatStudent = tfl.model({
+      inputs: input,
+      outputs: tfl.layers.reshape({ targetShape: [2, 2] }).apply(input) as tfl.SymbolicTensor,
+    });
     await expect(new Distiller({ student: flatStudent, optimizer: sgd() }).use(hardLabel()).fit(data, { epochs: 1 })).rejects.toThrow(
       /must output 2-D logits/,
     );

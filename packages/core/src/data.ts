@@ -7,12 +7,7 @@ import { DistillationError } from './errors';
  * `[0, numClasses)`, at least one example, input shape matching the model's, no NaN or Infinity
  * in the inputs. Returns the labels.
  */
-export function validateData(
-  data: LabeledData,
-  what: string,
-  numClasses: number,
-  inputShape?: readonly (number | null)[],
-): Int32Array {
+export function validateData(data: LabeledData, what: string, numClasses: number, inputShape?: readonly (number | null)[]): Int32Array {
   checkDataShapes(data, what, inputShape);
   checkFinite(data, what);
   return readLabels(data, what, numClasses);
@@ -57,7 +52,10 @@ export function checkDataShapes(data: LabeledData, what: string, inputShape?: re
 
 /** Throws `non-finite-input` naming the tensor and the first example holding NaN or Infinity. */
 export function checkFinite(data: LabeledData, what: string): void {
-  for (const [name, tensor] of [['x', data.x], ['teacherX', data.teacherX]] as const) {
+  for (const [name, tensor] of [
+    ['x', data.x],
+    ['teacherX', data.teacherX],
+  ] as const) {
     if (!tensor || (tensor.dtype !== 'float32' && tensor.dtype !== 'complex64')) continue;
     const n = tensor.shape[0]!;
     const perExample = tf.tidy(() => tf.all(tf.isFinite(tf.reshape(tensor, [n, -1])), 1));

@@ -1,14 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { Batch, LabeledData } from './batch';
 import { z } from 'zod';
+import type { Batch, LabeledData } from './batch';
 import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointStore, type EpochPosition, fromRecord, toRecord } from './checkpoint';
 import { checkDataShapes, checkFinite, gatherBatch, readLabels, validateData } from './data';
 import { DistillationError, NonFiniteLossError } from './errors';
-import { isStatefulOptimizer } from './optimizers/optimizer';
-import { functionSchema, optionsSchema, parseOptions } from './options';
 import { type EvaluateOptions, evaluateModel } from './evaluate';
 import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
+import { isStatefulOptimizer } from './optimizers/optimizer';
+import { functionSchema, optionsSchema, parseOptions } from './options';
 import type {
   AfterStepOutputs,
   DistillationPlugin,
@@ -21,8 +21,8 @@ import type {
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
 import { TappedModel } from './taps';
-import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
+import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
 import { toTeacherOutputs } from './teacherOutputs';
 
 /** Construction options of a {@link Distiller}. */
@@ -96,7 +96,17 @@ export const distillerConfigSchema = optionsSchema<DistillerConfig>()({
   seed: z.number().int().optional(),
   trainable: functionSchema<(variable: tf.Variable) => boolean>('a function (variable) => boolean').optional(),
   teacherCache: z
-    .union([z.enum(['memory', 'off']), z.custom<TeacherCacheStore>((v) => typeof v === 'object' && v !== null && typeof (v as TeacherCacheStore).load === 'function' && typeof (v as TeacherCacheStore).save === 'function', { message: 'must be a store with load() and save()' })])
+    .union([
+      z.enum(['memory', 'off']),
+      z.custom<TeacherCacheStore>(
+        (v) =>
+          typeof v === 'object' &&
+          v !== null &&
+          typeof (v as TeacherCacheStore).load === 'function' &&
+          typeof (v as TeacherCacheStore).save === 'function',
+        { message: 'must be a store with load() and save()' },
+      ),
+    ])
     .optional(),
   teacherCacheMaxBytes: z.number().int().nonnegative().optional(),
 });
@@ -110,9 +120,16 @@ export const fitOptionsSchema = optionsSchema<FitOptions>()({
   learningRate: z.union([z.number().finite().nonnegative(), functionSchema<LearningRateSchedule>('a number or a schedule')]).optional(),
   onEvent: functionSchema<ProgressListener>().optional(),
   checkpoint: z
-    .custom<CheckpointStore>((v) => typeof v === 'object' && v !== null && typeof (v as CheckpointStore).save === 'function' && typeof (v as CheckpointStore).load === 'function', {
-      message: 'must be a store with save() and load() (memoryCheckpointStore(), fileCheckpointStore(path))',
-    })
+    .custom<CheckpointStore>(
+      (v) =>
+        typeof v === 'object' &&
+        v !== null &&
+        typeof (v as CheckpointStore).save === 'function' &&
+        typeof (v as CheckpointStore).load === 'function',
+      {
+        message: 'must be a store with save() and load() (memoryCheckpointStore(), fileCheckpointStore(path))',
+      },
+    )
     .optional(),
   resume: z.boolean().default(false),
   maxSteps: positiveInteger.optional(),
@@ -120,7 +137,18 @@ export const fitOptionsSchema = optionsSchema<FitOptions>()({
 });
 
 /** Hooks of {@link DistillationPlugin} this version runs; other function fields are listed by `describe()`. */
-const KNOWN_HOOKS = ['setup', 'variables', 'transformBatch', 'loss', 'afterStep', 'onEpochStart', 'onEpochEnd', 'state', 'loadState', 'dispose'];
+const KNOWN_HOOKS = [
+  'setup',
+  'variables',
+  'transformBatch',
+  'loss',
+  'afterStep',
+  'onEpochStart',
+  'onEpochEnd',
+  'state',
+  'loadState',
+  'dispose',
+];
 const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels'];
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
@@ -171,7 +199,10 @@ export class Distiller {
       throw new DistillationError('bad-student', 'Distiller: student must be a tfjs LayersModel');
     }
     if (config.optimizer == null || !(config.optimizer instanceof tf.Optimizer)) {
-      throw new DistillationError('bad-optimizer', "Distiller: optimizer must be a tf.Optimizer (e.g. adam() or sgd({ learningRate }) from '@kd/core')");
+      throw new DistillationError(
+        'bad-optimizer',
+        "Distiller: optimizer must be a tf.Optimizer (e.g. adam() or sgd({ learningRate }) from '@kd/core')",
+      );
     }
     parseOptions(distillerConfigSchema, config, 'Distiller');
     this.student = config.student;
@@ -212,12 +243,18 @@ export class Distiller {
       }
     }
     if (plugin.labels !== undefined && plugin.labels !== 'targets' && plugin.labels !== 'hard') {
-      throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": labels must be 'targets' or 'hard', got ${JSON.stringify(plugin.labels)}`);
+      throw new DistillationError(
+        'bad-plugin',
+        `Plugin "${plugin.name}": labels must be 'targets' or 'hard', got ${JSON.stringify(plugin.labels)}`,
+      );
     }
     if (plugin.taps !== undefined) {
       const ok = (list: unknown) => list === undefined || (Array.isArray(list) && list.every((n) => typeof n === 'string' && n !== ''));
       if (typeof plugin.taps !== 'object' || !ok(plugin.taps.student) || !ok(plugin.taps.teacher)) {
-        throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": taps must be { student?: string[], teacher?: string[] } of layer names`);
+        throw new DistillationError(
+          'bad-plugin',
+          `Plugin "${plugin.name}": taps must be { student?: string[], teacher?: string[] } of layer names`,
+        );
       }
     }
     if (this.slots.some((s) => s.plugin.name === plugin.name)) {
@@ -246,9 +283,7 @@ export class Distiller {
 
   /** The weighted loss as text, e.g. `Loss = 1*ce + 0.9*kd(T=4)`. */
   describe(): string {
-    const parts = this.slots
-      .filter((s) => s.plugin.loss)
-      .map((s) => `${s.plugin.weight ?? 1}*${s.plugin.label ?? s.plugin.name}`);
+    const parts = this.slots.filter((s) => s.plugin.loss).map((s) => `${s.plugin.weight ?? 1}*${s.plugin.label ?? s.plugin.name}`);
     const unknown = this.slots.flatMap((s) =>
       Object.keys(s.plugin)
         .filter((k) => !KNOWN_HOOKS.includes(k) && !KNOWN_FIELDS.includes(k))
@@ -265,7 +300,10 @@ export class Distiller {
   async fit(data: LabeledData, options: FitOptions): Promise<History> {
     this.assertUsable('fit');
     if (this.fitting) {
-      throw new DistillationError('fit-in-progress', 'fit: this Distiller is already training (await the first fit() before starting another)');
+      throw new DistillationError(
+        'fit-in-progress',
+        'fit: this Distiller is already training (await the first fit() before starting another)',
+      );
     }
     this.fitting = true;
     try {
@@ -316,22 +354,23 @@ export class Distiller {
       const resumed = this.position;
       this.position = undefined;
       if (resumed && resumed.order.length !== n) {
-        throw new DistillationError('checkpoint-mismatch', `fit: the checkpoint's epoch order has ${resumed.order.length} examples, the data ${n}`);
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `fit: the checkpoint's epoch order has ${resumed.order.length} examples, the data ${n}`,
+        );
       }
       const started = Date.now() - (resumed?.seconds ?? 0) * 1000;
       await emit({ type: 'epoch-start', epoch, epochs });
       if (!resumed) for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
-      const order = resumed?.order ?? (options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n));
+      const order =
+        resumed?.order ?? (options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n));
       const sums: Record<string, number> = { ...(resumed?.termSums ?? {}) };
       let lossSum = resumed?.lossSum ?? 0;
       let learningRate = resumed?.learningRate ?? this.currentLearningRate();
       let stepsDone = resumed?.stepInEpoch ?? 0;
       for (let s = stepsDone; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
         if (schedule !== undefined) {
-          learningRate =
-            typeof schedule === 'number'
-              ? schedule
-              : schedule({ step: this.globalStep, epoch, stepsPerEpoch, totalSteps });
+          learningRate = typeof schedule === 'number' ? schedule : schedule({ step: this.globalStep, epoch, stepsPerEpoch, totalSteps });
           this.setLearningRate(learningRate);
         }
         const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
@@ -350,8 +389,20 @@ export class Distiller {
           terms,
           learningRate,
         });
-        if (options.checkpointEvery && this.globalStep % options.checkpointEvery === 0 && s + 1 < stepsPerEpoch && this.globalStep < maxSteps) {
-          const position = { stepInEpoch: s + 1, order, lossSum, termSums: { ...sums }, learningRate, seconds: (Date.now() - started) / 1000 };
+        if (
+          options.checkpointEvery &&
+          this.globalStep % options.checkpointEvery === 0 &&
+          s + 1 < stepsPerEpoch &&
+          this.globalStep < maxSteps
+        ) {
+          const position = {
+            stepInEpoch: s + 1,
+            order,
+            lossSum,
+            termSums: { ...sums },
+            learningRate,
+            seconds: (Date.now() - started) / 1000,
+          };
           await options.checkpoint!.save(await this.snapshot(position));
           await emit({ type: 'checkpoint', epoch, step: this.globalStep });
         }
@@ -453,7 +504,10 @@ export class Distiller {
   async restore(checkpoint: Checkpoint): Promise<void> {
     this.assertUsable('restore');
     if (!this.prepared) {
-      throw new DistillationError('not-set-up', 'restore: the plugins are not set up yet; resume with fit(data, { checkpoint, resume: true })');
+      throw new DistillationError(
+        'not-set-up',
+        'restore: the plugins are not set up yet; resume with fit(data, { checkpoint, resume: true })',
+      );
     }
     this.checkRestorable(checkpoint);
     const studentTensors = checkpoint.student.map(fromRecord);
@@ -491,7 +545,10 @@ export class Distiller {
       throw new DistillationError('bad-checkpoint', 'restore: not a kd checkpoint');
     }
     if (checkpoint.version !== CHECKPOINT_VERSION) {
-      throw new DistillationError('bad-checkpoint', `restore: checkpoint format ${checkpoint.version}, this kd reads ${CHECKPOINT_VERSION}`);
+      throw new DistillationError(
+        'bad-checkpoint',
+        `restore: checkpoint format ${checkpoint.version}, this kd reads ${CHECKPOINT_VERSION}`,
+      );
     }
     const names = this.slots.map((s) => s.plugin.name);
     const saved = checkpoint.run.plugins;
@@ -740,8 +797,7 @@ export class Distiller {
         for (const slot of this.slots) {
           if (!slot.plugin.loss) continue;
           const result = slot.plugin.loss(outputs, contextFor(slot));
-          const named: Record<string, tf.Scalar> =
-            result instanceof tf.Tensor ? { [slot.plugin.name]: result } : { ...result };
+          const named: Record<string, tf.Scalar> = result instanceof tf.Tensor ? { [slot.plugin.name]: result } : { ...result };
           for (const [name, term] of Object.entries(named)) {
             if (!(term instanceof tf.Tensor) || term.rank !== 0) {
               throw new DistillationError(

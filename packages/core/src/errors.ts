@@ -35,7 +35,7 @@ export const coreErrorCodes = {
   'non-finite-loss': 'A loss term became NaN or Infinity; no update was applied.',
   'bad-learning-rate': 'A learning-rate schedule returned a negative or non-finite rate.',
   'nothing-to-train': 'The trainable filter rejects every variable.',
-  'disposed': 'The Distiller (or optimizer) was used after dispose().',
+  disposed: 'The Distiller (or optimizer) was used after dispose().',
   'fit-in-progress': 'fit() was called while another fit() of the same Distiller is running.',
   'optimizer-in-use': 'A checkpoint was restored into an optimizer that has already taken steps.',
   'optimizer-not-resumable': "The optimizer's state cannot be restored exactly (tfjs' own Adam family); use kd's optimizers.",
@@ -120,6 +120,7 @@ export class NonFiniteLossError extends DistillationError {
  */
 export function ioError(operation: string, path: string, cause: unknown): DistillationError {
   const code = (cause as { code?: unknown } | null)?.code;
-  const reason = typeof code === 'string' ? `${code} (${(cause as Error).message})` : cause instanceof Error ? cause.message : String(cause);
+  const reason =
+    typeof code === 'string' ? `${code} (${(cause as Error).message})` : cause instanceof Error ? cause.message : String(cause);
   return new DistillationError('io-error', `Cannot ${operation} "${path}": ${reason}`, { cause });
 }

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { z } from 'zod';
 import type { LabeledData } from './batch';
 import { validateData } from './data';
-import { z } from 'zod';
-import { optionsSchema, parseOptions } from './options';
 import type { EvaluationResult } from './events';
+import { optionsSchema, parseOptions } from './options';
 import { type TeacherLike, toTeacher } from './teacher';
 
 /** Options of {@link evaluateModel}. */
@@ -20,11 +20,7 @@ export const evaluateOptionsSchema = optionsSchema<EvaluateOptions>()({ batchSiz
  * Top-1 accuracy and mean cross-entropy of a model (any {@link TeacherLike}: student, teacher,
  * ensemble) on labelled data, in inference mode. Leaves no tensors behind.
  */
-export async function evaluateModel(
-  model: TeacherLike,
-  data: LabeledData,
-  options: EvaluateOptions = {},
-): Promise<EvaluationResult> {
+export async function evaluateModel(model: TeacherLike, data: LabeledData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { batchSize } = parseOptions(evaluateOptionsSchema, options, 'evaluate');
   const teacher = toTeacher(model);
   const inputShape = model instanceof tfl.LayersModel ? model.inputs[0]?.shape : undefined;

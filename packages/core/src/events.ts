@@ -81,7 +81,9 @@ export interface ProgressBarOptions {
 
 /** Schema of {@link ProgressBarOptions}. */
 export const progressBarSchema = optionsSchema<ProgressBarOptions>()({
-  sink: z.custom<TextSink>((v) => typeof (v as TextSink | null)?.write === 'function', { message: 'must be a sink with write(text)' }).optional(),
+  sink: z
+    .custom<TextSink>((v) => typeof (v as TextSink | null)?.write === 'function', { message: 'must be a sink with write(text)' })
+    .optional(),
   label: z.string().optional(),
   width: z.number().int().min(1).max(400).default(24),
 });
@@ -96,8 +98,7 @@ function format(value: number): string {
  */
 export function progressBar(rawOptions: ProgressBarOptions = {}): ProgressListener {
   const options = parseOptions(progressBarSchema, rawOptions, 'progressBar');
-  const sink: TextSink | undefined =
-    options.sink ?? (typeof process !== 'undefined' ? (process.stderr as unknown as TextSink) : undefined);
+  const sink: TextSink | undefined = options.sink ?? (typeof process !== 'undefined' ? (process.stderr as unknown as TextSink) : undefined);
   const width = options.width;
   const label = options.label ? `${options.label} ` : '';
   let started = Date.now();

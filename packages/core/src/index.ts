@@ -41,6 +41,11 @@ export { klDivergence } from './losses/klDivergence';
 export { logitMatchingLoss } from './losses/logitMatchingLoss';
 export { type SoftTargetForm, softTargetLoss, softTargetLossFromLogits } from './losses/softTargetLoss';
 export { teacherLogProbabilities } from './losses/teacherLogProbabilities';
+export { Adam, type AdamOptions, type AdamWOptions, adam, adamSchema, adamW, adamWSchema } from './optimizers/adam';
+export { isStatefulOptimizer, type NamedTensor, StatefulOptimizer } from './optimizers/optimizer';
+export { Rmsprop, type RmspropOptions, rmsprop, rmspropSchema } from './optimizers/rmsprop';
+export { Sgd, type SgdOptions, sgd, sgdSchema } from './optimizers/sgd';
+export { formatPath, functionSchema, optionsSchema, parseOptions, suggest, weightSchema } from './options';
 export type {
   AfterStepOutputs,
   DistillationPlugin,
@@ -57,18 +62,13 @@ export type {
   TeacherPrediction,
 } from './plugin';
 export { definePlugin } from './plugin';
-export { formatPath, functionSchema, optionsSchema, parseOptions, suggest, weightSchema } from './options';
-export { Adam, type AdamOptions, type AdamWOptions, adam, adamSchema, adamW, adamWSchema } from './optimizers/adam';
-export { isStatefulOptimizer, type NamedTensor, StatefulOptimizer } from './optimizers/optimizer';
-export { Rmsprop, type RmspropOptions, rmsprop, rmspropSchema } from './optimizers/rmsprop';
-export { Sgd, type SgdOptions, sgd, sgdSchema } from './optimizers/sgd';
 export { type HardLabelOptions, hardLabel, hardLabelSchema } from './plugins/hardLabel';
 export { type LogitMatchingOptions, logitMatching, logitMatchingSchema } from './plugins/logitMatching';
 export { type SoftTargetsOptions, softTargets, softTargetsSchema } from './plugins/softTargets';
 export { SeededRandom } from './random';
 export {
-  constantRate,
   type CosineDecayOptions,
+  constantRate,
   cosineDecay,
   type LearningRateSchedule,
   linearWarmup,
@@ -76,8 +76,19 @@ export {
   type StepDecayOptions,
   stepDecay,
 } from './schedules';
+export {
+  fitStages,
+  layersUpTo,
+  type Stage,
+  type StagedConfig,
+  type StagedHooks,
+  type StageInfo,
+  type StageResult,
+  type TrainableFilter,
+  trainStudentLayers,
+  trainStudentUpTo,
+} from './stages';
 export { type LayerShape, TappedModel } from './taps';
-export { ensembleOutputs, toTeacherOutputs } from './teacherOutputs';
 export {
   type EnsembleOptions,
   ensembleTeacher,
@@ -96,19 +107,8 @@ export {
   type TeacherCacheOptions,
   type TeacherCacheStats,
   type TeacherCacheStore,
+  type TeacherOutputRecord,
   teacherFingerprint,
   teacherOutputKey,
-  type TeacherOutputRecord,
 } from './teacherCache';
-export {
-  fitStages,
-  layersUpTo,
-  type Stage,
-  type StagedConfig,
-  type StagedHooks,
-  type StageInfo,
-  type StageResult,
-  type TrainableFilter,
-  trainStudentLayers,
-  trainStudentUpTo,
-} from './stages';
+export { ensembleOutputs, toTeacherOutputs } from './teacherOutputs';

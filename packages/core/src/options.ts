@@ -44,10 +44,7 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, whe
   }
   const at = formatPath(issue.path);
   const received = describeValue(valueAt(value, issue.path));
-  throw new DistillationError(
-    'bad-option',
-    `${where}: ${at ? `option "${at}"` : 'options'} ${describeIssue(issue)}, got ${received}`,
-  );
+  throw new DistillationError('bad-option', `${where}: ${at ? `option "${at}"` : 'options'} ${describeIssue(issue)}, got ${received}`);
 }
 
 /** A zod issue as the end of "option "x" ..." (zod's own messages are for forms). */
@@ -64,7 +61,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be ${issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or ')}`;
     case 'invalid_union':
-      return [...new Set(issue.errors.map((branch) => (branch[0] ? describeIssue(branch[0]) : 'valid')))].join(', or ').replace(/, or must be /g, ' or ');
+      return [...new Set(issue.errors.map((branch) => (branch[0] ? describeIssue(branch[0]) : 'valid')))]
+        .join(', or ')
+        .replace(/, or must be /g, ' or ');
     case 'not_multiple_of':
       return `must be a multiple of ${issue.divisor}`;
     default:
@@ -100,11 +99,19 @@ function describeValue(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`;
   if (typeof value === 'function') return 'a function';
   if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value !== null && typeof value === 'object') return value.constructor?.name && value.constructor.name !== 'Object' ? `a ${value.constructor.name}` : 'an object';
+  if (value !== null && typeof value === 'object')
+    return value.constructor?.name && value.constructor.name !== 'Object' ? `a ${value.constructor.name}` : 'an object';
   return String(value);
 }
 
-type Def = { type: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType; options?: z.ZodType[] };
+type Def = {
+  type: string;
+  shape?: Record<string, z.ZodType>;
+  innerType?: z.ZodType;
+  in?: z.ZodType;
+  element?: z.ZodType;
+  options?: z.ZodType[];
+};
 
 /** Keys of the object schema at `path` inside `schema` (through optional, default, arrays, unions). */
 function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {

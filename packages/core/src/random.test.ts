@@ -16,7 +16,14 @@ describe('SeededRandom', () => {
   });
 
   it('is reproducible per seed, uniform enough, and permutes', () => {
-    const draws = (seed: number) => Array.from({ length: 5 }, (() => { const r = new SeededRandom(seed); return () => r.next(); })());
+    const draws = (seed: number) =>
+      Array.from(
+        { length: 5 },
+        (() => {
+          const r = new SeededRandom(seed);
+          return () => r.next();
+        })(),
+      );
     expect(draws(1)).toEqual(draws(1));
     expect(draws(1)).not.toEqual(draws(2));
     const r = new SeededRandom(3);

@@ -65,7 +65,13 @@ const scaled = (base: number) => (p: Parameters<typeof schedule>[0]) => base * s
 class Crash extends Error {}
 
 /** Trains until the checkpoint after `crashAt` steps is written, then "crashes" (the listener throws). */
-async function runUntilCrash(optimizer: () => tf.Optimizer, store: CheckpointStore, crashAt: number, rate: number, data: ReturnType<typeof toyData>) {
+async function runUntilCrash(
+  optimizer: () => tf.Optimizer,
+  store: CheckpointStore,
+  crashAt: number,
+  rate: number,
+  data: ReturnType<typeof toyData>,
+) {
   const run = makeRun(optimizer, 7);
   await expect(
     run.distiller.fit(data, {
@@ -111,7 +117,9 @@ describe('exact resume from a checkpoint inside or at the end of an epoch', () =
         expect(resumed.student.getWeights().map((w) => Array.from(w.dataSync()))).toEqual(expected);
         const state = await resumed.distiller.checkpoint();
         expect(state.optimizer.map((r) => Array.from(r.values))).toEqual(expectedState.optimizer.map((r) => Array.from(r.values)));
-        expect(Array.from(state.plugins['noisySum']!.tensors[0]!.values)).toEqual(Array.from(expectedState.plugins['noisySum']!.tensors[0]!.values));
+        expect(Array.from(state.plugins['noisySum']!.tensors[0]!.values)).toEqual(
+          Array.from(expectedState.plugins['noisySum']!.tensors[0]!.values),
+        );
         expect(state.random).toEqual(expectedState.random);
         // The epoch logs (means over the whole epoch) are the same, the resumed part included.
         expect(resumedHistory.epochs.map((e) => [e.loss, e.terms])).toEqual(history.epochs.map((e) => [e.loss, e.terms]));
@@ -147,7 +155,13 @@ describe('exact resume from a checkpoint inside or at the end of an epoch', () =
   it('fitStages resumes exactly: inside stage 1, at its end, and inside stage 2', async () => {
     const data = toyData(44, 6, 3, 9);
     const stages = (onEvent?: (e: { type: string }) => void): Stage[] => [
-      { name: 'ce', plugins: [hardLabel()], epochs: 2, optimizer: sgd({ learningRate: 0.1, momentum: 0.9 }), fit: { batchSize: BATCH, ...(onEvent ? { onEvent } : {}) } },
+      {
+        name: 'ce',
+        plugins: [hardLabel()],
+        epochs: 2,
+        optimizer: sgd({ learningRate: 0.1, momentum: 0.9 }),
+        fit: { batchSize: BATCH, ...(onEvent ? { onEvent } : {}) },
+      },
       {
         name: 'kd',
         plugins: [hardLabel({ weight: 0.5 }), softTargets({ temperature: 2 }), noisySum()],
@@ -161,7 +175,10 @@ describe('exact resume from a checkpoint inside or at the end of an epoch', () =
       const teacher = mlp(6, 12, 3, 200);
       const list = stages(onEvent);
       try {
-        await fitStages({ student, teacher, seed: 5, stages: list, ...(store ? { checkpoint: store, resume, checkpointEvery: 4 } : {}) }, data);
+        await fitStages(
+          { student, teacher, seed: 5, stages: list, ...(store ? { checkpoint: store, resume, checkpointEvery: 4 } : {}) },
+          data,
+        );
         return student.getWeights().map((w) => Array.from(w.dataSync()));
       } finally {
         for (const stage of list) stage.optimizer.dispose();
@@ -207,7 +224,10 @@ await d.fit({ x, y }, { epochs: 3, batchSize: 8, checkpoint: fileCheckpointStore
     // --input-type=module -e: bare imports resolve from the package folder (cwd).
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: new URL('..', import.meta.url).pathname, stdio: 'pipe' });
     const x = tf.randomUniform([40, 6], -1, 1, 'float32', 11);
-    const y = tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 40 }, (_, i) => i % 3),
+      'int32',
+    );
     const make = () =>
       new Distiller({ student: mlp(6, 10, 3, 100), teacher: mlp(6, 12, 3, 200), optimizer: adam({ learningRate: 0.02 }), seed: 4 })
         .use(hardLabel())

@@ -45,7 +45,10 @@ export const stepDecaySchema = optionsSchema<StepDecayOptions>()({
   factor: rate.default(0.1),
 });
 /** Schema of {@link CosineDecayOptions}. */
-export const cosineDecaySchema = optionsSchema<CosineDecayOptions>()({ initial: rate, final: z.number().finite().nonnegative().default(0) });
+export const cosineDecaySchema = optionsSchema<CosineDecayOptions>()({
+  initial: rate,
+  final: z.number().finite().nonnegative().default(0),
+});
 
 /** Piecewise-constant decay by epoch: `initial * factor^(number of boundaries <= epoch)`. */
 export function stepDecay(rawOptions: StepDecayOptions): LearningRateSchedule {
@@ -77,7 +80,10 @@ export function cosineDecay(rawOptions: CosineDecayOptions): LearningRateSchedul
 /** Linear warm-up over the first `steps` steps (rate `(step+1)/steps` of the schedule's), then the schedule. */
 export function linearWarmup(schedule: LearningRateSchedule, steps: number): LearningRateSchedule {
   if (typeof schedule !== 'function') {
-    throw new DistillationError('bad-option', `linearWarmup: schedule must be a schedule function (e.g. cosineDecay({ initial })), got ${typeof schedule}`);
+    throw new DistillationError(
+      'bad-option',
+      `linearWarmup: schedule must be a schedule function (e.g. cosineDecay({ initial })), got ${typeof schedule}`,
+    );
   }
   if (!Number.isInteger(steps) || steps < 0) {
     throw new DistillationError('bad-option', `linearWarmup: steps must be an integer >= 0, got ${steps}`);

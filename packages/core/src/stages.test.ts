@@ -12,8 +12,18 @@ import { fitStages, layersUpTo, trainStudentLayers, trainStudentUpTo } from './s
 /** input(6) -> s_h1(8) -> s_h2(8) -> logits(3). */
 function deepStudent(seed: number): tfl.LayersModel {
   const model = tfl.sequential({ name: `deep${seed}` });
-  model.add(tfl.layers.dense({ inputShape: [6], units: 8, activation: 'relu', name: 's_h1', kernelInitializer: tfl.initializers.glorotUniform({ seed }) }));
-  model.add(tfl.layers.dense({ units: 8, activation: 'relu', name: 's_h2', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+  model.add(
+    tfl.layers.dense({
+      inputShape: [6],
+      units: 8,
+      activation: 'relu',
+      name: 's_h1',
+      kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    }),
+  );
+  model.add(
+    tfl.layers.dense({ units: 8, activation: 'relu', name: 's_h2', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }),
+  );
   model.add(tfl.layers.dense({ units: 3, name: 's_logits', kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 2 }) }));
   return model;
 }
@@ -25,11 +35,15 @@ function hint(student: string, teacher: string) {
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup: (ctx) => ({
-      w: tf.tidy(() => tf.variable(tf.randomUniform([ctx.studentShapes[student]![1]!, ctx.teacherShapes[teacher]![1]!], -0.3, 0.3, 'float32', 5))),
+      w: tf.tidy(() =>
+        tf.variable(tf.randomUniform([ctx.studentShapes[student]![1]!, ctx.teacherShapes[teacher]![1]!], -0.3, 0.3, 'float32', 5)),
+      ),
     }),
     variables: (s) => [s.w],
     loss: (out, ctx) =>
-      tf.mean(tf.squaredDifference(tf.matMul(out.student.features[student] as tf.Tensor2D, ctx.state.w), out.teacher!.features[teacher]!)) as tf.Scalar,
+      tf.mean(
+        tf.squaredDifference(tf.matMul(out.student.features[student] as tf.Tensor2D, ctx.state.w), out.teacher!.features[teacher]!),
+      ) as tf.Scalar,
     dispose: (s) => s.w.dispose(),
   });
 }
@@ -47,7 +61,9 @@ describe('Distiller trainable filter', () => {
     const trained = layerVars(student, 's_h2');
     const before = snapshot(frozen);
     const beforeTrained = snapshot(trained);
-    const distiller = new Distiller({ student, optimizer: tf.train.sgd(0.1), trainable: trainStudentLayers(student, ['s_h2']) }).use(hardLabel());
+    const distiller = new Distiller({ student, optimizer: tf.train.sgd(0.1), trainable: trainStudentLayers(student, ['s_h2']) }).use(
+      hardLabel(),
+    );
     const leaked = await leakedTensors(() => distiller.fit(data, { epochs: 2, batchSize: 16 }));
     expect(leaked).toBe(0);
     expect(maxChange(before, frozen)).toBe(0);
@@ -59,7 +75,9 @@ describe('Distiller trainable filter', () => {
     const data = toyData(16, 6, 3, 1);
     const distiller = new Distiller({ student: deepStudent(1), optimizer: tf.train.sgd(0.1), trainable: () => false }).use(hardLabel());
     await expect(distiller.fit(data, { epochs: 1 })).rejects.toThrow(/rejects all 6 variables/);
-    expect(() => new Distiller({ student: deepStudent(2), optimizer: tf.train.sgd(0.1), trainable: 3 as never })).toThrow(DistillationError);
+    expect(() => new Distiller({ student: deepStudent(2), optimizer: tf.train.sgd(0.1), trainable: 3 as never })).toThrow(
+      DistillationError,
+    );
     disposeData(data);
   });
 });
@@ -102,8 +120,21 @@ describe('fitStages', () => {
           teacher,
           seed: 3,
           stages: [
-            { name: 'hints', plugins: [hint('s_h1', 'teacher_hidden')], epochs: 2, optimizer: optimizers[0]!, trainable: trainStudentUpTo(student, 's_h1'), fit: { batchSize: 32 } },
-            { name: 'kd', plugins: [hardLabel(), softTargets({ temperature: 4 })], epochs: 1, optimizer: optimizers[1]!, fit: { batchSize: 32 } },
+            {
+              name: 'hints',
+              plugins: [hint('s_h1', 'teacher_hidden')],
+              epochs: 2,
+              optimizer: optimizers[0]!,
+              trainable: trainStudentUpTo(student, 's_h1'),
+              fit: { batchSize: 32 },
+            },
+            {
+              name: 'kd',
+              plugins: [hardLabel(), softTargets({ temperature: 4 })],
+              epochs: 1,
+              optimizer: optimizers[1]!,
+              fit: { batchSize: 32 },
+            },
           ],
         },
         data,
@@ -142,7 +173,9 @@ describe('fitStages', () => {
     await expect(fitStages({ student, stages: [] }, data)).rejects.toThrow(/option "stages" must be a list of >= 1 items/);
     const kd = { name: 'kd', plugins: [hardLabel()], epochs: 1, optimizer: sgd };
     await expect(fitStages({ student, stages: [kd, kd] }, data)).rejects.toThrow(/two stages are named "kd"/);
-    await expect(fitStages({ student, stages: [{ ...kd, plugins: [] }] }, data)).rejects.toThrow(/option "stages\[0\].plugins" must be a list of >= 1 items/);
+    await expect(fitStages({ student, stages: [{ ...kd, plugins: [] }] }, data)).rejects.toThrow(
+      /option "stages\[0\].plugins" must be a list of >= 1 items/,
+    );
     await expect(fitStages({ student, stages: [{ ...kd, epochs: -1 }] }, data)).rejects.toThrow(/option "stages\[0\].epochs" must be >= 0/);
     await expect(fitStages({ student, stages: [{ ...kd, plugins: [softTargets()] }] }, data)).rejects.toThrow(
       /Stage "kd": Plugin "kd" needs a teacher/,

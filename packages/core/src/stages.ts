@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import * as tfc from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { LabeledData } from './batch';
 import { type Checkpoint, type CheckpointStore, fromRecord } from './checkpoint';
@@ -49,7 +49,9 @@ export interface StagedConfig {
 
 const stageSchema = optionsSchema<Stage>()({
   name: z.string().min(1, { message: 'must be a non-empty name' }),
-  plugins: z.array(z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null, { message: 'must be a plugin' })).min(1),
+  plugins: z
+    .array(z.custom<DistillationPlugin<unknown>>((v) => typeof v === 'object' && v !== null, { message: 'must be a plugin' }))
+    .min(1),
   epochs: z.number().int().nonnegative(),
   optimizer: z.custom<tf.Optimizer>((v) => v != null && v instanceof tfc.Optimizer, { message: 'must be a tf.Optimizer' }),
   trainable: functionSchema<TrainableFilter>().optional(),
@@ -63,9 +65,12 @@ export const stagedConfigSchema = optionsSchema<StagedConfig>()({
   seed: z.number().int().optional(),
   stages: z.array(stageSchema).min(1).readonly(),
   checkpoint: z
-    .custom<CheckpointStore>((v) => typeof (v as CheckpointStore | null)?.save === 'function' && typeof (v as CheckpointStore).load === 'function', {
-      message: 'must be a store with save() and load()',
-    })
+    .custom<CheckpointStore>(
+      (v) => typeof (v as CheckpointStore | null)?.save === 'function' && typeof (v as CheckpointStore).load === 'function',
+      {
+        message: 'must be a store with save() and load()',
+      },
+    )
     .optional(),
   resume: z.boolean().default(false),
   checkpointEvery: z.number().int().positive().optional(),
@@ -194,7 +199,10 @@ function setStudentWeights(student: tfl.LayersModel, checkpoint: Checkpoint): vo
   const records = checkpoint.student;
   const bad = records.length !== weights.length || records.some((r, i) => r.shape.join(',') !== weights[i]!.shape.join(','));
   if (bad) {
-    throw new DistillationError('checkpoint-mismatch', `fitStages: the checkpoint's ${records.length} student weights do not fit the student "${student.name}"`);
+    throw new DistillationError(
+      'checkpoint-mismatch',
+      `fitStages: the checkpoint's ${records.length} student weights do not fit the student "${student.name}"`,
+    );
   }
   const tensors = records.map(fromRecord);
   try {

@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeData, mlp, toyData } from '../test/helpers';
 import { canFreeAbandonedTape, Distiller } from './distiller';
-import { hardLabel } from './plugins/hardLabel';
 import { sgd } from './optimizers/sgd';
+import { hardLabel } from './plugins/hardLabel';
 
 describe("freeing a failed step's tape (a private tfjs field, feature-detected)", () => {
   it(`tfjs ${tf.version_core} has engine().state.gradientDepth and activeTape (widen the peer range only when this passes)`, () => {

@@ -44,8 +44,7 @@ export class TappedModel {
       shapes[name] = output.shape;
     }
     this.shapes = shapes;
-    this.view =
-      this.tapNames.length === 0 ? model : tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tapped` });
+    this.view = this.tapNames.length === 0 ? model : tfl.model({ inputs: model.inputs, outputs, name: `${model.name}_tapped` });
   }
 
   /** Runs the view; `training` switches dropout and batch-norm statistics. */

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import { DistillationError } from './errors';
 import { optionsSchema, parseOptions } from './options';
 import type { EnsembleMean, TeacherPrediction } from './plugin';
-import { ensembleOutputs } from './teacherOutputs';
 import { type LayerShape, TappedModel } from './taps';
+import { ensembleOutputs } from './teacherOutputs';
 
 /** Any model-like object with a `predict` returning logits (e.g. a tfjs GraphModel). */
 export interface PredictingModel {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
 import type { LabeledData } from './batch';
 import { Distiller } from './distiller';
-import { definePlugin, type DistillationPlugin } from './plugin';
+import { type DistillationPlugin, definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
 import { ensembleTeacher } from './teacher';
@@ -66,7 +66,10 @@ describe('teacher-output cache', () => {
         const index = tf.reshape(tf.range(0, 40, 1, 'float32'), [40, 1]);
         return {
           x: tf.concat([index, tf.add(tf.randomNormal([40, 3], 0, 1, 'float32', 4), offset)], 1),
-          y: tf.tensor1d(Array.from({ length: 40 }, (_, i) => i % 3), 'int32'),
+          y: tf.tensor1d(
+            Array.from({ length: 40 }, (_, i) => i % 3),
+            'int32',
+          ),
         };
       });
     const data = make(0);
@@ -112,7 +115,9 @@ describe('teacher-output cache', () => {
       d.dispose();
       d.optimizer.dispose();
       // The same teacher with a plugin that reads it: 4 batches per epoch, once with the cache.
-      const kd = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01), seed: 1, teacherCache }).use(softTargets({ temperature: 2 }));
+      const kd = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01), seed: 1, teacherCache }).use(
+        softTargets({ temperature: 2 }),
+      );
       await kd.fit(data, { epochs: 3, batchSize: 8 });
       expect(calls, teacherCache).toBe(teacherCache === 'memory' ? 4 : 12);
       kd.dispose();
@@ -148,9 +153,7 @@ describe('teacher-output cache', () => {
         return { ...batch, x: tf.add(batch.x, tf.randomNormal(batch.x.shape, 0, 0.1, 'float32', random.seed())) };
       },
     });
-    const d = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01) })
-      .use(noise)
-      .use(softTargets({ temperature: 4 }));
+    const d = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.01) }).use(noise).use(softTargets({ temperature: 4 }));
     await d.fit(data, { epochs: 2, batchSize: 16 });
     expect(d.teacherCacheStats()).toMatchObject({ hits: 0, misses: 0, bypassed: 96 });
     d.dispose();

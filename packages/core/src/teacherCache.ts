@@ -3,8 +3,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch, LabeledData } from './batch';
 import { DistillationError } from './errors';
 import type { EnsembleMean, TeacherOutputs, TeacherPrediction } from './plugin';
-import { ensembleDetail, ensembleOutputs, predictionTensors, toTeacherOutputs } from './teacherOutputs';
 import type { Teacher, TeacherLike } from './teacher';
+import { ensembleDetail, ensembleOutputs, predictionTensors, toTeacherOutputs } from './teacherOutputs';
 
 /**
  * Whether the {@link Distiller} keeps teacher outputs across epochs.
@@ -164,7 +164,11 @@ class ContentHash {
  * `teacherX`, and the tapped layer names. Undefined for teachers that are not a LayersModel (no
  * content to hash: functions, GraphModels, ensembles).
  */
-export async function teacherOutputKey(source: TeacherLike | Teacher, data: LabeledData, taps: readonly string[]): Promise<string | undefined> {
+export async function teacherOutputKey(
+  source: TeacherLike | Teacher,
+  data: LabeledData,
+  taps: readonly string[],
+): Promise<string | undefined> {
   if (!(source instanceof tfl.LayersModel)) return undefined;
   const teacher = new ContentHash().text(JSON.stringify(source.toJSON(null, false)));
   for (const w of source.weights) teacher.text(`${w.originalName}[${w.shape}]`).floats(w.read().dataSync() as Float32Array);
@@ -296,7 +300,10 @@ export class TeacherCache {
     const toField = (f: { rowShape: readonly number[]; values: Float32Array }): Field => {
       const rowSize = f.rowShape.reduce((a, b) => a * b, 1);
       if (f.values.length !== rowSize * record.size) {
-        throw new DistillationError('teacher-cache', `teacher cache store: a field of "${this.key}" holds ${f.values.length} values, expected ${rowSize * record.size}`);
+        throw new DistillationError(
+          'teacher-cache',
+          `teacher cache store: a field of "${this.key}" holds ${f.values.length} values, expected ${rowSize * record.size}`,
+        );
       }
       return { rowShape: [...f.rowShape], rowSize, values: f.values };
     };

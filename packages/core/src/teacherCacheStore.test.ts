@@ -8,7 +8,7 @@ import { disposeData, mlp, toyData } from '../test/helpers';
 import type { LabeledData } from './batch';
 import { Distiller } from './distiller';
 import { fileTeacherCacheStore } from './io/fileTeacherCacheStore';
-import { definePlugin, type DistillationPlugin } from './plugin';
+import { type DistillationPlugin, definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
 import { memoryTeacherCacheStore, type TeacherCacheMode, type TeacherCacheStore, teacherOutputKey } from './teacherCache';
@@ -19,13 +19,24 @@ const hint: DistillationPlugin<void> = definePlugin<void>({
   needsTeacher: true,
   taps: { student: ['student_hidden'], teacher: ['teacher_hidden'] },
   loss: ({ student, teacher }) =>
-    tf.mean(tf.square(tf.sub(tf.slice(student.features.student_hidden!, [0, 0], [-1, 4]), tf.slice(teacher!.features.teacher_hidden!, [0, 0], [-1, 4])))) as tf.Scalar,
+    tf.mean(
+      tf.square(
+        tf.sub(tf.slice(student.features.student_hidden!, [0, 0], [-1, 4]), tf.slice(teacher!.features.teacher_hidden!, [0, 0], [-1, 4])),
+      ),
+    ) as tf.Scalar,
 });
 
 /** Trains a fresh student (same seed every time) against `teacher`; returns its weights and cache stats. */
-async function train(teacher: tfl.LayersModel | ((x: tf.Tensor) => tf.Tensor), data: LabeledData, teacherCache: TeacherCacheMode | TeacherCacheStore, withHint = true) {
+async function train(
+  teacher: tfl.LayersModel | ((x: tf.Tensor) => tf.Tensor),
+  data: LabeledData,
+  teacherCache: TeacherCacheMode | TeacherCacheStore,
+  withHint = true,
+) {
   const student = mlp(8, 12, 3, 20, 'student');
-  const d = new Distiller({ student, teacher, optimizer: tf.train.adam(0.01), seed: 3, teacherCache }).use(hardLabel({ weight: 0.5 })).use(softTargets({ temperature: 4, weight: 0.5 }));
+  const d = new Distiller({ student, teacher, optimizer: tf.train.adam(0.01), seed: 3, teacherCache })
+    .use(hardLabel({ weight: 0.5 }))
+    .use(softTargets({ temperature: 4, weight: 0.5 }));
   if (withHint) d.use(hint);
   await d.fit(data, { epochs: 2, batchSize: 16 });
   const weights = student.getWeights().map((w) => Array.from(w.dataSync()));
@@ -68,7 +79,10 @@ describe('teacher-output stores (teacherCache: store)', () => {
     const copy = { x: tf.clone(data.x), y: tf.clone(data.y) };
     expect(await teacherOutputKey(teacher, copy, ['teacher_hidden'])).toBe(key);
     // One input value changed: another key.
-    const changed = tf.tidy(() => ({ x: tf.add(data.x, tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([5], 'int32'), 32 * 8), [32, 8]), 1e-3)), y: tf.clone(data.y) }));
+    const changed = tf.tidy(() => ({
+      x: tf.add(data.x, tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([5], 'int32'), 32 * 8), [32, 8]), 1e-3)),
+      y: tf.clone(data.y),
+    }));
     expect(await teacherOutputKey(teacher, changed, ['teacher_hidden'])).not.toBe(key);
     // One weight changed: another key.
     const w = teacher.weights[0]!;
@@ -107,7 +121,9 @@ describe('teacher-output stores (teacherCache: store)', () => {
     const path = join(dir, files[0]!);
     const bytes = readFileSync(path);
     writeFileSync(path, bytes.subarray(0, bytes.length - 4));
-    await expect(train(teacher, data, fileTeacherCacheStore(dir))).rejects.toThrow(/teacher cache file .*kdtc: \d+ bytes, expected \d+ \(truncated or padded\); delete it to recompute/);
+    await expect(train(teacher, data, fileTeacherCacheStore(dir))).rejects.toThrow(
+      /teacher cache file .*kdtc: \d+ bytes, expected \d+ \(truncated or padded\); delete it to recompute/,
+    );
     writeFileSync(path, 'not a cache');
     await expect(train(teacher, data, fileTeacherCacheStore(dir))).rejects.toThrow('not a kd teacher-output file');
     teacher.dispose();

@@ -1,7 +1,7 @@
 import '@tensorflow/tfjs-backend-cpu';
+import { mlp as sharedMlp } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { mlp as sharedMlp } from '@kd/testing';
 
 await tf.setBackend('cpu');
 

@@ -25,7 +25,12 @@ describe.skipIf(!existsSync(`${root}/dist/index.cjs`))('built @kd/core', () => {
   it('loads with require()', () => {
     const out = execFileSync(
       process.execPath,
-      ['-e', program("const core = require('@kd/core'); const node = require('@kd/core/node'); const tf = require('@tensorflow/tfjs-core'); const tfl = require('@tensorflow/tfjs-layers');")],
+      [
+        '-e',
+        program(
+          "const core = require('@kd/core'); const node = require('@kd/core/node'); const tf = require('@tensorflow/tfjs-core'); const tfl = require('@tensorflow/tfjs-layers');",
+        ),
+      ],
       { cwd: root, encoding: 'utf8' },
     );
     expect(out.trim()).toBe('Loss = 1*ce');

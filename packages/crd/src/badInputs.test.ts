@@ -3,7 +3,7 @@
  * options and bad inputs with a typed kd error, before any work, leaking no tensor. One line per
  * case: [what, run, code, message fragment].
  */
-import { type Batch, Distiller, type DistillationPlugin, isDistillationError, SeededRandom, type SetupContext } from '@kd/core';
+import { type Batch, type DistillationPlugin, Distiller, isDistillationError, SeededRandom, type SetupContext } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
@@ -67,8 +67,18 @@ afterAll(() => {
 
 const optionCases: Case[] = [
   // crd
-  ['crd: misspelt "negatives" (was reported as K = 16384 too large)', () => crd({ ...taps, negative: 4096 } as never), 'unknown-option', 'did you mean "negatives"'],
-  ['crd: misspelt "negatives", nothing else given', () => crd({ negative: 4096 } as never), 'unknown-option', 'crd: unknown option "negative"; did you mean "negatives"?'],
+  [
+    'crd: misspelt "negatives" (was reported as K = 16384 too large)',
+    () => crd({ ...taps, negative: 4096 } as never),
+    'unknown-option',
+    'did you mean "negatives"',
+  ],
+  [
+    'crd: misspelt "negatives", nothing else given',
+    () => crd({ negative: 4096 } as never),
+    'unknown-option',
+    'crd: unknown option "negative"; did you mean "negatives"?',
+  ],
   ['crd: misspelt required "student"', () => crd({ studnet: 's', teacher: 't' } as never), 'unknown-option', 'did you mean "student"'],
   ['crd: misspelt "temperature"', () => crd({ ...taps, temprature: 0.1 } as never), 'unknown-option', 'did you mean "temperature"'],
   ['crd: misspelt "featureDim"', () => crd({ ...taps, featDim: 8 } as never), 'unknown-option', 'did you mean "featureDim"'],
@@ -93,24 +103,69 @@ const optionCases: Case[] = [
   ['crd: empty name', () => crd({ ...taps, name: '' }), 'bad-option', 'option "name"'],
   ['crd: studentDim 0', () => crd({ ...taps, studentDim: 0 }), 'bad-option', 'option "studentDim"'],
   // crdEnsemble
-  ['crdEnsemble: misspelt member key', () => crdEnsemble([taps, { ...taps, studentDims: 8 } as never]), 'unknown-option', 'did you mean "members[1].studentDim"'],
-  ['crdEnsemble: misspelt required member key', () => crdEnsemble([taps, { studnet: 's', teacher: 't' } as never]), 'unknown-option', 'did you mean "members[1].student"'],
+  [
+    'crdEnsemble: misspelt member key',
+    () => crdEnsemble([taps, { ...taps, studentDims: 8 } as never]),
+    'unknown-option',
+    'did you mean "members[1].studentDim"',
+  ],
+  [
+    'crdEnsemble: misspelt required member key',
+    () => crdEnsemble([taps, { studnet: 's', teacher: 't' } as never]),
+    'unknown-option',
+    'did you mean "members[1].student"',
+  ],
   ['crdEnsemble: misspelt option', () => crdEnsemble([taps], { negativs: 8 } as never), 'unknown-option', 'did you mean "negatives"'],
-  ['crdEnsemble: misspelt teacherDim', () => crdEnsemble([{ ...taps, teacherDims: 8 } as never]), 'unknown-option', 'did you mean "members[0].teacherDim"'],
+  [
+    'crdEnsemble: misspelt teacherDim',
+    () => crdEnsemble([{ ...taps, teacherDims: 8 } as never]),
+    'unknown-option',
+    'did you mean "members[0].teacherDim"',
+  ],
   ['crdEnsemble: no members', () => crdEnsemble([]), 'bad-option', 'option "members"'],
   ['crdEnsemble: members not a list', () => crdEnsemble(undefined as never), 'bad-option', 'option "members"'],
   ['crdEnsemble: empty teacher tap', () => crdEnsemble([{ student: 's', teacher: '' }]), 'bad-option', 'option "members[0].teacher"'],
   ['crdEnsemble: negative weight', () => crdEnsemble([taps], { weight: -1 }), 'bad-option', 'option "weight"'],
   ['crdEnsemble: momentum below 0', () => crdEnsemble([taps], { momentum: -0.1 }), 'bad-option', 'option "momentum"'],
   // NegativeSampler
-  ['NegativeSampler: misspelt "labels"', () => new NegativeSampler({ dataSize: N, negatives: 4, lables: labels } as never), 'unknown-option', 'did you mean "labels"'],
-  ['NegativeSampler: misspelt "positive"', () => new NegativeSampler({ dataSize: N, negatives: 4, positve: 'relax' } as never), 'unknown-option', 'did you mean "positive"'],
+  [
+    'NegativeSampler: misspelt "labels"',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, lables: labels } as never),
+    'unknown-option',
+    'did you mean "labels"',
+  ],
+  [
+    'NegativeSampler: misspelt "positive"',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, positve: 'relax' } as never),
+    'unknown-option',
+    'did you mean "positive"',
+  ],
   ['NegativeSampler: dataSize 1', () => new NegativeSampler({ dataSize: 1, negatives: 1 }), 'bad-option', 'option "dataSize"'],
   ['NegativeSampler: fractional negatives', () => new NegativeSampler({ dataSize: N, negatives: 2.5 }), 'bad-option', 'option "negatives"'],
-  ['NegativeSampler: labels a plain array', () => new NegativeSampler({ dataSize: N, negatives: 4, labels: [0, 1] as never }), 'bad-option', 'option "labels"'],
-  ['NegativeSampler: labels of another length', () => new NegativeSampler({ dataSize: N, negatives: 4, labels: new Int32Array(3) }), 'bad-option', 'option "labels" has 3 labels'],
-  ['NegativeSampler: unknown positive mode', () => new NegativeSampler({ dataSize: N, negatives: 4, positive: 'x' as never }), 'bad-option', 'option "positive"'],
-  ['NegativeSampler: a negative label', () => new NegativeSampler({ dataSize: 3, negatives: 1, labels: Int32Array.of(0, -1, 1) }), 'bad-labels', 'label -1 of example 1'],
+  [
+    'NegativeSampler: labels a plain array',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, labels: [0, 1] as never }),
+    'bad-option',
+    'option "labels"',
+  ],
+  [
+    'NegativeSampler: labels of another length',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, labels: new Int32Array(3) }),
+    'bad-option',
+    'option "labels" has 3 labels',
+  ],
+  [
+    'NegativeSampler: unknown positive mode',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, positive: 'x' as never }),
+    'bad-option',
+    'option "positive"',
+  ],
+  [
+    'NegativeSampler: a negative label',
+    () => new NegativeSampler({ dataSize: 3, negatives: 1, labels: Int32Array.of(0, -1, 1) }),
+    'bad-labels',
+    'label -1 of example 1',
+  ],
   // MemoryBank, EmbedHead, CrdCritic
   ['MemoryBank: misspelt "seed"', () => new MemoryBank(4, 2, { sed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
   ['MemoryBank: empty name', () => new MemoryBank(4, 2, { name: '' }), 'bad-option', 'option "name"'],
@@ -120,39 +175,144 @@ const optionCases: Case[] = [
   ['EmbedHead: misspelt "seed"', () => new EmbedHead(4, 2, { seeed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
   ['EmbedHead: seed not a number', () => new EmbedHead(4, 2, { seed: 'x' as never }), 'bad-option', 'option "seed"'],
   ['EmbedHead: inputDim 0', () => new EmbedHead(0, 2), 'bad-option', 'inputDim must be a positive integer'],
-  ['CrdCritic: misspelt "featureDim"', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, featureDims: 4 } as never), 'unknown-option', 'did you mean "featureDim"'],
-  ['CrdCritic: misspelt required "dataSize"', () => new CrdCritic({ studentDim: 4, teacherDim: 4, datasize: 8 } as never), 'unknown-option', 'did you mean "dataSize"'],
-  ['NegativeSampler: misspelt required "negatives"', () => new NegativeSampler({ dataSize: N, negative: 4 } as never), 'unknown-option', 'did you mean "negatives"'],
+  [
+    'CrdCritic: misspelt "featureDim"',
+    () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, featureDims: 4 } as never),
+    'unknown-option',
+    'did you mean "featureDim"',
+  ],
+  [
+    'CrdCritic: misspelt required "dataSize"',
+    () => new CrdCritic({ studentDim: 4, teacherDim: 4, datasize: 8 } as never),
+    'unknown-option',
+    'did you mean "dataSize"',
+  ],
+  [
+    'NegativeSampler: misspelt required "negatives"',
+    () => new NegativeSampler({ dataSize: N, negative: 4 } as never),
+    'unknown-option',
+    'did you mean "negatives"',
+  ],
   ['CrdCritic: no dataSize', () => new CrdCritic({ studentDim: 4, teacherDim: 4 } as never), 'bad-option', 'option "dataSize"'],
-  ['CrdCritic: unknown scoring', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, scoring: 'x' as never }), 'bad-option', 'option "scoring"'],
-  ['CrdCritic: temperature -1', () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, temperature: -1 }), 'bad-option', 'option "temperature"'],
+  [
+    'CrdCritic: unknown scoring',
+    () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, scoring: 'x' as never }),
+    'bad-option',
+    'option "scoring"',
+  ],
+  [
+    'CrdCritic: temperature -1',
+    () => new CrdCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, temperature: -1 }),
+    'bad-option',
+    'option "temperature"',
+  ],
   // scores and losses
-  ['contrastLogits: unknown strategy', () => contrastLogits(table, anchors, contrast, 0.1, 'fast' as never), 'bad-option', "strategy must be 'gather' or 'dense'"],
-  ['contrastLogits: temperature 0', () => contrastLogits(table, anchors, contrast, 0), 'bad-option', 'temperature must be a finite number > 0'],
-  ['sharedContrastLogits: temperature NaN', () => sharedContrastLogits(table, anchors, Int32Array.of(0, 1), Int32Array.of(2), Number.NaN), 'bad-option', 'temperature'],
+  [
+    'contrastLogits: unknown strategy',
+    () => contrastLogits(table, anchors, contrast, 0.1, 'fast' as never),
+    'bad-option',
+    "strategy must be 'gather' or 'dense'",
+  ],
+  [
+    'contrastLogits: temperature 0',
+    () => contrastLogits(table, anchors, contrast, 0),
+    'bad-option',
+    'temperature must be a finite number > 0',
+  ],
+  [
+    'sharedContrastLogits: temperature NaN',
+    () => sharedContrastLogits(table, anchors, Int32Array.of(0, 1), Int32Array.of(2), Number.NaN),
+    'bad-option',
+    'temperature',
+  ],
   ['nceLoss: dataSize 0', () => nceLoss(threeColumns, 0), 'bad-option', 'dataSize must be > 0'],
   ['nceLossFromLogits: dataSize -1', () => nceLossFromLogits(logits, 1, -1), 'bad-option', 'dataSize must be > 0'],
   ['estimateZ: dataSize NaN', () => estimateZ(logits, Number.NaN), 'bad-option', 'dataSize must be > 0'],
 ];
 
 const crdCodeCases: (readonly [CrdErrorCode, string, () => unknown, string | RegExp])[] = [
-  ['too-many-negatives', 'NegativeSampler: K >= N', () => new NegativeSampler({ dataSize: N, negatives: N }), 'K = 20 must be smaller than the number of training examples N = 20'],
-  ['too-many-negatives', 'sampleShared: the batch covers every example', () => new NegativeSampler({ dataSize: 3, negatives: 2 }).sampleShared([0, 1, 2], random), 'covers every example'],
-  ['no-labels', "NegativeSampler: 'relax' without labels", () => new NegativeSampler({ dataSize: N, negatives: 4, positive: 'relax' }), 'needs the training labels'],
-  ['single-class', 'NegativeSampler: one label only', () => new NegativeSampler({ dataSize: N, negatives: 4, labels: new Int32Array(N) }), 'same label'],
+  [
+    'too-many-negatives',
+    'NegativeSampler: K >= N',
+    () => new NegativeSampler({ dataSize: N, negatives: N }),
+    'K = 20 must be smaller than the number of training examples N = 20',
+  ],
+  [
+    'too-many-negatives',
+    'sampleShared: the batch covers every example',
+    () => new NegativeSampler({ dataSize: 3, negatives: 2 }).sampleShared([0, 1, 2], random),
+    'covers every example',
+  ],
+  [
+    'no-labels',
+    "NegativeSampler: 'relax' without labels",
+    () => new NegativeSampler({ dataSize: N, negatives: 4, positive: 'relax' }),
+    'needs the training labels',
+  ],
+  [
+    'single-class',
+    'NegativeSampler: one label only',
+    () => new NegativeSampler({ dataSize: N, negatives: 4, labels: new Int32Array(N) }),
+    'same label',
+  ],
   ['missing-indices', 'sample: no index', () => sampler.sample(undefined as never, random), 'sample index'],
   ['index-out-of-range', 'sample: index N', () => sampler.sample([1, N], random), 'index 20 (batch position 1) is outside [0, 20)'],
   ['index-out-of-range', 'sampleShared: index -1', () => sampler.sampleShared([-1], random), 'index -1'],
-  ['index-out-of-range', 'MemoryBank.update: row 10 of 10', () => bank.update(Int32Array.of(10), row3, row3, 0.5), 'outside the memory bank [0, 10)'],
-  ['index-out-of-range', 'contrastLogits: a bank row past N', () => contrastLogits(table, anchors, Int32Array.of(0, 1, 2, 3, 4, 10), 0.1), 'bank row 10'],
-  ['feature-dim-mismatch', 'MemoryBank.update: rows of 4 for a bank of 3', () => bank.update(Int32Array.of(0), row4, row3, 0.5), 'student embeddings must be [1, 3]'],
+  [
+    'index-out-of-range',
+    'MemoryBank.update: row 10 of 10',
+    () => bank.update(Int32Array.of(10), row3, row3, 0.5),
+    'outside the memory bank [0, 10)',
+  ],
+  [
+    'index-out-of-range',
+    'contrastLogits: a bank row past N',
+    () => contrastLogits(table, anchors, Int32Array.of(0, 1, 2, 3, 4, 10), 0.1),
+    'bank row 10',
+  ],
+  [
+    'feature-dim-mismatch',
+    'MemoryBank.update: rows of 4 for a bank of 3',
+    () => bank.update(Int32Array.of(0), row4, row3, 0.5),
+    'student embeddings must be [1, 3]',
+  ],
   ['feature-dim-mismatch', 'EmbedHead.apply: 7 features for 6', () => head.apply(feats.s7), '[batch, 6]'],
-  ['feature-dim-mismatch', 'CrdCritic.loss: student features of the wrong size', () => critic.loss(feats.s7, feats.t5, sampler.sample([0, 1], random)), '[batch, 6]'],
-  ['feature-dim-mismatch', 'contrastLogits: anchors of 4 for bank rows of 3', () => contrastLogits(table, row4, Int32Array.of(0, 1), 0.1), 'bank rows have 3 values'],
-  ['feature-dim-mismatch', 'sharedContrastLogits: anchors of 4 for bank rows of 3', () => sharedContrastLogits(table, row4, Int32Array.of(0), Int32Array.of(1), 0.1), 'bank rows have 3 values'],
-  ['bad-contrast', 'CrdCritic.loss: 3 feature rows for 2 indices', () => critic.loss(feats.s6x3, feats.t5, sampler.sample([0, 1], random)), 'features have 3 rows for 2 sample indices'],
-  ['bad-contrast', 'contrastLogits: rows without a negative', () => contrastLogits(table, anchors, Int32Array.of(0, 1), 0.1), 'do not form [2, K+1] rows'],
-  ['bad-contrast', 'sharedContrastLogits: no negative', () => sharedContrastLogits(table, anchors, Int32Array.of(0, 1), new Int32Array(0), 0.1), '0 negatives'],
+  [
+    'feature-dim-mismatch',
+    'CrdCritic.loss: student features of the wrong size',
+    () => critic.loss(feats.s7, feats.t5, sampler.sample([0, 1], random)),
+    '[batch, 6]',
+  ],
+  [
+    'feature-dim-mismatch',
+    'contrastLogits: anchors of 4 for bank rows of 3',
+    () => contrastLogits(table, row4, Int32Array.of(0, 1), 0.1),
+    'bank rows have 3 values',
+  ],
+  [
+    'feature-dim-mismatch',
+    'sharedContrastLogits: anchors of 4 for bank rows of 3',
+    () => sharedContrastLogits(table, row4, Int32Array.of(0), Int32Array.of(1), 0.1),
+    'bank rows have 3 values',
+  ],
+  [
+    'bad-contrast',
+    'CrdCritic.loss: 3 feature rows for 2 indices',
+    () => critic.loss(feats.s6x3, feats.t5, sampler.sample([0, 1], random)),
+    'features have 3 rows for 2 sample indices',
+  ],
+  [
+    'bad-contrast',
+    'contrastLogits: rows without a negative',
+    () => contrastLogits(table, anchors, Int32Array.of(0, 1), 0.1),
+    'do not form [2, K+1] rows',
+  ],
+  [
+    'bad-contrast',
+    'sharedContrastLogits: no negative',
+    () => sharedContrastLogits(table, anchors, Int32Array.of(0, 1), new Int32Array(0), 0.1),
+    '0 negatives',
+  ],
   ['bad-contrast', 'nceLoss: scores [2, 1]', () => nceLoss(oneColumn, 10), 'expected scores [B, K+1] with K >= 1'],
   ['non-finite-normaliser', 'estimateZ: NaN scores', () => estimateZ(nanScores, 10), 'normaliser Z estimated on the first batch is NaN'],
   ['non-finite-normaliser', 'nceLossFromLogits: Z = 0', () => nceLossFromLogits(logits, 0, 10), 'normaliser Z must be finite and > 0'],
@@ -241,18 +401,92 @@ async function fitRefused(plugin: DistillationPlugin<CrdState>, withTeacher = tr
 }
 
 const pluginCases: (readonly [string, string, () => unknown, string | RegExp])[] = [
-  ['fit: K >= N', 'too-many-negatives', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 24 })), /K = 24 must be smaller .* N = 24/],
-  ['fit: teacherDim disagrees with the tapped layer', 'feature-dim-mismatch', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8, teacherDim: 32 })), 'teacherDim = 32 disagrees with the tapped teacher layer "bt_pool"'],
-  ['fit: CRD-EN member studentDim disagrees', 'feature-dim-mismatch', () => fitRefused(crdEnsemble([{ student: 'bs_pool', teacher: 'bt_pool', studentDim: 7 }], { negatives: 8 })), 'studentDim = 7 disagrees'],
-  ['fit: every example of one class', 'single-class', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8 }), true, oneClass), 'same label'],
+  [
+    'fit: K >= N',
+    'too-many-negatives',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 24 })),
+    /K = 24 must be smaller .* N = 24/,
+  ],
+  [
+    'fit: teacherDim disagrees with the tapped layer',
+    'feature-dim-mismatch',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8, teacherDim: 32 })),
+    'teacherDim = 32 disagrees with the tapped teacher layer "bt_pool"',
+  ],
+  [
+    'fit: CRD-EN member studentDim disagrees',
+    'feature-dim-mismatch',
+    () => fitRefused(crdEnsemble([{ student: 'bs_pool', teacher: 'bt_pool', studentDim: 7 }], { negatives: 8 })),
+    'studentDim = 7 disagrees',
+  ],
+  [
+    'fit: every example of one class',
+    'single-class',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8 }), true, oneClass),
+    'same label',
+  ],
   ['fit: no teacher', 'no-teacher', () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', negatives: 8 }), false), /teacher/],
-  ['fit: an untapped layer name', 'unknown-layer', () => fitRefused(crd({ student: 'bs_nope', teacher: 'bt_pool', negatives: 8 })), 'bs_nope'],
-  ['setup: relax without labels', 'no-labels', () => setupAndStep(crd({ ...taps, featureDim: 4, negatives: 4, positive: 'relax' }), setupContext(false)), 'needs the training labels'],
-  ['setup: a map with an unknown size and no teacherDim', 'feature-dim-mismatch', () => setupAndStep(crd({ student: 's', teacher: 'm', featureDim: 4, negatives: 4 }), { ...setupContext(true), teacherShapes: { m: [null, null, 2] } }), 'fixed-size (pooled) feature'],
-  ['setup: the tapped layer is not in the context', 'unknown-layer', () => setupAndStep(crd({ student: 's', teacher: 'x', featureDim: 4, negatives: 4 }), setupContext(true)), 'teacher layer "x" was not tapped'],
-  ['transformBatch: no batch.index', 'missing-indices', () => setupAndStep(crd({ ...taps, featureDim: 4, negatives: 4 }), setupContext(true), () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32') }) as Batch), 'needs the sample index of every example'],
-  ['transformBatch: batch.index of the wrong length', 'missing-indices', () => setupAndStep(crd({ ...taps, featureDim: 4, negatives: 4 }), setupContext(true), () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([0, 1, 2], 'int32') }) as Batch), 'batch.index must be [2]'],
-  ['transformBatch: an index past N', 'index-out-of-range', () => setupAndStep(crd({ ...taps, featureDim: 4, negatives: 4, sampling: 'shared' }), setupContext(true), () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([3, N], 'int32') }) as Batch), 'index 20'],
+  [
+    'fit: an untapped layer name',
+    'unknown-layer',
+    () => fitRefused(crd({ student: 'bs_nope', teacher: 'bt_pool', negatives: 8 })),
+    'bs_nope',
+  ],
+  [
+    'setup: relax without labels',
+    'no-labels',
+    () => setupAndStep(crd({ ...taps, featureDim: 4, negatives: 4, positive: 'relax' }), setupContext(false)),
+    'needs the training labels',
+  ],
+  [
+    'setup: a map with an unknown size and no teacherDim',
+    'feature-dim-mismatch',
+    () =>
+      setupAndStep(crd({ student: 's', teacher: 'm', featureDim: 4, negatives: 4 }), {
+        ...setupContext(true),
+        teacherShapes: { m: [null, null, 2] },
+      }),
+    'fixed-size (pooled) feature',
+  ],
+  [
+    'setup: the tapped layer is not in the context',
+    'unknown-layer',
+    () => setupAndStep(crd({ student: 's', teacher: 'x', featureDim: 4, negatives: 4 }), setupContext(true)),
+    'teacher layer "x" was not tapped',
+  ],
+  [
+    'transformBatch: no batch.index',
+    'missing-indices',
+    () =>
+      setupAndStep(
+        crd({ ...taps, featureDim: 4, negatives: 4 }),
+        setupContext(true),
+        () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32') }) as Batch,
+      ),
+    'needs the sample index of every example',
+  ],
+  [
+    'transformBatch: batch.index of the wrong length',
+    'missing-indices',
+    () =>
+      setupAndStep(
+        crd({ ...taps, featureDim: 4, negatives: 4 }),
+        setupContext(true),
+        () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([0, 1, 2], 'int32') }) as Batch,
+      ),
+    'batch.index must be [2]',
+  ],
+  [
+    'transformBatch: an index past N',
+    'index-out-of-range',
+    () =>
+      setupAndStep(
+        crd({ ...taps, featureDim: 4, negatives: 4, sampling: 'shared' }),
+        setupContext(true),
+        () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([3, N], 'int32') }) as Batch,
+      ),
+    'index 20',
+  ],
 ];
 
 describe('@kd/crd plugins refuse bad runs before the first step', () => {

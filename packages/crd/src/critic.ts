@@ -3,14 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { EmbedHead } from './embedHead';
 import { CrdError } from './errors';
 import { MemoryBank } from './memoryBank';
-import {
-  type ContrastLogits,
-  contrastLogits,
-  estimateZ,
-  nceLossFromLogits,
-  type ScoringStrategy,
-  sharedContrastLogits,
-} from './nce';
+import { type ContrastLogits, contrastLogits, estimateZ, nceLossFromLogits, type ScoringStrategy, sharedContrastLogits } from './nce';
 import { momentumSchema, nameSchema, positiveInt, scoringSchema, seedSchema, temperatureSchema } from './options';
 import type { ContrastSample } from './sampler';
 

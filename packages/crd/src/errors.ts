@@ -7,10 +7,13 @@ import { DistillationError, type DistillationErrorOptions } from '@kd/core';
  * class indices are core's `bad-labels`. Match codes with `isDistillationError(error, code)`.
  */
 export const crdErrorCodes = {
-  'too-many-negatives': 'K negatives must be fewer than the N training examples (or the shared variant has no example left outside the batch).',
-  'missing-indices': 'A batch carries no sample index of its examples (batch.index [batch] int32), which CRD needs to address the memory bank.',
+  'too-many-negatives':
+    'K negatives must be fewer than the N training examples (or the shared variant has no example left outside the batch).',
+  'missing-indices':
+    'A batch carries no sample index of its examples (batch.index [batch] int32), which CRD needs to address the memory bank.',
   'index-out-of-range': 'A sample index is not an integer row of the memory bank [0, N).',
-  'feature-dim-mismatch': 'A feature or embedding does not have the size the head or bank was built for (or a tapped layer has no fixed size).',
+  'feature-dim-mismatch':
+    'A feature or embedding does not have the size the head or bank was built for (or a tapped layer has no fixed size).',
   'bad-contrast': 'Contrast indices or scores do not form [B, K+1] rows with K >= 1 for the batch.',
   'no-labels': "Positive mode 'relax' needs the training labels.",
   'single-class': 'Every training example has the same label, so class-aware sampling finds no negative.',

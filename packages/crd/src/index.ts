@@ -4,7 +4,7 @@
  * (`crdEnsemble`) and cross-modal pairing (through `LabeledData.teacherX`).
  * @packageDocumentation
  */
-export { type CrdCriticOptions, type CrdCriticResult, type CrdCriticState, CrdCritic, crdCriticSchema } from './critic';
+export { CrdCritic, type CrdCriticOptions, type CrdCriticResult, type CrdCriticState, crdCriticSchema } from './critic';
 export { EmbedHead, type EmbedHeadOptions, embedHeadSchema, l2Normalize } from './embedHead';
 export { CrdError, type CrdErrorCode, crdErrorCodes } from './errors';
 export { MemoryBank, type MemoryBankOptions, type MemoryBankState, memoryBankSchema } from './memoryBank';

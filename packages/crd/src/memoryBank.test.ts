@@ -50,7 +50,12 @@ describe('MemoryBank', () => {
     // One exact step: row = l2norm(0.5*row + 0.5*v).
     const fresh = new MemoryBank(50, 4, { seed: 2 });
     const row = fresh.teacher.arraySync()[17]!;
-    fresh.update(Int32Array.from([17]), tf.tidy(() => tf.zeros([1, 4]) as tf.Tensor2D), tf.tidy(() => tf.ones([1, 4]) as tf.Tensor2D), 0.5);
+    fresh.update(
+      Int32Array.from([17]),
+      tf.tidy(() => tf.zeros([1, 4]) as tf.Tensor2D),
+      tf.tidy(() => tf.ones([1, 4]) as tf.Tensor2D),
+      0.5,
+    );
     const mixed = row.map((r) => 0.5 * r + 0.5);
     const n = Math.hypot(...mixed);
     const got = fresh.teacher.arraySync()[17]!;

@@ -86,7 +86,10 @@ export function sharedContrastLogits(
     throw new CrdError('feature-dim-mismatch', `CRD scores: anchors are [${anchors.shape}] but bank rows have ${bank.shape[1]} values`);
   }
   if (positives.length !== anchors.shape[0] || negatives.length === 0) {
-    throw new CrdError('bad-contrast', `CRD scores: ${positives.length} positives for ${anchors.shape[0]} anchors, ${negatives.length} negatives`);
+    throw new CrdError(
+      'bad-contrast',
+      `CRD scores: ${positives.length} positives for ${anchors.shape[0]} anchors, ${negatives.length} negatives`,
+    );
   }
   return tf.tidy(() => {
     const scale = 1 / temperature;

@@ -1,7 +1,7 @@
 import {
   type Batch,
-  Distiller,
   DistillationError,
+  Distiller,
   ensembleTeacher,
   hardLabel,
   type LabeledData,
@@ -151,9 +151,7 @@ describe('crd plugin in a Distiller', () => {
       /index 20 .* outside \[0, 20\)/,
     );
     const sample = state.sampler.sample([0, 1], new SeededRandom(0));
-    expect(() => tf.tidy(() => state.critics[0]!.loss(tf.zeros([2, 7]), tf.zeros([2, 5]), sample).loss)).toThrow(
-      DistillationError,
-    );
+    expect(() => tf.tidy(() => state.critics[0]!.loss(tf.zeros([2, 7]), tf.zeros([2, 5]), sample).loss)).toThrow(DistillationError);
     expect(() => tf.tidy(() => state.critics[0]!.loss(tf.zeros([2, 7]), tf.zeros([2, 5]), sample).loss)).toThrow(/\[batch, 6\]/);
     plugin.dispose!(state);
     tf.dispose([x, y, outOfRange.index]);

@@ -4,12 +4,12 @@ import {
   type DistillationPlugin,
   definePlugin,
   type LossTerms,
+  optionsSchema,
   type PluginCheckpoint,
+  parseOptions,
   type SeededRandom,
   type SetupContext,
   type StepOutputs,
-  optionsSchema,
-  parseOptions,
   weightSchema,
 } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
@@ -167,10 +167,7 @@ export function crd(options: CrdOptions): DistillationPlugin<CrdState> {
  * const teacher = ensembleTeacher([t0, t1]);
  * distiller.use(crdEnsemble([{ student: 'pool', teacher: '0/pool' }, { student: 'pool', teacher: '1/pool' }], { weight: 0.8 }));
  */
-export function crdEnsemble(
-  members: readonly CrdEnsembleMember[],
-  options: CrdCommonOptions = {},
-): DistillationPlugin<CrdState> {
+export function crdEnsemble(members: readonly CrdEnsembleMember[], options: CrdCommonOptions = {}): DistillationPlugin<CrdState> {
   const parsed = parseOptions(crdEnsembleMembersSchema, { members }, 'crdEnsemble');
   const common = parseOptions(crdEnsembleSchema, options, 'crdEnsemble');
   const specs = parsed.members.map((m, i) => ({ ...m, label: `${common.name}/${i}` }));

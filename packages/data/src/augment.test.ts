@@ -81,7 +81,10 @@ describe('augmentations', () => {
 
   it('augment() is a transformBatch plugin: reproducible with the run seed, bypasses the teacher cache, leaks nothing', async () => {
     const x = tf.randomUniform([32, 6, 6, 1], 0, 1, 'float32', 1);
-    const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 32 }, (_, i) => i % 3),
+      'int32',
+    );
     const model = (seed: number) =>
       tfl.sequential({
         layers: [

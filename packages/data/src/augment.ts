@@ -1,4 +1,12 @@
-import { type Batch, DistillationError, type DistillationPlugin, definePlugin, optionsSchema, parseOptions, type SeededRandom } from '@kd/core';
+import {
+  type Batch,
+  DistillationError,
+  type DistillationPlugin,
+  definePlugin,
+  optionsSchema,
+  parseOptions,
+  type SeededRandom,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { DataError } from './errors';
@@ -20,7 +28,10 @@ interface Layout {
 
 function layoutOf(x: tf.Tensor, what: string): Layout {
   if (!(x instanceof tf.Tensor)) {
-    throw new DataError('bad-images', `${what}: expected images [N, H, W, C] or [N, H, W] as a tf.Tensor, got ${x === null ? 'null' : typeof x}`);
+    throw new DataError(
+      'bad-images',
+      `${what}: expected images [N, H, W, C] or [N, H, W] as a tf.Tensor, got ${x === null ? 'null' : typeof x}`,
+    );
   }
   if (x.rank !== 3 && x.rank !== 4) {
     throw new DataError('bad-images', `${what}: expected images [N, H, W, C] or [N, H, W], got shape [${x.shape}]`);
@@ -32,7 +43,10 @@ function layoutOf(x: tf.Tensor, what: string): Layout {
 /** Throws core's `bad-option` unless `random` is a SeededRandom (or has its `next` and `int`). */
 function checkRandom(random: SeededRandom, what: string): void {
   if (random === null || typeof random !== 'object' || typeof random.next !== 'function' || typeof random.int !== 'function') {
-    throw new DistillationError('bad-option', `${what}: random must be a SeededRandom (in a plugin, the step's context.random), got ${String(random)}`);
+    throw new DistillationError(
+      'bad-option',
+      `${what}: random must be a SeededRandom (in a plugin, the step's context.random), got ${String(random)}`,
+    );
   }
 }
 
@@ -40,7 +54,16 @@ function checkRandom(random: SeededRandom, what: string): void {
  * Copies image `k` of `source` into `out` shifted by (dy, dx), zero fill outside; the output
  * image is `oh x ow`, reading source pixel `(r - dy, col - dx)`.
  */
-function shiftInto(source: ArrayLike<number>, out: Float32Array, k: number, l: Layout, oh: number, ow: number, dy: number, dx: number): void {
+function shiftInto(
+  source: ArrayLike<number>,
+  out: Float32Array,
+  k: number,
+  l: Layout,
+  oh: number,
+  ow: number,
+  dy: number,
+  dx: number,
+): void {
   const { h, w, c } = l;
   const inBase = k * h * w * c;
   const outBase = k * oh * ow * c;

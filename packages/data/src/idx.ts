@@ -1,4 +1,4 @@
-import { optionsSchema, parseOptions, functionSchema } from '@kd/core';
+import { functionSchema, optionsSchema, parseOptions } from '@kd/core';
 import { z } from 'zod';
 import { DataError, type DataErrorCode } from './errors';
 
@@ -88,7 +88,14 @@ export function isGzip(bytes: Uint8Array): boolean {
 export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArray {
   const { name: file, gunzip } = parseOptions(readIdxSchema, options, 'readIdx');
   if (!(bytes instanceof Uint8Array)) {
-    const got = bytes === null ? 'null' : Array.isArray(bytes) ? 'an array' : typeof bytes === 'object' ? `a ${(bytes as object).constructor?.name ?? 'object'}` : typeof bytes;
+    const got =
+      bytes === null
+        ? 'null'
+        : Array.isArray(bytes)
+          ? 'an array'
+          : typeof bytes === 'object'
+            ? `a ${(bytes as object).constructor?.name ?? 'object'}`
+            : typeof bytes;
     throw new IdxFormatError('idx-not-bytes', file, `expected the file contents as a Uint8Array, got ${got}`);
   }
   if (isGzip(bytes)) {
@@ -102,9 +109,14 @@ export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArr
     try {
       bytes = gunzip(bytes);
     } catch (error) {
-      throw new IdxFormatError('idx-bad-gzip', file, `is not valid gzip data (${(error as Error).message}); the download may be truncated`, {
-        cause: error,
-      });
+      throw new IdxFormatError(
+        'idx-bad-gzip',
+        file,
+        `is not valid gzip data (${(error as Error).message}); the download may be truncated`,
+        {
+          cause: error,
+        },
+      );
     }
     if (!(bytes instanceof Uint8Array)) {
       throw new IdxFormatError('idx-bad-gzip', file, 'gunzip did not return a Uint8Array');
@@ -198,10 +210,18 @@ export function writeIdx(array: { dtype: IdxDataType; shape: readonly number[]; 
     throw new DataError('bad-idx-array', `writeIdx: expected { dtype, shape, data }, got ${String(array)}`);
   }
   if (!Object.hasOwn(IDX_TYPE_CODES, array.dtype)) {
-    throw new DataError('bad-idx-array', `writeIdx: dtype must be one of ${Object.keys(IDX_TYPE_CODES).join(', ')}, got ${String(array.dtype)}`);
+    throw new DataError(
+      'bad-idx-array',
+      `writeIdx: dtype must be one of ${Object.keys(IDX_TYPE_CODES).join(', ')}, got ${String(array.dtype)}`,
+    );
   }
   const { shape, data } = array;
-  if (!Array.isArray(shape) || shape.length < 1 || shape.length > 255 || shape.some((d) => !Number.isInteger(d) || d < 0 || d > 0xffffffff)) {
+  if (
+    !Array.isArray(shape) ||
+    shape.length < 1 ||
+    shape.length > 255 ||
+    shape.some((d) => !Number.isInteger(d) || d < 0 || d > 0xffffffff)
+  ) {
     throw new DataError('bad-idx-array', `writeIdx: shape must be 1 to 255 non-negative integer dimensions, got ${JSON.stringify(shape)}`);
   }
   if (data == null || typeof data.length !== 'number') {

@@ -47,10 +47,20 @@ function describeIdx(value: unknown): string {
  */
 export function idxToLabeledData(images: IdxArray, labels: IdxArray, names: IdxNames = {}): LabeledData {
   const { images: imagesName, labels: labelsName } = parseOptions(idxToLabeledDataSchema, names, 'idxToLabeledData');
-  if (!isIdxArray(images) || images.dtype !== 'uint8' || images.shape.length !== 3 || images.data.length !== images.shape.reduce((a, b) => a * b, 1)) {
+  if (
+    !isIdxArray(images) ||
+    images.dtype !== 'uint8' ||
+    images.shape.length !== 3 ||
+    images.data.length !== images.shape.reduce((a, b) => a * b, 1)
+  ) {
     throw new IdxFormatError('idx-not-images', imagesName, `expected uint8 images [N, H, W], got ${describeIdx(images)}`);
   }
-  if (!isIdxArray(labels) || labels.shape.length !== 1 || (labels.dtype !== 'uint8' && labels.dtype !== 'int32') || labels.data.length !== labels.shape[0]) {
+  if (
+    !isIdxArray(labels) ||
+    labels.shape.length !== 1 ||
+    (labels.dtype !== 'uint8' && labels.dtype !== 'int32') ||
+    labels.data.length !== labels.shape[0]
+  ) {
     throw new IdxFormatError('idx-not-labels', labelsName, `expected uint8 labels [N], got ${describeIdx(labels)}`);
   }
   const [n, h, w] = images.shape as [number, number, number];

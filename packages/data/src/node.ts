@@ -23,7 +23,10 @@ export function readIdx(bytes: Uint8Array, options: ReadIdxOptions = {}): IdxArr
 
 function checkPath(path: unknown, where: string): asserts path is string {
   if (typeof path !== 'string' || path === '') {
-    throw new DistillationError('bad-option', `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`);
+    throw new DistillationError(
+      'bad-option',
+      `${where}: path must be a non-empty string, got ${typeof path === 'string' ? "''" : String(path)}`,
+    );
   }
 }
 
@@ -51,7 +54,10 @@ export interface FashionMnistOptions {
 
 /** Schema of {@link FashionMnistOptions} (defaults applied). */
 export const loadFashionMnistSchema = optionsSchema<FashionMnistOptions>()({
-  directory: z.string({ message: 'must be a non-empty string' }).min(1, { message: 'must be a non-empty string' }).default(FASHION_MNIST_DIRECTORY),
+  directory: z
+    .string({ message: 'must be a non-empty string' })
+    .min(1, { message: 'must be a non-empty string' })
+    .default(FASHION_MNIST_DIRECTORY),
 });
 
 /** Fashion-MNIST as tensors; the caller disposes `train` and `test`. */

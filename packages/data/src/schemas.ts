@@ -23,4 +23,3 @@ export const probability = z
   .number({ message: 'must be a number in [0, 1]' })
   .min(0, { message: 'must be in [0, 1]' })
   .max(1, { message: 'must be in [0, 1]' });
-

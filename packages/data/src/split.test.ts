@@ -4,7 +4,16 @@ import { leakedTensors } from '../test/helpers';
 import { subset, trainValidationSplit } from './split';
 
 function data(n: number) {
-  return { x: tf.tensor2d(Float32Array.from({ length: n * 2 }, (_, i) => i), [n, 2]), y: tf.tensor1d(Int32Array.from({ length: n }, (_, i) => i), 'int32') };
+  return {
+    x: tf.tensor2d(
+      Float32Array.from({ length: n * 2 }, (_, i) => i),
+      [n, 2],
+    ),
+    y: tf.tensor1d(
+      Int32Array.from({ length: n }, (_, i) => i),
+      'int32',
+    ),
+  };
 }
 
 describe('subset / trainValidationSplit', () => {

@@ -74,7 +74,10 @@ export function subset(data: LabeledData, count_: number | SubsetOptions, seed?:
   const options = parseOptions(subsetSchema, optionsOf(count_, seed, 'count', 'subset'), 'subset');
   const n = count(data, 'subset');
   if (options.count > n) {
-    throw new DistillationError('bad-option', `subset: option "count" must be an integer in [1, ${n}] (the examples of the data), got ${options.count}`);
+    throw new DistillationError(
+      'bad-option',
+      `subset: option "count" must be an integer in [1, ${n}] (the examples of the data), got ${options.count}`,
+    );
   }
   return take(data, new SeededRandom(options.seed).permutation(n).subarray(0, options.count));
 }
@@ -105,8 +108,16 @@ export interface TrainValidationSplit {
  * `trainValidationSplit(data, { fraction, seed })`. Throws `empty-split` when either part would be
  * empty.
  */
-export function trainValidationSplit(data: LabeledData, fraction: number | TrainValidationSplitOptions, seed?: number): TrainValidationSplit {
-  const options = parseOptions(trainValidationSplitSchema, optionsOf(fraction, seed, 'fraction', 'trainValidationSplit'), 'trainValidationSplit');
+export function trainValidationSplit(
+  data: LabeledData,
+  fraction: number | TrainValidationSplitOptions,
+  seed?: number,
+): TrainValidationSplit {
+  const options = parseOptions(
+    trainValidationSplitSchema,
+    optionsOf(fraction, seed, 'fraction', 'trainValidationSplit'),
+    'trainValidationSplit',
+  );
   const n = count(data, 'trainValidationSplit');
   const nValidation = Math.round(options.fraction * n);
   if (nValidation < 1 || nValidation > n - 1) {

@@ -25,7 +25,10 @@ export async function expectRefused(call: () => unknown, code: string, fragment:
     }
   });
   expect(error, 'the call did not throw').toBeDefined();
-  expect(isDistillationError(error, code), `expected code ${code}, got ${String((error as { code?: unknown }).code)}: ${String(error)}`).toBe(true);
+  expect(
+    isDistillationError(error, code),
+    `expected code ${code}, got ${String((error as { code?: unknown }).code)}: ${String(error)}`,
+  ).toBe(true);
   expect((error as { code: string }).code).toBe(code);
   const message = (error as Error).message;
   if (typeof fragment === 'string') expect(message).toContain(fragment);

@@ -50,7 +50,9 @@ describe('attentionTransfer plugin', () => {
     const d = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.1) }).use(
       attentionTransfer({ pairs: [{ student: 'sb_map', teacher: 'tb_flat' }] }),
     );
-    await expect(d.fit(data, { epochs: 1 })).rejects.toThrow(/Plugin "at" \(student "sb_map" -> teacher "tb_flat"\): attention transfer needs NHWC maps/);
+    await expect(d.fit(data, { epochs: 1 })).rejects.toThrow(
+      /Plugin "at" \(student "sb_map" -> teacher "tb_flat"\): attention transfer needs NHWC maps/,
+    );
     disposeData(data);
   });
 });

@@ -107,7 +107,10 @@ function poolTo(x: tf.Tensor4D, h: number, w: number): tf.Tensor4D {
 function checkPairShapes(s: LayerShape, t: LayerShape, where: string): void {
   const show = `student [${s.map(String)}], teacher [${t.map(String)}]`;
   if (s.length !== 4 || t.length !== 4) {
-    throw new FitnetError('rank-mismatch', `${where}: attention transfer needs NHWC maps [batch, height, width, channels] on both sides (${show})`);
+    throw new FitnetError(
+      'rank-mismatch',
+      `${where}: attention transfer needs NHWC maps [batch, height, width, channels] on both sides (${show})`,
+    );
   }
   const [, sH, sW] = s as number[];
   const [, tH, tW] = t as number[];
@@ -157,7 +160,10 @@ export function attentionTransfer(options: AttentionTransferOptions): Distillati
         const s = outputs.student.features[pair.student];
         const t = outputs.teacher?.features[pair.teacher];
         if (!s || !t) {
-          throw new FitnetError('missing-feature', `Plugin "${name}": the step has no tapped maps for "${pair.student}" / "${pair.teacher}"`);
+          throw new FitnetError(
+            'missing-feature',
+            `Plugin "${name}": the step has no tapped maps for "${pair.student}" / "${pair.teacher}"`,
+          );
         }
         return attentionLoss(s as tf.Tensor4D, t as tf.Tensor4D, p);
       });

@@ -3,7 +3,7 @@
  * options and bad inputs with a typed kd error, before any work, leaking no tensor. One line per
  * case: [what, run, code, message fragment].
  */
-import { Distiller, type DistillationPlugin, isDistillationError, SeededRandom, type SetupContext, type StepOutputs } from '@kd/core';
+import { type DistillationPlugin, Distiller, isDistillationError, SeededRandom, type SetupContext, type StepOutputs } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -67,33 +67,103 @@ const optionCases: Case[] = [
   ['fitnet: relu not a boolean', () => fitnet({ ...taps, relu: 1 as never }), 'bad-option', 'option "relu"'],
   ['fitnet: empty name', () => fitnet({ ...taps, name: '' }), 'bad-option', 'option "name"'],
   // attentionTransfer
-  ['attentionTransfer: misspelt "beta"', () => attentionTransfer({ pairs: pair, bet: 10 } as never), 'unknown-option', 'did you mean "beta"'],
-  ['attentionTransfer: misspelt "pairs"', () => attentionTransfer({ pairs: pair, pair } as never), 'unknown-option', 'did you mean "pairs"'],
-  ['attentionTransfer: misspelt required pair key', () => attentionTransfer({ pairs: [{ studnt: 's', teacher: 't' }] } as never), 'unknown-option', 'did you mean "pairs[0].student"'],
-  ['attentionTransfer: misspelt pair key', () => attentionTransfer({ pairs: [{ ...taps, teachr: 't' }] } as never), 'unknown-option', 'did you mean "pairs[0].teacher"'],
+  [
+    'attentionTransfer: misspelt "beta"',
+    () => attentionTransfer({ pairs: pair, bet: 10 } as never),
+    'unknown-option',
+    'did you mean "beta"',
+  ],
+  [
+    'attentionTransfer: misspelt "pairs"',
+    () => attentionTransfer({ pairs: pair, pair } as never),
+    'unknown-option',
+    'did you mean "pairs"',
+  ],
+  [
+    'attentionTransfer: misspelt required pair key',
+    () => attentionTransfer({ pairs: [{ studnt: 's', teacher: 't' }] } as never),
+    'unknown-option',
+    'did you mean "pairs[0].student"',
+  ],
+  [
+    'attentionTransfer: misspelt pair key',
+    () => attentionTransfer({ pairs: [{ ...taps, teachr: 't' }] } as never),
+    'unknown-option',
+    'did you mean "pairs[0].teacher"',
+  ],
   ['attentionTransfer: no options', () => attentionTransfer(undefined as never), 'bad-option', 'option "pairs"'],
   ['attentionTransfer: no pairs', () => attentionTransfer({ pairs: [] }), 'bad-option', 'option "pairs"'],
   ['attentionTransfer: pairs not a list', () => attentionTransfer({ pairs: taps as never }), 'bad-option', 'option "pairs"'],
-  ['attentionTransfer: empty teacher tap', () => attentionTransfer({ pairs: [{ student: 'a', teacher: '' }] }), 'bad-option', 'option "pairs[0].teacher"'],
-  ['attentionTransfer: second pair without student', () => attentionTransfer({ pairs: [taps, { teacher: 't' } as never] }), 'bad-option', 'option "pairs[1].student"'],
+  [
+    'attentionTransfer: empty teacher tap',
+    () => attentionTransfer({ pairs: [{ student: 'a', teacher: '' }] }),
+    'bad-option',
+    'option "pairs[0].teacher"',
+  ],
+  [
+    'attentionTransfer: second pair without student',
+    () => attentionTransfer({ pairs: [taps, { teacher: 't' } as never] }),
+    'bad-option',
+    'option "pairs[1].student"',
+  ],
   ['attentionTransfer: negative beta', () => attentionTransfer({ pairs: pair, beta: -1000 }), 'bad-option', 'option "beta"'],
-  ['attentionTransfer: infinite beta', () => attentionTransfer({ pairs: pair, beta: Number.POSITIVE_INFINITY }), 'bad-option', 'option "beta"'],
+  [
+    'attentionTransfer: infinite beta',
+    () => attentionTransfer({ pairs: pair, beta: Number.POSITIVE_INFINITY }),
+    'bad-option',
+    'option "beta"',
+  ],
   ['attentionTransfer: p 0', () => attentionTransfer({ pairs: pair, p: 0 }), 'bad-option', 'option "p"'],
   ['attentionTransfer: p a string', () => attentionTransfer({ pairs: pair, p: '2' as never }), 'bad-option', 'option "p"'],
   ['attentionTransfer: empty name', () => attentionTransfer({ pairs: pair, name: '' }), 'bad-option', 'option "name"'],
   // HintRegressor, planRegressor, attention functions
-  ['HintRegressor: misspelt "epsilon"', () => new HintRegressor([null, 4], [null, 2], { epsillon: 1e-3 } as never), 'unknown-option', 'did you mean "epsilon"'],
-  ['HintRegressor: misspelt "seed"', () => new HintRegressor([null, 4], [null, 2], { sed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
+  [
+    'HintRegressor: misspelt "epsilon"',
+    () => new HintRegressor([null, 4], [null, 2], { epsillon: 1e-3 } as never),
+    'unknown-option',
+    'did you mean "epsilon"',
+  ],
+  [
+    'HintRegressor: misspelt "seed"',
+    () => new HintRegressor([null, 4], [null, 2], { sed: 1 } as never),
+    'unknown-option',
+    'did you mean "seed"',
+  ],
   ['HintRegressor: epsilon 0', () => new HintRegressor([null, 4], [null, 2], { epsilon: 0 }), 'bad-option', 'option "epsilon"'],
-  ['HintRegressor: seed not a number', () => new HintRegressor([null, 4], [null, 2], { seed: 'a' as never }), 'bad-option', 'option "seed"'],
-  ['HintRegressor: relu not a boolean', () => new HintRegressor([null, 4], [null, 2], { relu: 'no' as never }), 'bad-option', 'option "relu"'],
-  ['planRegressor: a student shape that is not an array', () => planRegressor('16' as never, [null, 4]), 'bad-option', 'studentShape must be a shape'],
-  ['planRegressor: a teacher shape of strings', () => planRegressor([null, 4], [null, '4'] as never), 'bad-option', 'teacherShape must be a shape'],
+  [
+    'HintRegressor: seed not a number',
+    () => new HintRegressor([null, 4], [null, 2], { seed: 'a' as never }),
+    'bad-option',
+    'option "seed"',
+  ],
+  [
+    'HintRegressor: relu not a boolean',
+    () => new HintRegressor([null, 4], [null, 2], { relu: 'no' as never }),
+    'bad-option',
+    'option "relu"',
+  ],
+  [
+    'planRegressor: a student shape that is not an array',
+    () => planRegressor('16' as never, [null, 4]),
+    'bad-option',
+    'studentShape must be a shape',
+  ],
+  [
+    'planRegressor: a teacher shape of strings',
+    () => planRegressor([null, 4], [null, '4'] as never),
+    'bad-option',
+    'teacherShape must be a shape',
+  ],
   ['attentionMap: p -1', () => attentionMap(map4, -1), 'bad-option', 'attentionMap: p must be a finite number > 0'],
   ['attentionLoss: p NaN', () => attentionLoss(map4, map4, Number.NaN), 'bad-option', 'attentionLoss: p must be'],
   ['attentionLoss: a teacher that is not a tensor', () => attentionLoss(map4, [1, 2] as never), 'bad-option', 'teacher must be a tensor'],
   // core's checkpoint-mismatch, same meaning
-  ['HintRegressor.setWeights: a kernel of another shape', () => regressor.setWeights({ kernel: kernel35 }), 'checkpoint-mismatch', '"kernel" must be [5,3]'],
+  [
+    'HintRegressor.setWeights: a kernel of another shape',
+    () => regressor.setWeights({ kernel: kernel35 }),
+    'checkpoint-mismatch',
+    '"kernel" must be [5,3]',
+  ],
   ['HintRegressor.setWeights: a weight it lacks', () => regressor.setWeights({ gamma }), 'checkpoint-mismatch', 'no weight "gamma"'],
 ];
 
@@ -102,12 +172,20 @@ function setupContext(studentShapes: SetupContext['studentShapes'], teacherShape
 }
 
 /** Runs the plugin's setup and (when `features` is given) one loss on those features. */
-async function setupAndLoss<S>(plugin: DistillationPlugin<S>, context: SetupContext, features?: { student: Record<string, tf.Tensor>; teacher: Record<string, tf.Tensor> }): Promise<void> {
+async function setupAndLoss<S>(
+  plugin: DistillationPlugin<S>,
+  context: SetupContext,
+  features?: { student: Record<string, tf.Tensor>; teacher: Record<string, tf.Tensor> },
+): Promise<void> {
   const state = plugin.setup ? ((await plugin.setup(context)) as S) : (undefined as S);
   try {
     if (features) {
       const logits = tf.zeros([1, 2]) as tf.Tensor2D;
-      const outputs = { student: { logits, features: features.student }, teacher: { logits, features: features.teacher }, batch: { x: vec, y: vec } } as unknown as StepOutputs;
+      const outputs = {
+        student: { logits, features: features.student },
+        teacher: { logits, features: features.teacher },
+        batch: { x: vec, y: vec },
+      } as unknown as StepOutputs;
       try {
         tf.tidy(() => plugin.loss!(outputs, { state, epoch: 0, step: 0, random: new SeededRandom(2), keep: (t) => t }) as tf.Scalar);
       } finally {
@@ -120,21 +198,75 @@ async function setupAndLoss<S>(plugin: DistillationPlugin<S>, context: SetupCont
 }
 
 const fitnetCodeCases: (readonly [FitnetErrorCode, string, () => unknown, string | RegExp])[] = [
-  ['rank-mismatch', 'planRegressor: a vector against a map', () => planRegressor([null, 16], [null, 4, 4, 2]), 'rank 2 and the teacher hint rank 4'],
+  [
+    'rank-mismatch',
+    'planRegressor: a vector against a map',
+    () => planRegressor([null, 16], [null, 4, 4, 2]),
+    'rank 2 and the teacher hint rank 4',
+  ],
   ['rank-mismatch', 'attentionLoss: a vector', () => attentionLoss(vec as never, map4), 'needs NHWC maps'],
   ['rank-mismatch', 'attentionMap: a vector', () => attentionMap(vec as never), 'must be an NHWC map'],
-  ['unsupported-rank', 'planRegressor: rank-3 features', () => planRegressor([null, 4, 4], [null, 4, 4]), 'vectors [batch, features] or NHWC maps'],
+  [
+    'unsupported-rank',
+    'planRegressor: rank-3 features',
+    () => planRegressor([null, 4, 4], [null, 4, 4]),
+    'vectors [batch, features] or NHWC maps',
+  ],
   ['unknown-size', 'planRegressor: an unknown height', () => planRegressor([null, null, 4, 2], [null, 4, 4, 2]), 'must be known'],
-  ['unknown-size', 'attentionTransfer setup: an unknown width', () => setupAndLoss(attentionTransfer({ pairs: pair }), setupContext({ s: [null, 4, null, 2] }, { t: [null, 4, 4, 2] })), 'spatial sizes must be known'],
-  ['unsupported-size-relation', 'planRegressor: student 3x3, teacher 4x4', () => planRegressor([null, 3, 3, 2], [null, 4, 4, 2]), 'not exactly half'],
-  ['unsupported-size-relation', 'planRegressor: student narrower', () => planRegressor([null, 4, 2, 2], [null, 3, 3, 2]), 'at least as wide as the teacher'],
-  ['unsupported-size-relation', 'planRegressor: stride-2 width off', () => planRegressor([null, 4, 4, 2], [null, 2, 3, 2]), "not the teacher's 2x3"],
+  [
+    'unknown-size',
+    'attentionTransfer setup: an unknown width',
+    () => setupAndLoss(attentionTransfer({ pairs: pair }), setupContext({ s: [null, 4, null, 2] }, { t: [null, 4, 4, 2] })),
+    'spatial sizes must be known',
+  ],
+  [
+    'unsupported-size-relation',
+    'planRegressor: student 3x3, teacher 4x4',
+    () => planRegressor([null, 3, 3, 2], [null, 4, 4, 2]),
+    'not exactly half',
+  ],
+  [
+    'unsupported-size-relation',
+    'planRegressor: student narrower',
+    () => planRegressor([null, 4, 2, 2], [null, 3, 3, 2]),
+    'at least as wide as the teacher',
+  ],
+  [
+    'unsupported-size-relation',
+    'planRegressor: stride-2 width off',
+    () => planRegressor([null, 4, 4, 2], [null, 2, 3, 2]),
+    "not the teacher's 2x3",
+  ],
   ['unsupported-size-relation', 'attentionLoss: 4x4 against 3x3', () => attentionLoss(map4, map3), 'integer multiple'],
-  ['feature-shape-mismatch', 'HintRegressor.apply: 4 features for 5', () => regressor.apply(x24), 'expected student features [batch, 5], got [2,4]'],
+  [
+    'feature-shape-mismatch',
+    'HintRegressor.apply: 4 features for 5',
+    () => regressor.apply(x24),
+    'expected student features [batch, 5], got [2,4]',
+  ],
   ['feature-shape-mismatch', 'hintLoss: shapes differ', () => hintLoss(x23, x24), 'differ in shape'],
-  ['missing-feature', 'fitnet setup: the student layer has no shape', () => setupAndLoss(fitnet(taps), setupContext({}, { t: [null, 3] })), 'no tapped shape for student layer "s"'],
-  ['missing-feature', 'fitnet loss: the step lacks the teacher feature', () => setupAndLoss(fitnet(taps), setupContext({ s: [null, 4] }, { t: [null, 3] }), { student: { s: x24 }, teacher: {} }), 'no tapped teacher layer "t"'],
-  ['missing-feature', 'attentionTransfer loss: the step lacks a map', () => setupAndLoss(attentionTransfer({ pairs: pair }), setupContext({ s: [null, 4, 4, 1] }, { t: [null, 4, 4, 1] }), { student: { s: map4 }, teacher: {} }), 'no tapped maps for "s" / "t"'],
+  [
+    'missing-feature',
+    'fitnet setup: the student layer has no shape',
+    () => setupAndLoss(fitnet(taps), setupContext({}, { t: [null, 3] })),
+    'no tapped shape for student layer "s"',
+  ],
+  [
+    'missing-feature',
+    'fitnet loss: the step lacks the teacher feature',
+    () => setupAndLoss(fitnet(taps), setupContext({ s: [null, 4] }, { t: [null, 3] }), { student: { s: x24 }, teacher: {} }),
+    'no tapped teacher layer "t"',
+  ],
+  [
+    'missing-feature',
+    'attentionTransfer loss: the step lacks a map',
+    () =>
+      setupAndLoss(attentionTransfer({ pairs: pair }), setupContext({ s: [null, 4, 4, 1] }, { t: [null, 4, 4, 1] }), {
+        student: { s: map4 },
+        teacher: {},
+      }),
+    'no tapped maps for "s" / "t"',
+  ],
 ];
 
 // Plugin failures at fit(): the error, no step taken, nothing leaked.
@@ -146,7 +278,11 @@ afterAll(() => {
 });
 
 /** fit() that must fail before the first training step. */
-async function fitRefused(plugin: DistillationPlugin<unknown>, models: () => [tfl.LayersModel, tfl.LayersModel | undefined], data = maps): Promise<void> {
+async function fitRefused(
+  plugin: DistillationPlugin<unknown>,
+  models: () => [tfl.LayersModel, tfl.LayersModel | undefined],
+  data = maps,
+): Promise<void> {
   const [student, teacher] = models();
   const optimizer = tf.train.sgd(0.1);
   const before = student.getWeights().map((w) => w.dataSync().slice());
@@ -171,13 +307,57 @@ const convPair = (): [tfl.LayersModel, tfl.LayersModel] => [convNet(4, 2, 1, 2, 
 const halfPair = (): [tfl.LayersModel, tfl.LayersModel] => [convNet(4, 2, 2, 2, 1, 'fs'), convNet(4, 3, 1, 2, 2, 'ft')];
 
 const pluginCases: (readonly [string, string, () => unknown, string | RegExp])[] = [
-  ['fit: fitnet map against a vector', 'rank-mismatch', () => fitRefused(fitnet({ student: 'fs_map', teacher: 'ft_flat' }) as DistillationPlugin<unknown>, convPair), 'Plugin "fitnet" (student "fs_map" -> teacher "ft_flat"): FitNet regressor: the student feature has rank 4'],
-  ['fit: fitnet vector against a map', 'rank-mismatch', () => fitRefused(fitnet({ student: 'fs_flat', teacher: 'ft_map' }) as DistillationPlugin<unknown>, convPair), 'rank 2 and the teacher hint rank 4'],
-  ['fit: attention on a flattened layer', 'rank-mismatch', () => fitRefused(attentionTransfer({ pairs: [{ student: 'fs_map', teacher: 'ft_flat' }] }) as DistillationPlugin<unknown>, convPair), 'Plugin "at" (student "fs_map" -> teacher "ft_flat"): attention transfer needs NHWC maps'],
-  ['fit: fitnet with no teacher', 'no-teacher', () => fitRefused(fitnet({ student: 'fs_map', teacher: 'ft_map' }) as DistillationPlugin<unknown>, () => [convNet(4, 2, 1, 2, 1, 'fs'), undefined]), /teacher/],
-  ['fit: fitnet on a layer the student lacks', 'unknown-layer', () => fitRefused(fitnet({ student: 'fs_nope', teacher: 'ft_map' }) as DistillationPlugin<unknown>, convPair), 'fs_nope'],
-  ['fit: attention on a layer the teacher lacks', 'unknown-layer', () => fitRefused(attentionTransfer({ pairs: [{ student: 'fs_map', teacher: 'ft_nope' }] }) as DistillationPlugin<unknown>, halfPair), 'ft_nope'],
-  ['fit (cross-modal): fitnet on an MLP vector, teacher hint a map', 'rank-mismatch', () => fitRefused(fitnet({ student: 'ms_h1', teacher: 'ft_map' }) as DistillationPlugin<unknown>, () => [mlp(16, [4], 2, 3, 'ms'), convNet(4, 3, 1, 2, 2, 'ft')], flatMaps), 'rank 2 and the teacher hint rank 4'],
+  [
+    'fit: fitnet map against a vector',
+    'rank-mismatch',
+    () => fitRefused(fitnet({ student: 'fs_map', teacher: 'ft_flat' }) as DistillationPlugin<unknown>, convPair),
+    'Plugin "fitnet" (student "fs_map" -> teacher "ft_flat"): FitNet regressor: the student feature has rank 4',
+  ],
+  [
+    'fit: fitnet vector against a map',
+    'rank-mismatch',
+    () => fitRefused(fitnet({ student: 'fs_flat', teacher: 'ft_map' }) as DistillationPlugin<unknown>, convPair),
+    'rank 2 and the teacher hint rank 4',
+  ],
+  [
+    'fit: attention on a flattened layer',
+    'rank-mismatch',
+    () => fitRefused(attentionTransfer({ pairs: [{ student: 'fs_map', teacher: 'ft_flat' }] }) as DistillationPlugin<unknown>, convPair),
+    'Plugin "at" (student "fs_map" -> teacher "ft_flat"): attention transfer needs NHWC maps',
+  ],
+  [
+    'fit: fitnet with no teacher',
+    'no-teacher',
+    () =>
+      fitRefused(fitnet({ student: 'fs_map', teacher: 'ft_map' }) as DistillationPlugin<unknown>, () => [
+        convNet(4, 2, 1, 2, 1, 'fs'),
+        undefined,
+      ]),
+    /teacher/,
+  ],
+  [
+    'fit: fitnet on a layer the student lacks',
+    'unknown-layer',
+    () => fitRefused(fitnet({ student: 'fs_nope', teacher: 'ft_map' }) as DistillationPlugin<unknown>, convPair),
+    'fs_nope',
+  ],
+  [
+    'fit: attention on a layer the teacher lacks',
+    'unknown-layer',
+    () => fitRefused(attentionTransfer({ pairs: [{ student: 'fs_map', teacher: 'ft_nope' }] }) as DistillationPlugin<unknown>, halfPair),
+    'ft_nope',
+  ],
+  [
+    'fit (cross-modal): fitnet on an MLP vector, teacher hint a map',
+    'rank-mismatch',
+    () =>
+      fitRefused(
+        fitnet({ student: 'ms_h1', teacher: 'ft_map' }) as DistillationPlugin<unknown>,
+        () => [mlp(16, [4], 2, 3, 'ms'), convNet(4, 3, 1, 2, 2, 'ft')],
+        flatMaps,
+      ),
+    'rank 2 and the teacher hint rank 4',
+  ],
 ];
 
 describe('@kd/fitnet refuses bad options', () => {

@@ -6,11 +6,13 @@ import { DistillationError, type DistillationErrorOptions } from '@kd/core';
  * are core's `checkpoint-mismatch`. Match codes with `isDistillationError(error, code)`.
  */
 export const fitnetErrorCodes = {
-  'rank-mismatch': 'The student feature and the teacher hint have different ranks (a vector against a map), or attention transfer got a non-NHWC tensor.',
+  'rank-mismatch':
+    'The student feature and the teacher hint have different ranks (a vector against a map), or attention transfer got a non-NHWC tensor.',
   'unsupported-rank': 'A hint feature is neither a vector [batch, features] nor an NHWC map [batch, height, width, channels].',
   'unknown-size': 'A non-batch dimension of a tapped feature is unknown (null), so no regressor or pooling can be planned.',
   'unsupported-size-relation': 'No reference regressor (or integer average pooling) maps the student size onto the teacher size.',
-  'feature-shape-mismatch': 'Features at run time do not have the shape the regressor was built for, or regressed features and hint differ in shape.',
+  'feature-shape-mismatch':
+    'Features at run time do not have the shape the regressor was built for, or regressed features and hint differ in shape.',
   'missing-feature': 'A tapped student or teacher feature the plugin needs is missing from the setup context or from the step.',
 } as const;
 

@@ -79,7 +79,7 @@ describe('fitnet plugin, single stage (RepDistiller: ce + 100 * hint)', () => {
   });
 });
 
-describe('fitnet, the paper\'s two stages through fitStages', () => {
+describe("fitnet, the paper's two stages through fitStages", () => {
   it('stage 1 trains only the student up to the guided layer + regressor; stage 2 (KD) trains the whole student', async () => {
     const data = toyData(96, [10], 3, 4);
     const teacher = mlp(10, [24, 16], 3, 80, 'tt');
@@ -106,7 +106,13 @@ describe('fitnet, the paper\'s two stages through fitStages', () => {
               trainable: trainStudentUpTo(student, 'ss_h1'),
               fit: { batchSize: 32 },
             },
-            { name: 'kd', plugins: [hardLabel({ weight: 0.1 }), softTargets({ temperature: 4, weight: 0.9 })], epochs: 2, optimizer: optimizers[1]!, fit: { batchSize: 32 } },
+            {
+              name: 'kd',
+              plugins: [hardLabel({ weight: 0.1 }), softTargets({ temperature: 4, weight: 0.9 })],
+              epochs: 2,
+              optimizer: optimizers[1]!,
+              fit: { batchSize: 32 },
+            },
           ],
         },
         data,

@@ -62,7 +62,10 @@ export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> 
     const s = outputs.student.features[student];
     const t = outputs.teacher?.features[teacher];
     if (!s || !t) {
-      throw new FitnetError('missing-feature', `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+      throw new FitnetError(
+        'missing-feature',
+        `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
+      );
     }
     return [s, t];
   };
@@ -77,7 +80,10 @@ export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> 
       const studentShape = context.studentShapes[student];
       const teacherShape = context.teacherShapes[teacher];
       if (!studentShape || !teacherShape) {
-        throw new FitnetError('missing-feature', `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`);
+        throw new FitnetError(
+          'missing-feature',
+          `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
+        );
       }
       try {
         return { regressor: new HintRegressor(studentShape, teacherShape, { seed: context.random.seed(), name, relu }) };

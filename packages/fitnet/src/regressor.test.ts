@@ -40,9 +40,21 @@ describe('HintRegressor shapes (every size relation)', () => {
   });
 
   it('same size: conv 1x1; student larger: conv (1+sH-tH) x (1+sW-tW)', () => {
-    expect(regressed([null, 4, 4, 2], [null, 4, 4, 3])).toMatchObject({ kind: 'conv', shape: [2, 4, 4, 3], variables: [[1, 1, 2, 3], [3], [3], [3]] });
-    expect(regressed([null, 5, 4, 2], [null, 3, 3, 3])).toMatchObject({ kind: 'conv', shape: [2, 3, 3, 3], variables: [[3, 2, 2, 3], [3], [3], [3]] });
-    expect(regressed([null, 7, 7, 1], [null, 4, 4, 2])).toMatchObject({ kind: 'conv', shape: [2, 4, 4, 2], text: 'conv 4x4 [7,7,1] -> [4,4,2] + batchnorm + relu' });
+    expect(regressed([null, 4, 4, 2], [null, 4, 4, 3])).toMatchObject({
+      kind: 'conv',
+      shape: [2, 4, 4, 3],
+      variables: [[1, 1, 2, 3], [3], [3], [3]],
+    });
+    expect(regressed([null, 5, 4, 2], [null, 3, 3, 3])).toMatchObject({
+      kind: 'conv',
+      shape: [2, 3, 3, 3],
+      variables: [[3, 2, 2, 3], [3], [3], [3]],
+    });
+    expect(regressed([null, 7, 7, 1], [null, 4, 4, 2])).toMatchObject({
+      kind: 'conv',
+      shape: [2, 4, 4, 2],
+      text: 'conv 4x4 [7,7,1] -> [4,4,2] + batchnorm + relu',
+    });
   });
 
   it('relu: false keeps negative outputs; the batch-normalised output has per-channel mean beta = 0', () => {

@@ -60,7 +60,10 @@ export function planRegressor(studentShape: LayerShape, teacherShape: LayerShape
     ['teacherShape', teacherShape],
   ] as const) {
     if (!Array.isArray(shape) || shape.some((d) => d !== null && typeof d !== 'number')) {
-      throw new DistillationError('bad-option', `planRegressor: ${what} must be a shape (an array of sizes, batch first), got ${String(shape)}`);
+      throw new DistillationError(
+        'bad-option',
+        `planRegressor: ${what} must be a shape (an array of sizes, batch first), got ${String(shape)}`,
+      );
     }
   }
   const s = studentShape.slice(1);

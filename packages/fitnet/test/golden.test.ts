@@ -37,7 +37,10 @@ describe('hint regressors vs PyTorch (ConvReg / Linear, batch-norm in training m
 
         const names = Object.keys(c.grads).filter((k) => k !== 'x');
         const vars = regressor.weights();
-        const { grads } = tf.variableGrads(() => hintLoss(regressor.apply(x), teacher), names.map((n) => vars[n]!));
+        const { grads } = tf.variableGrads(
+          () => hintLoss(regressor.apply(x), teacher),
+          names.map((n) => vars[n]!),
+        );
         for (const n of names) {
           const d = maxDiff(grads[vars[n]!.name]!.dataSync(), (c.grads as Record<string, Nested>)[n]);
           expect(d.abs / Math.max(d.scale, 1), `grad ${n}`).toBeLessThan(1e-5);
@@ -77,7 +80,11 @@ describe('attention transfer vs PyTorch (RepDistiller Attention.at_loss)', () =>
     const total = tf.tidy(() =>
       golden.attention
         .slice(0, 3)
-        .reduce((acc, c) => acc + attentionLoss(tensor(c.student as Nested) as tf.Tensor4D, tensor(c.teacher as Nested) as tf.Tensor4D).dataSync()[0]!, 0),
+        .reduce(
+          (acc, c) =>
+            acc + attentionLoss(tensor(c.student as Nested) as tf.Tensor4D, tensor(c.teacher as Nested) as tf.Tensor4D).dataSync()[0]!,
+          0,
+        ),
     );
     expect(Math.abs(total - golden.attentionTotal) / golden.attentionTotal).toBeLessThan(1e-5);
   });

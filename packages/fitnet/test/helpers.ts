@@ -19,7 +19,9 @@ export function mlp(inputs: number, hidden: readonly number[], classes: number, 
       }),
     );
   });
-  model.add(tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 99 }) }));
+  model.add(
+    tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 99 }) }),
+  );
   return model;
 }
 
@@ -42,7 +44,9 @@ export function convNet(size: number, filters: number, strides: number, classes:
     }),
   );
   model.add(tfl.layers.flatten({ name: `${name}_flat` }));
-  model.add(tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }));
+  model.add(
+    tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }),
+  );
   return model;
 }
 
@@ -56,8 +60,6 @@ export function toyData(n: number, shape: readonly number[], classes: number, se
     return { x, y };
   });
 }
-
-
 
 /** Copies of the values of some variables. */
 export const snapshot = (vars: readonly tf.Variable[]): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));

@@ -13,7 +13,9 @@ function objective(z: tf.Tensor2D, generalistLogits: tf.Tensor2D, specs: readonl
     const count = new Float32Array(batch).fill(1);
     for (const s of specs) {
       const mask = tf.tensor1d(Float32Array.from({ length: batch }, (_, b) => (s.active[b] ? 1 : 0)));
-      Array.from(s.active).forEach((a, b) => { if (a) count[b]!++; });
+      Array.from(s.active).forEach((a, b) => {
+        if (a) count[b]!++;
+      });
       const pm = tf.softmax(s.logits);
       const r = foldDistribution(tf.exp(logQ) as tf.Tensor2D, s.classes);
       perExample = tf.add(perExample, tf.mul(mask, tf.sum(tf.mul(pm, tf.sub(tf.log(pm), tf.log(r))), 1)));
@@ -26,7 +28,13 @@ describe('foldDistribution', () => {
   it('keeps the subset columns in order and sums the rest into the dustbin', async () => {
     const q = tf.softmax(randomLogits(4, 6, 1)) as tf.Tensor2D;
     let folded: number[][] = [];
-    expect(await leakedTensors(() => { const f = foldDistribution(q, [4, 1]); folded = rows(f); f.dispose(); })).toBe(0);
+    expect(
+      await leakedTensors(() => {
+        const f = foldDistribution(q, [4, 1]);
+        folded = rows(f);
+        f.dispose();
+      }),
+    ).toBe(0);
     const qr = rows(q);
     folded.forEach((row, b) => {
       expect(row).toHaveLength(3);
@@ -101,7 +109,10 @@ describe('combineDistributions', () => {
 
     const lg = rows(tf.logSoftmax(zg));
     const finals: number[][][] = [];
-    for (const [solver, steps, tolerance] of [['gradient', 2000, 1e-4], ['em', 300, 1e-5]] as const) {
+    for (const [solver, steps, tolerance] of [
+      ['gradient', 2000, 1e-4],
+      ['em', 300, 1e-5],
+    ] as const) {
       const r = combineDistributions(zg, specs, { steps, solver, trace: true });
       const g = tf.grad((z: tf.Tensor) => objective(z as tf.Tensor2D, zg, specs))(r.logits);
       expect(tf.max(tf.abs(g)).dataSync()[0]).toBeLessThan(tolerance);
@@ -132,7 +143,13 @@ describe('combine', () => {
     expect(uncovered.length).toBeGreaterThan(0);
     const specialist = { model: (t: tf.Tensor) => tf.zeros([t.shape[0]!, uncovered.length + 1]), classes: uncovered };
     let out: number[][] = [];
-    expect(await leakedTensors(() => { const q = combine(generalist, [specialist], x); out = rows(q); q.dispose(); })).toBe(0);
+    expect(
+      await leakedTensors(() => {
+        const q = combine(generalist, [specialist], x);
+        out = rows(q);
+        q.dispose();
+      }),
+    ).toBe(0);
     const expected = rows(tf.tidy(() => tf.logSoftmax(generalist.predict(x) as tf.Tensor)));
     expect(out).toEqual(expected);
     const none = combine(generalist, [], x);
@@ -147,7 +164,10 @@ describe('combine', () => {
     const sizes: number[] = [];
     const specModel = mlp(5, 8, 4, 9, 's');
     const specialist = {
-      model: (t: tf.Tensor) => { sizes.push(t.shape[0]!); return specModel.predict(t) as tf.Tensor; },
+      model: (t: tf.Tensor) => {
+        sizes.push(t.shape[0]!);
+        return specModel.predict(t) as tf.Tensor;
+      },
       classes: [0, 1, 2],
     };
     const q = combine(generalist, [specialist], x, { topN: 2, steps: 30 });
@@ -164,9 +184,18 @@ describe('combine', () => {
   });
 
   it('activeSpecialists uses the generalist top-n', () => {
-    const z = tf.tensor2d([[3, 2, 1, 0], [0, 1, 2, 3]]);
-    expect(activeSpecialists(z, [[0], [1, 2], [3]], 1)).toEqual([[true, false, false], [false, false, true]]);
-    expect(activeSpecialists(z, [[0], [1, 2], [3]], 2)).toEqual([[true, true, false], [false, true, true]]);
+    const z = tf.tensor2d([
+      [3, 2, 1, 0],
+      [0, 1, 2, 3],
+    ]);
+    expect(activeSpecialists(z, [[0], [1, 2], [3]], 1)).toEqual([
+      [true, false, false],
+      [false, false, true],
+    ]);
+    expect(activeSpecialists(z, [[0], [1, 2], [3]], 2)).toEqual([
+      [true, true, false],
+      [false, true, true],
+    ]);
     expect(() => activeSpecialists(z, [[0]], 5)).toThrow(/topN/);
     z.dispose();
   });

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError, optionsSchema, parseOptions, type TeacherLike, toTeacher } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { SpecialistsError } from './errors';
 import { classesSchema, integer, positive, teacherSchema } from './schemas';
@@ -111,7 +111,10 @@ function bucketMatrix(classes: readonly number[], numClasses: number): tf.Tensor
  */
 export function foldDistribution(q: tf.Tensor2D, classes: readonly number[]): tf.Tensor2D {
   if (!(q instanceof tf.Tensor) || q.rank !== 2) {
-    throw new SpecialistsError('bad-probabilities', `foldDistribution: q must be a [batch, classes] tensor, got ${q instanceof tf.Tensor ? `shape [${q.shape}]` : typeof q}`);
+    throw new SpecialistsError(
+      'bad-probabilities',
+      `foldDistribution: q must be a [batch, classes] tensor, got ${q instanceof tf.Tensor ? `shape [${q.shape}]` : typeof q}`,
+    );
   }
   checkSubset(classes, q.shape[1], 'foldDistribution classes');
   return tf.tidy(() => tf.matMul(q, bucketMatrix(classes, q.shape[1])));
@@ -121,24 +124,29 @@ export function foldDistribution(q: tf.Tensor2D, classes: readonly number[]): tf
  * Which specialists are active for each example: those whose classes meet the generalist's
  * `topN` most probable classes. Returns `[batch][specialist]` flags.
  */
-export function activeSpecialists(
-  generalistLogits: tf.Tensor2D,
-  specialistClasses: readonly (readonly number[])[],
-  topN = 1,
-): boolean[][] {
+export function activeSpecialists(generalistLogits: tf.Tensor2D, specialistClasses: readonly (readonly number[])[], topN = 1): boolean[][] {
   return activeFlags(generalistLogits, specialistClasses, topN, 'activeSpecialists');
 }
 
-function activeFlags(generalistLogits: tf.Tensor2D, specialistClasses: readonly (readonly number[])[], topN: number, where: string): boolean[][] {
+function activeFlags(
+  generalistLogits: tf.Tensor2D,
+  specialistClasses: readonly (readonly number[])[],
+  topN: number,
+  where: string,
+): boolean[][] {
   if (!(generalistLogits instanceof tf.Tensor) || generalistLogits.rank !== 2) {
     const got = generalistLogits instanceof tf.Tensor ? `[${generalistLogits.shape}]` : typeof generalistLogits;
     throw new DistillationError('logits-not-2d', `${where}: generalist logits must be [batch, classes], got ${got}`);
   }
   const [batch, numClasses] = generalistLogits.shape;
   if (!Number.isInteger(topN) || topN < 1 || topN > numClasses) {
-    throw new DistillationError('bad-option', `${where}: option "topN" must be an integer in [1, ${numClasses}] (the number of classes), got ${topN}`);
+    throw new DistillationError(
+      'bad-option',
+      `${where}: option "topN" must be an integer in [1, ${numClasses}] (the number of classes), got ${topN}`,
+    );
   }
-  if (!Array.isArray(specialistClasses)) throw new SpecialistsError('bad-subset', `${where}: the specialists' classes must be an array of subsets`);
+  if (!Array.isArray(specialistClasses))
+    throw new SpecialistsError('bad-subset', `${where}: the specialists' classes must be an array of subsets`);
   specialistClasses.forEach((c, m) => checkSubset(c, numClasses, `${where}: specialist ${m} classes`));
   const top = tf.tidy(() => tf.topk(generalistLogits, topN).indices);
   const indices = top.dataSync();
@@ -173,7 +181,12 @@ export function combineDistributions(
   specialists: readonly SpecialistPrediction[],
   options: CombineDistributionsOptions = {},
 ): CombineResult {
-  return distributions(generalistLogits, specialists, parseOptions(combineDistributionsSchema, options, 'combineDistributions'), 'combineDistributions');
+  return distributions(
+    generalistLogits,
+    specialists,
+    parseOptions(combineDistributionsSchema, options, 'combineDistributions'),
+    'combineDistributions',
+  );
 }
 
 function distributions(
@@ -188,13 +201,21 @@ function distributions(
     throw new DistillationError('logits-not-2d', `${where}: generalist logits must be [batch, classes], got ${got}`);
   }
   if (!Array.isArray(specialists)) {
-    throw new DistillationError('bad-option', `${where}: specialists must be an array of { classes, logits, active }, got ${typeof specialists}`);
+    throw new DistillationError(
+      'bad-option',
+      `${where}: specialists must be an array of { classes, logits, active }, got ${typeof specialists}`,
+    );
   }
   const [batch, numClasses] = generalistLogits.shape;
   const activeCount = new Int32Array(batch);
   specialists.forEach((s, m) => {
     checkSubset(s?.classes, numClasses, `${where}: specialist ${m} classes`);
-    if (!(s.logits instanceof tf.Tensor) || s.logits.rank !== 2 || s.logits.shape[0] !== batch || s.logits.shape[1] !== s.classes.length + 1) {
+    if (
+      !(s.logits instanceof tf.Tensor) ||
+      s.logits.rank !== 2 ||
+      s.logits.shape[0] !== batch ||
+      s.logits.shape[1] !== s.classes.length + 1
+    ) {
       const got = s.logits instanceof tf.Tensor ? `[${s.logits.shape}]` : typeof s.logits;
       throw new SpecialistsError(
         'specialist-output-mismatch',
@@ -202,7 +223,10 @@ function distributions(
       );
     }
     if (s.active == null || s.active.length !== batch) {
-      throw new SpecialistsError('bad-active-flags', `${where}: specialist ${m} has ${s.active?.length ?? 'no'} active flags for ${batch} examples`);
+      throw new SpecialistsError(
+        'bad-active-flags',
+        `${where}: specialist ${m} has ${s.active?.length ?? 'no'} active flags for ${batch} examples`,
+      );
     }
     for (let b = 0; b < batch; b++) if (s.active[b]) activeCount[b]!++;
   });
@@ -215,24 +239,37 @@ function distributions(
       return generalistLog;
     }
     const pg = tf.exp(generalistLog);
-    const buckets = tf.concat(used.map((s) => bucketMatrix(s.classes, numClasses)), 1) as tf.Tensor2D; // [C, T]
+    const buckets = tf.concat(
+      used.map((s) => bucketMatrix(s.classes, numClasses)),
+      1,
+    ) as tf.Tensor2D; // [C, T]
     const bucketsT = tf.transpose(buckets);
-    const masks = used.map((s) => tf.tensor2d(Float32Array.from({ length: batch }, (_, b) => (s.active[b] ? 1 : 0)), [batch, 1]));
-    const specialistProbs = tf.concat(used.map((s, m) => tf.mul(tf.softmax(s.logits), masks[m]!)), 1) as tf.Tensor2D; // [B, T]
+    const masks = used.map((s) =>
+      tf.tensor2d(
+        Float32Array.from({ length: batch }, (_, b) => (s.active[b] ? 1 : 0)),
+        [batch, 1],
+      ),
+    );
+    const specialistProbs = tf.concat(
+      used.map((s, m) => tf.mul(tf.softmax(s.logits), masks[m]!)),
+      1,
+    ) as tf.Tensor2D; // [B, T]
     const count = tf.tensor2d(Float32Array.from(activeCount), [batch, 1]);
     const weight = tf.div(1, tf.add(count, 1));
     const objective = (z: tf.Tensor2D): Float32Array =>
-      tf.tidy(() => {
-        const logQ = tf.logSoftmax(z);
-        const r = tf.maximum(tf.matMul(tf.exp(logQ), buckets), TINY);
-        const gTerm = tf.sum(tf.mul(pg, tf.sub(generalistLog, logQ)), 1);
-        const sTerms = tf.where(
-          tf.greater(specialistProbs, 0),
-          tf.mul(specialistProbs, tf.sub(tf.log(specialistProbs), tf.log(r))),
-          tf.zerosLike(specialistProbs),
-        );
-        return tf.add(gTerm, tf.sum(sTerms, 1));
-      }).dataSync() as Float32Array;
+      tf
+        .tidy(() => {
+          const logQ = tf.logSoftmax(z);
+          const r = tf.maximum(tf.matMul(tf.exp(logQ), buckets), TINY);
+          const gTerm = tf.sum(tf.mul(pg, tf.sub(generalistLog, logQ)), 1);
+          const sTerms = tf.where(
+            tf.greater(specialistProbs, 0),
+            tf.mul(specialistProbs, tf.sub(tf.log(specialistProbs), tf.log(r))),
+            tf.zerosLike(specialistProbs),
+          );
+          return tf.add(gTerm, tf.sum(sTerms, 1));
+        })
+        .dataSync() as Float32Array;
     let z: tf.Tensor2D = tf.clone(generalistLogits);
     for (let step = 0; step < steps; step++) {
       if (trace) trace.push(objective(z));
@@ -288,12 +325,16 @@ export function combineWith(
   options: z.output<typeof combineSchema>,
   where: string,
 ): CombineResult {
-  if (!(x instanceof tf.Tensor)) throw new DistillationError('bad-option', `${where}: x must be a tf.Tensor batch, got ${x === null ? 'null' : typeof x}`);
+  if (!(x instanceof tf.Tensor))
+    throw new DistillationError('bad-option', `${where}: x must be a tf.Tensor batch, got ${x === null ? 'null' : typeof x}`);
   let activeCount: Int32Array = new Int32Array(0);
   const logits = tf.tidy(() => {
     const generalistLogits = generalist.predict(x).logits;
     if (generalistLogits.rank !== 2) {
-      throw new DistillationError('logits-not-2d', `${where}: the generalist must output [batch, classes]; got [${generalistLogits.shape}]`);
+      throw new DistillationError(
+        'logits-not-2d',
+        `${where}: the generalist must output [batch, classes]; got [${generalistLogits.shape}]`,
+      );
     }
     const batch = generalistLogits.shape[0];
     const active = activeFlags(

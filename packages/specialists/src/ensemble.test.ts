@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { Distiller, evaluateModel, isTeacher, softTargets, toTeacher } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { leakedTensors, mlp, take } from '../test/helpers';
 import { combine } from './combine';

@@ -1,13 +1,5 @@
+import { DistillationError, type LayerShape, parseOptions, type Teacher, type TeacherLike, type TeacherOutputs, toTeacher } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  DistillationError,
-  type LayerShape,
-  parseOptions,
-  type Teacher,
-  type TeacherLike,
-  type TeacherOutputs,
-  toTeacher,
-} from '@kd/core';
 import { type CombineOptions, type CombineResult, checkGeneralist, checkSpecialists, combineSchema, combineWith } from './combine';
 import { SpecialistsError } from './errors';
 import { checkSubset, type Specialist } from './specialist';

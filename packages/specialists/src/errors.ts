@@ -8,11 +8,13 @@ import { DistillationError, type DistillationErrorOptions } from '@kd/core';
  * not teacher-like) with core's meaning. Match on `code` with `isDistillationError(error, code)`.
  */
 export const specialistsErrorCodes = {
-  'bad-subset': 'A class subset is empty, repeats a class, has a class outside [0, classes) or covers every class (none left for the dustbin).',
+  'bad-subset':
+    'A class subset is empty, repeats a class, has a class outside [0, classes) or covers every class (none left for the dustbin).',
   'subset-without-examples': "The labels have no example of the subset's classes, or none of the other classes (the dustbin).",
   'bad-generalist': 'The generalist is not a LayersModel whose only output is its last layer, a Dense logits layer (linear, with bias).',
   'teacher-not-tappable': 'A plugin taps teacher layers, but the teacher is a SpecialistEnsemble (it has no single layer to tap).',
-  'bad-probabilities': "The generalist's probabilities (or a distribution to fold) are not a 2-D [N, classes] tensor or a rectangular array of rows.",
+  'bad-probabilities':
+    "The generalist's probabilities (or a distribution to fold) are not a 2-D [N, classes] tensor or a rectangular array of rows.",
   'too-few-predictions': 'confusableSubsets got fewer than 2 prediction rows (a covariance needs 2).',
   'label-count-mismatch': 'confusableSubsets got a different number of labels than prediction rows.',
   'bad-points': 'kMeans got no points, or points of different lengths.',

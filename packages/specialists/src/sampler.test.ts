@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { leakedTensors } from '../test/helpers';
 import { dustbinShift, sampleSpecialistData, specialistLabels, specialistTrainingSet } from './sampler';
@@ -21,7 +21,9 @@ describe('specialist sampler', () => {
     expect(fromSubset.length).toBe(300);
     expect(new Set(fromSubset).size).toBe(300);
     expect(new Set(sample.indices).size).toBe(600); // the rest drawn without replacement too
-    sample.indices.forEach((idx, j) => expect(sample.labels[j]).toBe([2, 5, 7].indexOf(labels[idx]!) === -1 ? 3 : [2, 5, 7].indexOf(labels[idx]!)));
+    sample.indices.forEach((idx, j) =>
+      expect(sample.labels[j]).toBe([2, 5, 7].indexOf(labels[idx]!) === -1 ? 3 : [2, 5, 7].indexOf(labels[idx]!)),
+    );
     expect(sample.subsetPrior).toBeCloseTo(0.3, 10);
     expect(sample.dustbinShift).toBeCloseTo(Math.log(7 / 3), 10);
     // A larger sample repeats examples but keeps the half/half split; same seed, same sample.
@@ -49,7 +51,11 @@ describe('specialist sampler', () => {
         const natural = [joint[1]!, joint[4]!, joint.reduce((a, v, k) => (subset.includes(k) ? a : a + v), 0)];
         // Posterior under the training distribution: subset classes f * pi_k / piS, others (1 - f) * pi_k / (1 - piS).
         const train = pi.map((p, k) => (subset.includes(k) ? (f * p) / piS : ((1 - f) * p) / (1 - piS)) * lik[k]![x]!);
-        const logits = [Math.log(train[1]!), Math.log(train[4]!), Math.log(train.reduce((a, v, k) => (subset.includes(k) ? a : a + v), 0)) + shift];
+        const logits = [
+          Math.log(train[1]!),
+          Math.log(train[4]!),
+          Math.log(train.reduce((a, v, k) => (subset.includes(k) ? a : a + v), 0)) + shift,
+        ];
         const z = logits.map(Math.exp);
         const zs = z.reduce((a, b) => a + b, 0);
         const ns = natural.reduce((a, b) => a + b, 0);
@@ -64,7 +70,11 @@ describe('specialist sampler', () => {
     const x = tf.tensor2d(Array.from({ length: 40 }, (_, i) => [i, -i]));
     const y = tf.tensor1d(balancedLabels(40, 4), 'int32');
     let out: ReturnType<typeof specialistTrainingSet> | undefined;
-    expect(await leakedTensors(() => { out = specialistTrainingSet({ x, y }, [3], { seed: 2 }); }) - 2).toBe(0);
+    expect(
+      (await leakedTensors(() => {
+        out = specialistTrainingSet({ x, y }, [3], { seed: 2 });
+      })) - 2,
+    ).toBe(0);
     const { data, sample } = out!;
     expect(data.x.shape).toEqual([20, 2]);
     expect(Array.from(data.y.dataSync())).toEqual(Array.from(sample.labels));

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError, type LabeledData, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { SpecialistsError } from './errors';
 import { integer, openFraction, seedSchema } from './schemas';
 import { checkSubset } from './specialist';
@@ -7,11 +7,15 @@ import { checkSubset } from './specialist';
 /** Throws core's `label-out-of-range` unless every label is an integer >= 0. */
 function checkLabels(labels: ArrayLike<number>, where: string): void {
   if (labels == null || typeof labels.length !== 'number' || typeof labels === 'string') {
-    throw new DistillationError('bad-labels', `${where}: labels must be an array or typed array of class labels, got ${labels === null ? 'null' : typeof labels}`);
+    throw new DistillationError(
+      'bad-labels',
+      `${where}: labels must be an array or typed array of class labels, got ${labels === null ? 'null' : typeof labels}`,
+    );
   }
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i]!;
-    if (!Number.isInteger(l) || l < 0) throw new DistillationError('label-out-of-range', `${where}: label ${i} is ${l}, not an integer class >= 0`);
+    if (!Number.isInteger(l) || l < 0)
+      throw new DistillationError('label-out-of-range', `${where}: label ${i} is ${l}, not an integer class >= 0`);
   }
 }
 
@@ -44,7 +48,12 @@ export function specialistLabels(labels: ArrayLike<number>, subset: readonly num
  * of 10 balanced classes. Zero when `f = pi_S` (no resampling).
  */
 export function dustbinShift(subsetPrior: number, subsetFraction = 0.5): number {
-  if (typeof subsetPrior !== 'number' || typeof subsetFraction !== 'number' || !(subsetPrior > 0 && subsetPrior < 1) || !(subsetFraction > 0 && subsetFraction < 1)) {
+  if (
+    typeof subsetPrior !== 'number' ||
+    typeof subsetFraction !== 'number' ||
+    !(subsetPrior > 0 && subsetPrior < 1) ||
+    !(subsetFraction > 0 && subsetFraction < 1)
+  ) {
     throw new DistillationError(
       'bad-option',
       `dustbinShift: subsetPrior (${subsetPrior}) and subsetFraction (${subsetFraction}) must lie in (0, 1)`,
@@ -137,7 +146,10 @@ function sample(
   const subsetPrior = subsetPool.length / labels.length;
   return {
     indices,
-    labels: specialistLabels(Int32Array.from(indices, (i) => labels[i]!), classes),
+    labels: specialistLabels(
+      Int32Array.from(indices, (i) => labels[i]!),
+      classes,
+    ),
     subsetPrior,
     subsetFraction: f,
     dustbinShift: dustbinShift(subsetPrior, f),

@@ -5,13 +5,17 @@ import { leakedTensors, mlp, take } from '../test/helpers';
 import { shiftDustbin, specialistModel } from './specialist';
 
 describe('specialistModel', () => {
-  it('copies the generalist; subset logits equal the generalist\'s, dustbin = mean of the rest + log|R| <= logsumexp', async () => {
+  it("copies the generalist; subset logits equal the generalist's, dustbin = mean of the rest + log|R| <= logsumexp", async () => {
     const generalist = mlp(6, 10, 7, 1, 'g');
     const x = tf.randomNormal([12, 6], 0, 1, 'float32', 2);
     const subset = [4, 1, 6];
     const rest = [0, 2, 3, 5];
     let specialist: tfl.LayersModel | undefined;
-    expect(await leakedTensors(() => { specialist = specialistModel(generalist, subset); }) - 4).toBe(0); // 4 new variables
+    expect(
+      (await leakedTensors(() => {
+        specialist = specialistModel(generalist, subset);
+      })) - 4,
+    ).toBe(0); // 4 new variables
     const s = specialist!;
     expect(s.outputs[0]!.shape).toEqual([null, 4]);
     expect(s.name).toBe('g_specialist_4_1_6');

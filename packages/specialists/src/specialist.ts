@@ -1,6 +1,6 @@
+import { DistillationError, optionsSchema, parseOptions, type TeacherLike } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DistillationError, optionsSchema, parseOptions, type TeacherLike } from '@kd/core';
 import { SpecialistsError } from './errors';
 import { nameSchema } from './schemas';
 
@@ -31,7 +31,8 @@ export const specialistModelSchema = optionsSchema<SpecialistModelOptions>()({
  * repeated or out-of-range classes); returns it as a plain array.
  */
 export function checkSubset(subset: readonly number[], numClasses: number, what = 'subset'): number[] {
-  if (!Array.isArray(subset)) throw new SpecialistsError('bad-subset', `${what} must be an array of class indices, got ${subset === null ? 'null' : typeof subset}`);
+  if (!Array.isArray(subset))
+    throw new SpecialistsError('bad-subset', `${what} must be an array of class indices, got ${subset === null ? 'null' : typeof subset}`);
   if (subset.length === 0) throw new SpecialistsError('bad-subset', `${what} is empty`);
   if (new Set(subset).size !== subset.length) throw new SpecialistsError('bad-subset', `${what} [${subset}] repeats a class`);
   for (const k of subset) {
@@ -45,7 +46,10 @@ export function checkSubset(subset: readonly number[], numClasses: number, what 
 /** The last layer of a model when it is a Dense layer with a bias and linear output (logits). */
 function logitsHead(model: tfl.LayersModel, where: string, what: string): tfl.layers.Layer {
   if (!(model instanceof tfl.LayersModel)) {
-    throw new SpecialistsError('bad-generalist', `${where}: the ${what} must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`);
+    throw new SpecialistsError(
+      'bad-generalist',
+      `${where}: the ${what} must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`,
+    );
   }
   const head = model.layers[model.layers.length - 1];
   if (head?.getClassName() !== 'Dense') {
@@ -116,7 +120,10 @@ export function specialistModel(
     const target = model.layers[i]!;
     if (target.name !== layer.name) {
       model.dispose();
-      throw new SpecialistsError('bad-generalist', `specialistModel: layer ${i} is "${target.name}" in the copy, "${layer.name}" in the generalist`);
+      throw new SpecialistsError(
+        'bad-generalist',
+        `specialistModel: layer ${i} is "${target.name}" in the copy, "${layer.name}" in the generalist`,
+      );
     }
     target.setWeights(layer.getWeights());
   });
@@ -139,7 +146,8 @@ export function specialistModel(
  * training.
  */
 export function shiftDustbin(model: tfl.LayersModel, shift: number): void {
-  if (typeof shift !== 'number' || !Number.isFinite(shift)) throw new DistillationError('bad-option', `shiftDustbin: shift must be a finite number, got ${shift}`);
+  if (typeof shift !== 'number' || !Number.isFinite(shift))
+    throw new DistillationError('bad-option', `shiftDustbin: shift must be a finite number, got ${shift}`);
   const head = logitsHead(model, 'shiftDustbin', 'specialist');
   const [kernel, bias] = head.getWeights() as [tf.Tensor2D, tf.Tensor1D];
   const values = Float32Array.from(bias.dataSync());

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { SeededRandom } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { leakedTensors } from '../test/helpers';
 import { confusableSubsets, kMeans } from './subsets';
@@ -24,16 +24,28 @@ function groupedPredictions(groups: number[][], classes: number, n: number, seed
   return { probs, labels };
 }
 
-const GROUPS = [[0, 3, 6], [1, 4], [2, 5, 7, 8]];
+const GROUPS = [
+  [0, 3, 6],
+  [1, 4],
+  [2, 5, 7, 8],
+];
 
 describe('confusableSubsets', () => {
   it('recovers the confusable groups from the covariance of the predictions (no labels)', async () => {
     const { probs } = groupedPredictions(GROUPS, 9, 3000, 1);
     const p = tf.tensor2d(probs);
     let subsets: number[][] = [];
-    expect(await leakedTensors(() => { subsets = confusableSubsets(p, { clusters: 3, method: 'kmeans', seed: 4 }); })).toBe(0);
+    expect(
+      await leakedTensors(() => {
+        subsets = confusableSubsets(p, { clusters: 3, method: 'kmeans', seed: 4 });
+      }),
+    ).toBe(0);
     p.dispose();
-    expect(subsets).toEqual([[0, 3, 6], [1, 4], [2, 5, 7, 8]]);
+    expect(subsets).toEqual([
+      [0, 3, 6],
+      [1, 4],
+      [2, 5, 7, 8],
+    ]);
     // Same seed, same answer; plain arrays work too.
     expect(confusableSubsets(probs, { clusters: 3, seed: 4 })).toEqual(subsets);
   });
@@ -55,12 +67,23 @@ describe('confusableSubsets', () => {
       expect(s.length).toBeLessThanOrEqual(8);
       expect([...s].sort((a, b) => a - b)).toEqual(s);
     }
-    expect(confusableSubsets(probs, { clusters: 3, seed: 2, minSize: 3 })).toEqual([[0, 3, 6], [2, 5, 7, 8]]);
+    expect(confusableSubsets(probs, { clusters: 3, seed: 2, minSize: 3 })).toEqual([
+      [0, 3, 6],
+      [2, 5, 7, 8],
+    ]);
     expect(() => confusableSubsets(probs, { clusters: 10 })).toThrow(/option "clusters" must be an integer in \[1, 9\]/);
   });
 
   it('kMeans separates well-separated points and is deterministic per seed', () => {
-    const pts = [[0, 0], [0.1, 0], [0, 0.1], [5, 5], [5.1, 5], [10, 0], [10, 0.2]].map((p) => Float64Array.from(p));
+    const pts = [
+      [0, 0],
+      [0.1, 0],
+      [0, 0.1],
+      [5, 5],
+      [5.1, 5],
+      [10, 0],
+      [10, 0.2],
+    ].map((p) => Float64Array.from(p));
     const a = kMeans(pts, 3, new SeededRandom(7));
     const b = kMeans(pts, 3, new SeededRandom(7));
     expect(Array.from(a.assignment)).toEqual(Array.from(b.assignment));

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { SpecialistsError } from './errors';
 import { integer, labelsSchema, seedSchema } from './schemas';
@@ -74,13 +74,19 @@ export function confusableSubsets(
   for (const [i, k] of clusterList.entries()) {
     if (k > c) {
       const at = typeof options.clusters === 'number' ? 'clusters' : `clusters[${i}]`;
-      throw new DistillationError('bad-option', `confusableSubsets: option "${at}" must be an integer in [1, ${c}] (the number of classes), got ${k}`);
+      throw new DistillationError(
+        'bad-option',
+        `confusableSubsets: option "${at}" must be an integer in [1, ${c}] (the number of classes), got ${k}`,
+      );
     }
   }
   const minSize = options.minSize;
   const maxSize = options.maxSize ?? c - 1;
   if (minSize > maxSize) {
-    throw new DistillationError('bad-option', `confusableSubsets: option "minSize" (${minSize}) is larger than maxSize (${maxSize}); no subset could pass`);
+    throw new DistillationError(
+      'bad-option',
+      `confusableSubsets: option "minSize" (${minSize}) is larger than maxSize (${maxSize}); no subset could pass`,
+    );
   }
   if (n < 2) throw new SpecialistsError('too-few-predictions', `confusableSubsets: need at least 2 predictions, got ${n}`);
   let points: Float64Array[];
@@ -88,7 +94,7 @@ export function confusableSubsets(
     points = covarianceColumns(rows, n, c);
   } else {
     if (options.labels == null) {
-      throw new DistillationError('bad-option', "confusableSubsets: method 'confusion' needs the true labels (option \"labels\")");
+      throw new DistillationError('bad-option', 'confusableSubsets: method \'confusion\' needs the true labels (option "labels")');
     }
     points = confusionColumns(rows, n, c, toLabels(options.labels, n, c));
   }
@@ -127,15 +133,12 @@ export interface KMeansResult {
  * of different lengths, core's `bad-option` for a bad `k` (or more clusters than points),
  * `restarts`, `iterations` or `random`.
  */
-export function kMeans(
-  points: readonly Float64Array[],
-  k: number,
-  random: SeededRandom,
-  restarts = 10,
-  iterations = 100,
-): KMeansResult {
+export function kMeans(points: readonly Float64Array[], k: number, random: SeededRandom, restarts = 10, iterations = 100): KMeansResult {
   if (!Array.isArray(points) || points.length === 0) {
-    throw new SpecialistsError('bad-points', `kMeans: points must be a non-empty array of Float64Arrays, got ${Array.isArray(points) ? 'none' : typeof points}`);
+    throw new SpecialistsError(
+      'bad-points',
+      `kMeans: points must be a non-empty array of Float64Arrays, got ${Array.isArray(points) ? 'none' : typeof points}`,
+    );
   }
   const dim = points[0]?.length;
   points.forEach((p, i) => {
@@ -145,7 +148,10 @@ export function kMeans(
   });
   if (!Number.isInteger(k) || k < 1) throw new DistillationError('bad-option', `kMeans: k must be an integer >= 1, got ${k}`);
   if (points.length < k) throw new DistillationError('bad-option', `kMeans: ${points.length} points for ${k} clusters`);
-  for (const [what, v] of [['restarts', restarts], ['iterations', iterations]] as const) {
+  for (const [what, v] of [
+    ['restarts', restarts],
+    ['iterations', iterations],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new DistillationError('bad-option', `kMeans: ${what} must be an integer >= 0, got ${v}`);
   }
   if (random === null || typeof random !== 'object' || typeof random.next !== 'function' || typeof random.int !== 'function') {
@@ -260,7 +266,10 @@ function toMatrix(probs: tf.Tensor2D | readonly (readonly number[])[]): { rows: 
     rows = Float64Array.from(probs.dataSync());
   } else {
     if (!Array.isArray(probs)) {
-      throw new SpecialistsError('bad-probabilities', `confusableSubsets: expected a [N, classes] tensor or an array of rows, got ${probs === null ? 'null' : typeof probs}`);
+      throw new SpecialistsError(
+        'bad-probabilities',
+        `confusableSubsets: expected a [N, classes] tensor or an array of rows, got ${probs === null ? 'null' : typeof probs}`,
+      );
     }
     n = probs.length;
     c = (probs[0] as ArrayLike<number> | undefined)?.length ?? 0;
@@ -275,14 +284,18 @@ function toMatrix(probs: tf.Tensor2D | readonly (readonly number[])[]): { rows: 
   if (c < 1) throw new SpecialistsError('bad-probabilities', 'confusableSubsets: the predictions have no class column');
   const bad = rows.findIndex((v) => !Number.isFinite(v));
   if (bad >= 0) {
-    throw new SpecialistsError('bad-probabilities', `confusableSubsets: prediction [${Math.floor(bad / c)}, ${bad % c}] is ${rows[bad]}, not a finite number`);
+    throw new SpecialistsError(
+      'bad-probabilities',
+      `confusableSubsets: prediction [${Math.floor(bad / c)}, ${bad % c}] is ${rows[bad]}, not a finite number`,
+    );
   }
   return { rows, n, c };
 }
 
 function toLabels(labels: ArrayLike<number> | tf.Tensor1D, n: number, c: number): Int32Array {
   const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
-  if (values.length !== n) throw new SpecialistsError('label-count-mismatch', `confusableSubsets: ${values.length} labels for ${n} predictions`);
+  if (values.length !== n)
+    throw new SpecialistsError('label-count-mismatch', `confusableSubsets: ${values.length} labels for ${n} predictions`);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = Number(values[i]);

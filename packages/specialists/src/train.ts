@@ -1,6 +1,16 @@
+import {
+  DistillationError,
+  Distiller,
+  functionSchema,
+  type History,
+  hardLabel,
+  type LabeledData,
+  optionsSchema,
+  type ProgressListener,
+  parseOptions,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { DistillationError, Distiller, functionSchema, type History, hardLabel, type LabeledData, optionsSchema, type ProgressListener, parseOptions } from '@kd/core';
 import { z } from 'zod';
 import { type SpecialistSample, type SpecialistSampleOptions, sampleSpecialistDataSchema, trainingSet } from './sampler';
 import { integer } from './schemas';
@@ -20,7 +30,9 @@ export interface TrainSpecialistOptions extends SpecialistSampleOptions {
 /** Schema of {@link TrainSpecialistOptions} (defaults applied). */
 export const trainSpecialistSchema = optionsSchema<TrainSpecialistOptions>()({
   ...sampleSpecialistDataSchema.shape,
-  optimizer: z.custom<tf.Optimizer>((v) => typeof v === 'object' && v !== null && v instanceof tf.Optimizer, { message: 'must be a tf.Optimizer' }),
+  optimizer: z.custom<tf.Optimizer>((v) => typeof v === 'object' && v !== null && v instanceof tf.Optimizer, {
+    message: 'must be a tf.Optimizer',
+  }),
   epochs: integer(1),
   batchSize: integer(1).default(32),
   onEvent: functionSchema<ProgressListener>().optional(),
@@ -41,7 +53,10 @@ export async function trainSpecialist(
 ): Promise<{ history: History; sample: SpecialistSample }> {
   const options = parseOptions(trainSpecialistSchema, input, 'trainSpecialist');
   if (!(model instanceof tfl.LayersModel)) {
-    throw new DistillationError('bad-student', `trainSpecialist: the specialist must be a tfjs LayersModel (from specialistModel), got ${model === null ? 'null' : typeof model}`);
+    throw new DistillationError(
+      'bad-student',
+      `trainSpecialist: the specialist must be a tfjs LayersModel (from specialistModel), got ${model === null ? 'null' : typeof model}`,
+    );
   }
   const { data: set, sample } = trainingSet(data, subset, options, 'trainSpecialist');
   try {

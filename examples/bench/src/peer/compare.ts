@@ -46,7 +46,15 @@ export function readPeerLogs(paths: readonly string[]): PeerResult {
       if (t) result.teachers.push({ seed: Number(t[1]), test: Number(t[2]) / 100 });
       const r = /^seed (\d+) (\w+) (\w+) ([\w+]+): last ([\d.]+) % best ([\d.]+) % (\d+) samples\/s/.exec(line);
       if (r) {
-        result.runs.push({ seed: Number(r[1]), pair: r[2]!, regime: r[3]!, method: r[4]!, lastTest: Number(r[5]) / 100, bestTest: Number(r[6]) / 100, samplesPerSecond: Number(r[7]) });
+        result.runs.push({
+          seed: Number(r[1]),
+          pair: r[2]!,
+          regime: r[3]!,
+          method: r[4]!,
+          lastTest: Number(r[5]) / 100,
+          bestTest: Number(r[6]) / 100,
+          samplesPerSecond: Number(r[7]),
+        });
       }
     }
     if (result.teachers.length === 0) throw new Error(`${path}: neither a peer.py result line nor per-seed lines`);

@@ -13,9 +13,24 @@ export function cnn(name: string, c1: number, c2: number, dense: number, seed: n
   return tfl.sequential({
     name,
     layers: [
-      tfl.layers.conv2d({ inputShape: [28, 28, 1], filters: c1, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed), name: `${name}_conv1` }),
+      tfl.layers.conv2d({
+        inputShape: [28, 28, 1],
+        filters: c1,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: he(seed),
+        name: `${name}_conv1`,
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2, name: `${name}_block1` }),
-      tfl.layers.conv2d({ filters: c2, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: he(seed + 1), name: `${name}_conv2` }),
+      tfl.layers.conv2d({
+        filters: c2,
+        kernelSize: 3,
+        padding: 'same',
+        activation: 'relu',
+        kernelInitializer: he(seed + 1),
+        name: `${name}_conv2`,
+      }),
       tfl.layers.maxPooling2d({ poolSize: 2, name: `${name}_block2` }),
       tfl.layers.flatten({ name: `${name}_flatten` }),
       tfl.layers.dense({ units: dense, activation: 'relu', kernelInitializer: he(seed + 2), name: `${name}_pool` }),

@@ -194,7 +194,9 @@ export function gapSvg(result: QualityResult): string {
       const top = sy(Math.max(0, r.gapClosed.mean));
       const bottom = sy(Math.min(0, r.gapClosed.mean));
       const color = COLORS[(mi + 1) % COLORS.length]!;
-      parts.push(`<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - top).toFixed(1)}" fill="${color}"/>`);
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - top).toFixed(1)}" fill="${color}"/>`,
+      );
       const cx = x + (barW - 2) / 2;
       parts.push(
         `<line x1="${cx.toFixed(1)}" y1="${sy(r.gapClosed.mean + r.gapClosed.std).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${sy(r.gapClosed.mean - r.gapClosed.std).toFixed(1)}" stroke="black"/>`,

@@ -1,13 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  Distiller,
-  type DistillationPlugin,
-  evaluateModel,
-  hardLabel,
-  type LabeledData,
-  softTargets,
-} from '@kd/core';
+import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData, softTargets } from '@kd/core';
 import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
@@ -239,7 +232,11 @@ async function logitsOf(model: tfl.LayersModel, data: LabeledData): Promise<{ lo
 }
 
 /** Accuracy and correct examples of class `c` when c's logit is raised by `bias`. */
-export function correctedAccuracy(o: { logits: Float32Array; labels: Int32Array; classes: number }, c: number, bias: number): { accuracy: number; classCorrect: number; classExamples: number } {
+export function correctedAccuracy(
+  o: { logits: Float32Array; labels: Int32Array; classes: number },
+  c: number,
+  bias: number,
+): { accuracy: number; classCorrect: number; classExamples: number } {
   let right = 0;
   let classCorrect = 0;
   let classExamples = 0;
@@ -295,7 +292,15 @@ async function teacherFor(
   o: QualityOptions,
 ): Promise<{ model: tfl.LayersModel; record: TeacherRecord }> {
   const [c1, c2, d] = o.sizes.teacher;
-  const key = { sizes: o.sizes.teacher, epochs: o.teacherEpochs, trainSize: o.trainSize, validationSize: o.validationSize, batchSize: o.batchSize, lr: o.learningRate, seed };
+  const key = {
+    sizes: o.sizes.teacher,
+    epochs: o.teacherEpochs,
+    trainSize: o.trainSize,
+    validationSize: o.validationSize,
+    batchSize: o.batchSize,
+    lr: o.learningRate,
+    seed,
+  };
   const dir = join(o.out, 'teachers', `c${c1}-${c2}-${d}_n${o.trainSize}_e${o.teacherEpochs}_seed${seed}`);
   const metaPath = join(dir, 'bench.json');
   const started = Date.now();
@@ -303,7 +308,16 @@ async function teacherFor(
     const model = await loadModel(dir);
     const meta = JSON.parse(readFileSync(metaPath, 'utf8'));
     o.log(`seed ${seed}: loaded teacher from ${dir}`);
-    return { model, record: { seed, test: await accuracy(model, test), validation: await accuracy(model, validation), seconds: meta.seconds, loaded: true } };
+    return {
+      model,
+      record: {
+        seed,
+        test: await accuracy(model, test),
+        validation: await accuracy(model, validation),
+        seconds: meta.seconds,
+        loaded: true,
+      },
+    };
   }
   const model = cnn('teacher', c1, c2, d, seed * 1000 + 1);
   const trainer = new Distiller({ student: model, optimizer: tf.train.adam(o.learningRate), seed }).use(hardLabel());
@@ -315,13 +329,26 @@ async function teacherFor(
   await saveModel(model, dir);
   writeFileSync(metaPath, JSON.stringify({ key, seconds }, null, 2));
   const record = { seed, test: await accuracy(model, test), validation: await accuracy(model, validation), seconds, loaded: false };
-  o.log(`seed ${seed}: trained teacher in ${seconds.toFixed(0)} s: test ${(record.test * 100).toFixed(2)} %, validation ${(record.validation * 100).toFixed(2)} %`);
+  o.log(
+    `seed ${seed}: trained teacher in ${seconds.toFixed(0)} s: test ${(record.test * 100).toFixed(2)} %, validation ${(record.validation * 100).toFixed(2)} %`,
+  );
   return { model, record };
 }
 
 /** Trains one student with one method and records its curve. */
 export async function runMethod(
-  args: { seed: number; pair: Pair; regime: Regime; method: Method; data: LabeledData; teacher: tfl.LayersModel; validation: LabeledData; test: LabeledData; rounds: number; epochsPerRound: number },
+  args: {
+    seed: number;
+    pair: Pair;
+    regime: Regime;
+    method: Method;
+    data: LabeledData;
+    teacher: tfl.LayersModel;
+    validation: LabeledData;
+    test: LabeledData;
+    rounds: number;
+    epochsPerRound: number;
+  },
   o: QualityOptions,
   hyper: HyperParameters = o.hyper,
 ): Promise<RunRecord> {
@@ -378,7 +405,11 @@ export interface SeedData {
   readonly omitted: LabeledData;
 }
 
-export function seedData(train: LabeledData, seed: number, o: Pick<QualityOptions, 'validationSize' | 'trainSize' | 'smallSize' | 'omittedClass'>): SeedData {
+export function seedData(
+  train: LabeledData,
+  seed: number,
+  o: Pick<QualityOptions, 'validationSize' | 'trainSize' | 'smallSize' | 'omittedClass'>,
+): SeedData {
   const n = train.x.shape[0]!;
   const split = trainValidationSplit(train, o.validationSize / n, seed);
   const rest = split.train.x.shape[0]!;
@@ -401,7 +432,13 @@ function disposeData(...data: LabeledData[]): void {
 export async function runQuality(o: QualityOptions): Promise<QualityResult> {
   const started = Date.now();
   const { train, test: fullTest } = await loadFashionMnist();
-  const test = o.testSize < fullTest.x.shape[0]! ? take(fullTest, Array.from({ length: o.testSize }, (_, i) => i)) : fullTest;
+  const test =
+    o.testSize < fullTest.x.shape[0]!
+      ? take(
+          fullTest,
+          Array.from({ length: o.testSize }, (_, i) => i),
+        )
+      : fullTest;
   if (test !== fullTest) disposeData(fullTest);
   const teachers: TeacherRecord[] = [];
   const runs: RunRecord[] = [];
@@ -449,7 +486,10 @@ export async function runQuality(o: QualityOptions): Promise<QualityResult> {
  * Picks the temperature and the CRD weight on the VALIDATION split (seed of `o.seeds[0]`, CNN
  * pair, small regime): the grid values are tried one at a time, the rest at the defaults.
  */
-export async function tune(o: QualityOptions, grid: { temperature: number[]; crdWeight: number[] }): Promise<{ hyper: HyperParameters; trials: { hyper: Partial<HyperParameters>; method: Method; validation: number }[] }> {
+export async function tune(
+  o: QualityOptions,
+  grid: { temperature: number[]; crdWeight: number[] },
+): Promise<{ hyper: HyperParameters; trials: { hyper: Partial<HyperParameters>; method: Method; validation: number }[] }> {
   const { train, test } = await loadFashionMnist();
   disposeData(test);
   const seed = o.seeds[0]!;
@@ -461,7 +501,18 @@ export async function tune(o: QualityOptions, grid: { temperature: number[]; crd
   const trials: { hyper: Partial<HyperParameters>; method: Method; validation: number }[] = [];
   const trial = async (method: Method, change: Partial<HyperParameters>) => {
     const rec = await runMethod(
-      { seed, pair: 'cnn', regime: 'small', method, data: data.small, teacher, validation: data.validation, test: data.validation, rounds: o.epochs, epochsPerRound },
+      {
+        seed,
+        pair: 'cnn',
+        regime: 'small',
+        method,
+        data: data.small,
+        teacher,
+        validation: data.validation,
+        test: data.validation,
+        rounds: o.epochs,
+        epochsPerRound,
+      },
       o,
       { ...o.hyper, ...change },
     );

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { type KernelArgs, type KernelRunner, originalKernels, WASM, withRunner } from './runner';
 
 /** wasm's XNNPACK binary operators return garbage above this output rank. */

@@ -1,6 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { type KernelArgs, channelsLastPerm, type KernelRunner, WASM, withRunner } from './runner';
+import * as tf from '@tensorflow/tfjs-core';
+import { channelsLastPerm, type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
 export type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 export type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -129,7 +129,13 @@ function convBackpropInputND(k: KernelRunner, dy: TensorInfo, filter: TensorInfo
   const dyp = spreadAndPadForInput(k, dy, g);
   const rotated = k.run('Reverse', { x: filter }, { dims: range(S) });
   const flipped = k.transpose(rotated, [...range(S), S + 1, S]);
-  return plainConv(k, dyp, flipped, g.strides.map(() => 1), g.dilations);
+  return plainConv(
+    k,
+    dyp,
+    flipped,
+    g.strides.map(() => 1),
+    g.dilations,
+  );
 }
 
 /**
@@ -163,7 +169,13 @@ const IM2COL_MAX_CHANNELS = 8;
  * dW = columns x dy[(b, oy, ox), co], the plain `[M, K] x [K, N]` product XNNPACK runs fast.
  * For few input channels, where the transposed-convolution form has a huge, thin kernel.
  */
-export function convBackpropFilterIm2col(k: KernelRunner, x: TensorInfo, dy: TensorInfo, g: Geometry, maxColumns = MAX_COLUMNS): TensorInfo {
+export function convBackpropFilterIm2col(
+  k: KernelRunner,
+  x: TensorInfo,
+  dy: TensorInfo,
+  g: Geometry,
+  maxColumns = MAX_COLUMNS,
+): TensorInfo {
   const [batch, h, w, ci] = x.shape as [number, number, number, number];
   const { oh, ow, sh, sw, kh, kw, dh, dw, pt, pl } = planar(g);
   const co = dy.shape[3]!;
@@ -244,9 +256,7 @@ function conv2DBackpropFilter(args: KernelArgs): TensorInfo {
 function conv3DBackpropInputV2(args: KernelArgs): TensorInfo {
   const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, inputShape } = args.attrs as unknown as tf.Conv3DBackpropInputV2Attrs;
-  return withRunner(args.backend, (k) =>
-    convBackpropInputND(k, dy, filter, geometry3d(inputShape, filter.shape, strides, pad)),
-  );
+  return withRunner(args.backend, (k) => convBackpropInputND(k, dy, filter, geometry3d(inputShape, filter.shape, strides, pad)));
 }
 
 function conv3DBackpropFilterV2(args: KernelArgs): TensorInfo {

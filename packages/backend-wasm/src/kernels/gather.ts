@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasmError } from '../errors';
 import { type KernelArgs, originalKernels, WASM, withRunner } from './runner';
 
@@ -28,7 +28,10 @@ function gatherV2(args: KernelArgs): TensorInfo {
     for (let i = 0; i < count; i++) {
       const v = idx[i]!;
       if (!(v >= 0 && v < dim)) {
-        throw new BackendWasmError('index-out-of-range', `GatherV2: index ${v} at position ${i} is not in [0, ${dim - 1}] (axis ${a} of x with shape [${x.shape}])`);
+        throw new BackendWasmError(
+          'index-out-of-range',
+          `GatherV2: index ${v} at position ${i} is not in [0, ${dim - 1}] (axis ${a} of x with shape [${x.shape}])`,
+        );
       }
     }
     const src = k.view(x);

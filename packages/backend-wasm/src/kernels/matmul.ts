@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasmError } from '../errors';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 
@@ -37,7 +37,15 @@ function fastMatMul(
   bias2d?: (a2: TensorInfo, b2: TensorInfo) => TensorInfo,
 ): TensorInfo | null {
   if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
-  if (bias2d == null && transposeB && !transposeA && a.shape.length === 2 && b.shape.length === 2 && b.shape[0]! > a.shape[0]! && b.shape[1] === a.shape[1]) {
+  if (
+    bias2d == null &&
+    transposeB &&
+    !transposeA &&
+    a.shape.length === 2 &&
+    b.shape.length === 2 &&
+    b.shape[0]! > a.shape[0]! &&
+    b.shape[1] === a.shape[1]
+  ) {
     // a [M, K] x b[N, K]^T with N > M (e.g. CRD's scores against K negatives): (b a^T)^T moves and
     // packs the small a instead of the large b (XNNPACK packs the second operand every call).
     // 64 x 128 against 4096 x 128: ~1.8x faster.
@@ -134,8 +142,7 @@ function fusedMatMul(args: KernelArgs): TensorInfo {
     const N = transposeB ? b.shape.at(-2)! : b.shape.at(-1)!;
     const simpleBias = bias == null || (bias.shape.length === 1 && bias.shape[0] === N);
     const simplePrelu =
-      preluActivationWeights == null ||
-      (preluActivationWeights.shape.length === 1 && preluActivationWeights.shape[0] === N);
+      preluActivationWeights == null || (preluActivationWeights.shape.length === 1 && preluActivationWeights.shape[0] === N);
     if (simpleBias && simplePrelu) {
       // wasm's fused kernel is right for 2-D, untransposed operands with a length-N bias.
       // (The stock kernel reads its operands as rank 3.)

@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { fromInfo2d, fromInfo3d, type Geometry, type Pad, planar, type Rounding } from './conv';
 import { type KernelArgs, type KernelRunner, WASM, withRunner } from './runner';
 

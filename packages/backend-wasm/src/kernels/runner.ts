@@ -1,5 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
 import type { DataId, KernelBackend, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasmError } from '../errors';
 
 /** Name of the backend every kernel in this package is registered for. */
@@ -23,14 +23,16 @@ export class KernelRunner {
   /** Runs the kernel registered now for `name` on wasm (a patched one where there is one). */
   run(name: string, inputs: Inputs, attrs: object = {}): TensorInfo {
     const config = tf.getKernel(name, WASM);
-    if (config == null) throw new BackendWasmError('kernel-not-registered', `@kd/backend-wasm: kernel '${name}' is not registered for wasm.`);
+    if (config == null)
+      throw new BackendWasmError('kernel-not-registered', `@kd/backend-wasm: kernel '${name}' is not registered for wasm.`);
     return this.call(config, inputs, attrs);
   }
 
   /** Runs the stock wasm kernel for `name`, as registered before patching. */
   runOriginal(name: string, inputs: Inputs, attrs: object = {}): TensorInfo {
     const config = originalKernels.get(name) ?? tf.getKernel(name, WASM);
-    if (config == null) throw new BackendWasmError('kernel-not-registered', `@kd/backend-wasm: kernel '${name}' is not registered for wasm.`);
+    if (config == null)
+      throw new BackendWasmError('kernel-not-registered', `@kd/backend-wasm: kernel '${name}' is not registered for wasm.`);
     return this.call(config, inputs, attrs);
   }
 

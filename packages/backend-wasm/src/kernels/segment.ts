@@ -33,7 +33,11 @@ function unsortedSegmentSum(args: KernelArgs): TensorInfo {
       const rows = info(backend, [keep.length], Int32Array.from(keep));
       updates = k.run('GatherV2', { x: updates, indices: rows }, { axis: 0, batchDims: 0 });
       backend.disposeData(rows.dataId);
-      indices = info(backend, [keep.length, 1], Int32Array.from(keep, (i) => ids[i]!));
+      indices = info(
+        backend,
+        [keep.length, 1],
+        Int32Array.from(keep, (i) => ids[i]!),
+      );
       k.adopt(indices);
     }
     return k.run('ScatterNd', { indices, updates }, { shape: [numSegments, ...rest] });

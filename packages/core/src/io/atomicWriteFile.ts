@@ -45,7 +45,10 @@ export async function removeStaleTemporaries(path: string, maxAgeMs = 60 * 60 * 
     if (!name.startsWith(prefix)) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);
     const file = join(directory, name);
-    const old = await stat(file).then((s) => Date.now() - s.mtimeMs > maxAgeMs, () => false);
+    const old = await stat(file).then(
+      (s) => Date.now() - s.mtimeMs > maxAgeMs,
+      () => false,
+    );
     if (pid === process.pid && !old) continue;
     if (!old && Number.isInteger(pid) && processAlive(pid)) continue;
     await rm(file, { force: true }).catch(() => undefined);

@@ -18,9 +18,7 @@ export function fileSystem(directory: string): tf.io.IOHandler {
       if (artifacts.modelTopology instanceof ArrayBuffer) {
         throw new DistillationError('bad-model', 'fileSystem: binary model topologies are not supported');
       }
-      const weightData = artifacts.weightData
-        ? tf.io.CompositeArrayBuffer.join(artifacts.weightData)
-        : new ArrayBuffer(0);
+      const weightData = artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData) : new ArrayBuffer(0);
       const model: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology ?? {},
         weightsManifest: [{ paths: [`./${WEIGHTS_FILE}`], weights: artifacts.weightSpecs ?? [] }],
@@ -61,7 +59,9 @@ export function fileSystem(directory: string): tf.io.IOHandler {
             const file = join(directory, path);
             const bytes = await readFile(file).catch((error: { code?: string }) => {
               if (error?.code === 'ENOENT') {
-                throw new DistillationError('truncated-weights', `${modelPath} names weights file "${path}", which does not exist`, { cause: error });
+                throw new DistillationError('truncated-weights', `${modelPath} names weights file "${path}", which does not exist`, {
+                  cause: error,
+                });
               }
               throw ioError('read', file, error);
             });

@@ -7,11 +7,7 @@ import { fileSystem } from './fileSystem';
  * `tf.loadLayersModel` in any runtime). `metadata` (e.g. `distiller.metadata()`) is stored under
  * `userDefinedMetadata.kd`.
  */
-export async function saveModel(
-  model: tfl.LayersModel,
-  directory: string,
-  metadata?: Record<string, unknown>,
-): Promise<tf.io.SaveResult> {
+export async function saveModel(model: tfl.LayersModel, directory: string, metadata?: Record<string, unknown>): Promise<tf.io.SaveResult> {
   if (metadata) {
     const previous = (model.getUserDefinedMetadata() ?? {}) as Record<string, unknown>;
     model.setUserDefinedMetadata({ ...previous, kd: metadata });

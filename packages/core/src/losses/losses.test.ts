@@ -83,8 +83,14 @@ describe('Hinton losses against PyTorch golden values', () => {
 
 describe('soft-target loss properties (docs/methods.md §2)', () => {
   it('has gradient T^2 * (q - p) / T / batch: the paper identity dC/dz = (q - p)/T', () => {
-    const z = tf.tensor2d([[1.5, -0.3, 0.2, 2.0], [0.1, 0.4, -1.2, 0.0]]);
-    const v = tf.tensor2d([[0.2, 1.1, -0.5, 0.7], [2.0, -1.0, 0.3, 0.1]]);
+    const z = tf.tensor2d([
+      [1.5, -0.3, 0.2, 2.0],
+      [0.1, 0.4, -1.2, 0.0],
+    ]);
+    const v = tf.tensor2d([
+      [0.2, 1.1, -0.5, 0.7],
+      [2.0, -1.0, 0.3, 0.1],
+    ]);
     for (const T of [1, 2.5, 8]) {
       const grad = tf.grad((s: tf.Tensor) => softTargetLossFromLogits(s as tf.Tensor2D, v, T))(z);
       const q = tf.softmax(tf.div(z, T));
@@ -102,10 +108,11 @@ describe('soft-target loss properties (docs/methods.md §2)', () => {
     const z = [0.3, -1.2, 0.8, 0.05, 1.7];
     const v = tf.tensor2d([[1.0, 0.2, -0.4, 0.9, -1.1]]);
     const T = 3;
-    const f = (values: number[]) =>
-      tf.tidy(() => softTargetLossFromLogits(tf.tensor2d([values]), v, T).dataSync()[0]!);
+    const f = (values: number[]) => tf.tidy(() => softTargetLossFromLogits(tf.tensor2d([values]), v, T).dataSync()[0]!);
     const zt = tf.tensor2d([z]);
-    const grad = tf.grad((s: tf.Tensor) => softTargetLossFromLogits(s as tf.Tensor2D, v, T))(zt).dataSync();
+    const grad = tf
+      .grad((s: tf.Tensor) => softTargetLossFromLogits(s as tf.Tensor2D, v, T))(zt)
+      .dataSync();
     const h = 1e-2;
     z.forEach((_, i) => {
       const up = [...z];
@@ -119,8 +126,14 @@ describe('soft-target loss properties (docs/methods.md §2)', () => {
   });
 
   it('tends to half the logit-matching MSE at high temperature for zero-mean logits', () => {
-    const z0 = tf.tensor2d([[1.5, -0.3, 0.2, 2.0, -1.0], [0.1, 0.4, -1.2, 0.0, 3.0]]);
-    const v0 = tf.tensor2d([[0.2, 1.1, -0.5, 0.7, 0.0], [2.0, -1.0, 0.3, 0.1, -2.5]]);
+    const z0 = tf.tensor2d([
+      [1.5, -0.3, 0.2, 2.0, -1.0],
+      [0.1, 0.4, -1.2, 0.0, 3.0],
+    ]);
+    const v0 = tf.tensor2d([
+      [0.2, 1.1, -0.5, 0.7, 0.0],
+      [2.0, -1.0, 0.3, 0.1, -2.5],
+    ]);
     const z = tf.sub(z0, tf.mean(z0, 1, true)) as tf.Tensor2D;
     const v = tf.sub(v0, tf.mean(v0, 1, true)) as tf.Tensor2D;
     const halfMse = scalar(logitMatchingLoss(z, v)) / 2;

@@ -43,9 +43,7 @@ export function softTargetLossFromLogits(
   form: SoftTargetForm = 'kl',
 ): tf.Scalar {
   assertTemperature(temperature);
-  return tf.tidy(() =>
-    softTargetLoss(studentLogits, tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, temperature, form),
-  );
+  return tf.tidy(() => softTargetLoss(studentLogits, tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, temperature, form));
 }
 
 function assertTemperature(temperature: number): void {

@@ -61,7 +61,13 @@ export class Rmsprop extends StatefulOptimizer {
   }
 
   override getConfig(): tf.serialization.ConfigDict {
-    return { learningRate: this.learningRate, rho: this.rho, epsilon: this.epsilon, momentum: this.momentum, weightDecay: this.weightDecay };
+    return {
+      learningRate: this.learningRate,
+      rho: this.rho,
+      epsilon: this.epsilon,
+      momentum: this.momentum,
+      weightDecay: this.weightDecay,
+    };
   }
 
   static override fromConfig<T extends tf.serialization.Serializable>(

@@ -1,6 +1,6 @@
 import { hardLabelLoss } from '../losses/hardLabelLoss';
 import { optionsSchema, parseOptions, weightSchema } from '../options';
-import { definePlugin, type DistillationPlugin } from '../plugin';
+import { type DistillationPlugin, definePlugin } from '../plugin';
 
 /** Options of {@link hardLabel}. */
 export interface HardLabelOptions {

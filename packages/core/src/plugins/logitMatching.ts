@@ -1,6 +1,6 @@
 import { logitMatchingLoss } from '../losses/logitMatchingLoss';
 import { optionsSchema, parseOptions, weightSchema } from '../options';
-import { definePlugin, type DistillationPlugin } from '../plugin';
+import { type DistillationPlugin, definePlugin } from '../plugin';
 
 /** Options of {@link logitMatching}. */
 export interface LogitMatchingOptions {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { type SoftTargetForm, softTargetLoss } from '../losses/softTargetLoss';
 import { optionsSchema, parseOptions, weightSchema } from '../options';
-import { definePlugin, type DistillationPlugin } from '../plugin';
+import { type DistillationPlugin, definePlugin } from '../plugin';
 
 /** Options of {@link softTargets}. */
 export interface SoftTargetsOptions {
