@@ -3,6 +3,8 @@
 //
 //   node scripts/release/version.mjs                  same as `pnpm changeset version`
 //   node scripts/release/version.mjs --first-release  once, for the first published version
+//   node scripts/release/version.mjs --auto           --first-release while no CHANGELOG.md exists,
+//                                                     else plain (`pnpm version-packages`)
 //
 // Why a first-release mode: the @kd/* packages already carry their first real version (0.1.0,
 // set by hand in issue 13 so that the tarballs' internal ranges resolve, see README.md here),
@@ -26,7 +28,9 @@ const arg = (name) => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 const cwd = resolve(arg('--cwd') ?? ROOT);
-const first = process.argv.includes('--first-release');
+// --auto (what `pnpm version-packages` runs): the first-release mode until a CHANGELOG.md exists.
+const anyChangelog = () => workspacePackages(cwd).some((p) => existsSync(join(p.dir, 'CHANGELOG.md')));
+const first = process.argv.includes('--first-release') || (process.argv.includes('--auto') && !anyChangelog());
 const changeset = join(ROOT, 'node_modules', '.bin', 'changeset');
 const fromCli = createRequire(realpathSync(join(ROOT, 'node_modules', '@changesets', 'cli', 'package.json')));
 const getReleasePlan = fromCli('@changesets/get-release-plan').default;

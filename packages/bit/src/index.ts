@@ -36,6 +36,7 @@ export {
   type GroupNormalizationArgs,
   groupNorm,
   groupNormalizationSchema,
+  type LayerInitializer,
   StandardizedConv2D,
   type StandardizedConv2DArgs,
   standardizedConv2DSchema,

@@ -8,6 +8,15 @@ import { integer, nameSchema, nonNegative } from './schemas';
 type Kwargs = Record<string, unknown>;
 /** A tfjs-layers initializer instance (the class is not exported as a value). */
 type Initializer = ReturnType<typeof tfl.initializers.zeros>;
+/**
+ * A tfjs-layers initializer instance (e.g. `tf.initializers.heNormal({ seed })`), described
+ * structurally: tfjs-layers does not export its `Initializer` class from its public entry.
+ */
+export interface LayerInitializer {
+  apply(shape: number[], dtype?: tf.DataType): tf.Tensor;
+  getClassName(): string;
+  getConfig(): tf.serialization.ConfigDict;
+}
 type Shape = (number | null)[];
 type InitializerName = Parameters<typeof tfl.layers.dense>[0]['kernelInitializer'];
 
@@ -19,7 +28,7 @@ function singleShape(shape: tfl.Shape | tfl.Shape[]): Shape {
   return (Array.isArray(shape[0]) ? shape[0] : shape) as Shape;
 }
 
-function getInitializer(init: InitializerName | undefined, fallback: string): Initializer {
+function getInitializer(init: LayerInitializer | InitializerName | undefined, fallback: string): Initializer {
   if (init != null && typeof init === 'object' && typeof (init as Initializer).apply === 'function') return init as Initializer;
   const name = (init as string | undefined) ?? fallback;
   switch (name) {
@@ -72,10 +81,14 @@ function deserializeInitializer(value: unknown, fallback: string): Initializer {
 
 const INITIALIZER_NAMES = ['zeros', 'ones', 'heNormal', 'glorotUniform'] as const;
 
-/** An initializer: one of the names the layers know, or a tfjs Initializer instance. */
-const initializerSchema = z.union([
+/**
+ * An initializer: one of the names the layers know, or a tfjs Initializer instance. Typed with
+ * the package's own alias: the inferred type would name a file inside tfjs-layers' `dist/`, which
+ * ESM (`nodenext`) consumers cannot resolve.
+ */
+const initializerSchema: z.ZodType<LayerInitializer | (typeof INITIALIZER_NAMES)[number]> = z.union([
   z.enum(INITIALIZER_NAMES),
-  z.custom<Initializer>((v) => typeof v === 'object' && v !== null && typeof (v as Initializer).apply === 'function', {
+  z.custom<LayerInitializer>((v) => typeof v === 'object' && v !== null && typeof (v as LayerInitializer).apply === 'function', {
     message: 'must be an Initializer',
   }),
 ]);
@@ -106,8 +119,8 @@ export interface GroupNormalizationArgs {
   groups?: number;
   /** Added to the group variance. Default 1e-5 (PyTorch `nn.GroupNorm`). */
   epsilon?: number;
-  gammaInitializer?: Initializer | InitializerName;
-  betaInitializer?: Initializer | InitializerName;
+  gammaInitializer?: LayerInitializer | InitializerName;
+  betaInitializer?: LayerInitializer | InitializerName;
   name?: string;
   inputShape?: Shape;
   /** Base-layer arguments, as in a saved layer config. */
@@ -274,8 +287,8 @@ export interface StandardizedConv2DArgs {
   standardization?: WeightStandardization;
   /** Overrides the variant's epsilon. */
   epsilon?: number;
-  kernelInitializer?: Initializer | InitializerName;
-  biasInitializer?: Initializer | InitializerName;
+  kernelInitializer?: LayerInitializer | InitializerName;
+  biasInitializer?: LayerInitializer | InitializerName;
   name?: string;
   inputShape?: Shape;
   /** Base-layer arguments, as in a saved layer config. */
