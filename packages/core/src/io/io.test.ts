@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -120,6 +120,24 @@ describe('checkpoints', () => {
     await writeFile(join(dir, 'junk.ckpt'), 'junk junk junk');
     await expect(fileCheckpointStore(join(dir, 'junk.ckpt')).load()).rejects.toThrow(/junk.ckpt is not a kd checkpoint/);
     expect(await fileCheckpointStore(join(dir, 'none.ckpt')).load()).toBeUndefined();
+    run.distiller.dispose();
+    disposeData(data);
+  });
+
+  it('fit probes the checkpoint directory and removes temporary files a killed save left behind', async () => {
+    const data = toyData(16, 6, 3, 8);
+    const sub = join(dir, 'killed');
+    const path = join(sub, 'run.ckpt');
+    await mkdir(sub, { recursive: true });
+    // A save killed by SIGKILL: its process (a pid that cannot exist) is gone.
+    const stale = `${path}.tmp-4194999-deadbeef`;
+    // A save in progress in this process: kept.
+    const live = `${path}.tmp-${process.pid}-cafe0001`;
+    const other = join(sub, 'unrelated.tmp-1-x');
+    for (const f of [stale, live, other]) await writeFile(f, 'partial');
+    const run = makeRun(4);
+    await run.distiller.fit(data, { epochs: 1, batchSize: 8, checkpoint: fileCheckpointStore(path) });
+    expect((await readdir(sub)).sort()).toEqual(['run.ckpt', `run.ckpt.tmp-${process.pid}-cafe0001`, 'unrelated.tmp-1-x']);
     run.distiller.dispose();
     disposeData(data);
   });
