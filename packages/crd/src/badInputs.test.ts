@@ -4,9 +4,10 @@
  * case: [what, run, code, message fragment].
  */
 import { type Batch, type DistillationPlugin, Distiller, isDistillationError, SeededRandom, type SetupContext } from '@kd/core';
+import { expectRefused } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
+import { disposeData, mlp, toyData } from '../test/helpers';
 import { CrdCritic } from './critic';
 import { EmbedHead } from './embedHead';
 import { CrdError, type CrdErrorCode, crdErrorCodes } from './errors';
@@ -16,26 +17,6 @@ import { type CrdState, crd, crdEnsemble } from './plugin';
 import { NegativeSampler } from './sampler';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
-
-async function caught(run: () => unknown): Promise<unknown> {
-  try {
-    await run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-/** Runs a case: the right kd error, the message fragment, and no tensor left behind. */
-async function expectRefused(run: () => unknown, code: string, fragment: string | RegExp): Promise<void> {
-  let error: unknown;
-  const leaked = await leakedTensors(async () => {
-    error = await caught(run);
-  });
-  expect(isDistillationError(error, code), `expected code ${code}, got ${String(error)}`).toBe(true);
-  expect((error as Error).message).toMatch(fragment);
-  expect(leaked).toBe(0);
-}
 
 const taps = { student: 's', teacher: 't' } as const;
 const N = 20;

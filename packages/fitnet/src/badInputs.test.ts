@@ -4,36 +4,17 @@
  * case: [what, run, code, message fragment].
  */
 import { type DistillationPlugin, Distiller, isDistillationError, SeededRandom, type SetupContext, type StepOutputs } from '@kd/core';
+import { expectRefused } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
-import { convNet, disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
+import { convNet, disposeData, mlp, toyData } from '../test/helpers';
 import { attentionLoss, attentionMap, attentionTransfer } from './attention';
 import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
 import { HintRegressor, hintLoss, planRegressor } from './regressor';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
-
-async function caught(run: () => unknown): Promise<unknown> {
-  try {
-    await run();
-  } catch (error) {
-    return error;
-  }
-  return undefined;
-}
-
-/** Runs a case: the right kd error, the message fragment, and no tensor left behind. */
-async function expectRefused(run: () => unknown, code: string, fragment: string | RegExp): Promise<void> {
-  let error: unknown;
-  const leaked = await leakedTensors(async () => {
-    error = await caught(run);
-  });
-  expect(isDistillationError(error, code), `expected code ${code}, got ${String(error)}`).toBe(true);
-  expect((error as Error).message).toMatch(fragment);
-  expect(leaked).toBe(0);
-}
 
 const taps = { student: 's', teacher: 't' } as const;
 const pair = [{ student: 's', teacher: 't' }];

@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { expect } from 'vitest';
 
 /** Structurally `@kd/core`'s LabeledData (no dependency on @kd/core, which tests with this package). */
 export interface LabeledData {
@@ -86,4 +87,32 @@ export function maxDiff(actual: ArrayLike<number>, expected: unknown): { abs: nu
     scale = Math.max(scale, Math.abs(e));
   });
   return { abs, rel, scale };
+}
+
+const BRAND = Symbol.for('@kd/DistillationError');
+
+/**
+ * Runs `call` and checks that it throws (or rejects with) a kd error of `code` (the brand every
+ * kd error carries, as `@kd/core`'s `isDistillationError` reads it) whose message contains or
+ * matches `fragment`, leaving no tensor behind. Returns the error. The bad-input batteries of
+ * every package run their cases through it.
+ */
+export async function expectRefused(call: () => unknown, code: string, fragment: string | RegExp): Promise<Error> {
+  let error: unknown;
+  const leaked = await leakedTensors(async () => {
+    try {
+      await call();
+    } catch (e) {
+      error = e;
+    }
+  });
+  expect(error, 'the call did not throw').toBeDefined();
+  const branded = typeof error === 'object' && error !== null && (error as Record<symbol, unknown>)[BRAND] === true;
+  expect(branded, `expected a kd error of code ${code}, got ${String(error)}`).toBe(true);
+  expect((error as { code: string }).code, (error as Error).message).toBe(code);
+  const message = (error as Error).message;
+  if (typeof fragment === 'string') expect(message).toContain(fragment);
+  else expect(message).toMatch(fragment);
+  expect(leaked, 'tensors leaked').toBe(0);
+  return error as Error;
 }
