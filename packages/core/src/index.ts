@@ -77,6 +77,19 @@ export {
   stepDecay,
 } from './schedules';
 export {
+  integerSchema,
+  isLabeledData,
+  labeledDataSchema,
+  nameSchema,
+  nonNegativeSchema,
+  openFractionSchema,
+  positiveSchema,
+  probabilitySchema,
+  seedSchema,
+  teacherSchema,
+  tensorSchema,
+} from './schemas';
+export {
   fitStages,
   layersUpTo,
   type Stage,
