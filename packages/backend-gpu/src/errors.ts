@@ -1,3 +1,4 @@
+import { distance } from 'fastest-levenshtein';
 /**
  * Every code `@kd/backend-gpu` throws, with what it means. The package does not depend on
  * `@kd/core`, but its errors have the same shape as core's `DistillationError` (`code`, `message`,
@@ -35,19 +36,6 @@ export class BackendGpuError extends Error {
     this.name = 'BackendGpuError';
     Object.defineProperty(this, BRAND, { value: true });
   }
-}
-
-/** Levenshtein distance (small strings: option and backend names). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
 }
 
 /** `; did you mean "x"?` when `word` is a plausible typo of one of `candidates` (as `@kd/core`'s `suggest`). */

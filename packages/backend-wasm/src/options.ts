@@ -1,17 +1,5 @@
+import { distance } from 'fastest-levenshtein';
 import { BackendWasmError } from './errors';
-
-/** Levenshtein distance (small strings: option and kernel names). */
-function distance(a: string, b: string): number {
-  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    previous = row;
-  }
-  return previous[b.length]!;
-}
 
 /** The closest of `candidates` to `word` when it is a plausible typo of it (as `@kd/core`'s `suggest`). */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
