@@ -50,7 +50,7 @@ export const cases = [
     inputShape: [2, 16, 16, 3],
     async build({ registered }) {
       const bit = registered['packages/bit/dist/index.js'];
-      const model = bit.bitResNetSmall({ classes: 5, units: [1, 1], inputShape: [16, 16, 3], zeroHead: false, seed: 7 });
+      const model = bit.bitResNetSmall({ classes: 5, units: [1, 1, 1], inputShape: [16, 16, 3], zeroHead: false, seed: 7 });
       return { model };
     },
   },
