@@ -48,12 +48,16 @@ export interface CheckpointRun {
   readonly numClasses: number;
   /** The optimizer's class name, e.g. `kd.Adam`. */
   readonly optimizer: string;
+  /** kd optimizers: the hyper-parameters a resume must share (all but the learning rate). */
+  readonly optimizerSettings?: Readonly<Record<string, number | boolean>>;
 }
 
 /** Where inside an epoch a checkpoint was taken, with the epoch's running sums. */
 export interface EpochPosition {
   /** Steps of the epoch already taken. */
   readonly stepInEpoch: number;
+  /** The batch size of the epoch (a resume inside it must use the same). */
+  readonly batchSize: number;
   /** The epoch's example order (drawn at its start). */
   readonly order: Int32Array;
   readonly lossSum: number;
@@ -184,11 +188,18 @@ const count = z.number().int().nonnegative();
 const headerSchema = z.object({
   format: z.literal('kd-checkpoint'),
   version: z.literal(CHECKPOINT_VERSION),
-  run: z.object({ plugins: z.array(z.string()), dataSize: count, numClasses: count, optimizer: z.string() }),
+  run: z.object({
+    plugins: z.array(z.string()),
+    dataSize: count,
+    numClasses: count,
+    optimizer: z.string(),
+    optimizerSettings: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+  }),
   stage: z.object({ index: count, name: z.string() }).optional(),
   position: z
     .object({
       stepInEpoch: count,
+      batchSize: count,
       order: encodedRecord,
       lossSum: z.number(),
       termSums: z.record(z.string(), z.number()),
@@ -251,6 +262,13 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   const read = (records: EncodedRecord[]): TensorRecord[] =>
     records.map((r) => {
       const width = r.dtype === 'bool' ? 1 : 4;
+      const elements = r.shape.reduce((a, b) => a * b, 1);
+      if (elements !== r.length) {
+        throw new DistillationError(
+          'bad-checkpoint',
+          `${source}: tensor "${r.name}" has shape [${r.shape}] but ${r.length} values (the file is corrupted)`,
+        );
+      }
       const start = base + r.offset;
       if (start + r.length * width > bytes.byteLength) {
         throw new DistillationError('bad-checkpoint', `${source} is truncated (tensor "${r.name}")`);
@@ -266,6 +284,12 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
             : new Uint8Array(copy.buffer);
       return { name: r.name, shape: r.shape, dtype: r.dtype, values };
     });
+  if (header.position && (header.position.order.dtype !== 'int32' || header.position.order.length !== header.run.dataSize)) {
+    throw new DistillationError(
+      'bad-checkpoint',
+      `${source}: the saved epoch order is not ${header.run.dataSize} int32 positions (the file is corrupted)`,
+    );
+  }
   const position = header.position && { ...header.position, order: read([header.position.order])[0]!.values as Int32Array };
   return {
     format: 'kd-checkpoint',

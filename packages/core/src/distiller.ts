@@ -8,7 +8,7 @@ import { DistillationError, NonFiniteLossError } from './errors';
 import { type EvaluateOptions, evaluateModel } from './evaluate';
 import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
 import { isStatefulOptimizer } from './optimizers/optimizer';
-import { functionSchema, optionsSchema, parseOptions } from './options';
+import { functionSchema, optionsSchema, parseOptions, rejectUnknownKeys } from './options';
 import type {
   AfterStepOutputs,
   DistillationPlugin,
@@ -195,6 +195,7 @@ export class Distiller {
   private position?: EpochPosition;
 
   constructor(config: DistillerConfig) {
+    rejectUnknownKeys(distillerConfigSchema, config, 'Distiller');
     if (!(config?.student instanceof tfl.LayersModel)) {
       throw new DistillationError('bad-student', 'Distiller: student must be a tfjs LayersModel');
     }
@@ -228,6 +229,7 @@ export class Distiller {
    */
   use(...plugins: readonly (AnyPlugin | readonly AnyPlugin[])[]): this {
     this.assertUsable('use');
+    if (this.fitting) throw new DistillationError('fit-in-progress', 'use: add plugins before fit(), not while it runs');
     for (const plugin of plugins.flat()) this.add(plugin);
     return this;
   }
@@ -336,7 +338,13 @@ export class Distiller {
     await this.prepare(data, numClasses, labels);
     if (options.resume) {
       const saved = await options.checkpoint!.load();
-      if (saved) await this.restore(saved);
+      if (saved?.position && saved.position.batchSize !== batchSize) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `fit: the checkpoint was taken inside epoch ${saved.epoch} at batch size ${saved.position.batchSize}; resume it with batchSize ${saved.position.batchSize} (this fit asks for ${batchSize})`,
+        );
+      }
+      if (saved) await this.restoreCheckpoint(saved);
     }
     if (this.teacherNeeded()) await this.cache?.begin(data, this.teacherTaps());
 
@@ -357,6 +365,12 @@ export class Distiller {
         throw new DistillationError(
           'checkpoint-mismatch',
           `fit: the checkpoint's epoch order has ${resumed.order.length} examples, the data ${n}`,
+        );
+      }
+      if (resumed && resumed.batchSize !== batchSize) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `fit: the checkpoint was taken inside epoch ${epoch} at batch size ${resumed.batchSize}; resume it with batchSize ${resumed.batchSize} (this fit asks for ${batchSize})`,
         );
       }
       const started = Date.now() - (resumed?.seconds ?? 0) * 1000;
@@ -397,6 +411,7 @@ export class Distiller {
         ) {
           const position = {
             stepInEpoch: s + 1,
+            batchSize,
             order,
             lossSum,
             termSums: { ...sums },
@@ -419,7 +434,7 @@ export class Distiller {
       if (stepsDone < stepsPerEpoch) {
         // Stopped by maxSteps inside the epoch: the epoch stays open, so a later fit (or a resume
         // from the checkpoint saved here) continues it with the same order and sums.
-        this.position = { stepInEpoch: stepsDone, order, lossSum, termSums: { ...sums }, learningRate, seconds: logs.seconds };
+        this.position = { stepInEpoch: stepsDone, batchSize, order, lossSum, termSums: { ...sums }, learningRate, seconds: logs.seconds };
         partial = logs;
         await emit({ type: 'epoch-end', epoch, epochs, logs });
         if (options.checkpoint) {
@@ -464,7 +479,11 @@ export class Distiller {
       throw new DistillationError('not-set-up', 'checkpoint: nothing to save before fit() has set the plugins up');
     }
     const student = this.student.weights.map((w, i) => toRecord(`${i}:${w.originalName}`, w.read()));
-    const optimizerWeights = await this.optimizer.getWeights();
+    // kd's optimizers save their state in the order of this Distiller's variables (names may
+    // differ in the process that resumes); tfjs' optimizers save theirs positionally.
+    const optimizerWeights = isStatefulOptimizer(this.optimizer)
+      ? [await this.optimizer.saveIterations(), ...this.optimizer.saveState(this.candidateVariables())]
+      : await this.optimizer.getWeights();
     const optimizer = optimizerWeights.map((w, i) => toRecord(`${i}:${w.name}`, w.tensor));
     for (const w of optimizerWeights) if (!(w.tensor instanceof tf.Variable)) w.tensor.dispose();
     const plugins: Record<string, { tensors: ReturnType<typeof toRecord>[]; json?: unknown }> = {};
@@ -484,6 +503,7 @@ export class Distiller {
         dataSize: this.prepared.dataSize,
         numClasses: this.prepared.numClasses,
         optimizer: this.optimizer.getClassName(),
+        ...(isStatefulOptimizer(this.optimizer) ? { optimizerSettings: this.optimizer.settings() } : {}),
       },
       ...(position ? { position: { ...position, order: Int32Array.from(position.order) } } : {}),
       epoch: this.epochsDone,
@@ -503,6 +523,12 @@ export class Distiller {
    */
   async restore(checkpoint: Checkpoint): Promise<void> {
     this.assertUsable('restore');
+    if (this.fitting)
+      throw new DistillationError('fit-in-progress', 'restore: wait for fit() to finish (or resume with fit({ resume: true }))');
+    return this.restoreCheckpoint(checkpoint);
+  }
+
+  private async restoreCheckpoint(checkpoint: Checkpoint): Promise<void> {
     if (!this.prepared) {
       throw new DistillationError(
         'not-set-up',
@@ -510,15 +536,8 @@ export class Distiller {
       );
     }
     this.checkRestorable(checkpoint);
-    const studentTensors = checkpoint.student.map(fromRecord);
-    const optimizerTensors = checkpoint.optimizer.map((r) => ({ name: r.name.replace(/^\d+:/, ''), tensor: fromRecord(r) }));
-    try {
-      this.student.setWeights(studentTensors);
-      await this.optimizer.setWeights(optimizerTensors);
-    } finally {
-      tf.dispose(studentTensors);
-      tf.dispose(optimizerTensors.map((w) => w.tensor));
-    }
+    // Plugins first: a plugin that rejects its saved state (its own checks) fails before the
+    // student's and the optimizer's weights are touched.
     for (const slot of this.slots) {
       const saved = checkpoint.plugins[slot.plugin.name];
       if (!slot.plugin.loadState || !saved) continue;
@@ -528,6 +547,24 @@ export class Distiller {
       } finally {
         tf.dispose(Object.values(tensors));
       }
+    }
+    const studentTensors = checkpoint.student.map(fromRecord);
+    const optimizerTensors = checkpoint.optimizer.map((r) => ({ name: r.name.replace(/^\d+:/, ''), tensor: fromRecord(r) }));
+    try {
+      this.student.setWeights(studentTensors);
+      if (isStatefulOptimizer(this.optimizer)) {
+        const iterations = optimizerTensors[0]!.tensor.dataSync()[0]!;
+        this.optimizer.restoreState(
+          iterations,
+          optimizerTensors.slice(1).map((w) => w.tensor),
+          this.candidateVariables(),
+        );
+      } else {
+        await this.optimizer.setWeights(optimizerTensors);
+      }
+    } finally {
+      tf.dispose(studentTensors);
+      tf.dispose(optimizerTensors.map((w) => w.tensor));
     }
     this.random.setState(checkpoint.random);
     this.epochsDone = checkpoint.epoch;
@@ -570,6 +607,11 @@ export class Distiller {
     if (checkpoint.run.optimizer !== this.optimizer.getClassName()) {
       refuse(`the checkpoint's optimizer is ${checkpoint.run.optimizer}, this run's ${this.optimizer.getClassName()}`);
     }
+    if (isStatefulOptimizer(this.optimizer)) {
+      const saved = JSON.stringify(checkpoint.run.optimizerSettings ?? {});
+      const current = JSON.stringify(this.optimizer.settings());
+      if (saved !== current) refuse(`the checkpoint's ${checkpoint.run.optimizer} has settings ${saved}, this run's ${current}`);
+    }
     const weights = this.student.weights;
     if (checkpoint.student.length !== weights.length) {
       refuse(`the checkpoint has ${checkpoint.student.length} student weights, the student "${this.student.name}" has ${weights.length}`);
@@ -584,7 +626,7 @@ export class Distiller {
       throw new DistillationError('optimizer-in-use', 'restore: the optimizer has already taken steps; restore into a fresh optimizer');
     }
     if (isStatefulOptimizer(this.optimizer)) {
-      const problem = this.optimizer.stateMismatch(checkpoint.optimizer.slice(1), this.trainableVariables());
+      const problem = this.optimizer.stateMismatch(checkpoint.optimizer.slice(1), this.candidateVariables());
       if (problem) refuse(problem);
     }
     for (const slot of this.slots) {
@@ -745,9 +787,15 @@ export class Distiller {
     return this.slots.some((s) => s.plugin.needsTeacher || (s.plugin.taps?.teacher?.length ?? 0) > 0);
   }
 
-  private trainableVariables(): tf.Variable[] {
+  /** Every variable the optimizer may train (before the trainable filter), in a fixed order. */
+  private candidateVariables(): tf.Variable[] {
     const variables = [...this.studentView!.trainableVariables()];
     for (const slot of this.slots) if (slot.plugin.variables) variables.push(...slot.plugin.variables(slot.state));
+    return variables;
+  }
+
+  private trainableVariables(): tf.Variable[] {
+    const variables = this.candidateVariables();
     if (!this.trainable) return variables;
     const chosen = variables.filter((v) => this.trainable!(v));
     if (chosen.length === 0) {

@@ -71,6 +71,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   }
 }
 
+/**
+ * Throws like {@link parseOptions} when `value` has a key `schema` does not know, and does
+ * nothing else: for functions that check some required keys themselves first (with codes of
+ * their own) but must still report a misspelt one as a typo.
+ */
+export function rejectUnknownKeys(schema: z.ZodType, value: unknown, where: string): void {
+  const result = schema.safeParse(value);
+  if (!result.success && result.error.issues.some((i) => i.code === 'unrecognized_keys')) parseOptions(schema, value, where);
+}
+
 /** The closest of `candidates` to `word` when it is a plausible typo of it. */
 export function suggest(word: string, candidates: readonly string[]): string | undefined {
   if (candidates.length === 0) return undefined;

@@ -4,7 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { LabeledData } from './batch';
 import { type Checkpoint, type CheckpointStore, fromRecord } from './checkpoint';
-import { Distiller, type FitOptions, type History } from './distiller';
+import { Distiller, type FitOptions, fitOptionsSchema, type History } from './distiller';
 import { DistillationError, isDistillationError } from './errors';
 import { functionSchema, optionsSchema, parseOptions } from './options';
 import type { DistillationPlugin } from './plugin';
@@ -55,7 +55,11 @@ const stageSchema = optionsSchema<Stage>()({
   epochs: z.number().int().nonnegative(),
   optimizer: z.custom<tf.Optimizer>((v) => v != null && v instanceof tfc.Optimizer, { message: 'must be a tf.Optimizer' }),
   trainable: functionSchema<TrainableFilter>().optional(),
-  fit: z.record(z.string(), z.unknown()).optional() as unknown as z.ZodType<Stage['fit']>,
+  // The stage's own fit options; checkpoints are fitStages' (one store, stage-tagged saves).
+  fit: fitOptionsSchema
+    .omit({ epochs: true, checkpoint: true, resume: true, checkpointEvery: true })
+    .partial()
+    .optional() as unknown as z.ZodType<Stage['fit']>,
 });
 
 /** Schema of {@link StagedConfig}. */

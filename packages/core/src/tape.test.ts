@@ -8,6 +8,18 @@ import { hardLabel } from './plugins/hardLabel';
 describe("freeing a failed step's tape (a private tfjs field, feature-detected)", () => {
   it(`tfjs ${tf.version_core} has engine().state.gradientDepth and activeTape (widen the peer range only when this passes)`, () => {
     expect(canFreeAbandonedTape()).toBe(true);
+    // Inside a gradient computation the tape must be an array of nodes with their saved tensors.
+    let seen: unknown;
+    const x = tf.variable(tf.ones([2]));
+    const { value, grads } = tf.variableGrads(() => {
+      const y = tf.sum(tf.square(x)) as tf.Scalar;
+      const state = tf.engine().state as unknown as { activeTape?: { saved?: unknown[] }[]; gradientDepth?: number };
+      seen = { isArray: Array.isArray(state.activeTape), nodes: state.activeTape?.length ?? 0, depth: state.gradientDepth };
+      return y;
+    }, [x]);
+    expect(seen).toMatchObject({ isArray: true, depth: 1 });
+    expect((seen as { nodes: number }).nodes).toBeGreaterThan(0);
+    tf.dispose([x, value, ...Object.values(grads)]);
   });
 
   it('a loss that throws inside the tape leaves no tensor behind', async () => {

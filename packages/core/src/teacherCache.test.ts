@@ -6,7 +6,7 @@ import { Distiller } from './distiller';
 import { type DistillationPlugin, definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
-import { ensembleTeacher } from './teacher';
+import { ensembleTeacher, type Teacher } from './teacher';
 
 /** A loss on a tapped teacher feature, so the cache must also store features. */
 function featureMatch(student: string, teacher: string): DistillationPlugin<void> {
@@ -157,6 +157,39 @@ describe('teacher-output cache', () => {
     await d.fit(data, { epochs: 2, batchSize: 16 });
     expect(d.teacherCacheStats()).toMatchObject({ hits: 0, misses: 0, bypassed: 96 });
     d.dispose();
+    disposeData(data);
+  });
+
+  it('turns itself off for a teacher with its own logProbabilities (replaying logits would lose them)', async () => {
+    const data = toyData(24, 6, 3, 4);
+    const student = mlp(6, 8, 3, 1);
+    const model = mlp(6, 8, 3, 2);
+    let calls = 0;
+    // A teacher whose distribution at T is uniform, whatever its logits: a cache of logits cannot replay it.
+    const teacher: Teacher = {
+      kind: 'kd-teacher',
+      description: 'uniform at every temperature',
+      tap: () => ({}),
+      predict: (x) => {
+        const logits = model.predict(x) as tf.Tensor2D;
+        return {
+          logits,
+          features: {},
+          logProbabilities: () => {
+            calls++;
+            return tf.fill(logits.shape, Math.log(1 / 3)) as tf.Tensor2D;
+          },
+        };
+      },
+    };
+    const d = new Distiller({ student, teacher, optimizer: tf.train.sgd(0.1) }).use(softTargets({ temperature: 2 }));
+    await d.fit(data, { epochs: 3, batchSize: 8 });
+    expect(calls).toBe(9);
+    expect(d.teacherCacheStats()).toMatchObject({ active: false, hits: 0, reason: expect.stringContaining('its own logProbabilities') });
+    d.dispose();
+    d.optimizer.dispose();
+    student.dispose();
+    model.dispose();
     disposeData(data);
   });
 

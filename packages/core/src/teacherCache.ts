@@ -401,6 +401,12 @@ export class TeacherCache {
   private allocate(out: TeacherPrediction): Store | undefined {
     const size = this.size;
     const detail = ensembleDetail(out);
+    if (!detail && typeof out.logProbabilities === 'function') {
+      // A teacher with its own distribution at T: the cache stores logits only, and replaying
+      // them would give plugins logSoftmax(logits / T) instead. Run it every step.
+      this.disabled = 'the teacher defines its own logProbabilities, which the cache cannot store';
+      return undefined;
+    }
     const tensors: tf.Tensor[] = predictionTensors(out);
     if (tensors.some((t) => t.dtype !== 'float32')) {
       this.disabled = 'teacher outputs are not all float32';

@@ -123,6 +123,18 @@ const cases: Case[] = [
     run: (e) => new Distiller({ student: e.student, optimizer: e.optimizer, sed: 1 } as never),
   },
   {
+    name: 'misspelt required optimizer key',
+    code: 'unknown-option',
+    message: /Distiller: unknown option "optimiser"; did you mean "optimizer"/,
+    run: (e) => new Distiller({ student: e.student, optimiser: e.optimizer } as never),
+  },
+  {
+    name: 'misspelt required student key',
+    code: 'unknown-option',
+    message: /Distiller: unknown option "studnet"; did you mean "student"/,
+    run: (e) => new Distiller({ studnet: e.student, optimizer: e.optimizer } as never),
+  },
+  {
     name: 'student not a model',
     code: 'bad-student',
     message: /student must be a tfjs LayersModel/,
@@ -800,6 +812,45 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'use() while fit runs',
+    code: 'fit-in-progress',
+    message: /use: add plugins before fit\(\), not while it runs/,
+    run: async (e) => {
+      const d = e.distiller();
+      let added: unknown;
+      await d
+        .fit(e.data, {
+          epochs: 0,
+          batchSize: 20,
+          onEvent: (ev) => {
+            if (ev.type !== 'fit-start') return;
+            try {
+              d.use(logitMatching());
+            } catch (error) {
+              added = error;
+            }
+          },
+        })
+        .catch(() => undefined);
+      throw added;
+    },
+  },
+  {
+    name: 'restore() while fit runs',
+    code: 'fit-in-progress',
+    message: /restore: wait for fit\(\) to finish/,
+    run: async (e) => {
+      const saved = (await (await savedRun(e)).load())!;
+      const d = e.distiller();
+      const first = d.fit(e.data, { epochs: 0 });
+      try {
+        await d.restore(saved);
+      } finally {
+        await first;
+      }
+    },
+  },
+  {
     name: 'checkpoint before fit',
     code: 'not-set-up',
     message: /nothing to save before fit\(\) has set the plugins up/,
@@ -890,20 +941,32 @@ const cases: Case[] = [
     },
   },
   {
-    name: 'resume with momentum state for other variables',
+    name: 'resume with other optimizer settings',
     code: 'checkpoint-mismatch',
-    message: /optimizer has 4 variables' state, this run trains 2 variables|optimizer/,
+    message: /the checkpoint's kd.Sgd has settings \{"momentum":0.9,.*\}, this run's \{"momentum":0,/,
     run: async (e) => {
-      const opt = () => sgd({ learningRate: 0.1, momentum: 0.9 });
       const store = await savedRun(e, (env) =>
-        new Distiller({ student: mlp(6, 10, 3, 1), teacher: env.teacher, optimizer: opt() }).use(hardLabel()).use(softTargets()),
+        new Distiller({ student: mlp(6, 10, 3, 1), teacher: env.teacher, optimizer: sgd({ learningRate: 0.1, momentum: 0.9 }) })
+          .use(hardLabel())
+          .use(softTargets()),
       );
-      const o = opt();
-      return new Distiller({ student: e.student, teacher: e.teacher, optimizer: o, trainable: (v) => v.name.includes('logits') })
-        .use(hardLabel())
-        .use(softTargets())
-        .fit(e.data, { ...fitOptions, checkpoint: store, resume: true })
-        .finally(() => o.dispose());
+      return e.distiller().fit(e.data, { ...fitOptions, checkpoint: store, resume: true });
+    },
+  },
+  {
+    name: 'resume inside an epoch with another batch size',
+    code: 'checkpoint-mismatch',
+    message: /taken inside epoch 0 at batch size 8; resume it with batchSize 8 \(this fit asks for 16\)/,
+    run: async (e) => {
+      const store = memoryCheckpointStore();
+      const other = mlp(6, 10, 3, 1);
+      const optimizer = sgd({ learningRate: 0.1 });
+      const first = new Distiller({ student: other, teacher: e.teacher, optimizer }).use(hardLabel()).use(softTargets());
+      await first.fit(e.data, { ...fitOptions, checkpoint: store, maxSteps: 2 });
+      first.dispose();
+      optimizer.dispose();
+      other.dispose();
+      return e.distiller().fit(e.data, { epochs: 1, batchSize: 16, checkpoint: store, resume: true });
     },
   },
   {
@@ -1041,6 +1104,21 @@ const cases: Case[] = [
     code: 'bad-option',
     message: /option "stages\[0\].optimizer" must be a tf.Optimizer/,
     run: (e) => fitStages({ student: e.student, stages: [{ name: 'a', plugins: [hardLabel()], epochs: 1 } as never] }, e.data),
+  },
+  {
+    name: 'fitStages: a checkpoint inside a stage',
+    code: 'unknown-option',
+    message: /fitStages: unknown option "stages\[0\].fit.checkpoint"/,
+    run: (e) =>
+      fitStages(
+        {
+          student: e.student,
+          stages: [
+            { name: 'a', plugins: [hardLabel()], epochs: 1, optimizer: e.optimizer, fit: { checkpoint: memoryCheckpointStore() } as never },
+          ],
+        },
+        e.data,
+      ),
   },
   {
     name: 'fitStages: resume without a store',
@@ -1206,6 +1284,18 @@ const cases: Case[] = [
       decodeCheckpoint(
         rewriteHeader(await tinyCheckpointBytes(e), (h) => {
           h['epoch'] = 'x';
+          h['history'] = [];
+        }),
+      ),
+  },
+  {
+    name: 'checkpoint with a tensor of the wrong length',
+    code: 'bad-checkpoint',
+    message: /tensor "0:.*" has shape \[6,10\] but 59 values \(the file is corrupted\)/,
+    run: async (e) =>
+      decodeCheckpoint(
+        rewriteHeader(await tinyCheckpointBytes(e), (h) => {
+          (h['student'] as { length: number }[])[0]!.length = 59;
           h['history'] = [];
         }),
       ),

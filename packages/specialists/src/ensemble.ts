@@ -1,5 +1,13 @@
-import { DistillationError, type LayerShape, parseOptions, type Teacher, type TeacherLike, type TeacherOutputs, toTeacher } from '@kd/core';
-import * as tf from '@tensorflow/tfjs-core';
+import {
+  DistillationError,
+  type LayerShape,
+  parseOptions,
+  type Teacher,
+  type TeacherLike,
+  type TeacherPrediction,
+  toTeacher,
+} from '@kd/core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { type CombineOptions, type CombineResult, checkGeneralist, checkSpecialists, combineSchema, combineWith } from './combine';
 import { SpecialistsError } from './errors';
 import { checkSubset, type Specialist } from './specialist';
@@ -49,17 +57,13 @@ export class SpecialistEnsemble implements Teacher {
   }
 
   /**
-   * `{ logits: log q, features: {}, logProbabilities }` for a batch (sync; outside gradient
-   * tapes). `logProbabilities(T)` is `logSoftmax(log q / T)`: the combined distribution softened
-   * at T (the combination itself is defined at T = 1, as in the paper).
+   * `{ logits: log q, features: {} }` for a batch (sync; outside gradient tapes). At a
+   * temperature T the Distiller gives plugins the default `logSoftmax(log q / T)`: the combined
+   * distribution softened at T (the combination itself is defined at T = 1, as in the paper). No
+   * `logProbabilities` of its own, so the teacher-output cache can keep its outputs.
    */
-  predict(x: tf.Tensor): TeacherOutputs {
-    const logits = this.combine(x).logits;
-    return {
-      logits,
-      features: {},
-      logProbabilities: (temperature: number) => tf.tidy(() => tf.logSoftmax(tf.div(logits, temperature)) as tf.Tensor2D),
-    };
+  predict(x: tf.Tensor): TeacherPrediction {
+    return { logits: this.combine(x).logits, features: {} };
   }
 
   /** The combined `log q` and the number of active specialists per example; `options` override the ensemble's. */

@@ -6,6 +6,8 @@ import { ensureDirectory } from './ensureDirectory';
 
 /** Infix of the temporary files {@link atomicWriteFile} writes next to their target. */
 const TEMPORARY = '.tmp-';
+/** Prefix of the files a store's probe writes (`.kd-probe-<pid>-<hex>`), also removed when stale. */
+export const PROBE = '.kd-probe-';
 
 /**
  * Writes a file atomically: the bytes go to a temporary file in the same directory, are flushed
@@ -25,6 +27,7 @@ export async function atomicWriteFile(path: string, bytes: Uint8Array | string):
       await handle.close();
     }
     await rename(temporary, path);
+    await syncDirectory(dirname(path));
   } catch (error) {
     await rm(temporary, { force: true }).catch(() => undefined);
     throw ioError('write', path, error);
@@ -32,17 +35,18 @@ export async function atomicWriteFile(path: string, bytes: Uint8Array | string):
 }
 
 /**
- * Removes temporary files of {@link atomicWriteFile} for `path` left by a process that was killed
- * mid-write (`<path>.tmp-<pid>-<hex>` whose process is gone, or older than `maxAgeMs`). Returns
- * how many were removed.
+ * Removes temporary files of {@link atomicWriteFile} for `path` (and probe files in its
+ * directory) left by a process that was killed mid-write (`<path>.tmp-<pid>-<hex>` whose process
+ * is gone, or older than `maxAgeMs`). Returns how many were removed.
  */
 export async function removeStaleTemporaries(path: string, maxAgeMs = 60 * 60 * 1000): Promise<number> {
   const directory = dirname(path);
-  const prefix = `${basename(path)}${TEMPORARY}`;
+  const prefixes = [`${basename(path)}${TEMPORARY}`, PROBE];
   const names = await readdir(directory).catch(() => [] as string[]);
   let removed = 0;
   for (const name of names) {
-    if (!name.startsWith(prefix)) continue;
+    const prefix = prefixes.find((p) => name.startsWith(p));
+    if (prefix === undefined) continue;
     const pid = Number(name.slice(prefix.length).split('-')[0]);
     const file = join(directory, name);
     const old = await stat(file).then(
@@ -55,6 +59,19 @@ export async function removeStaleTemporaries(path: string, maxAgeMs = 60 * 60 * 
     removed++;
   }
   return removed;
+}
+
+/** Flushes a directory entry (the rename) to disk; best effort (some file systems refuse). */
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r').catch(() => undefined);
+  if (!handle) return;
+  try {
+    await handle.sync();
+  } catch {
+    // fsync of a directory is unsupported on some platforms and file systems.
+  } finally {
+    await handle.close();
+  }
 }
 
 function processAlive(pid: number): boolean {

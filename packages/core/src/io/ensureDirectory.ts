@@ -31,8 +31,15 @@ export async function ensureDirectory(directory: string): Promise<void> {
     at = parent;
   }
   for (const path of missing) {
-    await mkdir(path).catch((error: { code?: string }) => {
+    await mkdir(path).catch(async (error: { code?: string }) => {
       if (error?.code !== 'EEXIST') throw ioError('create directory', path, error);
+      // Created meanwhile by someone else: fine if it is a directory.
+      const isDirectory = await stat(path).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
+      if (!isDirectory)
+        throw new DistillationError('io-error', `Cannot create directory "${directory}": "${path}" exists and is not a directory`);
     });
   }
 }

@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { type Checkpoint, type CheckpointStore, decodeCheckpoint, encodeCheckpoint } from '../checkpoint';
 import { ioError } from '../errors';
-import { atomicWriteFile, removeStaleTemporaries } from './atomicWriteFile';
+import { atomicWriteFile, PROBE, removeStaleTemporaries } from './atomicWriteFile';
 import { ensureDirectory } from './ensureDirectory';
 import { readFileIfExists } from './readFileIfExists';
 
@@ -19,7 +19,7 @@ export function fileCheckpointStore(path: string): CheckpointStore {
     description: path,
     async probe() {
       await ensureDirectory(dirname(path));
-      const test = join(dirname(path), `.kd-probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+      const test = join(dirname(path), `${PROBE}${process.pid}-${randomBytes(4).toString('hex')}`);
       try {
         await writeFile(test, '');
       } catch (error) {

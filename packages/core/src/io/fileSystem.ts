@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError, ioError } from '../errors';
-import { atomicWriteFile } from './atomicWriteFile';
+import { atomicWriteFile, removeStaleTemporaries } from './atomicWriteFile';
 
 const MODEL_FILE = 'model.json';
 const WEIGHTS_FILE = 'weights.bin';
@@ -29,6 +29,8 @@ export function fileSystem(directory: string): tf.io.IOHandler {
         ...(artifacts.signature ? { signature: artifacts.signature } : {}),
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
+      // Temporary files of a save that was killed are removed before this one writes.
+      for (const file of [WEIGHTS_FILE, MODEL_FILE]) await removeStaleTemporaries(join(directory, file));
       await atomicWriteFile(join(directory, WEIGHTS_FILE), new Uint8Array(weightData));
       await atomicWriteFile(join(directory, MODEL_FILE), JSON.stringify(model));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };

@@ -65,6 +65,18 @@ describe('model files', () => {
     loaded.dispose();
   });
 
+  it('saveModel removes temporary files a killed save left behind', async () => {
+    const target = join(dir, 'killed-model');
+    await mkdir(target, { recursive: true });
+    for (const f of ['weights.bin.tmp-4194999-00000001', 'model.json.tmp-4194999-00000002', '.kd-probe-4194999-00000003']) {
+      await writeFile(join(target, f), 'partial');
+    }
+    const model = mlp(6, 10, 3, 100);
+    await saveModel(model, target);
+    expect((await readdir(target)).sort()).toEqual(['model.json', 'weights.bin']);
+    model.dispose();
+  });
+
   it('fails clearly when the directory has no model', async () => {
     await expect(loadModel(join(dir, 'missing'))).rejects.toThrow(/No model at .*missing.*model.json does not exist/);
   });
