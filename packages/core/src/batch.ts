@@ -12,8 +12,10 @@ export interface Batch {
   readonly x: tf.Tensor;
   /** Integer class labels `[batch]` (int32). */
   readonly y: tf.Tensor1D;
-  /** Index of each example in the training data `[batch]` (int32). */
+  /** Index of each example in the training data `[batch]` (int32): its position in `[0, N)`. */
   readonly index: tf.Tensor1D;
+  /** Each example's stable id (a `DataSource`'s ids; the positions for in-memory tensors). */
+  readonly ids?: readonly (number | string)[];
   /** Teacher input when it differs from the student's (paired modalities). */
   readonly teacherX?: tf.Tensor;
   /**

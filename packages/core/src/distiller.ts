@@ -20,6 +20,7 @@ import type {
 } from './plugin';
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
+import { checkSource, type DataSource, isDataSource, readChecked, tensorSource } from './source';
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
@@ -63,7 +64,7 @@ export interface FitOptions {
   /** Reshuffle the examples every epoch with the seeded random source. Default true. */
   readonly shuffle?: boolean;
   /** Evaluated after every epoch; results in `logs.validation`. */
-  readonly validation?: LabeledData;
+  readonly validation?: LabeledData | DataSource;
   /** A fixed rate or a schedule; applied to the optimizer before every step. Default: the optimizer's own rate. */
   readonly learningRate?: number | LearningRateSchedule;
   /** Receives the typed progress events. */
@@ -85,7 +86,9 @@ export interface FitOptions {
   readonly maxSteps?: number;
 }
 
-const dataSchema = z.custom<LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be { x, y } tensors' });
+const dataSchema = z.custom<LabeledData | DataSource>((v) => typeof v === 'object' && v !== null, {
+  message: 'must be { x, y } tensors or a DataSource',
+});
 const positiveInteger = z.number().int().positive();
 
 /** Schema of {@link DistillerConfig}. */
@@ -191,6 +194,8 @@ export class Distiller {
   private readonly cache?: TeacherCache;
   private disposed = false;
   private fitting = false;
+  /** Why the teacher cache does not serve the current fit (its data is not in-memory tensors). */
+  private cacheBypass?: string;
   /** Where a restored checkpoint stopped inside an epoch. */
   private position?: EpochPosition;
 
@@ -220,7 +225,8 @@ export class Distiller {
 
   /** Counters of the teacher-output cache; undefined without a teacher or with `teacherCache: 'off'`. */
   teacherCacheStats(): TeacherCacheStats | undefined {
-    return this.cache?.stats();
+    const stats = this.cache?.stats();
+    return stats && this.cacheBypass ? { ...stats, active: false, reason: this.cacheBypass } : stats;
   }
 
   /**
@@ -299,7 +305,7 @@ export class Distiller {
    * Trains for `options.epochs` epochs (counting epochs already done when resuming). Validates the
    * data, the models and every option before the first step.
    */
-  async fit(data: LabeledData, options: FitOptions): Promise<History> {
+  async fit(data: LabeledData | DataSource, options: FitOptions): Promise<History> {
     this.assertUsable('fit');
     if (this.fitting) {
       throw new DistillationError(
@@ -315,7 +321,7 @@ export class Distiller {
     }
   }
 
-  private async fitOnce(data: LabeledData, rawOptions: FitOptions): Promise<History> {
+  private async fitOnce(data: LabeledData | DataSource, rawOptions: FitOptions): Promise<History> {
     const options = parseOptions(fitOptionsSchema, rawOptions, 'fit');
     const { epochs, batchSize } = options;
     if (!this.slots.some((s) => s.plugin.loss)) {
@@ -329,13 +335,37 @@ export class Distiller {
     }
     if (options.checkpoint) this.assertResumableOptimizer();
     const inputShape = this.student.inputs[0]?.shape;
-    checkDataShapes(data, 'training data', inputShape);
-    checkFinite(data, 'training data');
-    const numClasses = this.checkModels(data);
-    const labels = readLabels(data, 'training data', numClasses);
-    if (options.validation) validateData(options.validation, 'validation data', numClasses, inputShape);
+    // In-memory tensors are checked whole before training; a source is checked by its size and
+    // labels here, by one example read now (shapes, the teacher), and batch by batch as it is read.
+    const tensors = isDataSource(data) ? undefined : data;
+    let source: DataSource;
+    let numClasses: number;
+    let labels: Int32Array | undefined;
+    if (!isDataSource(data)) {
+      const tensors = data;
+      checkDataShapes(tensors, 'training data', inputShape);
+      checkFinite(tensors, 'training data');
+      numClasses = this.checkModels(tensors);
+      labels = readLabels(tensors, 'training data', numClasses);
+      source = tensorSource(tensors);
+    } else {
+      source = data as DataSource;
+      numClasses = this.studentClasses();
+      labels = checkSource(source, 'training data', numClasses);
+      const probe = await readChecked(source, Int32Array.of(0), 'training data', { numClasses, exampleShape: inputShape?.slice(1) });
+      try {
+        this.checkModels(probe);
+      } finally {
+        tf.dispose([probe.x, probe.y, ...(probe.teacherX ? [probe.teacherX] : [])]);
+      }
+    }
+    const validation = options.validation;
+    if (validation) {
+      if (isDataSource(validation)) checkSource(validation, 'validation data', numClasses);
+      else validateData(validation, 'validation data', numClasses, inputShape);
+    }
     await options.checkpoint?.probe?.();
-    await this.prepare(data, numClasses, labels);
+    await this.prepare(source.size, numClasses, labels);
     if (options.resume) {
       const saved = await options.checkpoint!.load();
       if (saved?.position && saved.position.batchSize !== batchSize) {
@@ -346,10 +376,14 @@ export class Distiller {
       }
       if (saved) await this.restoreCheckpoint(saved);
     }
-    if (this.teacherNeeded()) await this.cache?.begin(data, this.teacherTaps());
+    this.cacheBypass = tensors ? undefined : 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only';
+    if (this.teacherNeeded() && tensors) await this.cache?.begin(tensors, this.teacherTaps());
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
-    const n = data.x.shape[0]!;
+    const n = source.size;
+    const expect = { numClasses, exampleShape: inputShape?.slice(1) };
+    const readBatch = (indices: Int32Array): Promise<Batch> | Batch =>
+      tensors ? { ...gatherBatch(tensors, indices), ids: Array.from(indices) } : this.readSourceBatch(source, indices, expect);
     const stepsPerEpoch = Math.ceil(n / batchSize);
     const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
     const totalSteps = Math.min(epochs * stepsPerEpoch, maxSteps);
@@ -388,7 +422,7 @@ export class Distiller {
           this.setLearningRate(learningRate);
         }
         const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
-        const { loss, terms } = await this.trainStep(data, indices, epoch);
+        const { loss, terms } = await this.trainStep(readBatch, indices, epoch);
         lossSum += loss;
         stepsDone++;
         for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
@@ -460,7 +494,7 @@ export class Distiller {
   }
 
   /** Accuracy and cross-entropy of the student on labelled data (inference mode). */
-  evaluate(data: LabeledData, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  evaluate(data: LabeledData | DataSource, options: EvaluateOptions = {}): Promise<EvaluationResult> {
     this.assertUsable('evaluate');
     return evaluateModel(this.student, data, options);
   }
@@ -690,8 +724,8 @@ export class Distiller {
     }
   }
 
-  /** Checks the student (and teacher) before training; returns the number of classes. */
-  private checkModels(data: LabeledData): number {
+  /** The student's number of classes (its logits' last dimension); throws unless logits are 2-D. */
+  private studentClasses(): number {
     const studentOutput = this.student.outputs[0];
     if (studentOutput?.shape.length !== 2 || studentOutput.shape[1] == null) {
       throw new DistillationError(
@@ -699,7 +733,12 @@ export class Distiller {
         `The student "${this.student.name}" must output 2-D logits [batch, classes]; its output has shape [${studentOutput?.shape.map(String)}]`,
       );
     }
-    const numClasses = studentOutput.shape[1];
+    return studentOutput.shape[1];
+  }
+
+  /** Checks the student and the teacher on the first example of `data`; returns the number of classes. */
+  private checkModels(data: { readonly x: tf.Tensor; readonly teacherX?: tf.Tensor }): number {
+    const numClasses = this.studentClasses();
     if (this.teacher && data?.x instanceof tf.Tensor && (data.x.shape[0] ?? 0) > 0) {
       const probeInput = data.teacherX ?? data.x;
       let logits: tf.Tensor;
@@ -728,8 +767,7 @@ export class Distiller {
     return numClasses;
   }
 
-  private async prepare(data: LabeledData, numClasses: number, labels: Int32Array): Promise<void> {
-    const dataSize = data.x.shape[0]!;
+  private async prepare(dataSize: number, numClasses: number, labels: Int32Array | undefined): Promise<void> {
     if (this.prepared) {
       if (this.prepared.dataSize !== dataSize || this.prepared.numClasses !== numClasses) {
         throw new DistillationError(
@@ -751,7 +789,7 @@ export class Distiller {
       numClasses,
       studentShapes: this.studentView.shapes,
       teacherShapes,
-      labels,
+      ...(labels ? { labels } : {}),
       random: this.random,
     };
     for (const slot of this.slots) slot.state = await slot.plugin.setup?.(context);
@@ -804,7 +842,27 @@ export class Distiller {
     return chosen;
   }
 
-  private async trainStep(data: LabeledData, indices: Int32Array, epoch: number): Promise<{ loss: number; terms: Record<string, number> }> {
+  /** A batch of a source, checked (shapes, labels, ids, finite inputs) before it is used. */
+  private async readSourceBatch(
+    source: DataSource,
+    indices: Int32Array,
+    expect: { readonly numClasses: number; readonly exampleShape?: readonly (number | null)[] },
+  ): Promise<Batch> {
+    const read = await readChecked(source, indices, 'training data', expect);
+    return {
+      x: read.x,
+      y: read.y.dtype === 'int32' ? read.y : (tf.cast(read.y, 'int32') as tf.Tensor1D),
+      index: tf.tensor1d(indices, 'int32'),
+      ids: read.ids,
+      ...(read.teacherX ? { teacherX: read.teacherX } : {}),
+    };
+  }
+
+  private async trainStep(
+    read: (indices: Int32Array) => Promise<Batch> | Batch,
+    indices: Int32Array,
+    epoch: number,
+  ): Promise<{ loss: number; terms: Record<string, number> }> {
     const step = this.globalStep;
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
@@ -814,7 +872,7 @@ export class Distiller {
     const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: this.random, keep });
     tf.engine().startScope();
     try {
-      const gathered: Batch = gatherBatch(data, indices);
+      const gathered: Batch = await read(indices);
       let batch = gathered;
       for (const slot of this.slots) {
         if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
@@ -830,7 +888,7 @@ export class Distiller {
       }
       const teacher: TeacherOutputs | undefined = !this.teacherNeeded()
         ? undefined
-        : this.cache
+        : this.cache && !this.cacheBypass
           ? await this.cache.predict(batch, gathered)
           : this.teacher && toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x));
       const names: string[] = [];

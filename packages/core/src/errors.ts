@@ -23,6 +23,7 @@ export const coreErrorCodes = {
   'teacher-not-tappable': 'Plugins tap teacher layers, but the teacher is a function or an ensemble without layers to tap.',
   'shape-mismatch': 'A loss function got tensors of incompatible shapes (labels and logits, teacher and student).',
   'bad-data': 'Training or validation data is not { x, y } tensors with one label per example.',
+  'bad-source': 'A DataSource has no valid size or read(), labels of another length, or a read() that returned the wrong examples.',
   'empty-data': 'A data set has no examples.',
   'bad-labels': 'Labels are not a 1-D tensor of integer classes.',
   'label-out-of-range': 'A label is not an integer class of the model.',

@@ -89,6 +89,7 @@ export {
   teacherSchema,
   tensorSchema,
 } from './schemas';
+export { checkSource, type DataSource, type ExampleId, isDataSource, readChecked, type SourceBatch, tensorSource } from './source';
 export {
   fitStages,
   layersUpTo,
