@@ -15,7 +15,7 @@ export const crdErrorCodes = {
   'feature-dim-mismatch':
     'A feature or embedding does not have the size the head or bank was built for (or a tapped layer has no fixed size).',
   'bad-contrast': 'Contrast indices or scores do not form [B, K+1] rows with K >= 1 for the batch.',
-  'no-labels': "Positive mode 'relax' needs the training labels.",
+  'no-labels': "CRD needs the training labels (positive mode 'relax', or class-aware negatives) and the data gives none.",
   'single-class': 'Every training example has the same label, so class-aware sampling finds no negative.',
   'non-finite-normaliser': 'The NCE normaliser Z estimated on the first batch is NaN, infinite or not positive.',
 } as const;

@@ -209,6 +209,13 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
     },
 
     setup(context: SetupContext): CrdState {
+      if (sampling === 'reference' && classAware && !context.labels) {
+        throw new CrdError(
+          'no-labels',
+          `Plugin "${name}": option "classAware" (default true) draws negatives from other classes and needs the training labels, ` +
+            'but the data source gives none: give the source its labels, or set classAware: false for uniform negatives',
+        );
+      }
       const sampler = new NegativeSampler({
         dataSize: context.dataSize,
         negatives,
