@@ -7,6 +7,7 @@ import { DistillationError } from './errors';
 import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
+import { tensorSource } from './source';
 import { fitStages, layersUpTo, trainStudentLayers, trainStudentUpTo } from './stages';
 
 /** input(6) -> s_h1(8) -> s_h2(8) -> logits(3). */
@@ -54,6 +55,39 @@ const maxChange = (before: number[][], vars: readonly tf.Variable[]) =>
 const layerVars = (model: tfl.LayersModel, name: string) => model.getLayer(name).weights.map((w) => w.read() as tf.Variable);
 
 describe('Distiller trainable filter', () => {
+  it('takes a DataSource like tensors (the same bits)', async () => {
+    const data = toyData(24, 6, 3, 11);
+    const results: number[][][] = [];
+    for (const input of [data, tensorSource(data)]) {
+      const student = deepStudent(4);
+      const teacher = mlp(6, 8, 3, 5);
+      const optimizers = [tf.train.sgd(0.1), tf.train.sgd(0.05)];
+      await fitStages(
+        {
+          student,
+          teacher,
+          stages: [
+            { name: 'ce', plugins: [hardLabel()], epochs: 1, optimizer: optimizers[0]!, fit: { batchSize: 8 } },
+            {
+              name: 'kd',
+              plugins: [hardLabel(), softTargets({ temperature: 2 })],
+              epochs: 1,
+              optimizer: optimizers[1]!,
+              fit: { batchSize: 8 },
+            },
+          ],
+        },
+        input,
+      );
+      results.push(student.getWeights().map((w) => Array.from(w.dataSync())));
+      for (const o of optimizers) o.dispose();
+      student.dispose();
+      teacher.dispose();
+    }
+    expect(results[1]).toEqual(results[0]);
+    disposeData(data);
+  });
+
   it('updates only the accepted variables; the rest change by exactly 0', async () => {
     const data = toyData(64, 6, 3, 1);
     const student = deepStudent(10);

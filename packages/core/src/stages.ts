@@ -8,6 +8,7 @@ import { Distiller, type FitOptions, fitOptionsSchema, type History } from './di
 import { DistillationError, isDistillationError } from './errors';
 import { functionSchema, optionsSchema, parseOptions } from './options';
 import type { DistillationPlugin } from './plugin';
+import type { DataSource } from './source';
 import type { TeacherLike } from './teacher';
 
 /** Which variables a stage trains (see {@link DistillerConfig.trainable}). */
@@ -117,7 +118,7 @@ export interface StageResult {
  *     optimizer: tf.train.sgd(0.05) },
  * ] }, data);
  */
-export async function fitStages(rawConfig: StagedConfig, data: LabeledData, hooks: StagedHooks = {}): Promise<StageResult[]> {
+export async function fitStages(rawConfig: StagedConfig, data: LabeledData | DataSource, hooks: StagedHooks = {}): Promise<StageResult[]> {
   const config = parseOptions(stagedConfigSchema, rawConfig, 'fitStages');
   const stages = config.stages;
   const names = new Set<string>();
