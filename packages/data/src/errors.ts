@@ -27,6 +27,18 @@ export const dataErrorCodes = {
   'bad-images': 'An augmentation got something that is not an image batch tensor [N, H, W, C] or [N, H, W].',
   'crop-too-large': "randomCrop's crop size is larger than the padded image.",
   'no-augmentation': 'augment() was given none of crop, flip and jitter.',
+  'cifar-not-bytes': 'cifarBinary was given something other than the file contents as a Uint8Array.',
+  'cifar-bad-length': 'CIFAR bytes are empty or not a whole number of records (1 + 3072 bytes for CIFAR-10, 2 + 3072 for CIFAR-100).',
+  'cifar-bad-label': 'A CIFAR record has a label byte outside the classes (10, 100 fine or 20 coarse).',
+  'table-not-text': 'csvSource or jsonlSource was given something other than the text as a string.',
+  'table-empty': 'CSV or JSONL text holds no data row.',
+  'table-unknown-column': 'A CSV label or feature column is not among the columns of the header (or the first row).',
+  'table-ragged-row': 'A CSV row has another number of fields than the header, or a JSONL object lacks a feature key.',
+  'table-bad-feature': 'A CSV feature cell or JSONL feature value is not a finite number.',
+  'table-missing-label': 'A CSV label cell is empty, or a JSONL object has no label (or null).',
+  'table-bad-label': 'A label is not a non-negative integer, or not below the classes option.',
+  'csv-bad-quote': 'CSV text has an unterminated quoted field, or characters after a closing quote.',
+  'jsonl-bad-line': 'A JSONL line is not valid JSON or not a JSON object.',
 } as const;
 
 /** A code of `@kd/data`'s own errors. */

@@ -1,6 +1,6 @@
 /**
- * `@kd/data`: the IDX (MNIST-format) reader, seeded subsets and train/validation splits of
- * in-memory data sets. Browser-safe; file loading (and gunzip) lives in `@kd/data/node`.
+ * `@kd/data`: the IDX (MNIST-format) reader, CIFAR binary and CSV / JSONL sources, seeded subsets
+ * and train/validation splits of in-memory data sets. Browser-safe; file loading (and gunzip) lives in `@kd/data/node`.
  * @packageDocumentation
  */
 export {
@@ -17,6 +17,7 @@ export {
   randomCrop,
   randomCropSchema,
 } from './augment';
+export { type CifarOptions, cifarBinary, cifarSchema } from './cifar';
 export { DataError, type DataErrorCode, dataErrorCodes } from './errors';
 export {
   IDX_TYPE_CODES,
@@ -31,6 +32,7 @@ export {
   writeIdx,
 } from './idx';
 export { FASHION_MNIST_CLASSES, type IdxNames, idxToLabeledData, idxToLabeledDataSchema } from './labeled';
+export { asSource, type LabeledSource } from './sources';
 export {
   type SubsetOptions,
   subset,
@@ -41,3 +43,15 @@ export {
   trainValidationSplit,
   trainValidationSplitSchema,
 } from './split';
+export {
+  type Column,
+  type CsvOptions,
+  type CsvRecord,
+  csvSource,
+  csvSourceSchema,
+  type JsonlOptions,
+  jsonlSource,
+  jsonlSourceSchema,
+  parseCsv,
+  type TabularSource,
+} from './tabular';

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import '../test/helpers';
+import { cifarBytes } from '../test/helpers';
 import { writeIdx } from './idx';
-import { FASHION_MNIST_DIRECTORY, loadFashionMnist, loadIdxFile } from './node';
+import { cifarFiles, csvFile, FASHION_MNIST_DIRECTORY, jsonlFile, loadFashionMnist, loadIdxFile } from './node';
 
 const dir = mkdtempSync(join(tmpdir(), 'kd-data-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -20,6 +20,39 @@ function writeSet(directory: string, prefix: string, n: number, gzip: boolean): 
 }
 
 describe('@kd/data/node', () => {
+  it('cifarFiles joins several batch files into one source, ids across files', async () => {
+    const a = join(dir, 'data_batch_1.bin');
+    const b = join(dir, 'data_batch_2.bin');
+    writeFileSync(a, cifarBytes([[1], [2]]));
+    writeFileSync(b, cifarBytes([[3], [4], [5]]));
+    const source = await cifarFiles([a, b], { variant: 'cifar10' });
+    expect(source.size).toBe(5);
+    expect(Array.from(source.labels)).toEqual([1, 2, 3, 4, 5]);
+    expect(source.description).toBe(`cifar10 ${a}, ${b}`);
+    const { x, y, ids } = await source.read(Int32Array.of(4, 2));
+    expect(ids).toEqual([4, 2]);
+    const first = (await cifarFiles(b, { variant: 'cifar10', name: 'b' })).read(Int32Array.of(2, 0));
+    expect((await first).ids).toEqual(['b:2', 'b:0']);
+    expect(Array.from(x.dataSync())).toEqual(Array.from((await first).x.dataSync()));
+    tf.dispose([x, y, (await first).x, (await first).y]);
+  });
+
+  it('csvFile and jsonlFile read a file; messages name the path', async () => {
+    const csv = join(dir, 'rows.csv');
+    writeFileSync(csv, 'f,label\n1.5,1\n2,0\n');
+    const source = await csvFile(csv, { label: 'label' });
+    expect(source).toMatchObject({ size: 2, numClasses: 2, description: `CSV ${csv}` });
+    const { x, y, ids } = await source.read(Int32Array.of(0));
+    expect(Array.from(x.dataSync())).toEqual([1.5]);
+    expect(ids).toEqual([0]);
+    tf.dispose([x, y]);
+    const jsonl = join(dir, 'rows.jsonl');
+    writeFileSync(jsonl, '{"f":1,"label":0}\n{"f":2,"label":"1"}\n');
+    await expect(jsonlFile(jsonl, { label: 'label' })).rejects.toThrow(`jsonlFile: ${jsonl}: line 2, key "label": label "1" is not`);
+    writeFileSync(jsonl, '{"f":1,"label":0}\n{"f":2,"label":1}\n');
+    expect((await jsonlFile(jsonl, { label: 'label' })).size).toBe(2);
+  });
+
   it('loadIdxFile names the path in errors', async () => {
     const path = join(dir, 'broken-idx1-ubyte');
     writeFileSync(path, new Uint8Array([0, 0, 8, 1, 0, 0, 0, 9, 1, 2]));

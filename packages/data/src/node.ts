@@ -1,6 +1,6 @@
 /**
- * Node-only part of `@kd/data`: IDX files (gzipped or not) from the file system and the
- * Fashion-MNIST loader. Import from `@kd/data/node`.
+ * Node-only part of `@kd/data`: IDX files (gzipped or not) from the file system, the
+ * Fashion-MNIST loader, and CIFAR / CSV / JSONL sources read from files. Import from `@kd/data/node`.
  * @packageDocumentation
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -8,9 +8,12 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DistillationError, ioError, type LabeledData, optionsSchema, parseOptions } from '@kd/core';
 import { z } from 'zod';
+import { type CifarOptions, cifarFromParts } from './cifar';
 import { DataError } from './errors';
 import { type IdxArray, type ReadIdxOptions, readIdx as readIdxBrowser, readIdxSchema } from './idx';
 import { FASHION_MNIST_CLASSES, idxToLabeledData } from './labeled';
+import type { LabeledSource } from './sources';
+import { type CsvOptions, type JsonlOptions, readCsv, readJsonl, type TabularSource } from './tabular';
 
 /** Where Debian's `dataset-fashion-mnist` package installs the IDX files. */
 export const FASHION_MNIST_DIRECTORY = '/usr/share/datasets/fashion-mnist';
@@ -127,6 +130,53 @@ export function loadIdxFileSync(path: string): IdxArray {
     throw ioError('read IDX file', path, error);
   }
   return readIdx(bytes, { name: path });
+}
+
+/**
+ * CIFAR binary batch files read into one source (see `cifarBinary` of the main entry), in the
+ * order given: e.g. CIFAR-10's `data_batch_1.bin` ... `data_batch_5.bin` (50 000 examples) or
+ * CIFAR-100's `train.bin`. Ids are the record index across all files (or `${name}:${index}`).
+ * A file that cannot be read throws `io-error`; `cifar-bad-length` / `cifar-bad-label` name the file.
+ */
+export async function cifarFiles(paths: string | readonly string[], options: CifarOptions): Promise<LabeledSource> {
+  const list = typeof paths === 'string' ? [paths] : paths;
+  if (!Array.isArray(list) || list.length === 0) {
+    throw new DistillationError('bad-option', `cifarFiles: paths must be a path or a non-empty array of paths, got ${String(paths)}`);
+  }
+  for (const path of list) checkPath(path, 'cifarFiles');
+  const { readFile } = await import('node:fs/promises');
+  const parts = await Promise.all(
+    list.map(async (path: string) => {
+      try {
+        return { bytes: new Uint8Array(await readFile(path)), name: path };
+      } catch (error) {
+        throw ioError('read CIFAR file', path, error);
+      }
+    }),
+  );
+  return cifarFromParts(parts, options, 'cifarFiles');
+}
+
+async function readText(path: string, what: string, where: string): Promise<string> {
+  checkPath(path, where);
+  const { readFile } = await import('node:fs/promises');
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw ioError(`read ${what} file`, path, error);
+  }
+}
+
+/** {@link csvSource} of a file's text (UTF-8); messages and description name the path (ids stay row indices unless `name` is given). `io-error` when it cannot be read. */
+export async function csvFile(path: string, options: CsvOptions): Promise<TabularSource> {
+  const text = await readText(path, 'CSV', 'csvFile');
+  return readCsv(text, options, 'csvFile', path);
+}
+
+/** {@link jsonlSource} of a file's text (UTF-8); messages and description name the path (ids stay row indices unless `name` is given). `io-error` when it cannot be read. */
+export async function jsonlFile(path: string, options: JsonlOptions): Promise<TabularSource> {
+  const text = await readText(path, 'JSONL', 'jsonlFile');
+  return readJsonl(text, options, 'jsonlFile', path);
 }
 
 export { DataError, type DataErrorCode, dataErrorCodes } from './errors';

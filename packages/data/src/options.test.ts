@@ -5,14 +5,16 @@ import { gzipSync } from 'node:zlib';
 import { isDistillationError, SeededRandom } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type BadInput, expectRefused } from '../test/helpers';
+import { type BadInput, cifarBytes, expectRefused } from '../test/helpers';
 import { augment, horizontalFlip, jitter, randomCrop } from './augment';
+import { cifarBinary } from './cifar';
 import { dataErrorCodes } from './errors';
 import { type IdxArray, IdxFormatError, readIdx, writeIdx } from './idx';
 import { idxToLabeledData } from './labeled';
 import { loadMnistDigits } from './mnistDigits';
-import { loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
+import { cifarFiles, csvFile, jsonlFile, loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
 import { subset, take, trainValidationSplit } from './split';
+import { csvSource, jsonlSource, parseCsv } from './tabular';
 
 const dir = mkdtempSync(join(tmpdir(), 'kd-data-bad-'));
 mkdirSync(join(dir, 'empty'));
@@ -31,6 +33,16 @@ const flat = tf.zeros([2, 16]);
 const scalar = tf.scalar(1);
 const d = { x: tf.zeros([10, 2]), y: tf.zeros([10], 'int32') as tf.Tensor1D };
 const random = new SeededRandom(1);
+const cifar10 = cifarBytes([[1], [2]]);
+const cifar100 = cifarBytes([
+  [3, 99],
+  [19, 4],
+]);
+writeFileSync(join(dir, 'batch.bin'), cifar10);
+writeFileSync(join(dir, 'short.bin'), cifar10.subarray(0, 3074));
+const badLabel = cifar10.slice();
+badLabel[3073] = 10;
+const csv = 'a,b,label\n1,2,0\n3,4,1\n';
 afterAll(() => {
   tf.dispose([x, flat, scalar, d.x, d.y]);
   rmSync(dir, { recursive: true, force: true });
@@ -286,6 +298,247 @@ const cases: BadInput[] = [
   ['augment: empty name', () => augment({ flip: true, name: '' }), 'bad-option', 'option "name"'],
   ['augment: no-augmentation', () => augment({}), 'no-augmentation', 'choose at least one of crop, flip, jitter'],
   ['augment: no-augmentation (all off)', () => augment({ flip: false, jitter: false }), 'no-augmentation', 'at least one'],
+  // cifarBinary / cifarFiles
+  [
+    'cifarBinary: unknown key',
+    () => cifarBinary(cifar10, { variant: 'cifar10', lables: 'fine' } as never),
+    'unknown-option',
+    'did you mean "labels"',
+  ],
+  ['cifarBinary: no variant', () => cifarBinary(cifar10, {} as never), 'bad-option', 'cifarBinary: option "variant"'],
+  [
+    'cifarBinary: bad variant',
+    () => cifarBinary(cifar10, { variant: 'cifar20' } as never),
+    'bad-option',
+    "must be 'cifar10' or 'cifar100', got 'cifar20'",
+  ],
+  [
+    'cifarBinary: bad labels',
+    () => cifarBinary(cifar100, { variant: 'cifar100', labels: 'all' } as never),
+    'bad-option',
+    'option "labels"',
+  ],
+  [
+    'cifarBinary: labels on cifar10',
+    () => cifarBinary(cifar10, { variant: 'cifar10', labels: 'coarse' }),
+    'bad-option',
+    'applies to variant "cifar100" only',
+  ],
+  [
+    'cifarBinary: cifar-not-bytes',
+    () => cifarBinary([1, 2] as never, { variant: 'cifar10' }),
+    'cifar-not-bytes',
+    'expected the file contents as a Uint8Array',
+  ],
+  [
+    'cifarBinary: cifar-bad-length',
+    () => cifarBinary(cifar10.subarray(0, 5000), { variant: 'cifar10', name: 'data_batch_1.bin' }),
+    'cifar-bad-length',
+    'data_batch_1.bin: 5000 bytes is not a whole number of cifar10 records of 3073 bytes (1 label byte + 3072 pixels): 1 records and 1927 bytes over',
+  ],
+  [
+    'cifarBinary: cifar-bad-length (cifar10 bytes as cifar100)',
+    () => cifarBinary(cifar10, { variant: 'cifar100' }),
+    'cifar-bad-length',
+    'bytes: 6146 bytes is not a whole number of cifar100 records of 3074 bytes',
+  ],
+  ['cifarBinary: cifar-bad-length (empty)', () => cifarBinary(new Uint8Array(0), { variant: 'cifar10' }), 'cifar-bad-length', '0 bytes'],
+  [
+    'cifarBinary: cifar-bad-label',
+    () => cifarBinary(badLabel, { variant: 'cifar10', name: 'b.bin' }),
+    'cifar-bad-label',
+    'b.bin: record 1 (byte 3073) has label 10, not a class in [0, 10)',
+  ],
+  [
+    'cifarBinary: cifar-bad-label (fine)',
+    () => cifarBinary(cifarBytes([[0, 100]]), { variant: 'cifar100' }),
+    'cifar-bad-label',
+    'record 0 (byte 1) has fine label 100, not a class in [0, 100)',
+  ],
+  [
+    'cifarBinary: cifar-bad-label (coarse)',
+    () => cifarBinary(cifarBytes([[20, 1]]), { variant: 'cifar100', labels: 'coarse' }),
+    'cifar-bad-label',
+    'record 0 (byte 0) has coarse label 20, not a class in [0, 20)',
+  ],
+  [
+    'cifar read: bad-indices',
+    () => cifarBinary(cifar10, { variant: 'cifar10' }).read(Int32Array.of(0, 2)),
+    'bad-indices',
+    'position 1 is 2, not an example position in [0, 2)',
+  ],
+  [
+    'cifarFiles: io-error',
+    () => cifarFiles([join(dir, 'batch.bin'), join(dir, 'nope.bin')], { variant: 'cifar10' }),
+    'io-error',
+    `Cannot read CIFAR file "${join(dir, 'nope.bin')}": ENOENT`,
+  ],
+  ['cifarFiles: no paths', () => cifarFiles([], { variant: 'cifar10' }), 'bad-option', 'cifarFiles: paths'],
+  [
+    'cifarFiles: unknown key',
+    () => cifarFiles(join(dir, 'batch.bin'), { variant: 'cifar10', nmae: 'x' } as never),
+    'unknown-option',
+    'cifarFiles: unknown option "nmae"',
+  ],
+  [
+    'cifarFiles: cifar-bad-length names the file',
+    () => cifarFiles([join(dir, 'batch.bin'), join(dir, 'short.bin')], { variant: 'cifar10' }),
+    'cifar-bad-length',
+    `${join(dir, 'short.bin')}: 3074 bytes`,
+  ],
+  // csvSource / jsonlSource / csvFile / jsonlFile
+  [
+    'csvSource: unknown key',
+    () => csvSource(csv, { label: 'label', delimeter: ';' } as never),
+    'unknown-option',
+    'did you mean "delimiter"',
+  ],
+  ['csvSource: no label', () => csvSource(csv, {} as never), 'bad-option', 'csvSource: option "label"'],
+  ['csvSource: bad delimiter', () => csvSource(csv, { label: 'label', delimiter: ';;' }), 'bad-option', 'option "delimiter"'],
+  ['csvSource: classes 0', () => csvSource(csv, { label: 'label', classes: 0 }), 'bad-option', 'option "classes"'],
+  [
+    'csvSource: label among features',
+    () => csvSource(csv, { label: 'label', features: ['a', 'label'] }),
+    'bad-option',
+    'includes the label column "label"',
+  ],
+  ['csvSource: only a label', () => csvSource('y\n1\n', { label: 'y' }), 'bad-option', 'no feature'],
+  [
+    'csvSource: table-not-text',
+    () => csvSource(new Uint8Array(2) as never, { label: 'label' }),
+    'table-not-text',
+    'expected the file contents as a string',
+  ],
+  ['csvSource: table-empty', () => csvSource('a,label\n', { label: 'label' }), 'table-empty', 'no data rows after the header'],
+  ['csvSource: table-empty (no text)', () => csvSource('', { label: 0, header: false }), 'table-empty', 'no data rows'],
+  [
+    'csvSource: table-unknown-column (label)',
+    () => csvSource(csv, { label: 'lable' }),
+    'table-unknown-column',
+    'label column "lable" is not one of the 3 columns (a, b, label)',
+  ],
+  [
+    'csvSource: table-unknown-column (feature index)',
+    () => csvSource(csv, { label: 'label', features: [5] }),
+    'table-unknown-column',
+    'feature column 5',
+  ],
+  [
+    'csvSource: table-ragged-row',
+    () => csvSource('a,b,label\n1,2,0\n3,1\n', { label: 'label', name: 'r.csv' }),
+    'table-ragged-row',
+    'csvSource: r.csv: line 3 has 2 fields, the header has 3',
+  ],
+  [
+    'csvSource: table-bad-feature',
+    () => csvSource('a,b,label\n1,2,0\n3,x4,1\n', { label: 'label' }),
+    'table-bad-feature',
+    'line 3, column "b": "x4" is not a finite number',
+  ],
+  [
+    'csvSource: table-bad-feature (empty)',
+    () => csvSource('a,b,label\n1,,0\n', { label: 'label' }),
+    'table-bad-feature',
+    'line 2, column "b": "" is not',
+  ],
+  [
+    'csvSource: table-missing-label',
+    () => csvSource('a,b,label\n1,2,0\n3,4, \n', { label: 'label' }),
+    'table-missing-label',
+    'line 3, column "label": the label is missing',
+  ],
+  [
+    'csvSource: table-bad-label (fraction)',
+    () => csvSource('a,b,label\n1,2,1.5\n', { label: 'label' }),
+    'table-bad-label',
+    'line 2, column "label": label "1.5" is not a non-negative integer class',
+  ],
+  ['csvSource: table-bad-label (text)', () => csvSource('a,b,label\n1,2,cat\n', { label: 'label' }), 'table-bad-label', 'label "cat"'],
+  ['csvSource: table-bad-label (negative)', () => csvSource('a,b,label\n1,2,-1\n', { label: 'label' }), 'table-bad-label', 'label "-1"'],
+  [
+    'csvSource: table-bad-label (classes)',
+    () => csvSource(csv, { label: 'label', classes: 1 }),
+    'table-bad-label',
+    'line 3, column "label": label 1 is not a class in [0, 1) (option "classes")',
+  ],
+  [
+    'csvSource: csv-bad-quote (unterminated)',
+    () => csvSource('a,label\n"1,0\n', { label: 'label' }),
+    'csv-bad-quote',
+    'line 2, character 1: the quote is never closed',
+  ],
+  ['csvSource: csv-bad-quote (after)', () => parseCsv('a,"b"c\n'), 'csv-bad-quote', 'line 1, character 6: "c" after a closing quote'],
+  ['csv read: bad-indices', () => csvSource(csv, { label: 'label' }).read(Int32Array.of(-1)), 'bad-indices', 'position 0 is -1'],
+  [
+    'csvFile: io-error',
+    () => csvFile(join(dir, 'nope.csv'), { label: 'y' }),
+    'io-error',
+    `Cannot read CSV file "${join(dir, 'nope.csv')}": ENOENT`,
+  ],
+  ['csvFile: empty path', () => csvFile('', { label: 'y' }), 'bad-option', 'csvFile: path'],
+  [
+    'csvFile: unknown key',
+    () => csvFile(join(dir, 'plain-file'), { label: 'y', header: true, x: 1 } as never),
+    'unknown-option',
+    'csvFile: unknown option "x"',
+  ],
+  [
+    'jsonlSource: unknown key',
+    () => jsonlSource('{"a":1,"y":0}', { label: 'y', feature: ['a'] } as never),
+    'unknown-option',
+    'did you mean "features"',
+  ],
+  [
+    'jsonlSource: label among features',
+    () => jsonlSource('{"a":1,"y":0}', { label: 'y', features: ['y'] }),
+    'bad-option',
+    'includes the label key "y"',
+  ],
+  [
+    'jsonlSource: jsonl-bad-line',
+    () => jsonlSource('{"a":1,"y":0}\n{"a":2,', { label: 'y' }),
+    'jsonl-bad-line',
+    'line 2 is not valid JSON',
+  ],
+  [
+    'jsonlSource: jsonl-bad-line (array)',
+    () => jsonlSource('[1,0]', { label: 'y' }),
+    'jsonl-bad-line',
+    'line 1 is not a JSON object, got an array',
+  ],
+  ['jsonlSource: table-empty', () => jsonlSource('\n\n', { label: 'y' }), 'table-empty', 'jsonlSource: no data rows'],
+  ['jsonlSource: table-not-text', () => jsonlSource(null as never, { label: 'y' }), 'table-not-text', 'got object'],
+  [
+    'jsonlSource: table-ragged-row',
+    () => jsonlSource('{"a":1,"b":1,"y":0}\n{"a":2,"y":0}', { label: 'y' }),
+    'table-ragged-row',
+    'line 2 has no feature "b" (features: a, b)',
+  ],
+  [
+    'jsonlSource: table-bad-feature',
+    () => jsonlSource('{"a":1,"y":0}\n{"a":"2","y":0}', { label: 'y' }),
+    'table-bad-feature',
+    'line 2, key "a": "2" is not a finite number',
+  ],
+  [
+    'jsonlSource: table-missing-label',
+    () => jsonlSource('{"a":1,"y":0}\n{"a":2}', { label: 'y' }),
+    'table-missing-label',
+    'line 2, key "y": the label is missing',
+  ],
+  [
+    'jsonlSource: table-bad-label',
+    () => jsonlSource('{"a":1,"y":0.5}', { label: 'y' }),
+    'table-bad-label',
+    'line 1, key "y": label 0.5 is not a non-negative integer class',
+  ],
+  [
+    'jsonlSource: table-bad-label (classes)',
+    () => jsonlSource('{"a":1,"y":3}', { label: 'y', classes: 3 }),
+    'table-bad-label',
+    'label 3 is not a class in [0, 3)',
+  ],
+  ['jsonlFile: io-error', () => jsonlFile(join(dir, 'nope.jsonl'), { label: 'y' }), 'io-error', 'Cannot read JSONL file'],
 ];
 
 describe('@kd/data refuses bad inputs', () => {
