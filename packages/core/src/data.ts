@@ -56,13 +56,8 @@ export function checkFinite(data: LabeledData, what: string): void {
     ['x', data.x],
     ['teacherX', data.teacherX],
   ] as const) {
-    if (!tensor || (tensor.dtype !== 'float32' && tensor.dtype !== 'complex64')) continue;
-    const n = tensor.shape[0]!;
-    const perExample = tf.tidy(() => tf.all(tf.isFinite(tf.reshape(tensor, [n, -1])), 1));
-    const ok = perExample.dataSync();
-    perExample.dispose();
-    const first = ok.findIndex((v) => !v);
-    if (first >= 0) {
+    const first = firstNonFinite(tensor);
+    if (tensor && first >= 0) {
       const bad = tf.tidy(() => tf.reshape(tf.slice(tensor, first, 1), [-1]).dataSync());
       const at = bad.findIndex((v) => !Number.isFinite(v));
       throw new DistillationError(
@@ -71,6 +66,17 @@ export function checkFinite(data: LabeledData, what: string): void {
       );
     }
   }
+}
+
+/**
+ * The first example (row of the first axis) of a float tensor holding NaN or Infinity, or -1
+ * (also for an absent or integer tensor).
+ */
+export function firstNonFinite(tensor: tf.Tensor | undefined): number {
+  if (tensor?.dtype !== 'float32') return -1;
+  const n = tensor.shape[0]!;
+  const ok = tf.tidy(() => tf.all(tf.isFinite(tf.reshape(tensor, [n, -1])), 1).dataSync());
+  return ok.findIndex((v) => !v);
 }
 
 /** The labels as integers, each checked to be a class in `[0, numClasses)`. */

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabeledData } from './batch';
-import { gatherBatch } from './data';
+import { firstNonFinite, gatherBatch } from './data';
 import { DistillationError } from './errors';
 
 /** A stable identifier of one example (kept by subsets and splits; what stores key by). */
@@ -158,9 +158,7 @@ export async function readChecked(
       ['x', batch.x],
       ['teacherX', batch.teacherX],
     ] as const) {
-      if (tensor?.dtype !== 'float32') continue;
-      const ok = tf.tidy(() => tf.all(tf.isFinite(tf.reshape(tensor, [n, -1])), 1).dataSync());
-      const bad = ok.findIndex((v) => !v);
+      const bad = firstNonFinite(tensor);
       if (bad >= 0) {
         throw new DistillationError(
           'non-finite-input',

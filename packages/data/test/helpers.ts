@@ -1,6 +1,9 @@
 import '@tensorflow/tfjs-backend-cpu';
+import { type DataSource, Distiller, hardLabel, sgd } from '@kd/core';
 import { expectRefused, leakedTensors } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { expect } from 'vitest';
 
 await tf.setBackend('cpu');
 
@@ -27,4 +30,23 @@ export function cifarBytes(labels: readonly (readonly number[])[]): Uint8Array {
     }
   });
   return out;
+}
+
+/**
+ * One epoch of `hardLabel` with SGD on `source` (batches of 4): finite loss, the student's first
+ * weight changed, no tensor left behind.
+ */
+export async function expectOneEpochTrains(student: tfl.LayersModel, source: DataSource): Promise<void> {
+  const before = Array.from(student.getWeights()[0]!.dataSync());
+  const optimizer = sgd({ learningRate: 0.1 });
+  const leaked = await leakedTensors(async () => {
+    const distiller = new Distiller({ student, optimizer }).use(hardLabel());
+    const history = await distiller.fit(source, { epochs: 1, batchSize: 4 });
+    expect(history.epochs).toHaveLength(1);
+    expect(Number.isFinite(history.epochs[0]!.loss)).toBe(true);
+    distiller.dispose();
+  });
+  expect(leaked).toBe(0);
+  expect(Array.from(student.getWeights()[0]!.dataSync())).not.toEqual(before);
+  optimizer.dispose();
 }

@@ -116,3 +116,24 @@ export async function expectRefused(call: () => unknown, code: string, fragment:
   expect(leaked, 'tensors leaked').toBe(0);
   return error as Error;
 }
+
+/**
+ * Runs `fit` (a Distiller's fit, given the event listener to pass on) and checks, whether it
+ * throws or not, that no training step ran and that `student`'s weights are unchanged. Rethrows
+ * what `fit` threw, so it composes with {@link expectRefused}.
+ */
+export async function expectNoTrainingStep(
+  student: tfl.LayersModel,
+  fit: (onEvent: (event: { readonly type: string }) => void) => Promise<unknown>,
+): Promise<void> {
+  const before = student.getWeights().map((w) => w.dataSync().slice());
+  let steps = 0;
+  try {
+    await fit((event) => void (event.type === 'step-end' && steps++));
+  } finally {
+    expect(steps, 'no training step').toBe(0);
+    student.getWeights().forEach((w, i) => {
+      expect(w.dataSync()).toEqual(before[i]);
+    });
+  }
+}
