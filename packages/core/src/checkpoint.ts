@@ -13,7 +13,7 @@ export interface TensorRecord {
 
 /**
  * Everything needed to resume a run exactly: student weights, optimizer state, plugin states,
- * completed epochs, global step, RNG state and history. Holds plain typed arrays (no tensors),
+ * completed epochs, global step and history (randomness is keyed by the seed, epoch and step, so it needs no state). Holds plain typed arrays (no tensors),
  * so it can be kept, encoded and dropped without disposal.
  */
 export interface Checkpoint {
@@ -29,15 +29,14 @@ export interface Checkpoint {
   readonly epoch: number;
   /** Global step count. */
   readonly step: number;
-  readonly random: readonly number[];
   readonly history: readonly EpochLogs[];
   readonly student: readonly TensorRecord[];
   readonly optimizer: readonly TensorRecord[];
   readonly plugins: Readonly<Record<string, { readonly tensors: readonly TensorRecord[]; readonly json?: unknown }>>;
 }
 
-/** The checkpoint format this version writes; older ones are refused (they lack the epoch position). */
-export const CHECKPOINT_VERSION = 2;
+/** The checkpoint format this version writes; older ones are refused (their runs drew randomness from one shared stream). */
+export const CHECKPOINT_VERSION = 3;
 
 /** The identity of a run, checked on resume. */
 export interface CheckpointRun {
@@ -50,6 +49,8 @@ export interface CheckpointRun {
   readonly optimizer: string;
   /** kd optimizers: the hyper-parameters a resume must share (all but the learning rate). */
   readonly optimizerSettings?: Readonly<Record<string, number | boolean>>;
+  /** The run's seed: every generator is keyed by it, so a resume must use the same. */
+  readonly seed: number;
 }
 
 /** Where inside an epoch a checkpoint was taken, with the epoch's running sums. */
@@ -151,7 +152,6 @@ export function encodeCheckpoint(checkpoint: Checkpoint): Uint8Array {
       : {}),
     epoch: checkpoint.epoch,
     step: checkpoint.step,
-    random: checkpoint.random,
     history: checkpoint.history,
     student: describe(checkpoint.student),
     optimizer: describe(checkpoint.optimizer),
@@ -194,6 +194,7 @@ const headerSchema = z.object({
     numClasses: count,
     optimizer: z.string(),
     optimizerSettings: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+    seed: z.number().int(),
   }),
   stage: z.object({ index: count, name: z.string() }).optional(),
   position: z
@@ -212,7 +213,6 @@ const headerSchema = z.object({
     .optional(),
   epoch: count,
   step: count,
-  random: z.array(z.number()),
   history: z.array(z.unknown()),
   student: z.array(encodedRecord),
   optimizer: z.array(encodedRecord),
@@ -239,8 +239,8 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
   if (typeof version === 'number' && version < CHECKPOINT_VERSION) {
     throw new DistillationError(
       'bad-checkpoint',
-      `${source} has checkpoint format ${version}, written by an earlier kd; format ${CHECKPOINT_VERSION} saves the position in the epoch, ` +
-        'which an exact resume needs. Start the run again (or move the file away).',
+      `${source} has checkpoint format ${version}, written by an earlier kd; format ${CHECKPOINT_VERSION} draws each purpose's randomness from its own keyed generator, ` +
+        'so an older run cannot continue exactly. Start the run again (or move the file away).',
     );
   }
   if (version !== CHECKPOINT_VERSION) {
@@ -299,7 +299,6 @@ export function decodeCheckpoint(bytes: Uint8Array, source = 'checkpoint'): Chec
     ...(position ? { position } : {}),
     epoch: header.epoch,
     step: header.step,
-    random: header.random,
     history: header.history as EpochLogs[],
     student: read(header.student),
     optimizer: read(header.optimizer),

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
 import { Distiller } from './distiller';
+import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
 
@@ -40,6 +41,39 @@ describe('Distiller', () => {
     // A further epoch and an evaluation leak nothing.
     expect(await leakedTensors(() => distiller.fit(data, { epochs: 16, batchSize: 32 }))).toBe(0);
     expect(await leakedTensors(() => distiller.evaluate(data))).toBe(0);
+    disposeData(data);
+  });
+
+  it("draws each plugin's randomness from its own keyed stream: adding a plugin changes no other's draws", async () => {
+    const data = toyData(24, 4, 3, 4);
+    const draws = async (withOther: boolean) => {
+      const seen: number[] = [];
+      const recorder = definePlugin<number>({
+        name: 'recorder',
+        setup: ({ random }) => random.nextUint32(),
+        transformBatch: (batch, { random, state }) => {
+          seen.push(state, random.nextUint32(), random.nextUint32());
+          return batch;
+        },
+      });
+      const other = definePlugin<void>({
+        name: 'other',
+        transformBatch: (batch, { random }) => {
+          random.permutation(50);
+          return batch;
+        },
+      });
+      const student = mlp(4, 8, 3, 1);
+      const d = new Distiller({ student, optimizer: tf.train.sgd(0.1), seed: 9 }).use(...(withOther ? [other] : []), hardLabel(), recorder);
+      await d.fit(data, { epochs: 2, batchSize: 8 });
+      d.dispose();
+      student.dispose();
+      return seen;
+    };
+    const alone = await draws(false);
+    expect(alone).toHaveLength(6 * 3);
+    expect(new Set(alone).size).toBe(1 + 6 * 2); // the setup draw (kept as state) and 2 fresh draws per step
+    expect(await draws(true)).toEqual(alone);
     disposeData(data);
   });
 });

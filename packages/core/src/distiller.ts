@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { Batch, LabeledData } from './batch';
+import { BatchReader } from './batchReader';
 import { CHECKPOINT_VERSION, type Checkpoint, type CheckpointStore, type EpochPosition, fromRecord, toRecord } from './checkpoint';
 import { checkDataShapes, checkFinite, gatherBatch, readLabels, validateData } from './data';
 import { DistillationError, NonFiniteLossError } from './errors';
@@ -20,7 +21,8 @@ import type {
 } from './plugin';
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
-import { checkSource, type DataSource, isDataSource, readChecked, tensorSource } from './source';
+import { shuffleBufferOrder } from './shuffleBuffer';
+import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAccess, tensorSource } from './source';
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
@@ -34,7 +36,11 @@ export interface DistillerConfig {
   readonly teacher?: TeacherLike;
   /** Optimizer for the student and every plugin variable. */
   readonly optimizer: tf.Optimizer;
-  /** Seed of the run's random source (shuffling, sampling). Default 0. */
+  /**
+   * Seed of the run's randomness. Default 0. Each purpose draws from its own generator keyed by
+   * the seed (the epoch's order by epoch; each plugin by its name and the step), so adding a
+   * plugin or reading data further ahead never changes what another purpose draws.
+   */
   readonly seed?: number;
   /**
    * Which variables the optimizer trains, asked of every candidate (the student's trainable
@@ -63,6 +69,18 @@ export interface FitOptions {
   readonly batchSize?: number;
   /** Reshuffle the examples every epoch with the seeded random source. Default true. */
   readonly shuffle?: boolean;
+  /**
+   * Batches of a {@link DataSource} read (and decoded) ahead while the current step trains: a
+   * bounded queue. Default 2; 0 reads each batch when its step needs it. The batches, and so the
+   * run's bits, are the same for every value. (In-memory tensors are not read ahead.)
+   */
+  readonly prefetch?: number;
+  /**
+   * Examples held by the seeded shuffle buffer of a front-to-back source (`stream()`); see
+   * `shuffleBufferOrder` for what a buffer smaller than the data does to randomness. Default
+   * 10,000. Random-access sources and tensors get a uniform permutation per epoch instead.
+   */
+  readonly shuffleBuffer?: number;
   /** Evaluated after every epoch; results in `logs.validation`. */
   readonly validation?: LabeledData | DataSource;
   /** A fixed rate or a schedule; applied to the optimizer before every step. Default: the optimizer's own rate. */
@@ -119,6 +137,8 @@ export const fitOptionsSchema = optionsSchema<FitOptions>()({
   epochs: z.number({ message: 'must be an integer >= 0' }).int().nonnegative(),
   batchSize: positiveInteger.default(32),
   shuffle: z.boolean().default(true),
+  prefetch: z.number().int().nonnegative().default(2),
+  shuffleBuffer: positiveInteger.default(10_000),
   validation: dataSchema.optional(),
   learningRate: z.union([z.number().finite().nonnegative(), functionSchema<LearningRateSchedule>('a number or a schedule')]).optional(),
   onEvent: functionSchema<ProgressListener>().optional(),
@@ -183,7 +203,8 @@ export class Distiller {
   readonly student: tfl.LayersModel;
   readonly teacher?: Teacher;
   readonly optimizer: tf.Optimizer;
-  readonly random: SeededRandom;
+  /** Seed of the run's randomness (see {@link DistillerConfig.seed}). */
+  readonly seed: number;
   private readonly trainable?: (variable: tf.Variable) => boolean;
   private readonly slots: Slot[] = [];
   private studentView?: TappedModel;
@@ -214,7 +235,7 @@ export class Distiller {
     this.student = config.student;
     this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
     this.optimizer = config.optimizer;
-    this.random = new SeededRandom(config.seed ?? 0);
+    this.seed = config.seed ?? 0;
     this.trainable = config.trainable;
     const cacheMode = config.teacherCache ?? 'memory';
     const store = typeof cacheMode === 'object' && cacheMode !== null ? cacheMode : undefined;
@@ -351,17 +372,21 @@ export class Distiller {
     } else {
       source = data as DataSource;
       numClasses = this.studentClasses();
-      labels = checkSource(source, 'training data', numClasses);
-      const probe = await readChecked(source, Int32Array.of(0), 'training data', { numClasses, exampleShape: inputShape?.slice(1) });
+      labels = checkSource(source, 'training data', numClasses, { exampleShape: inputShape?.slice(1) });
+      // The teacher is probed with one example of the declared shapes: nothing is read yet.
+      const probe = tf.tidy(() => ({
+        x: tf.zeros([1, ...source.exampleShape]),
+        ...(source.teacherExampleShape ? { teacherX: tf.zeros([1, ...source.teacherExampleShape]) } : {}),
+      }));
       try {
         this.checkModels(probe);
       } finally {
-        tf.dispose([probe.x, probe.y, ...(probe.teacherX ? [probe.teacherX] : [])]);
+        tf.dispose([probe.x, ...(probe.teacherX ? [probe.teacherX] : [])]);
       }
     }
     const validation = options.validation;
     if (validation) {
-      if (isDataSource(validation)) checkSource(validation, 'validation data', numClasses);
+      if (isDataSource(validation)) checkSource(validation, 'validation data', numClasses, { exampleShape: inputShape?.slice(1) });
       else validateData(validation, 'validation data', numClasses, inputShape);
     }
     await options.checkpoint?.probe?.();
@@ -381,9 +406,6 @@ export class Distiller {
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = source.size;
-    const expect = { numClasses, exampleShape: inputShape?.slice(1) };
-    const readBatch = (indices: Int32Array): Promise<Batch> | Batch =>
-      tensors ? { ...gatherBatch(tensors, indices), ids: Array.from(indices) } : this.readSourceBatch(source, indices, expect);
     const stepsPerEpoch = Math.ceil(n / batchSize);
     const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
     const totalSteps = Math.min(epochs * stepsPerEpoch, maxSteps);
@@ -410,51 +432,69 @@ export class Distiller {
       const started = Date.now() - (resumed?.seconds ?? 0) * 1000;
       await emit({ type: 'epoch-start', epoch, epochs });
       if (!resumed) for (const slot of this.slots) await slot.plugin.onEpochStart?.({ state: slot.state, epoch, logs: {} });
-      const order =
-        resumed?.order ?? (options.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : this.random.permutation(n));
+      const order = resumed?.order ?? this.epochOrder(source, epoch, options);
+      const reader = tensors
+        ? undefined
+        : new BatchReader(source, {
+            order,
+            batchSize,
+            startBatch: resumed?.stepInEpoch ?? 0,
+            prefetch: options.prefetch,
+            what: 'training data',
+            numClasses,
+          });
+      const readBatch = async (indices: Int32Array): Promise<Batch> => {
+        if (!reader) return { ...gatherBatch(tensors!, indices), ids: Array.from(indices) };
+        const { positions, batch } = await reader.next();
+        return { ...batchTensors(source, batch), index: tf.tensor1d(positions, 'int32'), ids: batch.ids };
+      };
       const sums: Record<string, number> = { ...(resumed?.termSums ?? {}) };
       let lossSum = resumed?.lossSum ?? 0;
       let learningRate = resumed?.learningRate ?? this.currentLearningRate();
       let stepsDone = resumed?.stepInEpoch ?? 0;
-      for (let s = stepsDone; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
-        if (schedule !== undefined) {
-          learningRate = typeof schedule === 'number' ? schedule : schedule({ step: this.globalStep, epoch, stepsPerEpoch, totalSteps });
-          this.setLearningRate(learningRate);
-        }
-        const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
-        const { loss, terms } = await this.trainStep(readBatch, indices, epoch);
-        lossSum += loss;
-        stepsDone++;
-        for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
-        await emit({
-          type: 'step-end',
-          epoch,
-          epochs,
-          step: this.globalStep - 1,
-          stepInEpoch: s,
-          stepsPerEpoch,
-          loss,
-          terms,
-          learningRate,
-        });
-        if (
-          options.checkpointEvery &&
-          this.globalStep % options.checkpointEvery === 0 &&
-          s + 1 < stepsPerEpoch &&
-          this.globalStep < maxSteps
-        ) {
-          const position = {
-            stepInEpoch: s + 1,
-            batchSize,
-            order,
-            lossSum,
-            termSums: { ...sums },
+      try {
+        for (let s = stepsDone; s < stepsPerEpoch && this.globalStep < maxSteps; s++) {
+          if (schedule !== undefined) {
+            learningRate = typeof schedule === 'number' ? schedule : schedule({ step: this.globalStep, epoch, stepsPerEpoch, totalSteps });
+            this.setLearningRate(learningRate);
+          }
+          const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
+          const { loss, terms } = await this.trainStep(readBatch, indices, epoch);
+          lossSum += loss;
+          stepsDone++;
+          for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
+          await emit({
+            type: 'step-end',
+            epoch,
+            epochs,
+            step: this.globalStep - 1,
+            stepInEpoch: s,
+            stepsPerEpoch,
+            loss,
+            terms,
             learningRate,
-            seconds: (Date.now() - started) / 1000,
-          };
-          await options.checkpoint!.save(await this.snapshot(position));
-          await emit({ type: 'checkpoint', epoch, step: this.globalStep });
+          });
+          if (
+            options.checkpointEvery &&
+            this.globalStep % options.checkpointEvery === 0 &&
+            s + 1 < stepsPerEpoch &&
+            this.globalStep < maxSteps
+          ) {
+            const position = {
+              stepInEpoch: s + 1,
+              batchSize,
+              order,
+              lossSum,
+              termSums: { ...sums },
+              learningRate,
+              seconds: (Date.now() - started) / 1000,
+            };
+            await options.checkpoint!.save(await this.snapshot(position));
+            await emit({ type: 'checkpoint', epoch, step: this.globalStep });
+          }
         }
+      } finally {
+        await reader?.close();
       }
       const validation = options.validation ? await this.evaluate(options.validation) : undefined;
       const logs: EpochLogs = {
@@ -538,11 +578,11 @@ export class Distiller {
         numClasses: this.prepared.numClasses,
         optimizer: this.optimizer.getClassName(),
         ...(isStatefulOptimizer(this.optimizer) ? { optimizerSettings: this.optimizer.settings() } : {}),
+        seed: this.seed,
       },
       ...(position ? { position: { ...position, order: Int32Array.from(position.order) } } : {}),
       epoch: this.epochsDone,
       step: this.globalStep,
-      random: this.random.getState(),
       history: structuredClone(this.history),
       student,
       optimizer,
@@ -600,7 +640,6 @@ export class Distiller {
       tf.dispose(studentTensors);
       tf.dispose(optimizerTensors.map((w) => w.tensor));
     }
-    this.random.setState(checkpoint.random);
     this.epochsDone = checkpoint.epoch;
     this.globalStep = checkpoint.step;
     this.history = structuredClone([...checkpoint.history]);
@@ -636,6 +675,11 @@ export class Distiller {
     if (checkpoint.run.dataSize !== this.prepared!.dataSize || checkpoint.run.numClasses !== this.prepared!.numClasses) {
       refuse(
         `the checkpoint was saved for ${checkpoint.run.dataSize} examples of ${checkpoint.run.numClasses} classes, this run has ${this.prepared!.dataSize} of ${this.prepared!.numClasses}`,
+      );
+    }
+    if (checkpoint.run.seed !== this.seed) {
+      refuse(
+        `the checkpoint was saved by a run with seed ${checkpoint.run.seed}, this Distiller has seed ${this.seed}; resume with the same seed (every random draw is keyed by it)`,
       );
     }
     if (checkpoint.run.optimizer !== this.optimizer.getClassName()) {
@@ -784,15 +828,16 @@ export class Distiller {
     if (!this.teacher && teacherTaps.length > 0) {
       throw new DistillationError('no-teacher', `Plugins tap teacher layers [${teacherTaps.join(', ')}] but the Distiller has no teacher`);
     }
-    const context: SetupContext = {
+    const context: Omit<SetupContext, 'random'> = {
       dataSize,
       numClasses,
       studentShapes: this.studentView.shapes,
       teacherShapes,
       ...(labels ? { labels } : {}),
-      random: this.random,
     };
-    for (const slot of this.slots) slot.state = await slot.plugin.setup?.(context);
+    for (const slot of this.slots) {
+      slot.state = await slot.plugin.setup?.({ ...context, random: SeededRandom.keyed(this.seed, `setup:${slot.plugin.name}`) });
+    }
     this.prepared = { dataSize, numClasses };
   }
 
@@ -842,20 +887,12 @@ export class Distiller {
     return chosen;
   }
 
-  /** A batch of a source, checked (shapes, labels, ids, finite inputs) before it is used. */
-  private async readSourceBatch(
-    source: DataSource,
-    indices: Int32Array,
-    expect: { readonly numClasses: number; readonly exampleShape?: readonly (number | null)[] },
-  ): Promise<Batch> {
-    const read = await readChecked(source, indices, 'training data', expect);
-    return {
-      x: read.x,
-      y: read.y.dtype === 'int32' ? read.y : (tf.cast(read.y, 'int32') as tf.Tensor1D),
-      index: tf.tensor1d(indices, 'int32'),
-      ids: read.ids,
-      ...(read.teacherX ? { teacherX: read.teacherX } : {}),
-    };
+  /** The epoch's order of positions: a seeded permutation, a seeded shuffle buffer's order, or `0..N-1`. */
+  private epochOrder(source: DataSource, epoch: number, options: { shuffle: boolean; shuffleBuffer: number }): Int32Array {
+    const n = source.size;
+    if (!options.shuffle) return Int32Array.from({ length: n }, (_, i) => i);
+    const random = SeededRandom.keyed(this.seed, 'order', epoch);
+    return isRandomAccess(source) ? random.permutation(n) : shuffleBufferOrder(n, options.shuffleBuffer, random);
   }
 
   private async trainStep(
@@ -869,7 +906,16 @@ export class Distiller {
       kept.push(tf.keep(t));
       return t;
     };
-    const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: this.random, keep });
+    const randoms = new Map<Slot, SeededRandom>();
+    const randomOf = (slot: Slot): SeededRandom => {
+      let random = randoms.get(slot);
+      if (!random) {
+        random = SeededRandom.keyed(this.seed, `plugin:${slot.plugin.name}`, step);
+        randoms.set(slot, random);
+      }
+      return random;
+    };
+    const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: randomOf(slot), keep });
     tf.engine().startScope();
     try {
       const gathered: Batch = await read(indices);

@@ -23,7 +23,8 @@ export const coreErrorCodes = {
   'teacher-not-tappable': 'Plugins tap teacher layers, but the teacher is a function or an ensemble without layers to tap.',
   'shape-mismatch': 'A loss function got tensors of incompatible shapes (labels and logits, teacher and student).',
   'bad-data': 'Training or validation data is not { x, y } tensors with one label per example.',
-  'bad-source': 'A DataSource has no valid size or read(), labels of another length, or a read() that returned the wrong examples.',
+  'bad-source':
+    'A DataSource has no valid size, shape or way to read (read or stream), labels of another length, a read that returned the wrong examples (or tensors), or a stream longer or shorter than its size.',
   'empty-data': 'A data set has no examples.',
   'bad-labels': 'Labels are not a 1-D tensor of integer classes.',
   'label-out-of-range': 'A label is not an integer class of the model.',

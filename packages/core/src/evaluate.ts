@@ -2,10 +2,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import type { LabeledData } from './batch';
+import { BatchReader } from './batchReader';
 import { validateData } from './data';
 import type { EvaluationResult } from './events';
 import { optionsSchema, parseOptions } from './options';
-import { checkSource, type DataSource, isDataSource, readChecked } from './source';
+import { batchTensors, checkSource, type DataSource, isDataSource } from './source';
 import { type TeacherLike, toTeacher } from './teacher';
 
 /** Options of {@link evaluateModel}. */
@@ -58,38 +59,38 @@ export async function evaluateModel(
   return { accuracy: correct / n, loss: lossSum / n };
 }
 
-/** {@link evaluateModel} over a source: batches of consecutive positions, each checked as it is read. */
+/** {@link evaluateModel} over a source: batches in position order, read ahead, each checked as it is read. */
 async function evaluateSource(
   teacher: ReturnType<typeof toTeacher>,
   source: DataSource,
   batchSize: number,
   inputShape: readonly (number | null)[] | undefined,
 ): Promise<EvaluationResult> {
-  const first = await readChecked(source, Int32Array.of(0), 'evaluation data', {
-    numClasses: Number.POSITIVE_INFINITY,
-    exampleShape: inputShape?.slice(1),
-  });
-  const classes = tf.tidy(() => teacher.predict(first.x).logits.shape[1] ?? 0);
-  tf.dispose([first.x, first.y, ...(first.teacherX ? [first.teacherX] : [])]);
+  checkSource(source, 'evaluation data', Number.POSITIVE_INFINITY, { exampleShape: inputShape?.slice(1) });
+  const classes = tf.tidy(() => teacher.predict(tf.zeros([1, ...source.exampleShape])).logits.shape[1] ?? 0);
   checkSource(source, 'evaluation data', classes);
   const n = source.size;
+  const order = Int32Array.from({ length: n }, (_, i) => i);
+  const reader = new BatchReader(source, { order, batchSize, prefetch: 2, what: 'evaluation data', numClasses: classes });
   let correct = 0;
   let lossSum = 0;
-  for (let start = 0; start < n; start += batchSize) {
-    const positions = Int32Array.from({ length: Math.min(batchSize, n - start) }, (_, i) => start + i);
-    const batch = await readChecked(source, positions, 'evaluation data', { numClasses: classes, exampleShape: inputShape?.slice(1) });
-    const [hits, loss] = tf.tidy(() => {
-      const y = tf.cast(batch.y, 'int32') as tf.Tensor1D;
-      const logits = teacher.predict(batch.x).logits;
-      const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'));
-      const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), tf.logSoftmax(logits))));
-      return [hit, ce];
-    });
-    tf.dispose([batch.x, batch.y, ...(batch.teacherX ? [batch.teacherX] : [])]);
-    const [h, l] = await Promise.all([hits.data(), loss.data()]);
-    tf.dispose([hits, loss]);
-    correct += h[0]!;
-    lossSum += l[0]!;
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      const { batch } = await reader.next();
+      const [hits, loss] = tf.tidy(() => {
+        const { x, y } = batchTensors(source, batch);
+        const logits = teacher.predict(x).logits;
+        const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'));
+        const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), tf.logSoftmax(logits))));
+        return [hit, ce];
+      });
+      const [h, l] = await Promise.all([hits.data(), loss.data()]);
+      tf.dispose([hits, loss]);
+      correct += h[0]!;
+      lossSum += l[0]!;
+    }
+  } finally {
+    await reader.close();
   }
   return { accuracy: correct / n, loss: lossSum / n };
 }

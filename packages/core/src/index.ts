@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 export type { Batch, LabeledData } from './batch';
+export { BatchReader, type BatchReaderOptions, type ReadBatch } from './batchReader';
 export {
   type Checkpoint,
   type CheckpointStore,
@@ -89,7 +90,22 @@ export {
   teacherSchema,
   tensorSchema,
 } from './schemas';
-export { checkSource, type DataSource, type ExampleId, isDataSource, readChecked, type SourceBatch, tensorSource } from './source';
+export { shuffleBufferOrder } from './shuffleBuffer';
+export {
+  batchTensors,
+  checkBatch,
+  checkSource,
+  type DataSource,
+  type ExampleId,
+  isDataSource,
+  isRandomAccess,
+  type RandomAccessSource,
+  readChecked,
+  type SequentialSource,
+  type SourceBatch,
+  type SourceInfo,
+  tensorSource,
+} from './source';
 export {
   fitStages,
   layersUpTo,

@@ -27,6 +27,33 @@ export class SeededRandom {
     for (let i = 0; i < 12; i++) this.nextUint32();
   }
 
+  /**
+   * The generator of one purpose of a run, keyed by the run's seed, a purpose name and counters
+   * (e.g. `keyed(seed, 'order', epoch)`, `keyed(seed, 'plugin:crd', step)`): counter-based, so
+   * what one purpose draws never shifts another's, however far data is read ahead, and nothing
+   * needs checkpointing: a resumed run derives the same generators again.
+   */
+  static keyed(seed: number, purpose: string, ...counters: readonly number[]): SeededRandom {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < purpose.length; i++) h = Math.imul(h ^ purpose.charCodeAt(i), 0x01000193) >>> 0;
+    const words = [seed >>> 0, Math.floor(seed / 4294967296) >>> 0, h, counters.length];
+    for (const c of counters) {
+      if (!Number.isInteger(c) || c < 0)
+        throw new DistillationError('bad-option', `SeededRandom.keyed: counters must be integers >= 0, got ${c}`);
+      words.push(c >>> 0, Math.floor(c / 4294967296) >>> 0);
+    }
+    const random = new SeededRandom(0);
+    const state: number[] = [];
+    for (let lane = 0; lane < 4; lane++) {
+      let x = (0x9e3779b9 * (lane + 1)) >>> 0;
+      for (const w of words) x = mix32((x ^ w) >>> 0);
+      state.push(mix32((x + lane) >>> 0));
+    }
+    random.setState(state);
+    for (let i = 0; i < 12; i++) random.nextUint32();
+    return random;
+  }
+
   /** Next integer in [0, 2^32). */
   nextUint32(): number {
     const t = (((this.a + this.b) >>> 0) + this.d) >>> 0;
@@ -81,4 +108,11 @@ export class SeededRandom {
     }
     [this.a, this.b, this.c, this.d] = state as [number, number, number, number];
   }
+}
+
+/** A 32-bit finaliser (murmur3's fmix32): every input bit affects every output bit. */
+function mix32(z: number): number {
+  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
+  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
+  return (z ^ (z >>> 16)) >>> 0;
 }

@@ -8,28 +8,49 @@ import { sgd } from './optimizers/sgd';
 import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
-import { type DataSource, type SourceBatch, tensorSource } from './source';
+import { SeededRandom } from './random';
+import { shuffleBufferOrder } from './shuffleBuffer';
+import { type DataSource, type RandomAccessSource, type SequentialSource, type SourceBatch, tensorSource } from './source';
 
-/** A source over plain JS rows (no tensor until read): what a file- or database-backed source does. */
-function rowSource(data: { x: tf.Tensor; y: tf.Tensor1D }, labels = true): DataSource & { reads: number } {
+/** A source over plain JS rows: what a file- or database-backed source does. */
+function rowSource(data: { x: tf.Tensor; y: tf.Tensor1D }, labels = true): RandomAccessSource & { reads: number } {
   const xs = data.x.arraySync() as number[][];
   const ys = Array.from(data.y.dataSync());
   const source = {
     kind: 'kd-source' as const,
     size: xs.length,
+    exampleShape: [xs[0]!.length],
     ...(labels ? { labels: Int32Array.from(ys) } : {}),
     description: 'rows',
     reads: 0,
-    read(positions: Int32Array) {
+    read(positions: Int32Array): SourceBatch {
       source.reads++;
       return {
-        x: tf.tensor2d(Array.from(positions, (p) => xs[p]!)),
-        y: tf.tensor1d(
-          Array.from(positions, (p) => ys[p]!),
-          'int32',
-        ),
+        x: Float32Array.from(Array.from(positions, (p) => xs[p]!).flat()),
+        y: Int32Array.from(positions, (p) => ys[p]!),
         ids: Array.from(positions, (p) => `row-${p}`),
       };
+    },
+  };
+  return source;
+}
+
+/** The same rows, readable only front to back, in chunks of `chunk` (async, like a file). */
+function streamSource(data: { x: tf.Tensor; y: tf.Tensor1D }, chunk = 5): SequentialSource & { streams: number } {
+  const rows = rowSource(data);
+  const source = {
+    kind: 'kd-source' as const,
+    size: rows.size,
+    exampleShape: rows.exampleShape,
+    labels: rows.labels,
+    description: 'stream',
+    streams: 0,
+    async *stream() {
+      source.streams++;
+      for (let start = 0; start < rows.size; start += chunk) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        yield rows.read(Int32Array.from({ length: Math.min(chunk, rows.size - start) }, (_, i) => start + i));
+      }
     },
   };
   return source;
@@ -103,7 +124,7 @@ describe('DataSource: training from a source instead of one tensor', () => {
       await r.fit({ epochs: 1, batchSize: 8 });
       expect(seen.labels).toBe(labels ? 20 : undefined);
       expect(new Set(seen.ids)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `row-${i}`)));
-      expect(source.reads).toBe(1 + 3); // the probe of example 0, then 3 batches
+      expect(source.reads).toBe(3); // 3 batches; nothing is read to probe the models
       expect(r.distiller.teacherCacheStats()).toMatchObject({ active: false, reason: expect.stringContaining('DataSource') });
       r.dispose();
     }
@@ -127,11 +148,8 @@ describe('DataSource: training from a source instead of one tensor', () => {
     const read = source.read;
     source.read = (positions) => {
       const batch = read(positions) as SourceBatch;
-      if (!positions.includes(9)) return batch;
-      const values = batch.x.arraySync() as number[][];
-      values[positions.indexOf(9)]![2] = Number.NaN;
-      batch.x.dispose();
-      return { ...batch, x: tf.tensor2d(values) };
+      if (positions.includes(9)) batch.x[positions.indexOf(9) * 6 + 2] = Number.NaN;
+      return batch;
     };
     const before = tf.memory().numTensors;
     const r = run(source);
@@ -143,10 +161,25 @@ describe('DataSource: training from a source instead of one tensor', () => {
     disposeData(data);
   });
 
-  const bad: [string, (source: DataSource) => DataSource, string, string][] = [
+  const outsiders: tf.Tensor[] = [];
+  const bad: [string, (source: RandomAccessSource) => DataSource, string, string][] = [
     ['size 0', (s) => ({ ...s, size: 0 }), 'bad-source', 'size must be a positive integer, got 0'],
     ['fractional size', (s) => ({ ...s, size: 2.5 }), 'bad-source', 'size must be a positive integer, got 2.5'],
-    ['no read()', (s) => ({ ...s, read: undefined as never }), 'bad-source', 'a source needs read(positions)'],
+    ['no read() or stream()', (s) => ({ ...s, read: undefined as never }), 'bad-source', 'it has neither'],
+    ['both read() and stream()', (s) => ({ ...s, stream: () => [] }), 'bad-source', 'it has both'],
+    ['no exampleShape', (s) => ({ ...s, exampleShape: undefined as never }), 'bad-source', 'exampleShape must be a non-empty list'],
+    [
+      'a zero in exampleShape',
+      (s) => ({ ...s, exampleShape: [0] }),
+      'bad-source',
+      'exampleShape must be a non-empty list of positive integers, got [0]',
+    ],
+    [
+      'examples of another shape',
+      (s) => ({ ...s, exampleShape: [5] }),
+      'bad-input-shape',
+      'examples have shape [5] but the student expects [6]',
+    ],
     [
       'labels of another length',
       (s) => ({ ...s, labels: new Int32Array(3) }),
@@ -161,37 +194,50 @@ describe('DataSource: training from a source instead of one tensor', () => {
       'label 7 = 5',
     ],
     [
-      'read() returns too few examples',
+      'a read that returns too few examples',
       (s) => ({ ...s, read: (p) => s.read(p.subarray(0, Math.max(1, p.length - 1))) }),
       'bad-source',
-      'read() of',
+      'returned 42 x values (expected 48) and 7 labels',
     ],
     [
-      'read() returns no ids',
+      'a read that returns no ids',
       (s) => ({ ...s, read: async (p) => ({ ...(await s.read(p)), ids: undefined as never }) }),
       'bad-source',
       'returned no ids',
     ],
     [
-      'read() returns arrays',
-      (s) => ({ ...s, read: () => ({ x: [[1]], y: [0], ids: [0] }) as never }),
+      'a read that returns repeated ids',
+      (s) => ({ ...s, read: async (p) => ({ ...(await s.read(p)), ids: Array.from(p, () => 'same') }) }),
       'bad-source',
-      'must return { x, y, ids } with tensors',
+      'returned repeated ids',
     ],
     [
-      'examples of another shape',
-      (s) => ({ ...s, read: (p) => ({ x: tf.zeros([p.length, 5]), y: tf.zeros([p.length], 'int32') as tf.Tensor1D, ids: Array.from(p) }) }),
-      'bad-input-shape',
-      'x has example shape [5] but the student expects [6]',
+      'a read that returns tensors',
+      (s) => {
+        const x = tf.zeros([8, 6]);
+        outsiders.push(x);
+        return { ...s, read: (p) => ({ x, y: new Int32Array(p.length), ids: Array.from(p) }) as never };
+      },
+      'bad-source',
+      'got x a tensor (return plain arrays)',
+    ],
+    [
+      'a read that returns number arrays',
+      (s) => ({ ...s, read: () => ({ x: [[1]], y: [0], ids: [0] }) as never }),
+      'bad-source',
+      'must return { x: Float32Array, y: Int32Array, ids }, got x object',
     ],
     [
       'a label read out of range',
-      (s) => ({
-        ...s,
-        read: (p) => ({ x: tf.zeros([p.length, 6]), y: tf.fill([p.length], 4, 'int32') as tf.Tensor1D, ids: Array.from(p) }),
-      }),
+      (s) => ({ ...s, read: (p) => ({ x: new Float32Array(p.length * 6), y: new Int32Array(p.length).fill(4), ids: Array.from(p) }) }),
       'label-out-of-range',
       'has label 4',
+    ],
+    [
+      'teacherX without a declared teacherExampleShape',
+      (s) => ({ ...s, read: async (p) => ({ ...(await s.read(p)), teacherX: new Float32Array(p.length) }) }),
+      'bad-source',
+      'teacherX although the source declares no teacherExampleShape',
     ],
   ];
   for (const [what, edit, code, fragment] of bad) {
@@ -199,10 +245,141 @@ describe('DataSource: training from a source instead of one tensor', () => {
       const data = toyData(20, 6, 3, 9);
       const source = edit(rowSource(data));
       const r = run(source);
+      const before = tf.memory().numTensors;
       await expectRefused(() => r.distiller.fit(source, { epochs: 1, batchSize: 8 }), code, fragment);
+      expect(tf.memory().numTensors).toBe(before);
       expect(r.optimizer.iterations).toBe(0);
       r.dispose();
+      tf.dispose(outsiders.splice(0));
       disposeData(data);
     });
   }
+
+  it('gives the same bits whatever the read-ahead, and reads each batch once', async () => {
+    const data = toyData(40, 6, 3, 21);
+    const before = tf.memory().numTensors;
+    const results = [];
+    for (const prefetch of [0, 1, 2, 5]) {
+      const source = rowSource(data);
+      const r = run(source);
+      results.push(await r.fit({ epochs: 2, batchSize: 6, prefetch }));
+      expect(source.reads).toBe(2 * 7);
+      r.dispose();
+    }
+    for (const result of results.slice(1)) expect(result.weights).toEqual(results[0]!.weights);
+    expect(tf.memory().numTensors).toBe(before);
+    disposeData(data);
+  });
+
+  it('reads ahead while a step trains (a slow read overlaps the previous step)', async () => {
+    const data = toyData(24, 6, 3, 22);
+    const source = rowSource(data);
+    const log: string[] = [];
+    const read = source.read.bind(source);
+    const slow: RandomAccessSource = {
+      ...source,
+      read: async (positions) => {
+        log.push(`read ${positions[0]}`);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return read(positions);
+      },
+    };
+    for (const prefetch of [0, 2]) {
+      log.length = 0;
+      const r = run(slow);
+      r.distiller.use(definePlugin<void>({ name: 'mark', afterStep: (_, { step }) => void log.push(`step ${step}`) }));
+      await r.fit({ epochs: 1, batchSize: 8, shuffle: false, prefetch });
+      // With read-ahead, batch 1 is asked for before step 0 ends; without, only after.
+      if (prefetch) expect(log.indexOf('read 8')).toBeLessThan(log.indexOf('step 0'));
+      else expect(log).toEqual(['read 0', 'step 0', 'read 8', 'step 1', 'read 16', 'step 2']);
+      r.dispose();
+    }
+    disposeData(data);
+  });
+
+  it('trains from a front-to-back source through a seeded shuffle buffer, reading it once per epoch', async () => {
+    const data = toyData(30, 6, 3, 23);
+    const before = tf.memory().numTensors;
+    const seen: (string | number)[][] = [];
+    const spy = definePlugin<void>({ name: 'spy', afterStep: ({ batch }) => void seen.push([...(batch.ids ?? [])]) });
+    const source = streamSource(data, 4);
+    const r = run(source);
+    r.distiller.use(spy);
+    await r.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 8 });
+    expect(source.streams).toBe(2);
+    // The order is the shuffle buffer's, from the keyed generator of each epoch.
+    const expected = [0, 1].flatMap((epoch) => {
+      const order = shuffleBufferOrder(30, 8, SeededRandom.keyed(3, 'order', epoch));
+      return Array.from({ length: 5 }, (_, k) => Array.from(order.subarray(k * 7, (k + 1) * 7), (p) => `row-${p}`));
+    });
+    expect(seen).toEqual(expected);
+    r.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    disposeData(data);
+  });
+
+  it('refuses a stream that yields more or fewer examples than its size, at the batch that finds it', async () => {
+    const data = toyData(20, 6, 3, 24);
+    for (const [size, chunk, fragment, trained] of [
+      // Chunk 4 (examples 15-19) overflows 18 when batch 3 (12-15) needs it: 3 steps trained.
+      [18, 5, 'stream() yields at least 20 examples, but the source declares size 18', 3],
+      // 20 examples, 24 declared: batch 5 (20-23) finds the end.
+      [24, 5, 'stream() ended after 20 examples, but the source declares size 24', 5],
+      // Exactly 16 read for 4 batches; the last batch's read checks the stream has ended.
+      [16, 4, 'stream() yields more than 16 examples', 3],
+    ] as const) {
+      const before = tf.memory().numTensors;
+      const source = { ...streamSource(data, chunk), size, labels: undefined };
+      const r = run(source);
+      const error = await r.distiller.fit(source, { epochs: 1, batchSize: 4, shuffle: false, prefetch: 0 }).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: 'bad-source', message: expect.stringContaining(fragment) });
+      expect(r.optimizer.iterations).toBe(trained);
+      r.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    disposeData(data);
+  });
+
+  it('resumes a front-to-back source inside an epoch with the same bits', async () => {
+    const data = toyData(30, 6, 3, 25);
+    const straight = run(streamSource(data, 4));
+    const expected = await straight.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10 });
+    straight.dispose();
+    const first = run(streamSource(data, 4));
+    await first.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10, maxSteps: 7 });
+    const saved = await first.distiller.checkpoint();
+    first.dispose();
+    const second = run(streamSource(data, 4));
+    // Prepare, then restore the mid-epoch checkpoint and continue.
+    await second.fit({ epochs: 0, batchSize: 7 });
+    await second.distiller.restore(saved);
+    const resumed = await second.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10 });
+    expect(resumed.weights).toEqual(expected.weights);
+    second.dispose();
+    disposeData(data);
+  });
+
+  it('evaluates a front-to-back source like the same tensors', async () => {
+    const data = toyData(30, 6, 3, 26);
+    const model = mlp(6, 10, 3, 100);
+    const a = await evaluateModel(model, data, { batchSize: 7 });
+    const b = await evaluateModel(model, streamSource(data, 4), { batchSize: 7 });
+    expect(b.accuracy).toBe(a.accuracy);
+    expect(b.loss).toBeCloseTo(a.loss, 6);
+    model.dispose();
+    disposeData(data);
+  });
+});
+
+describe('shuffleBufferOrder', () => {
+  it('is a permutation, moves no example more than the buffer earlier, and is uniform with a buffer >= N', () => {
+    const order = shuffleBufferOrder(1000, 50, new SeededRandom(1));
+    expect(Array.from(order).sort((a, b) => a - b)).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    // Position p cannot be emitted before the stream has reached it: index >= p - bufferSize + 1.
+    order.forEach((p, i) => expect(i).toBeGreaterThanOrEqual(p - 49));
+    // Buffer >= N: first-position frequencies of 3 elements over many seeds are near 1/3 each.
+    const counts = [0, 0, 0];
+    for (let seed = 0; seed < 3000; seed++) counts[shuffleBufferOrder(3, 3, new SeededRandom(seed))[0]!]!++;
+    for (const c of counts) expect(Math.abs(c / 3000 - 1 / 3)).toBeLessThan(0.03);
+  });
 });

@@ -1,92 +1,174 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabeledData } from './batch';
-import { firstNonFinite, gatherBatch } from './data';
 import { DistillationError } from './errors';
 
 /** A stable identifier of one example (kept by subsets and splits; what stores key by). */
 export type ExampleId = number | string;
 
-/** The examples a source returns for one read. The caller owns (and disposes) the tensors. */
+/**
+ * The examples a source returns for one read, as plain arrays: the Distiller makes the tensors
+ * when the batch trains, so reads can run ahead of training (and in workers) without owning
+ * tensors, and a source can never leak one.
+ */
 export interface SourceBatch {
-  /** Inputs `[batch, ...]`. */
-  readonly x: tf.Tensor;
-  /** Integer class labels `[batch]`. */
-  readonly y: tf.Tensor1D;
+  /** Inputs of the `n` examples, row-major: `n * prod(exampleShape)` values (images NHWC). */
+  readonly x: Float32Array;
+  /** The `n` integer class labels. */
+  readonly y: Int32Array;
   /** Each example's stable id, in batch order. */
   readonly ids: readonly ExampleId[];
-  /** Teacher inputs `[batch, ...]` when teacher and student see different inputs. */
-  readonly teacherX?: tf.Tensor;
+  /** Teacher inputs, `n * prod(teacherExampleShape)` values, when teacher and student see different inputs. */
+  readonly teacherX?: Float32Array;
+}
+
+/** What every source declares up front, before anything is read. */
+export interface SourceInfo {
+  readonly kind: 'kd-source';
+  /** Number of examples N. */
+  readonly size: number;
+  /** Shape of one example's input, without the batch dimension (e.g. `[32, 32, 3]`). */
+  readonly exampleShape: readonly number[];
+  /** Shape of one example's teacher input, when the source yields `teacherX`. */
+  readonly teacherExampleShape?: readonly number[];
+  /** The integer labels of all N examples, when the source knows them without reading the inputs. */
+  readonly labels?: Int32Array;
+  /** Shown in messages, e.g. `image folder "data/train"`. */
+  readonly description?: string;
+}
+
+/**
+ * A source that reads the examples at any positions of `[0, N)`: the Distiller draws a seeded
+ * permutation per epoch and reads batch after batch, ahead of training.
+ */
+export interface RandomAccessSource extends SourceInfo {
+  /** The examples at `positions` (each in `[0, N)`, in that order; repeats allowed). */
+  read(positions: Int32Array): SourceBatch | Promise<SourceBatch>;
+}
+
+/**
+ * A source that can only be read front to back (a compressed file, a network stream). Every call
+ * of `stream()` yields all N examples again, in the same order, in chunks of any size; an
+ * example's position is its place in that order. The Distiller shuffles it through a seeded
+ * buffer (`FitOptions.shuffleBuffer`).
+ */
+export interface SequentialSource extends SourceInfo {
+  stream(): AsyncIterable<SourceBatch> | Iterable<SourceBatch>;
 }
 
 /**
  * Where training examples come from, when they are not one tensor in memory: a folder of
- * images, a file read in pieces, a database. A source knows its size N up front, may give all N
- * integer labels (CRD's class-aware negatives, specialists' subsets), and returns the examples at
- * any positions of `[0, N)`: the Distiller draws a seeded permutation per epoch and reads batch
- * after batch, so runs reproduce and resume exactly. The position of an example is its `index`
- * in a batch (what memory banks address); its `id` is what stores and caches key by.
+ * images, a file read in pieces, a database. A source declares its size N and example shape up
+ * front, may give all N integer labels (CRD's class-aware negatives, specialists' subsets), and
+ * returns plain arrays, either at any positions ({@link RandomAccessSource}) or front to back
+ * ({@link SequentialSource}). The position of an example is its `index` in a batch (what memory
+ * banks address); its `id` is what stores and caches key by.
  *
  * In-memory tensors are one implementation ({@link tensorSource}); `fit({ x, y })` uses it.
  *
  * @example
  * ```ts
  * const source: DataSource = {
- *   kind: 'kd-source', size: rows.length, labels: Int32Array.from(rows, (r) => r.label),
+ *   kind: 'kd-source', size: rows.length, exampleShape: [4],
+ *   labels: Int32Array.from(rows, (r) => r.label),
  *   read: (positions) => ({
- *     x: tf.tensor2d(Array.from(positions, (p) => rows[p].features)),
- *     y: tf.tensor1d(Array.from(positions, (p) => rows[p].label), 'int32'),
+ *     x: Float32Array.from(Array.from(positions, (p) => rows[p].features).flat()),
+ *     y: Int32Array.from(positions, (p) => rows[p].label),
  *     ids: Array.from(positions, (p) => rows[p].id),
  *   }),
  * };
  * await distiller.fit(source, { epochs: 10 });
  * ```
  */
-export interface DataSource {
-  readonly kind: 'kd-source';
-  /** Number of examples N. */
-  readonly size: number;
-  /** The integer labels of all N examples, when the source knows them without reading the inputs. */
-  readonly labels?: Int32Array;
-  /** Shown in messages, e.g. `image folder "data/train"`. */
-  readonly description?: string;
-  /** The examples at `positions` (each in `[0, N)`), in that order. */
-  read(positions: Int32Array): SourceBatch | Promise<SourceBatch>;
-}
+export type DataSource = RandomAccessSource | SequentialSource;
 
 /** Whether `value` is a {@link DataSource} (rather than `{ x, y }` tensors). */
 export function isDataSource(value: unknown): value is DataSource {
   return typeof value === 'object' && value !== null && (value as DataSource).kind === 'kd-source';
 }
 
+/** Whether a source can be read at any positions (else it is read front to back). */
+export function isRandomAccess(source: DataSource): source is RandomAccessSource {
+  return typeof (source as RandomAccessSource).read === 'function';
+}
+
 /**
- * In-memory tensors as a source: `read` gathers the rows; ids are the positions. The tensors stay
- * the caller's.
+ * In-memory tensors as a source: `read` gathers the rows into arrays; ids are the positions. The
+ * tensors stay the caller's.
  */
-export function tensorSource(data: LabeledData, description = 'in-memory tensors'): DataSource {
-  const size = data.x.shape[0] ?? 0;
+export function tensorSource(data: LabeledData, description = 'in-memory tensors'): RandomAccessSource {
+  const size = data?.x?.shape[0] ?? 0;
+  const rows = (t: tf.Tensor, positions: Int32Array) =>
+    tf.tidy(() => tf.gather(t, tf.tensor1d(positions, 'int32')).dataSync()) as Float32Array | Int32Array;
   return {
     kind: 'kd-source',
     size,
+    exampleShape: data.x.shape.slice(1),
+    ...(data.teacherX ? { teacherExampleShape: data.teacherX.shape.slice(1) } : {}),
     description,
     read(positions) {
-      const { index, ...batch } = gatherBatch(data, positions);
-      index.dispose();
-      return { ...batch, ids: Array.from(positions) };
+      const x = rows(data.x, positions);
+      const y = rows(data.y, positions);
+      const teacherX = data.teacherX && rows(data.teacherX, positions);
+      return {
+        x: x instanceof Float32Array ? x : Float32Array.from(x),
+        y: y instanceof Int32Array ? y : Int32Array.from(y),
+        ids: Array.from(positions),
+        ...(teacherX ? { teacherX: teacherX instanceof Float32Array ? teacherX : Float32Array.from(teacherX) } : {}),
+      };
     },
   };
 }
 
+const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/** `what (description)` for messages. */
+export function sourceName(source: DataSource, what: string): string {
+  return source.description ? `${what} (${source.description})` : what;
+}
+
+function checkShape(shape: unknown, field: string, name: string): void {
+  if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d <= 0)) {
+    throw new DistillationError(
+      'bad-source',
+      `${name}: ${field} must be a non-empty list of positive integers, got ${JSON.stringify(shape)}`,
+    );
+  }
+}
+
 /**
- * Checks a source before any work: a positive integer size, and labels (when given) an
- * `Int32Array` of N classes in `[0, numClasses)`. Returns the labels (or undefined).
+ * Checks a source before any work: a positive integer size, a way to read (`read` or `stream`),
+ * example shapes (against `expect.exampleShape`, the student's input, when given), and labels
+ * (when given) an `Int32Array` of N classes in `[0, numClasses)`. Returns the labels (or undefined).
  */
-export function checkSource(source: DataSource, what: string, numClasses: number): Int32Array | undefined {
-  const name = source.description ? `${what} (${source.description})` : what;
+export function checkSource(
+  source: DataSource,
+  what: string,
+  numClasses: number,
+  expect: { readonly exampleShape?: readonly (number | null)[] } = {},
+): Int32Array | undefined {
+  const name = sourceName(source, what);
   if (!Number.isInteger(source.size) || source.size <= 0) {
     throw new DistillationError('bad-source', `${name}: size must be a positive integer, got ${source.size}`);
   }
-  if (typeof source.read !== 'function') {
-    throw new DistillationError('bad-source', `${name}: a source needs read(positions)`);
+  const reads = typeof (source as RandomAccessSource).read === 'function';
+  const streams = typeof (source as SequentialSource).stream === 'function';
+  if (reads === streams) {
+    throw new DistillationError(
+      'bad-source',
+      `${name}: a source needs exactly one of read(positions) (random access) or stream() (front to back), it has ${reads ? 'both' : 'neither'}`,
+    );
+  }
+  checkShape(source.exampleShape, 'exampleShape', name);
+  if (source.teacherExampleShape !== undefined) checkShape(source.teacherExampleShape, 'teacherExampleShape', name);
+  const expected = expect.exampleShape;
+  if (expected) {
+    const actual = source.exampleShape;
+    if (expected.length !== actual.length || expected.some((d, i) => d != null && d !== actual[i])) {
+      throw new DistillationError(
+        'bad-input-shape',
+        `${name}: examples have shape [${actual}] but the student expects [${expected.map(String)}]`,
+      );
+    }
   }
   const labels = source.labels;
   if (labels === undefined) return undefined;
@@ -105,70 +187,97 @@ export function checkSource(source: DataSource, what: string, numClasses: number
 }
 
 /**
- * Reads `positions` from a source and checks what came back before it is used: tensors of
- * `positions.length` examples with the expected example shape, integer labels in range, one id
- * per example and finite inputs. Throws naming the source, the positions and the ids; disposes
- * what it read when it throws.
+ * Checks what a read returned before it is used: arrays of `positions.length` examples of the
+ * declared shapes, integer labels in range, one id per example (distinct for distinct
+ * positions) and finite inputs. Throws naming the source, the positions and the ids.
  */
-export async function readChecked(
-  source: DataSource,
-  positions: Int32Array,
-  what: string,
-  expect: { readonly numClasses: number; readonly exampleShape?: readonly (number | null)[] },
-): Promise<SourceBatch> {
-  const name = source.description ? `${what} (${source.description})` : what;
-  const batch = await source.read(positions);
-  try {
-    const n = positions.length;
-    if (!(batch?.x instanceof tf.Tensor) || !(batch.y instanceof tf.Tensor)) {
-      throw new DistillationError('bad-source', `${name}: read() must return { x, y, ids } with tensors`);
-    }
-    if (batch.x.shape[0] !== n || batch.y.shape[0] !== n || batch.y.rank !== 1 || (batch.teacherX && batch.teacherX.shape[0] !== n)) {
+export function checkBatch(source: DataSource, batch: SourceBatch, positions: Int32Array, what: string, numClasses: number): SourceBatch {
+  const name = sourceName(source, what);
+  const n = positions.length;
+  if (!(batch?.x instanceof Float32Array) || !(batch.y instanceof Int32Array)) {
+    throw new DistillationError(
+      'bad-source',
+      `${name}: a read must return { x: Float32Array, y: Int32Array, ids }, got x ${describe(batch?.x)}, y ${describe(batch?.y)}`,
+    );
+  }
+  const width = product(source.exampleShape);
+  const teacherWidth = source.teacherExampleShape ? product(source.teacherExampleShape) : 0;
+  const badTeacher =
+    batch.teacherX !== undefined &&
+    (!(batch.teacherX instanceof Float32Array) || !source.teacherExampleShape || batch.teacherX.length !== n * teacherWidth);
+  if (batch.x.length !== n * width || batch.y.length !== n || badTeacher) {
+    throw new DistillationError(
+      'bad-source',
+      `${name}: a read of ${n} examples of shape [${source.exampleShape}] returned ${batch.x.length} x values (expected ${n * width}) and ${batch.y.length} labels` +
+        (batch.teacherX !== undefined
+          ? source.teacherExampleShape
+            ? `, ${describe(batch.teacherX)} teacherX (expected ${n * teacherWidth} values)`
+            : ', and teacherX although the source declares no teacherExampleShape'
+          : ''),
+    );
+  }
+  if (!Array.isArray(batch.ids) || batch.ids.length !== n) {
+    throw new DistillationError(
+      'bad-source',
+      `${name}: a read of ${n} examples returned ${Array.isArray(batch.ids) ? batch.ids.length : 'no'} ids`,
+    );
+  }
+  if (new Set(batch.ids).size < new Set(positions).size) {
+    throw new DistillationError('bad-source', `${name}: a read of ${new Set(positions).size} distinct positions returned repeated ids`);
+  }
+  for (let i = 0; i < n; i++) {
+    const label = batch.y[i]!;
+    if (label < 0 || label >= numClasses) {
       throw new DistillationError(
-        'bad-source',
-        `${name}: read() of ${n} positions returned x [${batch.x.shape}], y [${batch.y.shape}]${batch.teacherX ? `, teacherX [${batch.teacherX.shape}]` : ''}`,
+        'label-out-of-range',
+        `${name}: example ${String(batch.ids[i])} (position ${positions[i]}) has label ${label}, not a class in [0, ${numClasses})`,
       );
     }
-    if (!Array.isArray(batch.ids) || batch.ids.length !== n) {
-      throw new DistillationError(
-        'bad-source',
-        `${name}: read() of ${n} positions returned ${Array.isArray(batch.ids) ? batch.ids.length : 'no'} ids`,
-      );
-    }
-    const expected = expect.exampleShape;
-    if (expected) {
-      const actual = batch.x.shape.slice(1);
-      if (expected.length !== actual.length || expected.some((d, i) => d != null && d !== actual[i])) {
-        throw new DistillationError(
-          'bad-input-shape',
-          `${name}: x has example shape [${actual}] but the student expects [${expected.map(String)}]`,
-        );
-      }
-    }
-    const labels = batch.y.dataSync();
-    for (let i = 0; i < n; i++) {
-      if (!Number.isInteger(labels[i]) || labels[i]! < 0 || labels[i]! >= expect.numClasses) {
-        throw new DistillationError(
-          'label-out-of-range',
-          `${name}: example ${String(batch.ids[i])} (position ${positions[i]}) has label ${labels[i]}, not a class in [0, ${expect.numClasses})`,
-        );
-      }
-    }
-    for (const [field, tensor] of [
-      ['x', batch.x],
-      ['teacherX', batch.teacherX],
-    ] as const) {
-      const bad = firstNonFinite(tensor);
-      if (bad >= 0) {
+  }
+  for (const [field, values, w] of [
+    ['x', batch.x, width],
+    ['teacherX', batch.teacherX, teacherWidth],
+  ] as const) {
+    if (!values) continue;
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i])) {
+        const row = Math.floor(i / w);
         throw new DistillationError(
           'non-finite-input',
-          `${name}: ${field} of example ${String(batch.ids[bad])} (position ${positions[bad]}) holds NaN or Infinity; every input must be finite`,
+          `${name}: ${field} of example ${String(batch.ids[row])} (position ${positions[row]}) holds NaN or Infinity; every input must be finite`,
         );
       }
     }
-    return batch;
-  } catch (error) {
-    tf.dispose([batch?.x, batch?.y, batch?.teacherX].filter((t): t is tf.Tensor => t instanceof tf.Tensor));
-    throw error;
   }
+  return batch;
+}
+
+function describe(value: unknown): string {
+  if (value === undefined || value === null) return String(value);
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as Float32Array).length})`;
+  return value instanceof tf.Tensor ? 'a tensor (return plain arrays)' : typeof value;
+}
+
+/**
+ * Reads `positions` from a random-access source and checks the result ({@link checkBatch}).
+ */
+export async function readChecked(
+  source: RandomAccessSource,
+  positions: Int32Array,
+  what: string,
+  numClasses: number,
+): Promise<SourceBatch> {
+  return checkBatch(source, await source.read(positions), positions, what, numClasses);
+}
+
+/** The tensors of a checked batch: `x [n, ...exampleShape]`, `y [n]` int32, `teacherX` when present. */
+export function batchTensors(source: DataSource, batch: SourceBatch): { x: tf.Tensor; y: tf.Tensor1D; teacherX?: tf.Tensor } {
+  const n = batch.y.length;
+  return {
+    x: tf.tensor(batch.x, [n, ...source.exampleShape], 'float32'),
+    y: tf.tensor1d(batch.y, 'int32'),
+    ...(batch.teacherX && source.teacherExampleShape
+      ? { teacherX: tf.tensor(batch.teacherX, [n, ...source.teacherExampleShape], 'float32') }
+      : {}),
+  };
 }

@@ -1,5 +1,4 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { DataError } from './errors';
 import { checkPositions, idsOf, type LabeledSource } from './sources';
@@ -83,6 +82,7 @@ export function cifarFromParts(parts: readonly CifarPart[], options: CifarOption
   return {
     kind: 'kd-source',
     size,
+    exampleShape: [32, 32, 3],
     labels,
     numClasses,
     description,
@@ -100,14 +100,7 @@ export function cifarFromParts(parts: readonly CifarPart[], options: CifarOption
           out[o + 2] = image[2 * PLANE + q]! / 255;
         }
       }
-      return {
-        x: tf.tensor4d(out, [n, 32, 32, 3], 'float32'),
-        y: tf.tensor1d(
-          Int32Array.from(positions, (p) => labels[p]!),
-          'int32',
-        ),
-        ids: idsOf(positions, name),
-      };
+      return { x: out, y: Int32Array.from(positions, (p) => labels[p]!), ids: idsOf(positions, name) };
     },
   };
 }
@@ -118,8 +111,8 @@ export function cifarFromParts(parts: readonly CifarPart[], options: CifarOption
  * pixel bytes) or CIFAR-100's `train.bin` / `test.bin` (a coarse label byte, a fine label byte,
  * 3072 pixel bytes). The pixels of a record are three 32 x 32 planes, R then G then B, row by row.
  *
- * `read(positions)` returns x float32 `[n, 32, 32, 3]` (NHWC), each byte divided by 255 so values lie
- * in [0, 1] (no mean/std normalisation), y int32 `[n]`, and ids: the record index (counting across
+ * `read(positions)` returns x as a Float32Array of `n` images `[32, 32, 3]` (NHWC), each byte divided by 255 so values lie
+ * in [0, 1] (no mean/std normalisation), y the `n` labels (Int32Array), and ids: the record index (counting across
  * all files), or `${name}:${index}` when `name` is given. `labels` holds all N labels up front and
  * `numClasses` is 10 (CIFAR-10), 100 (CIFAR-100 `fine`, the default) or 20 (`coarse`).
  *

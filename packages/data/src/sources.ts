@@ -1,10 +1,10 @@
-import { type DataSource, type ExampleId, tensorSource } from '@kd/core';
+import { type ExampleId, type RandomAccessSource, tensorSource } from '@kd/core';
 import { DataError } from './errors';
 
 /**
  * In-memory `{ x, y }` tensors as a `DataSource` (core's `tensorSource`): what `loadFashionMnist`,
  * `loadMnistDigits`, `idxToLabeledData(readIdx(...), ...)`, `subset` and `trainValidationSplit`
- * return can be passed to it. `read` gathers rows; ids are positions. The tensors stay the caller's.
+ * return can be passed to it. `read` gathers rows into arrays; ids are positions. The tensors stay the caller's.
  *
  * @example
  * ```ts
@@ -18,7 +18,7 @@ export const asSource: typeof tensorSource = tensorSource;
  * A {@link DataSource} of `@kd/data`'s readers: all N labels are known up front, and so is the
  * number of classes they are drawn from.
  */
-export interface LabeledSource extends DataSource {
+export interface LabeledSource extends RandomAccessSource {
   /** The integer labels of all N examples, each in `[0, numClasses)`. */
   readonly labels: Int32Array;
   /** The number of classes the labels index. */

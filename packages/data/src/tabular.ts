@@ -1,5 +1,4 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { DataError } from './errors';
 import { integer } from './schemas';
@@ -162,6 +161,7 @@ function tableSource(
   return {
     kind: 'kd-source',
     size,
+    exampleShape: [width],
     labels,
     numClasses,
     featureNames,
@@ -173,14 +173,7 @@ function tableSource(
         const p = positions[b]!;
         out.set(features.subarray(p * width, (p + 1) * width), b * width);
       }
-      return {
-        x: tf.tensor2d(out, [positions.length, width], 'float32'),
-        y: tf.tensor1d(
-          Int32Array.from(positions, (p) => labels[p]!),
-          'int32',
-        ),
-        ids: idsOf(positions, name),
-      };
+      return { x: out, y: Int32Array.from(positions, (p) => labels[p]!), ids: idsOf(positions, name) };
     },
   };
 }
@@ -216,7 +209,7 @@ function checkText(text: unknown, where: string): asserts text is string {
  * @example
  * ```ts
  * const source = csvSource('a,b,label\n0.5,1,0\n2,3,1\n', { label: 'label' });
- * source.read(Int32Array.of(1)).x; // [[2, 3]]
+ * source.read(Int32Array.of(1)).x; // Float32Array [2, 3]
  * ```
  */
 export function csvSource(text: string, options: CsvOptions): TabularSource {
