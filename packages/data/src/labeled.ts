@@ -41,12 +41,10 @@ function describeIdx(value: unknown): string {
 }
 
 /**
- * Turns decoded IDX images `[N, H, W]` (uint8) and labels `[N]` into {@link LabeledData}: x float32
- * `[N, H, W, 1]` scaled to [0, 1], y int32 `[N]`. The caller disposes the tensors. Throws
- * {@link IdxFormatError} `idx-not-images`, `idx-not-labels` or `idx-count-mismatch`.
+ * Checks decoded IDX images `[N, H, W]` (uint8) and labels `[N]` (uint8 or int32) belong
+ * together; returns `[N, H, W]` (internal: {@link idxToLabeledData} and `idxSource`).
  */
-export function idxToLabeledData(images: IdxArray, labels: IdxArray, names: IdxNames = {}): LabeledData {
-  const { images: imagesName, labels: labelsName } = parseOptions(idxToLabeledDataSchema, names, 'idxToLabeledData');
+export function checkIdxPair(images: IdxArray, labels: IdxArray, imagesName: string, labelsName: string): [number, number, number] {
   if (
     !isIdxArray(images) ||
     images.dtype !== 'uint8' ||
@@ -67,6 +65,17 @@ export function idxToLabeledData(images: IdxArray, labels: IdxArray, names: IdxN
   if (labels.shape[0] !== n) {
     throw new IdxFormatError('idx-count-mismatch', labelsName, `has ${labels.shape[0]} labels but ${imagesName} has ${n} images`);
   }
+  return [n, h, w];
+}
+
+/**
+ * Turns decoded IDX images `[N, H, W]` (uint8) and labels `[N]` into {@link LabeledData}: x float32
+ * `[N, H, W, 1]` scaled to [0, 1], y int32 `[N]`. The caller disposes the tensors. Throws
+ * {@link IdxFormatError} `idx-not-images`, `idx-not-labels` or `idx-count-mismatch`.
+ */
+export function idxToLabeledData(images: IdxArray, labels: IdxArray, names: IdxNames = {}): LabeledData {
+  const { images: imagesName, labels: labelsName } = parseOptions(idxToLabeledDataSchema, names, 'idxToLabeledData');
+  const [n, h, w] = checkIdxPair(images, labels, imagesName, labelsName);
   const x = new Float32Array(images.data.length);
   const source = images.data;
   for (let i = 0; i < x.length; i++) x[i] = source[i]! / 255;

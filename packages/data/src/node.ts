@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { type CifarOptions, cifarFromParts } from './cifar';
 import { DataError } from './errors';
 import { type IdxArray, type ReadIdxOptions, readIdx as readIdxBrowser, readIdxSchema } from './idx';
+import { idxSource } from './idxSource';
 import { FASHION_MNIST_CLASSES, idxToLabeledData } from './labeled';
 import type { LabeledSource } from './sources';
 import { type CsvOptions, type JsonlOptions, readCsv, readJsonl, type TabularSource } from './tabular';
@@ -84,14 +85,8 @@ function findFile(directory: string, base: string): string {
   );
 }
 
-/**
- * Loads Fashion-MNIST (Xiao et al. 2017) from its IDX files: `train-images-idx3-ubyte`,
- * `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (each `.gz` or
- * not). On Debian/Ubuntu images with the kd apt source: `apt-get install -y dataset-fashion-mnist`.
- * A missing directory or file throws `dataset-not-found`, one that cannot be read `io-error`.
- */
-export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
-  const { directory } = parseOptions(loadFashionMnistSchema, options, 'loadFashionMnist');
+/** The four IDX files of Fashion-MNIST in `directory`; throws `dataset-not-found` naming what is missing. */
+function fashionMnistPaths(directory: string) {
   let isDirectory = false;
   if (existsSync(directory)) {
     try {
@@ -106,17 +101,53 @@ export async function loadFashionMnist(options: FashionMnistOptions = {}): Promi
       `loadFashionMnist: directory ${directory} does not exist or is not a directory. Install Fashion-MNIST with \`apt-get install -y dataset-fashion-mnist\` (files land in ${FASHION_MNIST_DIRECTORY}) or pass { directory }`,
     );
   }
-  const paths = {
+  return {
     trainImages: findFile(directory, 'train-images-idx3-ubyte'),
     trainLabels: findFile(directory, 'train-labels-idx1-ubyte'),
     testImages: findFile(directory, 't10k-images-idx3-ubyte'),
     testLabels: findFile(directory, 't10k-labels-idx1-ubyte'),
   };
+}
+
+/**
+ * Loads Fashion-MNIST (Xiao et al. 2017) from its IDX files: `train-images-idx3-ubyte`,
+ * `train-labels-idx1-ubyte`, `t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte` (each `.gz` or
+ * not). On Debian/Ubuntu images with the kd apt source: `apt-get install -y dataset-fashion-mnist`.
+ * A missing directory or file throws `dataset-not-found`, one that cannot be read `io-error`.
+ */
+export async function loadFashionMnist(options: FashionMnistOptions = {}): Promise<FashionMnist> {
+  const { directory } = parseOptions(loadFashionMnistSchema, options, 'loadFashionMnist');
+  const paths = fashionMnistPaths(directory);
   const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
     [paths.trainImages, paths.trainLabels, paths.testImages, paths.testLabels].map(loadIdxFile),
   );
   const train = idxToLabeledData(trainImages!, trainLabels!, { images: paths.trainImages, labels: paths.trainLabels });
   const test = idxToLabeledData(testImages!, testLabels!, { images: paths.testImages, labels: paths.testLabels });
+  return { train, test, classNames: [...FASHION_MNIST_CLASSES] };
+}
+
+/** Fashion-MNIST as sources over the IDX bytes (see {@link loadFashionMnistSources}). */
+export interface FashionMnistSources {
+  /** 60,000 examples `[28, 28, 1]` in [0, 1]; ids `train:<index>`. */
+  readonly train: LabeledSource;
+  /** 10,000 examples; ids `test:<index>`. */
+  readonly test: LabeledSource;
+  readonly classNames: string[];
+}
+
+/**
+ * {@link loadFashionMnist} as sources (`idxSource`): the images stay bytes (56 MB for both
+ * splits instead of 220 MB of float tensors) and are scaled to [0, 1] per batch, bit for bit the
+ * values of the tensors. Same directory, checks and errors as {@link loadFashionMnist}.
+ */
+export async function loadFashionMnistSources(options: FashionMnistOptions = {}): Promise<FashionMnistSources> {
+  const { directory } = parseOptions(loadFashionMnistSchema, options, 'loadFashionMnistSources');
+  const paths = fashionMnistPaths(directory);
+  const [trainImages, trainLabels, testImages, testLabels] = await Promise.all(
+    [paths.trainImages, paths.trainLabels, paths.testImages, paths.testLabels].map(loadIdxFile),
+  );
+  const train = idxSource(trainImages!, trainLabels!, { images: paths.trainImages, labels: paths.trainLabels, classes: 10, name: 'train' });
+  const test = idxSource(testImages!, testLabels!, { images: paths.testImages, labels: paths.testLabels, classes: 10, name: 'test' });
   return { train, test, classNames: [...FASHION_MNIST_CLASSES] };
 }
 
