@@ -118,6 +118,7 @@ export {
   trainStudentLayers,
   trainStudentUpTo,
 } from './stages';
+export { subsetSource } from './subsetSource';
 export { type LayerShape, TappedModel } from './taps';
 export {
   type EnsembleOptions,
