@@ -22,6 +22,11 @@ export {
 export { coverageCounts, SpecialistEnsemble } from './ensemble';
 export { SpecialistsError, type SpecialistsErrorCode, specialistsErrorCodes } from './errors';
 export {
+  type GeneralistProbabilitiesOptions,
+  generalistProbabilities,
+  generalistProbabilitiesSchema,
+} from './probabilities';
+export {
   dustbinShift,
   type SpecialistSample,
   type SpecialistSampleOptions,

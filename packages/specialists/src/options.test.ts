@@ -1,4 +1,4 @@
-import { SeededRandom } from '@kd/core';
+import { type RandomAccessSource, SeededRandom } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { type BadInput, expectRefused, mlp } from '../test/helpers';
 import { activeSpecialists, combine, combineDistributions, foldDistribution } from './combine';
 import { coverageCounts, SpecialistEnsemble } from './ensemble';
 import { specialistsErrorCodes } from './errors';
+import { generalistProbabilities } from './probabilities';
 import { dustbinShift, sampleSpecialistData, specialistLabels, specialistTrainingSet } from './sampler';
 import { shiftDustbin, specialistModel } from './specialist';
 import { confusableSubsets, kMeans } from './subsets';
@@ -32,6 +33,15 @@ const member = { model: specialist, classes: [0, 1] };
 const spec = (logits: tf.Tensor2D, classes = [0, 1], active: ArrayLike<number> = [1, 1, 1]) => ({ classes, logits, active });
 const ensemble = new SpecialistEnsemble(generalist, [member]);
 const train = { optimizer, epochs: 1 };
+/** A source of 6 examples of 4 features that declares no labels (and one that does). */
+const unlabelled: RandomAccessSource = {
+  kind: 'kd-source',
+  size: 6,
+  exampleShape: [4],
+  description: 'unlabelled',
+  read: (positions) => ({ x: new Float32Array(positions.length * 4), y: new Int32Array(positions.length), ids: Array.from(positions) }),
+};
+const labelled: RandomAccessSource = { ...unlabelled, labels: Int32Array.from([0, 1, 2, 3, 4, 0]), description: 'labelled' };
 afterAll(() => {
   tf.dispose([vector, zg, zm, zWide, x, data.x, data.y]);
   optimizer.dispose();
@@ -299,6 +309,55 @@ const cases: BadInput[] = [
     'trainSpecialist: expected { x: Tensor',
   ],
   ['trainSpecialist: bad-subset', () => trainSpecialist(specialist, data, [0, -1], train), 'bad-subset', 'class -1'],
+  // DataSources: labels required where the sampler or the confusion matrix needs them
+  [
+    'trainSpecialist: no-labels',
+    () => trainSpecialist(specialist, unlabelled, [0, 1], train),
+    'no-labels',
+    'trainSpecialist: argument "data" (unlabelled) is a DataSource without labels',
+  ],
+  [
+    'trainSpecialist: bad-input-shape (source)',
+    () => trainSpecialist(specialist, { ...labelled, exampleShape: [5] }, [0, 1], train),
+    'bad-input-shape',
+    'trainSpecialist: argument "data" (labelled): examples have shape [5] but the student expects [4]',
+  ],
+  [
+    'specialistTrainingSet: no-labels',
+    () => specialistTrainingSet(unlabelled, [0]),
+    'no-labels',
+    'specialistTrainingSet: argument "data" (unlabelled)',
+  ],
+  [
+    'specialistTrainingSet: bad-source',
+    () => specialistTrainingSet({ ...labelled, read: undefined } as never, [0]),
+    'bad-source',
+    'a source needs exactly one of read(positions) (random access) or stream() (front to back), it has neither',
+  ],
+  [
+    'sampleSpecialistData: no-labels',
+    () => sampleSpecialistData(unlabelled, [0]),
+    'no-labels',
+    'sampleSpecialistData: argument "labels" (unlabelled)',
+  ],
+  [
+    'confusableSubsets: no-labels',
+    () => confusableSubsets(probs, { clusters: 2, method: 'confusion', labels: unlabelled }),
+    'no-labels',
+    'confusableSubsets: option "labels" (unlabelled)',
+  ],
+  [
+    'generalistProbabilities: unknown key',
+    () => generalistProbabilities(generalist, x, { batch: 2 } as never),
+    'unknown-option',
+    'generalistProbabilities: unknown option "batch"',
+  ],
+  [
+    'generalistProbabilities: bad-data',
+    () => generalistProbabilities(generalist, 5 as never),
+    'bad-data',
+    'generalistProbabilities: data must be',
+  ],
   // combineDistributions, activeSpecialists, foldDistribution
   [
     'combineDistributions: unknown key',

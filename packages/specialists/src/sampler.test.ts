@@ -1,7 +1,7 @@
-import { SeededRandom } from '@kd/core';
+import { SeededRandom, type SourceBatch } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { leakedTensors } from '../test/helpers';
+import { expectRefused, leakedTensors, rowSource, streamSource } from '../test/helpers';
 import { dustbinShift, sampleSpecialistData, specialistLabels, specialistTrainingSet } from './sampler';
 
 function balancedLabels(n: number, classes: number): Int32Array {
@@ -82,5 +82,68 @@ describe('specialist sampler', () => {
     sample.indices.forEach((idx, j) => expect(xs[j]![0]).toBe(idx));
     tf.dispose([x, y, data.x, data.y]);
     expect(() => sampleSpecialistData([0, 0, 0], [0])).toThrow(/both must be non-zero/);
+  });
+});
+
+describe('specialist sampler on a DataSource', () => {
+  it('samples from the declared labels without reading; the set is a source over the drawn positions (ids kept)', async () => {
+    const data = { x: tf.tensor2d(Array.from({ length: 40 }, (_, i) => [i, -i])), y: tf.tensor1d(balancedLabels(40, 4), 'int32') };
+    const before = tf.memory().numTensors;
+    const rows = rowSource(data);
+    expect(sampleSpecialistData(rows, [3], { seed: 2, size: 30 })).toEqual(sampleSpecialistData(rows.labels!, [3], { seed: 2, size: 30 }));
+    const tensors = specialistTrainingSet(data, [3], { seed: 2, size: 30 });
+    const { data: set, sample } = specialistTrainingSet(rows, [3], { seed: 2, size: 30 });
+    expect(sample).toEqual(tensors.sample);
+    expect(set.size).toBe(30);
+    expect(set.exampleShape).toEqual([2]);
+    expect(set.description).toBe('specialist sample for [3] of rows (30 examples)');
+    expect(Array.from(set.labels!)).toEqual(Array.from(sample.labels));
+    const all = await set.read(Int32Array.from({ length: 30 }, (_, i) => i));
+    expect(Array.from(all.x)).toEqual(Array.from(tensors.data.x.dataSync()));
+    expect(Array.from(all.y)).toEqual(Array.from(tensors.data.y.dataSync()));
+    // 30 draws from 10 subset examples: each id once as is, repeats numbered
+    const firstSeen = new Set<number>();
+    all.ids.forEach((id, i) => {
+      const p = sample.indices[i]!;
+      expect(id).toEqual(firstSeen.has(p) ? expect.stringMatching(new RegExp(`^row-${p}#\\d$`)) : `row-${p}`);
+      firstSeen.add(p);
+    });
+    expect(new Set(all.ids).size).toBe(30);
+    tf.dispose([tensors.data.x, tensors.data.y]);
+    expect(tf.memory().numTensors).toBe(before);
+
+    // front to back: the same draws in stream order, streamed and filtered
+    const stream = streamSource(data, { chunk: 6 });
+    const streamed = specialistTrainingSet(stream, [3], { seed: 2, size: 30 });
+    expect(stream.streams).toBe(0);
+    const order = Array.from(sample.indices.keys()).sort((a, b) => sample.indices[a]! - sample.indices[b]! || a - b);
+    expect(Array.from(streamed.sample.indices)).toEqual(order.map((o) => sample.indices[o]!));
+    expect(Array.from(streamed.sample.labels)).toEqual(order.map((o) => sample.labels[o]!));
+    const chunks: SourceBatch[] = [];
+    if (!('stream' in streamed.data)) throw new Error('expected a front-to-back source');
+    for await (const chunk of streamed.data.stream()) chunks.push(chunk);
+    expect(chunks.flatMap((c) => Array.from(c.y))).toEqual(Array.from(streamed.sample.labels));
+    expect(chunks.flatMap((c) => Array.from(c.x))).toEqual(Array.from(streamed.sample.indices).flatMap((p) => [p, -p]));
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('refuses a source without labels, naming the argument', async () => {
+    const data = { x: tf.zeros([8, 2]), y: tf.tensor1d(balancedLabels(8, 4), 'int32') };
+    await expectRefused(
+      () => sampleSpecialistData(rowSource(data, { labels: false }), [1]),
+      'no-labels',
+      'sampleSpecialistData: argument "labels" (rows) is a DataSource without labels',
+    );
+    await expectRefused(
+      () => specialistTrainingSet(streamSource(data, { labels: false }), [1]),
+      'no-labels',
+      'specialistTrainingSet: argument "data" (stream) is a DataSource without labels',
+    );
+    await expectRefused(
+      () => specialistTrainingSet({ ...rowSource(data), labels: Int32Array.from([0, 1, 2, 3, 0, 1, 2, -1]) }, [1]),
+      'label-out-of-range',
+      'label 7 = -1',
+    );
+    tf.dispose([data.x, data.y]);
   });
 });

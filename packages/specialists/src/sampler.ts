@@ -1,7 +1,20 @@
-import { DistillationError, type LabeledData, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import {
+  type DataSource,
+  DistillationError,
+  isDataSource,
+  isRandomAccess,
+  type LabeledData,
+  optionsSchema,
+  parseOptions,
+  type RandomAccessSource,
+  SeededRandom,
+  type SourceBatch,
+  subsetSource,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { SpecialistsError } from './errors';
 import { integer, openFraction, seedSchema } from './schemas';
+import { labelsOfSource } from './sourceLabels';
 import { checkSubset } from './specialist';
 
 /** Throws core's `label-out-of-range` unless every label is an integer >= 0. */
@@ -81,7 +94,7 @@ export const sampleSpecialistDataSchema = optionsSchema<SpecialistSampleOptions>
 
 /** Result of {@link sampleSpecialistData}. */
 export interface SpecialistSample {
-  /** Indices into the training data (shuffled). */
+  /** Indices into the training data (shuffled; ascending, the stream's order, for a front-to-back source). */
   readonly indices: Int32Array;
   /** Specialist labels of those examples (dustbin = `subset.length`). */
   readonly labels: Int32Array;
@@ -107,15 +120,19 @@ function draw(pool: readonly number[], count: number, random: SeededRandom): num
  * The specialist's training sample (paper sect. 5.2): `subsetFraction` (half) of the examples
  * from the subset's classes, the rest drawn uniformly from the examples of all other classes,
  * whose labels map to the dustbin. Works on labels only; see {@link specialistTrainingSet} for the
- * gathered tensors. Throws `bad-subset` for a bad subset and `subset-without-examples` when the
- * labels have no example of the subset or none of the other classes.
+ * gathered tensors (or the source). `labels` may be a `DataSource`: its declared `labels` are used
+ * and nothing is read (`no-labels` when it declares none). Throws `bad-subset` for a bad subset
+ * and `subset-without-examples` when the labels have no example of the subset or none of the
+ * other classes.
  */
 export function sampleSpecialistData(
-  labels: ArrayLike<number>,
+  labels: ArrayLike<number> | DataSource,
   subset: readonly number[],
   input: SpecialistSampleOptions = {},
 ): SpecialistSample {
-  return sample(labels, subset, parseOptions(sampleSpecialistDataSchema, input, 'sampleSpecialistData'), 'sampleSpecialistData');
+  const options = parseOptions(sampleSpecialistDataSchema, input, 'sampleSpecialistData');
+  const values = isDataSource(labels) ? labelsOfSource(labels, 'sampleSpecialistData', 'argument "labels"') : labels;
+  return sample(values, subset, options, 'sampleSpecialistData');
 }
 
 function sample(
@@ -157,15 +174,43 @@ function sample(
 }
 
 /**
- * {@link sampleSpecialistData} on a labelled data set: returns the gathered sample with
- * specialist labels (caller disposes `data`) and the dustbin shift to apply after training.
+ * {@link sampleSpecialistData} on a labelled data set, with the dustbin shift to apply after
+ * training.
+ *
+ * - `{ x, y }` tensors: returns the gathered sample as new tensors with specialist labels (the
+ *   caller disposes them, and `data`).
+ * - A `DataSource` (with `labels`: `no-labels` otherwise): returns a source over the sampled
+ *   positions (`subsetSource` of `@kd/core`: no copy, the original ids kept, a repeated example's
+ *   later ids `` `${id}#k` ``) whose labels, declared and read, are the specialist labels of
+ *   `sample.labels` (drawn from the source's declared `labels`). Nothing is read here. Over a
+ *   random-access source it holds the same examples in the same order as the tensors path; over a
+ *   front-to-back source the sample is put in stream order (`sample.indices` ascending, the same
+ *   draws), which is the only order it can be streamed in: the Distiller's shuffle buffer shuffles it.
  */
+export function specialistTrainingSet(
+  data: RandomAccessSource,
+  subset: readonly number[],
+  options?: SpecialistSampleOptions,
+): { data: RandomAccessSource; sample: SpecialistSample };
+export function specialistTrainingSet(
+  data: DataSource,
+  subset: readonly number[],
+  options?: SpecialistSampleOptions,
+): { data: DataSource; sample: SpecialistSample };
 export function specialistTrainingSet(
   data: LabeledData,
   subset: readonly number[],
+  options?: SpecialistSampleOptions,
+): { data: LabeledData; sample: SpecialistSample };
+export function specialistTrainingSet(
+  data: LabeledData | DataSource,
+  subset: readonly number[],
   options: SpecialistSampleOptions = {},
-): { data: LabeledData; sample: SpecialistSample } {
-  return trainingSet(data, subset, parseOptions(sampleSpecialistDataSchema, options, 'specialistTrainingSet'), 'specialistTrainingSet');
+): { data: LabeledData | DataSource; sample: SpecialistSample } {
+  const parsed = parseOptions(sampleSpecialistDataSchema, options, 'specialistTrainingSet');
+  return isDataSource(data)
+    ? sourceTrainingSet(data, subset, parsed, 'specialistTrainingSet')
+    : trainingSet(data, subset, parsed, 'specialistTrainingSet');
 }
 
 /** {@link specialistTrainingSet} with parsed options (for `trainSpecialist`). */
@@ -186,6 +231,62 @@ export function trainingSet(
     };
   });
   return { data: gathered, sample: drawn };
+}
+
+/**
+ * {@link specialistTrainingSet} over a source, with parsed options: the sample drawn from the
+ * source's declared labels, as a source (see there). `exampleShape`, when given, is checked
+ * against the source's (the specialist's input).
+ */
+export function sourceTrainingSet(
+  source: DataSource,
+  subset: readonly number[],
+  options: { readonly size?: number | undefined; readonly subsetFraction: number; readonly seed: number },
+  where: string,
+  exampleShape?: readonly (number | null)[],
+): { data: DataSource; sample: SpecialistSample } {
+  const labels = labelsOfSource(source, where, 'argument "data"', exampleShape);
+  const drawn = sample(labels, subset, options, where);
+  const ordered = isRandomAccess(source) ? drawn : inStreamOrder(drawn);
+  const picked = subsetSource(
+    source,
+    ordered.indices,
+    `specialist sample for [${subset}] of ${source.description ?? 'a source'} (${ordered.indices.length} examples)`,
+  );
+  return { data: withLabels(picked, ordered.labels), sample: ordered };
+}
+
+/** The same draws sorted by position (stable), labels alongside: the order a stream gives them in. */
+function inStreamOrder(drawn: SpecialistSample): SpecialistSample {
+  const { indices, labels } = drawn;
+  const order = Array.from(indices.keys()).sort((a, b) => indices[a]! - indices[b]! || a - b);
+  return { ...drawn, indices: Int32Array.from(order, (o) => indices[o]!), labels: Int32Array.from(order, (o) => labels[o]!) };
+}
+
+/** `source` with other labels (one per position), declared and read: the specialist's labels. */
+function withLabels(source: DataSource, labels: Int32Array): DataSource {
+  if (isRandomAccess(source)) {
+    return {
+      ...source,
+      labels,
+      async read(positions: Int32Array): Promise<SourceBatch> {
+        const batch = await source.read(positions);
+        return { ...batch, y: Int32Array.from(positions, (p) => labels[p]!) };
+      },
+    };
+  }
+  return {
+    ...source,
+    labels,
+    async *stream(): AsyncGenerator<SourceBatch> {
+      let seen = 0;
+      for await (const chunk of source.stream()) {
+        const n = chunk.y.length;
+        yield { ...chunk, y: labels.slice(seen, seen + n) };
+        seen += n;
+      }
+    },
+  };
 }
 
 /** Throws core's `bad-data` unless `data` is `{ x, y }` tensors with one label per example. */

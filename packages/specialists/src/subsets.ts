@@ -1,8 +1,9 @@
-import { DistillationError, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
+import { type DataSource, DistillationError, isDataSource, optionsSchema, parseOptions, SeededRandom } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { SpecialistsError } from './errors';
 import { integer, labelsSchema, seedSchema } from './schemas';
+import { labelsOfSource } from './sourceLabels';
 
 /** How {@link confusableSubsets} measures which classes go together. */
 export type SubsetMethod = 'kmeans' | 'confusion';
@@ -23,8 +24,12 @@ export interface ConfusableSubsetsOptions {
    * simpler approach that does not require the true labels").
    */
   readonly method?: SubsetMethod;
-  /** True class of every row of `generalistProbs`; required by `method: 'confusion'`. */
-  readonly labels?: ArrayLike<number> | tf.Tensor1D;
+  /**
+   * True class of every row of `generalistProbs`; required by `method: 'confusion'`. May be the
+   * `DataSource` the predictions were made on (e.g. by {@link generalistProbabilities}): its
+   * declared `labels` are used, nothing is read (`no-labels` when it declares none).
+   */
+  readonly labels?: ArrayLike<number> | tf.Tensor1D | DataSource;
   /** Seed of the k-means++ initialisation. Default 0. */
   readonly seed?: number;
   /** K-means restarts per clustering; the one with the lowest inertia wins. Default 10. */
@@ -292,8 +297,12 @@ function toMatrix(probs: tf.Tensor2D | readonly (readonly number[])[]): { rows: 
   return { rows, n, c };
 }
 
-function toLabels(labels: ArrayLike<number> | tf.Tensor1D, n: number, c: number): Int32Array {
-  const values = labels instanceof tf.Tensor ? labels.dataSync() : labels;
+function toLabels(labels: ArrayLike<number> | tf.Tensor1D | DataSource, n: number, c: number): Int32Array {
+  const values = isDataSource(labels)
+    ? labelsOfSource(labels, 'confusableSubsets', 'option "labels"')
+    : labels instanceof tf.Tensor
+      ? labels.dataSync()
+      : labels;
   if (values.length !== n)
     throw new SpecialistsError('label-count-mismatch', `confusableSubsets: ${values.length} labels for ${n} predictions`);
   const out = new Int32Array(n);

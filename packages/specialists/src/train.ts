@@ -1,9 +1,11 @@
 import {
+  type DataSource,
   DistillationError,
   Distiller,
   functionSchema,
   type History,
   hardLabel,
+  isDataSource,
   type LabeledData,
   optionsSchema,
   type ProgressListener,
@@ -12,7 +14,7 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
-import { type SpecialistSample, type SpecialistSampleOptions, sampleSpecialistDataSchema, trainingSet } from './sampler';
+import { type SpecialistSample, type SpecialistSampleOptions, sampleSpecialistDataSchema, sourceTrainingSet, trainingSet } from './sampler';
 import { integer } from './schemas';
 import { shiftDustbin } from './specialist';
 
@@ -44,10 +46,23 @@ export const trainSpecialistSchema = optionsSchema<TrainSpecialistOptions>()({
  * ({@link specialistTrainingSet}: half subset, half other classes as dustbin), then adds
  * `sample.dustbinShift` to its dustbin logit. Uses `@kd/core`'s Distiller with `hardLabel` only.
  * Options, subset and data are checked before anything is created.
+ *
+ * `data` is `{ x, y }` tensors or a `DataSource`. A source must declare its `labels` (the sample
+ * is drawn from them before anything is read; `no-labels` otherwise) and is checked with core's
+ * `checkSource` (`bad-source`, `bad-input-shape` against the specialist's input); the specialist
+ * then trains on a source over the sampled positions, read batch by batch (random access: the
+ * same bits as the same data as tensors; front to back: the sample in stream order, shuffled by
+ * the Distiller's buffer; see {@link specialistTrainingSet}).
+ *
+ * @example
+ * ```ts
+ * const source = csvSource(text, { ... }); // any DataSource with labels
+ * const { sample } = await trainSpecialist(specialistModel(generalist, [3, 5]), source, [3, 5], { optimizer, epochs: 2 });
+ * ```
  */
 export async function trainSpecialist(
   model: tfl.LayersModel,
-  data: LabeledData,
+  data: LabeledData | DataSource,
   subset: readonly number[],
   input: TrainSpecialistOptions,
 ): Promise<{ history: History; sample: SpecialistSample }> {
@@ -58,7 +73,9 @@ export async function trainSpecialist(
       `trainSpecialist: the specialist must be a tfjs LayersModel (from specialistModel), got ${model === null ? 'null' : typeof model}`,
     );
   }
-  const { data: set, sample } = trainingSet(data, subset, options, 'trainSpecialist');
+  const { data: set, sample } = isDataSource(data)
+    ? sourceTrainingSet(data, subset, options, 'trainSpecialist', model.inputs[0]?.shape.slice(1))
+    : trainingSet(data, subset, options, 'trainSpecialist');
   try {
     const distiller = new Distiller({ student: model, optimizer: options.optimizer, seed: options.seed }).use(hardLabel());
     let history: History;
@@ -74,8 +91,10 @@ export async function trainSpecialist(
     if (options.correctDustbin) shiftDustbin(model, sample.dustbinShift);
     return { history, sample };
   } finally {
-    set.x.dispose();
-    set.y.dispose();
-    set.teacherX?.dispose();
+    if (!isDataSource(set)) {
+      set.x.dispose();
+      set.y.dispose();
+      set.teacherX?.dispose();
+    }
   }
 }
