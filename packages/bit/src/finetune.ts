@@ -1,4 +1,6 @@
 import {
+  checkSource,
+  type DataSource,
   DistillationError,
   type DistillationPlugin,
   Distiller,
@@ -6,6 +8,7 @@ import {
   type EvaluationResult,
   functionSchema,
   hardLabel,
+  isDataSource,
   type LabeledData,
   optionsSchema,
   type ProgressListener,
@@ -18,7 +21,7 @@ import { z } from 'zod';
 import { bitPreprocess, isHyperRule, mixup, type PreprocessOptions } from './augment';
 import { BitError } from './errors';
 import type { HyperRule } from './hyperrule';
-import { integer, isLabeledData, labeledDataSchema, nonNegative, seedSchema, teacherSchema } from './schemas';
+import { integer, isLabeledData, nonNegative, seedSchema, teacherSchema } from './schemas';
 
 /** Options of {@link bitFineTune}. */
 export interface BitFineTuneOptions {
@@ -41,8 +44,11 @@ export interface BitFineTuneOptions {
   readonly hardLabel?: boolean;
   /** SGD momentum. Default 0.9 (BiT). */
   readonly momentum?: number;
-  /** Evaluated after every epoch and at the end (already preprocessed, e.g. with `bitEvalPreprocess`). */
-  readonly validation?: LabeledData;
+  /**
+   * Evaluated after every epoch and at the end (already preprocessed, e.g. with
+   * `bitEvalPreprocess`): `{ x, y }` tensors or a `DataSource`.
+   */
+  readonly validation?: LabeledData | DataSource;
   readonly onEvent?: ProgressListener;
 }
 
@@ -75,7 +81,11 @@ export const bitFineTuneSchema = optionsSchema<BitFineTuneOptions>()({
     .optional(),
   hardLabel: z.boolean().default(true),
   momentum: z.number({ message: 'must be a number in [0, 1)' }).min(0).lt(1).default(0.9),
-  validation: labeledDataSchema.optional(),
+  validation: z
+    .custom<LabeledData | DataSource>((v) => isLabeledData(v) || isDataSource(v), {
+      message: 'must be { x, y } tensors with one label per example, or a DataSource',
+    })
+    .optional(),
   onEvent: functionSchema<ProgressListener>().optional(),
 });
 
@@ -113,13 +123,20 @@ function disposeOptimizer(optimizer: tf.Optimizer): void {
  * `rule.totalSteps` steps (the last boundary) whatever the epoch length. Scale the schedule down
  * with `hyperRule({ ..., stepsScale })`.
  *
+ * `data` (and `validation`) are `{ x, y }` tensors or a `DataSource` (random access or front to
+ * back; read batch by batch, so a data set larger than memory trains too). For a source, N is
+ * `source.size` (the epochs the rule's steps take) and the image shape `source.exampleShape`; make
+ * the rule from them: `hyperRule({ trainSize: source.size, imageSize: [h, w] })`. A source that
+ * holds the same examples as tensors (`tensorSource`) gives the same bits.
+ *
  * Everything is checked before any work: the options (`unknown-option`, `bad-option`), the model
- * (core's `bad-student`), the data (core's `bad-data`, `empty-data`) and the rule
- * (`bad-hyper-rule`).
+ * (core's `bad-student`), the data (core's `bad-data`, `empty-data`; for a source core's
+ * `checkSource`: `bad-source`, and `bad-images` unless with preprocessing its examples are images
+ * `[H, W, C]`) and the rule (`bad-hyper-rule`).
  */
 export async function bitFineTune(
   model: tfl.LayersModel,
-  data: LabeledData,
+  data: LabeledData | DataSource,
   rule: HyperRule,
   input: BitFineTuneOptions = {},
 ): Promise<BitFineTuneResult> {
@@ -130,11 +147,27 @@ export async function bitFineTune(
       `bitFineTune: the model must be a tfjs LayersModel, got ${model === null ? 'null' : typeof model}`,
     );
   }
-  if (!isLabeledData(data)) {
-    throw new DistillationError('bad-data', 'bitFineTune: expected { x: Tensor, y: Tensor1D } with one label per example');
+  let n: number;
+  if (isDataSource(data)) {
+    checkSource(data, 'bitFineTune: training data', Number.POSITIVE_INFINITY);
+    if (options.preprocess && data.exampleShape.length !== 3) {
+      throw new BitError(
+        'bad-images',
+        `bitFineTune: training data${data.description ? ` (${data.description})` : ''} has examples of shape [${data.exampleShape}]; ` +
+          'BiT preprocessing needs images [H, W, C] (or pass preprocess: false for data already preprocessed)',
+      );
+    }
+    n = data.size;
+  } else {
+    if (!isLabeledData(data)) {
+      throw new DistillationError(
+        'bad-data',
+        'bitFineTune: expected { x: Tensor, y: Tensor1D } with one label per example, or a DataSource',
+      );
+    }
+    n = data.x.shape[0]!;
+    if (n === 0) throw new DistillationError('empty-data', 'bitFineTune: the training data has no examples');
   }
-  const n = data.x.shape[0]!;
-  if (n === 0) throw new DistillationError('empty-data', 'bitFineTune: the training data has no examples');
   if (
     !isHyperRule(rule) ||
     !Number.isInteger(rule.totalSteps) ||
