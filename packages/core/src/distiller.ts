@@ -410,7 +410,15 @@ export class Distiller {
     const maxSteps = options.maxSteps ?? Number.POSITIVE_INFINITY;
     const totalSteps = Math.min(epochs * stepsPerEpoch, maxSteps);
     const schedule = options.learningRate;
-    await emit({ type: 'fit-start', epochs, startEpoch: this.epochsDone, stepsPerEpoch, description: this.describe() });
+    const cacheStats = this.teacherNeeded() ? this.teacherCacheStats() : undefined;
+    await emit({
+      type: 'fit-start',
+      epochs,
+      startEpoch: this.epochsDone,
+      stepsPerEpoch,
+      description: this.describe(),
+      ...(cacheStats ? { teacherCache: { active: cacheStats.active, ...(cacheStats.reason ? { reason: cacheStats.reason } : {}) } } : {}),
+    });
 
     let partial: EpochLogs | undefined;
     for (let epoch = this.epochsDone; epoch < epochs && this.globalStep < maxSteps; epoch++) {

@@ -29,6 +29,11 @@ export type ProgressEvent =
       readonly startEpoch: number;
       readonly stepsPerEpoch: number;
       readonly description: string;
+      /**
+       * Whether the teacher-output cache serves this fit, and if not why (e.g. the data is a
+       * DataSource). Absent when no teacher runs or the cache is off by configuration.
+       */
+      readonly teacherCache?: { readonly active: boolean; readonly reason?: string };
     }
   | { readonly type: 'epoch-start'; readonly epoch: number; readonly epochs: number }
   | {

@@ -121,7 +121,10 @@ describe('DataSource: training from a source instead of one tensor', () => {
       const source = rowSource(data, labels);
       const r = run(source);
       r.distiller.use(spy);
-      await r.fit({ epochs: 1, batchSize: 8 });
+      const starts: unknown[] = [];
+      await r.fit({ epochs: 1, batchSize: 8, onEvent: (e) => void (e.type === 'fit-start' && starts.push(e.teacherCache)) });
+      // The run's log says why the cache is off.
+      expect(starts).toEqual([{ active: false, reason: expect.stringContaining('the training data is a DataSource') }]);
       expect(seen.labels).toBe(labels ? 20 : undefined);
       expect(new Set(seen.ids)).toEqual(new Set(Array.from({ length: 20 }, (_, i) => `row-${i}`)));
       expect(source.reads).toBe(3); // 3 batches; nothing is read to probe the models
