@@ -40,6 +40,15 @@ export const dataErrorCodes = {
   'table-bad-label': 'A label is not a non-negative integer, or not below the classes option.',
   'csv-bad-quote': 'CSV text has an unterminated quoted field, or characters after a closing quote.',
   'jsonl-bad-line': 'A JSONL line is not valid JSON or not a JSON object.',
+  'sharp-not-installed': 'imageFolder needs the optional npm package "sharp" (it decodes the images), which is not installed.',
+  'image-root-not-directory': "imageFolder's root exists but is not a directory.",
+  'image-no-classes': "imageFolder's root holds no class sub-folder (one folder per class; hidden folders are ignored).",
+  'image-duplicate-class': 'Two class folder names are the same text in different Unicode normalisation forms (NFC and NFD).',
+  'image-no-images': 'No class folder holds a file with one of the image extensions.',
+  'image-empty-class': 'A class folder holds no file with one of the image extensions (while others do).',
+  'image-all-skipped': "With onBadFile 'skip', every image file failed the header probe: nothing is left to read.",
+  'image-decode-failed': "An image file does not decode (corrupt or truncated); with onBadFile 'skip', one that passed the header probe.",
+  'image-worker-failed': 'The image decoding worker pool failed: a worker could not start or crashed.',
 } as const;
 
 /** A code of `@kd/data`'s own errors. */

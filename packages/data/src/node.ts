@@ -212,5 +212,6 @@ export async function jsonlFile(path: string, options: JsonlOptions): Promise<Ta
 
 export { DataError, type DataErrorCode, dataErrorCodes } from './errors';
 export { type IdxArray, IdxFormatError, type ReadIdxOptions, readIdxSchema } from './idx';
+export { type ImageFolderOptions, type ImageFolderSource, imageFolder, imageFolderSchema, type SkippedFile } from './imageFolder';
 export { FASHION_MNIST_CLASSES } from './labeled';
 export { loadMnistDigits, loadMnistDigitsSchema, type MnistDigitsOptions } from './mnistDigits';
