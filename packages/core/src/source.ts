@@ -92,11 +92,24 @@ export function isRandomAccess(source: DataSource): source is RandomAccessSource
 }
 
 /**
- * In-memory tensors as a source: `read` gathers the rows into arrays; ids are the positions. The
- * tensors stay the caller's.
+ * In-memory tensors as a source: `labels` are read once from `y` (integers, else `bad-data`),
+ * `read` gathers the rows into arrays; ids are the positions. The tensors stay the caller's.
  */
 export function tensorSource(data: LabeledData, description = 'in-memory tensors'): RandomAccessSource {
-  const size = data?.x?.shape[0] ?? 0;
+  if (!(data?.x instanceof tf.Tensor) || !(data.y instanceof tf.Tensor)) {
+    throw new DistillationError('bad-data', `tensorSource: expected { x, y } tensors, got ${describe(data?.x)} and ${describe(data?.y)}`);
+  }
+  const size = data.x.shape[0] ?? 0;
+  const values = data.y.dataSync();
+  const bad = values.findIndex((v) => !Number.isInteger(v));
+  if (data.y.rank !== 1 || values.length !== size || bad >= 0) {
+    throw new DistillationError(
+      'bad-data',
+      `tensorSource (${description}): y must hold one integer label per example of x [${data.x.shape}], got y [${data.y.shape}]` +
+        (bad >= 0 ? ` with y[${bad}] = ${values[bad]}` : ''),
+    );
+  }
+  const labels = Int32Array.from(values);
   const rows = (t: tf.Tensor, positions: Int32Array) =>
     tf.tidy(() => tf.gather(t, tf.tensor1d(positions, 'int32')).dataSync()) as Float32Array | Int32Array;
   return {
@@ -104,14 +117,14 @@ export function tensorSource(data: LabeledData, description = 'in-memory tensors
     size,
     exampleShape: data.x.shape.slice(1),
     ...(data.teacherX ? { teacherExampleShape: data.teacherX.shape.slice(1) } : {}),
+    labels,
     description,
     read(positions) {
       const x = rows(data.x, positions);
-      const y = rows(data.y, positions);
       const teacherX = data.teacherX && rows(data.teacherX, positions);
       return {
         x: x instanceof Float32Array ? x : Float32Array.from(x),
-        y: y instanceof Int32Array ? y : Int32Array.from(y),
+        y: Int32Array.from(positions, (p) => labels[p]!),
         ids: Array.from(positions),
         ...(teacherX ? { teacherX: teacherX instanceof Float32Array ? teacherX : Float32Array.from(teacherX) } : {}),
       };

@@ -10,6 +10,7 @@ import { augment, horizontalFlip, jitter, randomCrop } from './augment';
 import { cifarBinary } from './cifar';
 import { dataErrorCodes } from './errors';
 import { type IdxArray, IdxFormatError, readIdx, writeIdx } from './idx';
+import { idxSource } from './idxSource';
 import { idxToLabeledData } from './labeled';
 import { loadMnistDigits } from './mnistDigits';
 import { cifarFiles, csvFile, jsonlFile, loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
@@ -179,6 +180,12 @@ const cases: BadInput[] = [
     () => idxToLabeledData(images, { ...labels, shape: [2], data: new Uint8Array(2) }),
     'idx-count-mismatch',
     'has 2 labels but images has 3 images',
+  ],
+  [
+    'idxSource: idx-bad-label',
+    () => idxSource(images, { ...labels, data: Uint8Array.of(0, 1, 9) }, { classes: 3 }),
+    'idx-bad-label',
+    'label 2 is 9, not a class in [0, 3)',
   ],
   // loadMnistDigits
   ['loadMnistDigits: unknown key', () => loadMnistDigits({ testFractoin: 0.1 } as never), 'unknown-option', 'did you mean "testFraction"'],
