@@ -9,12 +9,19 @@ import * as tfl from '@tensorflow/tfjs-layers';
 const he = (seed: number) => tfl.initializers.heNormal({ seed });
 
 /** conv(3x3, c1) - relu - maxpool2 - conv(3x3, c2) - relu - maxpool2 - flatten - dense(d) - relu - dense(10). */
-export function cnn(name: string, c1: number, c2: number, dense: number, seed: number): tfl.LayersModel {
+export function cnn(
+  name: string,
+  c1: number,
+  c2: number,
+  dense: number,
+  seed: number,
+  inputShape: readonly number[] = [28, 28, 1],
+): tfl.LayersModel {
   return tfl.sequential({
     name,
     layers: [
       tfl.layers.conv2d({
-        inputShape: [28, 28, 1],
+        inputShape: [...inputShape],
         filters: c1,
         kernelSize: 3,
         padding: 'same',

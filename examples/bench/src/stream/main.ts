@@ -1,0 +1,220 @@
+/**
+ * The streaming benchmark of issue 14: a synthetic on-disk image folder (PNG, 32 x 32 x 3, 10
+ * classes), one epoch of KD + CRD (shared negatives, K = 4096) streamed from it in a child process
+ * (RSS every 10,000 examples, tensors before and after), then steps/s streamed vs the same images
+ * held in memory, interleaved (A B A B ...), medians, with the load average next to them.
+ *
+ *   pnpm --filter kd-bench stream [-- --images 100000 --reps 5 --steps 100]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import type { ExampleId, RandomAccessSource } from '@kd/core';
+import { imageFolder } from '@kd/data/node';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-layers';
+import { writeSyntheticFolder } from './folder';
+import { type EpochMeasurement, measureEpoch, median, type StreamRunOptions, timeSteps } from './run';
+
+const { values } = parseArgs({
+  options: {
+    images: { type: 'string', default: '100000' },
+    dir: { type: 'string' },
+    out: { type: 'string' },
+    reps: { type: 'string', default: '5' },
+    steps: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '10' },
+    workers: { type: 'string', default: '1' },
+    prefetch: { type: 'string', default: '2' },
+    negatives: { type: 'string', default: '4096' },
+    'batch-size': { type: 'string', default: '64' },
+    backend: { type: 'string', default: 'wasm' },
+    quick: { type: 'boolean', default: false },
+    'child-epoch': { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`Usage: pnpm --filter kd-bench stream [-- --images N] [--dir DIR] [--out DIR] [--reps R] [--steps S] [--warmup W]
+  [--workers D] [--prefetch P] [--negatives K] [--batch-size B] [--backend wasm|cpu|auto] [--quick]
+Writes N PNG images (default 100000, 32x32x3, 10 classes) under DIR (reused when complete), streams one epoch of
+KD + CRD (shared, K) from them in a child process (RSS every 10,000 examples), then times S steps (after W untimed)
+streamed and in memory, interleaved, R times each. --quick: 1,280 images, K = 256, 2 reps of 8 steps.`);
+  process.exit(0);
+}
+
+const num = (name: keyof typeof values) => {
+  const value = Number(values[name]);
+  if (!Number.isInteger(value) || value < 0) {
+    console.error(`--${name} must be an integer >= 0, got "${values[name]}"`);
+    process.exit(2);
+  }
+  return value;
+};
+const quick = values.quick!;
+const images = quick ? 1280 : num('images');
+const runOptions: StreamRunOptions = {
+  batchSize: num('batch-size'),
+  negatives: quick ? 256 : num('negatives'),
+  featureDim: 128,
+  teacher: [32, 64, 128],
+  student: [8, 16, 32],
+  imageShape: [32, 32, 3],
+  prefetch: num('prefetch'),
+  seed: 1,
+};
+const workers = num('workers');
+const reps = quick ? 2 : num('reps');
+const steps = quick ? 8 : num('steps');
+const warmup = quick ? 2 : num('warmup');
+const here = resolve(import.meta.dirname, '..', '..');
+const dir = resolve(values.dir ?? join(here, 'out', 'stream', `images-${images}`));
+const out = resolve(values.out ?? join(here, 'results', quick ? 'stream-quick' : 'stream'));
+const every = quick ? 256 : 10_000;
+
+await useBestBackend(values.backend as BackendName);
+
+if (values['child-epoch']) {
+  // The RSS run: only the streamed source in this process.
+  const source = await imageFolder(dir, { size: 32, channels: 3, workers });
+  const result = await measureEpoch(source, runOptions, every);
+  await source.close();
+  console.log(JSON.stringify({ backend: tf.getBackend(), ...result }));
+  process.exit(0);
+}
+
+const log = (text: string) => console.log(text);
+log(
+  `load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')} | backend ${tf.getBackend()} | ${images} images in ${dir}`,
+);
+const folder = await writeSyntheticFolder(dir, images);
+log(`image folder ready (${folder.count} PNG, written in ${folder.seconds.toFixed(1)} s)`);
+
+// 1. One streamed epoch in a child process, so its RSS holds nothing but the run.
+const childArgs = [
+  '--import',
+  'tsx',
+  join(import.meta.dirname, 'main.ts'),
+  '--child-epoch',
+  '--dir',
+  dir,
+  '--images',
+  String(images),
+  '--workers',
+  String(workers),
+  '--prefetch',
+  String(runOptions.prefetch),
+  '--negatives',
+  String(runOptions.negatives),
+  '--batch-size',
+  String(runOptions.batchSize),
+  '--backend',
+  String(values.backend),
+  ...(quick ? ['--quick'] : []),
+];
+const childOut = execFileSync(process.execPath, childArgs, { cwd: here, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
+const epoch = JSON.parse(childOut.trim().split('\n').at(-1)!) as EpochMeasurement & { backend: string };
+log(
+  `streamed epoch: ${epoch.steps} steps in ${epoch.seconds.toFixed(1)} s, peak RSS ${epoch.peakRssMiB.toFixed(0)} MiB (kernel max ${epoch.maxRssMiB.toFixed(0)} MiB), tensors ${epoch.tensorsBefore} -> ${epoch.tensorsAfter}`,
+);
+
+// 2. Streamed vs in memory, interleaved, in this process.
+const source = await imageFolder(dir, { size: 32, channels: 3, workers });
+const loadStarted = performance.now();
+const x = new Float32Array(source.size * 32 * 32 * 3);
+const y = new Int32Array(source.size);
+const ids: ExampleId[] = [];
+for (let start = 0; start < source.size; start += 1024) {
+  const positions = Int32Array.from({ length: Math.min(1024, source.size - start) }, (_, i) => start + i);
+  const batch = await source.read(positions);
+  x.set(batch.x, start * 3072);
+  y.set(batch.y, start);
+  ids.push(...batch.ids);
+}
+// Held in memory as arrays behind the same contract (a 1.2 GB tensor would not fit the wasm heap
+// next to the run): the one difference between the two sides is where a batch's pixels come from.
+const memory: RandomAccessSource = {
+  kind: 'kd-source',
+  size: source.size,
+  exampleShape: [32, 32, 3],
+  labels: source.labels,
+  description: 'the same images, in memory',
+  read(positions) {
+    const batch = new Float32Array(positions.length * 3072);
+    positions.forEach((p, i) => batch.set(x.subarray(p * 3072, (p + 1) * 3072), i * 3072));
+    return { x: batch, y: Int32Array.from(positions, (p) => y[p]!), ids: Array.from(positions, (p) => ids[p]!) };
+  },
+};
+log(`in-memory copy: ${source.size} images decoded in ${((performance.now() - loadStarted) / 1000).toFixed(1)} s`);
+const streamed: number[] = [];
+const held: number[] = [];
+const loads: number[][] = [];
+for (let r = 0; r < reps; r++) {
+  loads.push(loadavg());
+  streamed.push(await timeSteps(source, runOptions, steps, warmup));
+  held.push(await timeSteps(memory, runOptions, steps, warmup));
+  log(
+    `rep ${r + 1}/${reps}: streamed ${streamed.at(-1)!.toFixed(2)} steps/s, in memory ${held.at(-1)!.toFixed(2)} steps/s (load ${loads.at(-1)![0]!.toFixed(2)})`,
+  );
+}
+await source.close();
+
+const ratio = median(streamed) / median(held);
+const perRepRatios = streamed.map((s, i) => s / held[i]!);
+const result = {
+  images,
+  imageShape: runOptions.imageShape,
+  method: `1*ce + 1*kd(T=4) + 0.8*crd(shared, K=${runOptions.negatives})`,
+  batchSize: runOptions.batchSize,
+  prefetch: runOptions.prefetch,
+  decodeWorkers: workers,
+  backend: epoch.backend,
+  folder,
+  epoch,
+  timing: {
+    reps,
+    steps,
+    warmup,
+    streamedStepsPerSecond: streamed,
+    inMemoryStepsPerSecond: held,
+    medianStreamed: median(streamed),
+    medianInMemory: median(held),
+    ratio,
+    perRepRatios,
+    loadAverages: loads,
+  },
+  targets: {
+    peakRssMiB: { limit: 1536, measured: epoch.peakRssMiB, met: epoch.peakRssMiB <= 1536 && epoch.maxRssMiB <= 1536 },
+    tensorsUnchanged: { measured: epoch.tensorsAfter - epoch.tensorsBefore, met: epoch.tensorsAfter === epoch.tensorsBefore },
+    stepsPerSecondWithin10Percent: { measured: ratio, met: ratio >= 0.9 },
+  },
+};
+const rssRows = epoch.rss.map((r) => `| ${r.examples} | ${r.rssMiB.toFixed(0)} |`).join('\n');
+const md = `# Streaming benchmark (${images} PNG images, 32x32x3)
+
+${result.method}, batch ${result.batchSize}, prefetch ${result.prefetch}, ${workers} decode worker(s), backend ${result.backend}.
+
+| measure | target | measured | met |
+|---|---|---:|---|
+| peak RSS of one streamed epoch | <= 1.5 GiB | ${epoch.peakRssMiB.toFixed(0)} MiB (kernel max ${epoch.maxRssMiB.toFixed(0)} MiB) | ${result.targets.peakRssMiB.met ? 'yes' : 'no'} |
+| tf.memory().numTensors after the epoch | unchanged | ${epoch.tensorsBefore} -> ${epoch.tensorsAfter} | ${result.targets.tensorsUnchanged.met ? 'yes' : 'no'} |
+| steps/s streamed / in memory (medians of ${reps}, interleaved) | >= 0.90 | ${median(streamed).toFixed(2)} / ${median(held).toFixed(2)} = ${ratio.toFixed(3)} | ${result.targets.stepsPerSecondWithin10Percent.met ? 'yes' : 'no'} |
+
+Streamed epoch: ${epoch.steps} steps in ${epoch.seconds.toFixed(1)} s (${epoch.stepsPerSecond.toFixed(2)} steps/s), load ${epoch.load.map((l) => l.toFixed(2)).join(' ')}.
+Per-rep ratios: ${perRepRatios.map((r) => r.toFixed(3)).join(', ')}; load at each rep: ${loads.map((l) => l[0]!.toFixed(2)).join(', ')}.
+
+| examples | RSS (MiB) |
+|---:|---:|
+${rssRows}
+`;
+mkdirSync(out, { recursive: true });
+writeFileSync(join(out, 'results.json'), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(out, 'results.md'), md);
+log(md);
+log(`wrote ${join(out, 'results.json')} and results.md`);
