@@ -11,6 +11,7 @@ import { cifarBinary } from './cifar';
 import { dataErrorCodes } from './errors';
 import { type IdxArray, IdxFormatError, readIdx, writeIdx } from './idx';
 import { idxSource } from './idxSource';
+import { imageFolder } from './imageFolder';
 import { idxToLabeledData } from './labeled';
 import { loadMnistDigits } from './mnistDigits';
 import { cifarFiles, csvFile, jsonlFile, loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
@@ -50,6 +51,17 @@ afterAll(() => {
 });
 
 // Each case: [label, call, code, message fragment]; every one must also leave no tensor behind.
+// imageFolder fixtures: a class folder holding one file that is no image.
+const imageRoot = join(dir, 'images');
+mkdirSync(join(imageRoot, 'a'), { recursive: true });
+writeFileSync(join(imageRoot, 'a', '1.png'), 'not a png');
+for (const c of ['caf\u00e9', 'cafe\u0301']) mkdirSync(join(dir, 'images-nfc-nfd', c), { recursive: true });
+mkdirSync(join(dir, 'images-none', 'a'), { recursive: true });
+writeFileSync(join(dir, 'images-none', 'a', 'x.txt'), 'x');
+mkdirSync(join(dir, 'images-empty-class', 'b'), { recursive: true });
+mkdirSync(join(dir, 'images-empty-class', 'a'), { recursive: true });
+writeFileSync(join(dir, 'images-empty-class', 'a', '1.png'), 'x');
+
 const cases: BadInput[] = [
   // readIdx (browser entry)
   ['readIdx: unknown key', () => readIdx(valid, { nmae: 'f' } as never), 'unknown-option', 'did you mean "name"'],
@@ -546,6 +558,79 @@ const cases: BadInput[] = [
     'label 3 is not a class in [0, 3)',
   ],
   ['jsonlFile: io-error', () => jsonlFile(join(dir, 'nope.jsonl'), { label: 'y' }), 'io-error', 'Cannot read JSONL file'],
+  // imageFolder (folders under `dir`; nothing here decodes but the two read cases)
+  [
+    'imageFolder: unknown-option',
+    () => imageFolder(imageRoot, { size: 2, chanels: 3 } as never),
+    'unknown-option',
+    'did you mean "channels"',
+  ],
+  [
+    'imageFolder: bad-option (size)',
+    () => imageFolder(imageRoot, { size: [2], channels: 3 } as never),
+    'bad-option',
+    'option "size" must be',
+  ],
+  ['imageFolder: bad-option (channels)', () => imageFolder(imageRoot, { size: 2, channels: 2 as 3 }), 'bad-option', 'must be 1 or 3'],
+  [
+    'imageFolder: bad-option (workers)',
+    () => imageFolder(imageRoot, { size: 2, channels: 3, workers: 1.5 }),
+    'bad-option',
+    'option "workers"',
+  ],
+  [
+    'imageFolder: bad-option (extensions)',
+    () => imageFolder(imageRoot, { size: 2, channels: 3, extensions: ['png'] }),
+    'bad-option',
+    'like ".png"',
+  ],
+  ['imageFolder: io-error', () => imageFolder(join(dir, 'no-such-folder'), { size: 2, channels: 3 }), 'io-error', 'ENOENT'],
+  [
+    'imageFolder: image-root-not-directory',
+    () => imageFolder(join(dir, 'plain-file'), { size: 2, channels: 3 }),
+    'image-root-not-directory',
+    'is not a directory',
+  ],
+  [
+    'imageFolder: image-no-classes',
+    () => imageFolder(join(dir, 'empty'), { size: 2, channels: 3 }),
+    'image-no-classes',
+    'one folder per class',
+  ],
+  [
+    'imageFolder: image-duplicate-class',
+    () => imageFolder(join(dir, 'images-nfc-nfd'), { size: 2, channels: 3 }),
+    'image-duplicate-class',
+    'normalisation',
+  ],
+  ['imageFolder: image-no-images', () => imageFolder(join(dir, 'images-none'), { size: 2, channels: 3 }), 'image-no-images', '1 .txt'],
+  [
+    'imageFolder: image-empty-class',
+    () => imageFolder(join(dir, 'images-empty-class'), { size: 2, channels: 3 }),
+    'image-empty-class',
+    '"b"',
+  ],
+  [
+    'imageFolder: image-all-skipped',
+    () => imageFolder(imageRoot, { size: 2, channels: 3, onBadFile: 'skip' }),
+    'image-all-skipped',
+    'every one of the 1',
+  ],
+  [
+    'imageFolder: image-decode-failed',
+    async () => {
+      const source = await imageFolder(imageRoot, { size: 2, channels: 3, workers: 0 });
+      return source.read(Int32Array.of(0));
+    },
+    'image-decode-failed',
+    'a/1.png',
+  ],
+  [
+    'imageFolder read: bad-indices',
+    async () => (await imageFolder(imageRoot, { size: 2, channels: 3, workers: 0 })).read(Int32Array.of(1)),
+    'bad-indices',
+    'position 0 is 1',
+  ],
 ];
 
 describe('@kd/data refuses bad inputs', () => {
@@ -553,9 +638,13 @@ describe('@kd/data refuses bad inputs', () => {
     await expectRefused(call, code, fragment);
   });
 
-  it('has a case for every own code (mnist-not-installed: mnistDigits.missing.test.ts)', () => {
+  it('has a case for every own code (mnist-not-installed: mnistDigits.missing.test.ts; sharp-not-installed, image-worker-failed: imageFolder.missing / .worker.test.ts)', () => {
     const covered = new Set(cases.map((c) => c[2]));
-    expect(Object.keys(dataErrorCodes).filter((c) => !covered.has(c))).toEqual(['mnist-not-installed']);
+    expect(Object.keys(dataErrorCodes).filter((c) => !covered.has(c))).toEqual([
+      'mnist-not-installed',
+      'sharp-not-installed',
+      'image-worker-failed',
+    ]);
   });
 
   it('IDX errors are IdxFormatErrors naming the file; IO errors keep their cause', async () => {

@@ -20,6 +20,7 @@ import { writeSyntheticFolder } from './folder';
 import { type EpochMeasurement, measureEpoch, median, type StreamRunOptions, timeSteps } from './run';
 
 const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a) => a !== '--'),
   options: {
     images: { type: 'string', default: '100000' },
     dir: { type: 'string' },
