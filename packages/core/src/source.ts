@@ -34,6 +34,14 @@ export interface SourceInfo {
   readonly labels?: Int32Array;
   /** Shown in messages, e.g. `image folder "data/train"`. */
   readonly description?: string;
+  /** The name of each class, by label, when the source knows them (an image folder's sub-folders). */
+  readonly classNames?: readonly string[];
+  /**
+   * Releases what the source holds (decode workers, open files). The code that made the source
+   * calls it when done with it; the Distiller never does (a source may serve several fits,
+   * validation and evaluation).
+   */
+  close?(): void | Promise<void>;
 }
 
 /**
