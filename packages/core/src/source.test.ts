@@ -374,6 +374,25 @@ describe('DataSource: training from a source instead of one tensor', () => {
   });
 });
 
+describe('tensorSource', () => {
+  it('declares the labels of y and refuses labels that are not integers (nothing coerced)', () => {
+    const x = tf.zeros([3, 2]);
+    const y = tf.tensor1d([2, 0, 1], 'int32');
+    const source = tensorSource({ x, y });
+    expect(source.labels).toEqual(Int32Array.of(2, 0, 1));
+    expect(source.exampleShape).toEqual([2]);
+    const fractional = tf.tensor1d([0, 1.5, 1]);
+    expect(() => tensorSource({ x, y: fractional })).toThrow(
+      expect.objectContaining({ code: 'bad-data', message: expect.stringContaining('y[1] = 1.5') }),
+    );
+    const short = tf.tensor1d([0, 1], 'int32');
+    expect(() => tensorSource({ x, y: short })).toThrow(
+      expect.objectContaining({ code: 'bad-data', message: expect.stringContaining('got y [2]') }),
+    );
+    tf.dispose([x, y, fractional, short]);
+  });
+});
+
 describe('shuffleBufferOrder', () => {
   it('is a permutation, moves no example more than the buffer earlier, and is uniform with a buffer >= N', () => {
     const order = shuffleBufferOrder(1000, 50, new SeededRandom(1));
