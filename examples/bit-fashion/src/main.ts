@@ -5,6 +5,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { run } from './run';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     'train-size': { type: 'string', default: '2000' },
     'test-size': { type: 'string', default: '1000' },

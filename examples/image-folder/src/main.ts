@@ -10,6 +10,8 @@ import '@tensorflow/tfjs-layers';
 import { run } from './run';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     root: { type: 'string' },
     'train-size': { type: 'string', default: '12000' },

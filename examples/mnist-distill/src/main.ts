@@ -3,6 +3,8 @@ import { BACKEND_ORDER, type BackendName, useBestBackend } from '@kd/backend-gpu
 import { run } from './run';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     epochs: { type: 'string', default: '15' },
     'teacher-epochs': { type: 'string', default: '15' },

@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { run } from './run';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     train: { type: 'string', default: '8000' },
     test: { type: 'string', default: '5000' },

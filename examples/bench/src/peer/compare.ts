@@ -120,6 +120,8 @@ export function compareTable(ours: QualityResult, peer: PeerResult): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // `pnpm <script> -- --flag` passes the '--' through.
+    args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
     options: {
       quick: { type: 'boolean', default: false },
       backend: { type: 'string', default: 'wasm' },

@@ -8,6 +8,8 @@ import { curvesSvg, gapSvg, markdown } from './report';
 import { hyperFromFlags, METHODS, type Method, PAIRS, type Pair, type QualityOptions, REGIMES, type Regime, runQuality, tune } from './run';
 
 const { values } = parseArgs({
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     quick: { type: 'boolean', default: false },
     tune: { type: 'boolean', default: false },

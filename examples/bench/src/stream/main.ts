@@ -20,7 +20,8 @@ import { writeSyntheticFolder } from './folder';
 import { type EpochMeasurement, measureEpoch, median, type StreamRunOptions, timeSteps } from './run';
 
 const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a) => a !== '--'),
+  // `pnpm <script> -- --flag` passes the '--' through.
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
   options: {
     images: { type: 'string', default: '100000' },
     dir: { type: 'string' },
