@@ -3,7 +3,9 @@ import { checkBatch, type DataSource, isRandomAccess, type SequentialSource, typ
 
 /** One batch of an epoch: the positions it holds (in `[0, N)`) and their checked examples. */
 export interface ReadBatch {
+  /** The positions of the batch's examples, in batch order. */
   readonly positions: Int32Array;
+  /** Their examples, checked. */
   readonly batch: SourceBatch;
 }
 
@@ -28,7 +30,8 @@ export interface BatchReaderOptions {
  * plain arrays (no tensors), issued one after another (a source is never read concurrently), so
  * the examples of a batch do not depend on how far ahead the reader runs. A front-to-back source
  * is streamed once per epoch; each example waits in memory from the moment the stream passes it
- * until its batch is read (for a shuffle buffer's order, at most the buffer's size plus a batch).
+ * until its batch is read (for a shuffle buffer's order, about the buffer's size plus the
+ * `prefetch + 1` batches in flight).
  * Every batch is checked ({@link checkBatch}) before it is handed out.
  */
 export class BatchReader {
@@ -65,7 +68,8 @@ export class BatchReader {
   async close(): Promise<void> {
     await this.chain.catch(() => undefined);
     this.pending.clear();
-    await this.stream?.close();
+    // Closing must never mask the error that stopped the epoch.
+    await this.stream?.close().catch(() => undefined);
   }
 
   private issue(k: number): void {
@@ -111,7 +115,16 @@ class StreamAssembler {
   async take(positions: Int32Array, last: boolean): Promise<SourceBatch> {
     const n = positions.length;
     for (let i = 0; i < n; i++) while (!this.waiting.has(positions[i]!)) await this.pull();
-    if (last && !(await this.iterator.next()).done) this.tooMany();
+    // The last batch drains the stream: every example must have come, and no more than size.
+    if (last) while (this.seen < this.source.size) await this.pull();
+    if (last) {
+      for (;;) {
+        const { done, value } = await this.iterator.next();
+        if (done) break;
+        if (value?.y instanceof Int32Array && value.y.length === 0) continue;
+        this.tooMany(this.seen + (value?.y instanceof Int32Array ? value.y.length : 1));
+      }
+    }
     const x = new Float32Array(n * this.width);
     const y = new Int32Array(n);
     const teacherX = this.teacherWidth ? new Float32Array(n * this.teacherWidth) : undefined;
@@ -123,6 +136,12 @@ class StreamAssembler {
       y[i] = example.y;
       ids.push(example.id);
       if (teacherX && example.teacherX) teacherX.set(example.teacherX, i * this.teacherWidth);
+    }
+    if (new Set(ids).size < new Set(positions).size) {
+      throw new DistillationError(
+        'bad-source',
+        `${sourceName(this.source, this.what)}: stream() yielded repeated ids (${n} examples of this batch have ${new Set(ids).size} distinct ids)`,
+      );
     }
     return { x, y, ids, ...(teacherX ? { teacherX } : {}) };
   }
@@ -158,10 +177,10 @@ class StreamAssembler {
     this.seen += n;
   }
 
-  private tooMany(count?: number): never {
+  private tooMany(count: number): never {
     throw new DistillationError(
       'bad-source',
-      `${sourceName(this.source, this.what)}: stream() yields ${count === undefined ? `more than ${this.source.size}` : `at least ${count}`} examples, but the source declares size ${this.source.size}`,
+      `${sourceName(this.source, this.what)}: stream() yields at least ${count} examples, but the source declares size ${this.source.size}`,
     );
   }
 }

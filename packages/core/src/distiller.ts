@@ -356,8 +356,8 @@ export class Distiller {
     }
     if (options.checkpoint) this.assertResumableOptimizer();
     const inputShape = this.student.inputs[0]?.shape;
-    // In-memory tensors are checked whole before training; a source is checked by its size and
-    // labels here, by one example read now (shapes, the teacher), and batch by batch as it is read.
+    // In-memory tensors are checked whole before training; a source by its size, shapes and
+    // labels here (nothing is read), and batch by batch as it is read.
     const tensors = isDataSource(data) ? undefined : data;
     let source: DataSource;
     let numClasses: number;

@@ -329,7 +329,7 @@ describe('DataSource: training from a source instead of one tensor', () => {
       // 20 examples, 24 declared: batch 5 (20-23) finds the end.
       [24, 5, 'stream() ended after 20 examples, but the source declares size 24', 5],
       // Exactly 16 read for 4 batches; the last batch's read checks the stream has ended.
-      [16, 4, 'stream() yields more than 16 examples', 3],
+      [16, 4, 'stream() yields at least 20 examples, but the source declares size 16', 3],
     ] as const) {
       const before = tf.memory().numTensors;
       const source = { ...streamSource(data, chunk), size, labels: undefined };
@@ -343,22 +343,69 @@ describe('DataSource: training from a source instead of one tensor', () => {
     disposeData(data);
   });
 
-  it('resumes a front-to-back source inside an epoch with the same bits', async () => {
+  it('resumes a front-to-back source inside an epoch with the same bits, at every step and buffer size', async () => {
     const data = toyData(30, 6, 3, 25);
-    const straight = run(streamSource(data, 4));
-    const expected = await straight.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10 });
-    straight.dispose();
-    const first = run(streamSource(data, 4));
-    await first.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10, maxSteps: 7 });
-    const saved = await first.distiller.checkpoint();
-    first.dispose();
-    const second = run(streamSource(data, 4));
-    // Prepare, then restore the mid-epoch checkpoint and continue.
-    await second.fit({ epochs: 0, batchSize: 7 });
-    await second.distiller.restore(saved);
-    const resumed = await second.fit({ epochs: 2, batchSize: 7, shuffleBuffer: 10 });
-    expect(resumed.weights).toEqual(expected.weights);
-    second.dispose();
+    // A buffer >= N (a uniform order) leaves whole chunks at the end of the stream already
+    // trained on before the checkpoint: the resumed epoch must still drain and count them.
+    for (const shuffleBuffer of [10, 10_000]) {
+      const straight = run(streamSource(data, 4));
+      const expected = await straight.fit({ epochs: 2, batchSize: 7, shuffleBuffer });
+      straight.dispose();
+      for (const maxSteps of [1, 4, 7, 9]) {
+        const first = run(streamSource(data, 4));
+        await first.fit({ epochs: 2, batchSize: 7, shuffleBuffer, maxSteps });
+        const saved = await first.distiller.checkpoint();
+        first.dispose();
+        const second = run(streamSource(data, 4));
+        // Prepare, then restore the mid-epoch checkpoint and continue.
+        await second.fit({ epochs: 0, batchSize: 7 });
+        await second.distiller.restore(saved);
+        const resumed = await second.fit({ epochs: 2, batchSize: 7, shuffleBuffer });
+        expect(resumed.weights, `shuffleBuffer ${shuffleBuffer}, resumed after step ${maxSteps}`).toEqual(expected.weights);
+        second.dispose();
+      }
+    }
+    disposeData(data);
+  });
+
+  it('accepts empty chunks but refuses ids repeated across chunks, a missing teacherX and labels that contradict the declared ones', async () => {
+    const data = toyData(12, 6, 3, 27);
+    const rows = rowSource(data);
+    const chunks = (edit: (chunk: SourceBatch, k: number) => SourceBatch, extra: SourceBatch[] = []): SequentialSource => ({
+      kind: 'kd-source',
+      size: 12,
+      exampleShape: [6],
+      *stream() {
+        for (let k = 0; k < 3; k++) yield edit(rows.read(Int32Array.from({ length: 4 }, (_, i) => 4 * k + i)) as SourceBatch, k);
+        yield* extra;
+      },
+    });
+    const empty: SourceBatch = { x: new Float32Array(0), y: new Int32Array(0), ids: [] };
+    const ok = run(chunks((c) => c, [empty, empty]));
+    await ok.fit({ epochs: 1, batchSize: 5, shuffle: false });
+    expect(ok.optimizer.iterations).toBe(3);
+    ok.dispose();
+    for (const [what, source, fragment] of [
+      ['repeated ids', chunks((c) => ({ ...c, ids: c.ids.map((_, i) => `id-${i}`) })), 'stream() yielded repeated ids'],
+      [
+        'a missing teacherX',
+        { ...chunks((c, k) => (k === 0 ? { ...c, teacherX: new Float32Array(4 * 6) } : c)), teacherExampleShape: [6] },
+        'no teacherX although the source declares teacherExampleShape [6]',
+      ],
+      [
+        'labels that contradict the declared ones',
+        { ...rows, labels: Int32Array.from(rows.labels!, (l, i) => (i === 5 ? (l + 1) % 3 : l)) },
+        'example row-5 (position 5) was read with label',
+      ],
+    ] as const) {
+      const r = run(source as DataSource);
+      const before = tf.memory().numTensors;
+      const error = await r.distiller.fit(source as DataSource, { epochs: 1, batchSize: 12, shuffle: false }).catch((e: unknown) => e);
+      expect(error, what).toMatchObject({ code: 'bad-source', message: expect.stringContaining(fragment) });
+      expect(r.optimizer.iterations, what).toBe(0);
+      expect(tf.memory().numTensors).toBe(before);
+      r.dispose();
+    }
     disposeData(data);
   });
 

@@ -8,7 +8,8 @@ export type ExampleId = number | string;
 /**
  * The examples a source returns for one read, as plain arrays: the Distiller makes the tensors
  * when the batch trains, so reads can run ahead of training (and in workers) without owning
- * tensors, and a source can never leak one.
+ * tensors, and a source can never leak one. The arrays become the Distiller's: return fresh ones
+ * for every read (a tensor may keep a reference to them), never a reused buffer.
  */
 export interface SourceBatch {
   /** Inputs of the `n` examples, row-major: `n * prod(exampleShape)` values (images NHWC). */
@@ -60,6 +61,7 @@ export interface RandomAccessSource extends SourceInfo {
  * buffer (`FitOptions.shuffleBuffer`).
  */
 export interface SequentialSource extends SourceInfo {
+  /** All N examples, front to back, in chunks (the same order on every call). */
   stream(): AsyncIterable<SourceBatch> | Iterable<SourceBatch>;
 }
 
@@ -209,8 +211,9 @@ export function checkSource(
 
 /**
  * Checks what a read returned before it is used: arrays of `positions.length` examples of the
- * declared shapes, integer labels in range, one id per example (distinct for distinct
- * positions) and finite inputs. Throws naming the source, the positions and the ids.
+ * declared shapes (`teacherX` exactly when `teacherExampleShape` is declared), labels in range
+ * and equal to the declared `labels`, one id per example (distinct for distinct positions) and
+ * finite inputs. Throws naming the source, the positions and the ids.
  */
 export function checkBatch(source: DataSource, batch: SourceBatch, positions: Int32Array, what: string, numClasses: number): SourceBatch {
   const name = sourceName(source, what);
@@ -223,9 +226,11 @@ export function checkBatch(source: DataSource, batch: SourceBatch, positions: In
   }
   const width = product(source.exampleShape);
   const teacherWidth = source.teacherExampleShape ? product(source.teacherExampleShape) : 0;
+  // teacherX comes exactly when the source declares its shape.
   const badTeacher =
-    batch.teacherX !== undefined &&
-    (!(batch.teacherX instanceof Float32Array) || !source.teacherExampleShape || batch.teacherX.length !== n * teacherWidth);
+    batch.teacherX !== undefined
+      ? !(batch.teacherX instanceof Float32Array) || !source.teacherExampleShape || batch.teacherX.length !== n * teacherWidth
+      : source.teacherExampleShape !== undefined;
   if (batch.x.length !== n * width || batch.y.length !== n || badTeacher) {
     throw new DistillationError(
       'bad-source',
@@ -234,7 +239,9 @@ export function checkBatch(source: DataSource, batch: SourceBatch, positions: In
           ? source.teacherExampleShape
             ? `, ${describe(batch.teacherX)} teacherX (expected ${n * teacherWidth} values)`
             : ', and teacherX although the source declares no teacherExampleShape'
-          : ''),
+          : source.teacherExampleShape
+            ? `, and no teacherX although the source declares teacherExampleShape [${source.teacherExampleShape}]`
+            : ''),
     );
   }
   if (!Array.isArray(batch.ids) || batch.ids.length !== n) {
@@ -246,12 +253,19 @@ export function checkBatch(source: DataSource, batch: SourceBatch, positions: In
   if (new Set(batch.ids).size < new Set(positions).size) {
     throw new DistillationError('bad-source', `${name}: a read of ${new Set(positions).size} distinct positions returned repeated ids`);
   }
+  const declared = source.labels;
   for (let i = 0; i < n; i++) {
     const label = batch.y[i]!;
     if (label < 0 || label >= numClasses) {
       throw new DistillationError(
         'label-out-of-range',
         `${name}: example ${String(batch.ids[i])} (position ${positions[i]}) has label ${label}, not a class in [0, ${numClasses})`,
+      );
+    }
+    if (declared && declared[positions[i]!] !== label) {
+      throw new DistillationError(
+        'bad-source',
+        `${name}: example ${String(batch.ids[i])} (position ${positions[i]}) was read with label ${label}, but the source's labels say ${declared[positions[i]!]}`,
       );
     }
   }

@@ -40,8 +40,11 @@ export type DecodeResult =
   | { readonly x: Float32Array; readonly failure?: undefined }
   | { readonly x?: undefined; readonly failure: DecodeFailure };
 
-/** Files a task decodes at once (sharp's work runs on libuv's thread pool, 4 threads by default). */
-const IN_FLIGHT = 8;
+/**
+ * Files a task decodes at once: one, so each worker keeps one libuv thread busy (with
+ * `sharp.concurrency(1)`, one core), and `workers` bounds the cores decoding takes from training.
+ */
+const IN_FLIGHT = 1;
 
 /**
  * Reads and decodes `task.files` with `sharp` into one Float32Array of `files.length` images

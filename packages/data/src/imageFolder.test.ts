@@ -269,6 +269,17 @@ describe('imageFolder: reads and workers', () => {
     expect(Buffer.from(reads[2]!.buffer)).toEqual(Buffer.from(reads[0]!.buffer));
   });
 
+  it('the first read starts one pool for all its chunks, and close() stops every worker thread', async () => {
+    const root = await mixed();
+    const threads = () => (process.report.getReport() as { workers: unknown[] }).workers.length;
+    const baseline = threads();
+    const s = await imageFolder(root, { size: 2, channels: 3, workers: 3 });
+    await s.read(Int32Array.from({ length: 12 }, (_, i) => i));
+    expect(threads()).toBeGreaterThan(baseline);
+    await s.close();
+    expect(threads()).toBe(baseline);
+  });
+
   it('an empty read, and reads after close() (a new pool)', async () => {
     const root = await mixed();
     const s = await imageFolder(root, { size: 2, channels: 1, workers: 2 });

@@ -380,19 +380,23 @@ export async function imageFolder(root: string, options: ImageFolderOptions): Pr
   const absolute = files.map((f) => resolve(root, f));
   const description = `image folder "${name ?? root}"`;
 
-  let pool: Piscina | undefined;
-  const startPool = async (): Promise<Piscina> => {
-    if (pool === undefined) {
-      const { Piscina } = await import('piscina');
+  // One pool, started by the first read: the promise is kept, so the chunks of that read (which
+  // ask for it together) share it.
+  let pool: Promise<Piscina> | undefined;
+  const startPool = (): Promise<Piscina> => {
+    pool ??= import('piscina').then(({ Piscina }) => {
       try {
-        pool = new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: workers, idleTimeout: 10_000 });
+        return new Piscina({ filename: workerFile(), minThreads: 0, maxThreads: workers, idleTimeout: 10_000 });
       } catch (error) {
         if (error instanceof DistillationError) throw error;
         throw new DataError('image-worker-failed', `${WHERE}: cannot start the decode workers: ${(error as Error).message}`, {
           cause: error,
         });
       }
-    }
+    });
+    pool.catch(() => {
+      pool = undefined;
+    });
     return pool;
   };
 
@@ -448,7 +452,11 @@ export async function imageFolder(root: string, options: ImageFolderOptions): Pr
       const step = Math.ceil(n / parts);
       const chunks: Int32Array[] = [];
       for (let start = 0; start < n; start += step) chunks.push(positions.subarray(start, Math.min(n, start + step)));
-      const results = n === 0 ? [] : await Promise.all(chunks.map(decodeChunk));
+      // Every chunk settles before the read returns or throws: no decoding outlives its read.
+      const settled = n === 0 ? [] : await Promise.allSettled(chunks.map(decodeChunk));
+      const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (rejected) throw rejected.reason;
+      const results = settled.map((r) => (r as PromiseFulfilledResult<DecodeResult>).value);
       for (let c = 0; c < results.length; c++) {
         const failure = results[c]!.failure;
         if (failure) throw fileError(positions[c * step + failure.index]!, failure);
@@ -469,7 +477,7 @@ export async function imageFolder(root: string, options: ImageFolderOptions): Pr
     async close() {
       const running = pool;
       pool = undefined;
-      await running?.close();
+      await (await running?.catch(() => undefined))?.close();
     },
   };
 }
