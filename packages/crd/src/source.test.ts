@@ -98,4 +98,3 @@ describe('crd on a DataSource', () => {
     disposeData(data);
   });
 });
-
