@@ -791,6 +791,16 @@ export class Distiller {
   /** Checks the student and the teacher on the first example of `data`; returns the number of classes. */
   private checkModels(data: { readonly x: tf.Tensor; readonly teacherX?: tf.Tensor }): number {
     const numClasses = this.studentClasses();
+    const declared = this.teacher?.numClasses;
+    if (declared !== undefined) {
+      if (declared !== numClasses) {
+        throw new DistillationError(
+          'class-count-mismatch',
+          `Teacher (${this.teacher!.description}) outputs ${declared} classes but the student ${numClasses}: they must predict the same classes`,
+        );
+      }
+      return numClasses;
+    }
     if (this.teacher && data?.x instanceof tf.Tensor && (data.x.shape[0] ?? 0) > 0) {
       const probeInput = data.teacherX ?? data.x;
       let logits: tf.Tensor;
@@ -944,7 +954,7 @@ export class Distiller {
         ? undefined
         : this.cache && !this.cacheBypass
           ? await this.cache.predict(batch, gathered)
-          : this.teacher && toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x));
+          : this.teacher && toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [] }));
       const names: string[] = [];
       const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];

@@ -34,8 +34,9 @@ export async function evaluateModel(
     return evaluateSource(teacher, data, batchSize, model instanceof tfl.LayersModel ? model.inputs[0]?.shape : undefined);
   const inputShape = model instanceof tfl.LayersModel ? model.inputs[0]?.shape : undefined;
   const n = data?.x?.shape[0] ?? 0;
-  const probe = n > 0 ? tf.tidy(() => teacher.predict(tf.slice(data.x, 0, 1)).logits) : undefined;
-  const classes = probe?.shape[1] ?? 0;
+  const probe =
+    teacher.numClasses === undefined && n > 0 ? tf.tidy(() => teacher.predict(tf.slice(data.x, 0, 1), { ids: [0] }).logits) : undefined;
+  const classes = teacher.numClasses ?? probe?.shape[1] ?? 0;
   probe?.dispose();
   validateData(data, 'evaluation data', classes, inputShape);
   let correct = 0;
@@ -45,7 +46,7 @@ export async function evaluateModel(
     const [hits, loss] = tf.tidy(() => {
       const x = tf.slice(data.x, start, size);
       const y = tf.cast(tf.slice(data.y, start, size), 'int32');
-      const logits = teacher.predict(x).logits;
+      const logits = teacher.predict(x, { ids: Array.from({ length: size }, (_, i) => start + i) }).logits;
       const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'));
       const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(y as tf.Tensor1D, classes), tf.logSoftmax(logits))));
       return [hit, ce];
@@ -67,7 +68,7 @@ async function evaluateSource(
   inputShape: readonly (number | null)[] | undefined,
 ): Promise<EvaluationResult> {
   checkSource(source, 'evaluation data', Number.POSITIVE_INFINITY, { exampleShape: inputShape?.slice(1) });
-  const classes = tf.tidy(() => teacher.predict(tf.zeros([1, ...source.exampleShape])).logits.shape[1] ?? 0);
+  const classes = teacher.numClasses ?? tf.tidy(() => teacher.predict(tf.zeros([1, ...source.exampleShape])).logits.shape[1] ?? 0);
   checkSource(source, 'evaluation data', classes);
   const n = source.size;
   const order = Int32Array.from({ length: n }, (_, i) => i);
@@ -79,7 +80,7 @@ async function evaluateSource(
       const { batch } = await reader.next();
       const [hits, loss] = tf.tidy(() => {
         const { x, y } = batchTensors(source, batch);
-        const logits = teacher.predict(x).logits;
+        const logits = teacher.predict(x, { ids: batch.ids }).logits;
         const hit = tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), y), 'int32'));
         const ce = tf.neg(tf.sum(tf.mul(tf.oneHot(y, classes), tf.logSoftmax(logits))));
         return [hit, ce];

@@ -126,6 +126,7 @@ export {
   isTeacher,
   type PredictingModel,
   type Teacher,
+  type TeacherBatch,
   type TeacherFunction,
   type TeacherLike,
   toTeacher,

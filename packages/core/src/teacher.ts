@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DistillationError } from './errors';
 import { optionsSchema, parseOptions } from './options';
 import type { EnsembleMean, TeacherPrediction } from './plugin';
+import type { ExampleId } from './source';
 import { type LayerShape, TappedModel } from './taps';
 import { ensembleOutputs } from './teacherOutputs';
 
@@ -18,6 +19,12 @@ export type TeacherFunction = (x: tf.Tensor) => tf.Tensor;
 /** What a Distiller accepts as a teacher. */
 export type TeacherLike = tfl.LayersModel | PredictingModel | TeacherFunction | Teacher;
 
+/** What a {@link Teacher} learns about the batch besides its input tensor. */
+export interface TeacherBatch {
+  /** The stable id of each example, in row order (a source's ids; positions for tensors). */
+  readonly ids: readonly ExampleId[];
+}
+
 /**
  * A frozen teacher: computes logits (and tapped features) without gradients. Build one with
  * {@link toTeacher} or {@link ensembleTeacher}; any {@link TeacherLike} is accepted where a
@@ -26,10 +33,20 @@ export type TeacherLike = tfl.LayersModel | PredictingModel | TeacherFunction | 
 export interface Teacher {
   readonly kind: 'kd-teacher';
   readonly description: string;
+  /**
+   * The number of classes of its logits, when the teacher knows it without running (a stored
+   * teacher reads it from its manifest). The Distiller and `evaluateModel` then check it instead
+   * of probing the teacher with one example.
+   */
+  readonly numClasses?: number;
   /** Prepares taps; throws listing the available layers when a name is unknown. */
   tap(names: readonly string[]): Readonly<Record<string, LayerShape>>;
-  /** Runs the teacher in inference mode. Call outside any gradient tape. */
-  predict(x: tf.Tensor): TeacherPrediction;
+  /**
+   * Runs the teacher in inference mode on `x` (the batch's teacher input, after every plugin's
+   * transforms). `batch` names the examples (`ids`, in row order) for teachers that look outputs
+   * up instead of computing them; model teachers ignore it. Call outside any gradient tape.
+   */
+  predict(x: tf.Tensor, batch?: TeacherBatch): TeacherPrediction;
 }
 
 export function isTeacher(value: unknown): value is Teacher {
@@ -111,10 +128,19 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
     throw new DistillationError('bad-option', 'ensembleTeacher: members must be a non-empty list of teachers');
   }
   const teachers = members.map(toTeacher);
+  // Members that declare their classes must agree; the ensemble declares them when all do.
+  const declared = teachers.map((t) => t.numClasses).filter((c): c is number => c !== undefined);
+  if (declared.some((c) => c !== declared[0])) {
+    throw new DistillationError(
+      'ensemble-mismatch',
+      `ensembleTeacher: members declare different numbers of classes [${declared.join(', ')}]`,
+    );
+  }
   let routes: { member: number; layer: string; name: string }[] = [];
   return {
     kind: 'kd-teacher',
     description: `ensemble of ${teachers.length} (${mean} mean): ${teachers.map((t) => t.description).join(', ')}`,
+    ...(declared.length === teachers.length ? { numClasses: declared[0] } : {}),
     tap(names) {
       routes = names.map((name) => {
         const match = /^(\d+)\/(.+)$/.exec(name);
@@ -135,9 +161,9 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
       });
       return shapes;
     },
-    predict(x) {
+    predict(x, batch) {
       const { members, features } = tf.tidy(() => {
-        const outputs = teachers.map((t) => t.predict(x));
+        const outputs = teachers.map((t) => t.predict(x, batch));
         const shape0 = outputs[0]!.logits.shape;
         outputs.forEach((o, i) => {
           if (o.logits.rank !== 2 || o.logits.shape[1] !== shape0[1]) {

@@ -343,30 +343,31 @@ export class TeacherCache {
    */
   async predict(batch: Batch, gathered: Batch): Promise<TeacherOutputs> {
     const input = batch.teacherX ?? batch.x;
+    const ids = { ids: batch.ids ?? [] };
     const untouched = batch.x === gathered.x && batch.teacherX === gathered.teacherX && batch.index === gathered.index;
     const n = input.shape[0]!;
     if (!untouched || this.disabled) {
       this.bypassed += n;
-      return toTeacherOutputs(this.teacher.predict(input));
+      return toTeacherOutputs(this.teacher.predict(input, ids));
     }
     const indices = (await batch.index.data()) as Int32Array;
     const missing: number[] = [];
     for (let i = 0; i < n; i++) if (!this.store?.filled[indices[i]!]) missing.push(i);
     if (missing.length === n) {
       // Nothing cached: the teacher runs on the whole batch exactly as without a cache.
-      const out = this.teacher.predict(input);
+      const out = this.teacher.predict(input, ids);
       if (!(await this.write(out, indices, missing))) this.bypassed += n;
       return toTeacherOutputs(out);
     }
     if (missing.length > 0) {
       const positions = tf.tensor1d(missing, 'int32');
       const part = tf.gather(input, positions);
-      const out = this.teacher.predict(part);
+      const out = this.teacher.predict(part, { ids: missing.map((i) => ids.ids[i]!) });
       await this.write(out, indices, missing);
       tf.dispose([positions, part, ...predictionTensors(out)]);
       if (this.disabled) {
         this.bypassed += n;
-        return toTeacherOutputs(this.teacher.predict(input));
+        return toTeacherOutputs(this.teacher.predict(input, ids));
       }
     }
     this.hits += n - missing.length;
