@@ -88,6 +88,7 @@ export function mixup(options: MixupOptions): DistillationPlugin<{ numClasses: n
   return definePlugin<{ numClasses: number }>({
     name: 'mixup',
     label: `mixup(a=${alpha})`,
+    changesTeacherInput: alpha > 0,
     setup: ({ numClasses }) => ({ numClasses }),
     transformBatch(batch, { state, random }) {
       if (alpha === 0) return batch;
@@ -221,6 +222,7 @@ export function bitPreprocess(input: PreprocessOptions): DistillationPlugin<void
   return definePlugin<void>({
     name: 'bit-preprocess',
     label: `bit-preprocess(${options.resize}->${options.crop})`,
+    changesTeacherInput: true,
     transformBatch(batch: Batch, { random }): Batch {
       if (!batch.teacherX) return { ...batch, x: trainBatch(batch.x, options, random, 'bitPreprocess') };
       // Same draws for both inputs: replay the generator.

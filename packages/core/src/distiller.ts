@@ -172,7 +172,7 @@ const KNOWN_HOOKS = [
   'loadState',
   'dispose',
 ];
-const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels'];
+const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels', 'changesTeacherInput'];
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
 export interface History {
@@ -401,8 +401,13 @@ export class Distiller {
       }
       if (saved) await this.restoreCheckpoint(saved);
     }
-    this.cacheBypass = tensors ? undefined : 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only';
-    if (this.teacherNeeded() && tensors) await this.cache?.begin(tensors, this.teacherTaps());
+    const changing = this.slots.filter((s) => s.plugin.changesTeacherInput).map((s) => s.plugin.name);
+    this.cacheBypass = !tensors
+      ? 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only'
+      : changing.length > 0
+        ? `plugin(s) [${changing.join(', ')}] change the teacher's input every step (changesTeacherInput), so kept outputs would not hold`
+        : undefined;
+    if (this.teacherNeeded() && !this.cacheBypass) await this.cache?.begin(tensors!, this.teacherTaps());
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = source.size;

@@ -144,6 +144,15 @@ export interface DistillationPlugin<State = unknown> {
    * training on the unmixed `y`. Leave it unset when the plugin does not read labels.
    */
   readonly labels?: 'targets' | 'hard';
+  /**
+   * Whether `transformBatch` changes what the teacher sees (`teacherX`, or `x` when there is no
+   * `teacherX`): augmentation, MixUp. Teacher outputs kept from earlier epochs (the cache) or
+   * computed ahead of training (stored teachers) do not hold for changed inputs, so the Distiller
+   * turns the cache off up front when a plugin declares it, and says so in `fit-start`. Default
+   * false. (A transform that changes the inputs without declaring it is still caught, step by
+   * step, and those steps run the teacher.)
+   */
+  readonly changesTeacherInput?: boolean;
   setup?(context: SetupContext): State | Promise<State>;
   variables?(state: State): tf.Variable[];
   transformBatch?(batch: Batch, context: StepContext<State>): Batch | Promise<Batch>;

@@ -4,6 +4,7 @@ import { disposeData, mlp, toyData } from '../test/helpers';
 import { Distiller } from './distiller';
 import { evaluateModel } from './evaluate';
 import { sgd } from './optimizers/sgd';
+import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
 import { type ExampleId, tensorSource } from './source';
@@ -113,6 +114,29 @@ describe('teachers receive the batch ids', () => {
     distiller.dispose();
     optimizer.dispose();
     student.dispose();
+    disposeData(data);
+  });
+
+  it('a plugin that declares changesTeacherInput turns the cache off before the first step, and fit-start says why', async () => {
+    const data = toyData(16, 6, 3, 13);
+    const teacher = mlp(6, 12, 3, 200);
+    const student = mlp(6, 10, 3, 100);
+    const optimizer = sgd({ learningRate: 0.1 });
+    const noisy = definePlugin<void>({
+      name: 'noisy',
+      changesTeacherInput: true,
+      transformBatch: (batch) => ({ ...batch, x: tf.add(batch.x, 0.01) }),
+    });
+    const distiller = new Distiller({ student, teacher, optimizer }).use(noisy, softTargets({ temperature: 2 }));
+    const starts: unknown[] = [];
+    await distiller.fit(data, { epochs: 2, batchSize: 8, onEvent: (e) => void (e.type === 'fit-start' && starts.push(e.teacherCache)) });
+    expect(starts).toEqual([{ active: false, reason: expect.stringContaining('plugin(s) [noisy] change the teacher') }]);
+    expect(distiller.teacherCacheStats()).toMatchObject({ active: false, hits: 0, misses: 0, bytes: 0 });
+    expect(distiller.describe()).not.toContain('not run by this version');
+    distiller.dispose();
+    optimizer.dispose();
+    student.dispose();
+    teacher.dispose();
     disposeData(data);
   });
 });

@@ -224,6 +224,7 @@ export function augment(options: AugmentOptions): DistillationPlugin<void> {
   return definePlugin<void>({
     name: parsed.name,
     label,
+    changesTeacherInput: true,
     transformBatch(batch: Batch, { random }) {
       let x = batch.x;
       for (const step of steps) {
