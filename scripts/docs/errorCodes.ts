@@ -6,6 +6,7 @@ import { crdErrorCodes } from '@kd/crd';
 import { dataErrorCodes } from '@kd/data';
 import { fitnetErrorCodes } from '@kd/fitnet';
 import { specialistsErrorCodes } from '@kd/specialists';
+import { teacherStoreErrorCodes } from '@kd/teacher-store';
 
 /** Every package's table of error codes, keyed by package name (source folder in `folder`). */
 export const errorTables: readonly { name: string; folder: string; codes: Readonly<Record<string, string>> }[] = [
@@ -15,6 +16,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/bit', folder: 'bit', codes: bitErrorCodes },
   { name: '@kd/data', folder: 'data', codes: dataErrorCodes },
   { name: '@kd/specialists', folder: 'specialists', codes: specialistsErrorCodes },
+  { name: '@kd/teacher-store', folder: 'teacher-store', codes: teacherStoreErrorCodes },
   { name: '@kd/backend-wasm', folder: 'backend-wasm', codes: backendWasmErrorCodes },
   { name: '@kd/backend-gpu', folder: 'backend-gpu', codes: backendGpuErrorCodes },
 ];

@@ -348,6 +348,15 @@ export class Distiller {
     if (!this.slots.some((s) => s.plugin.loss)) {
       throw new DistillationError('no-loss', 'fit: no plugin contributes a loss; use(hardLabel()) or another loss plugin');
     }
+    if (this.teacher?.precomputed && this.teacherNeeded() && this.slots.some((s) => s.plugin.changesTeacherInput)) {
+      throw new DistillationError(
+        'precomputed-teacher-transformed',
+        `fit: the teacher (${this.teacher.description}) holds outputs computed ahead for untransformed inputs, but plugin(s) [${this.slots
+          .filter((s) => s.plugin.changesTeacherInput)
+          .map((s) => s.plugin.name)
+          .join(', ')}] change the teacher's input every step; use the live teacher, or remove those plugins`,
+      );
+    }
     if (options.resume && !options.checkpoint) {
       throw new DistillationError('bad-option', 'fit: option "resume" needs a checkpoint store (option "checkpoint")');
     }

@@ -23,6 +23,8 @@ export const coreErrorCodes = {
   'teacher-not-tappable': 'Plugins tap teacher layers, but the teacher is a function or an ensemble without layers to tap.',
   'shape-mismatch': 'A loss function got tensors of incompatible shapes (labels and logits, teacher and student).',
   'bad-data': 'Training or validation data is not { x, y } tensors with one label per example.',
+  'precomputed-teacher-transformed':
+    'A precomputed (stored) teacher was used with a plugin that declares changesTeacherInput: its outputs hold for the untransformed inputs only.',
   'bad-source':
     'A DataSource has no valid size, shape or way to read (read or stream), labels of another length, a read that returned the wrong examples (or tensors), or a stream longer or shorter than its size.',
   'empty-data': 'A data set has no examples.',

@@ -39,6 +39,11 @@ export interface Teacher {
    * of probing the teacher with one example.
    */
   readonly numClasses?: number;
+  /**
+   * True for a teacher whose outputs were computed ahead for the untransformed inputs (a stored
+   * teacher): the Distiller refuses it when a plugin declares `changesTeacherInput`.
+   */
+  readonly precomputed?: boolean;
   /** Prepares taps; throws listing the available layers when a name is unknown. */
   tap(names: readonly string[]): Readonly<Record<string, LayerShape>>;
   /**

@@ -1,0 +1,210 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Distiller, definePlugin, hardLabel, type SequentialSource, type SourceBatch, sgd, softTargets, tensorSource } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, describe, expect, it } from 'vitest';
+import { disposeData, expectRefused, mlp, toyData } from '../test/helpers';
+import { modelFingerprint, precomputeTeacher, storedTeacher } from './node';
+
+const root = mkdtempSync(join(tmpdir(), 'kd-teacher-store-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let dirs = 0;
+const fresh = () => join(root, `store-${dirs++}`);
+
+/** KD + a hint on the teacher's hidden layer (read through taps) from `teacher`; returns the student's weights. */
+async function distil(data: Parameters<Distiller['fit']>[0], teacher: ConstructorParameters<typeof Distiller>[0]['teacher']) {
+  const student = mlp(6, 10, 3, 100, { name: 's' });
+  const optimizer = sgd({ learningRate: 0.1, momentum: 0.9 });
+  const hint = definePlugin<void>({
+    name: 'hint',
+    needsTeacher: true,
+    taps: { teacher: ['t_hidden'] },
+    loss: ({ teacher: t }) => tf.mean(tf.square(t!.features['t_hidden']!)) as tf.Scalar,
+    weight: 1e-3,
+  });
+  const distiller = new Distiller({ student, teacher, optimizer, seed: 7, teacherCache: 'off' }).use(
+    hardLabel({ weight: 0.5 }),
+    softTargets({ temperature: 3 }),
+    hint,
+  );
+  await distiller.fit(data, { epochs: 2, batchSize: 8 });
+  const weights = student.getWeights().map((w) => Array.from(w.dataSync()));
+  distiller.dispose();
+  optimizer.dispose();
+  student.dispose();
+  return weights;
+}
+
+describe('precomputeTeacher + storedTeacher', () => {
+  it('a Distiller trains with the stored teacher to the same bits as with the live one (float32), tensors and streams', async () => {
+    const data = toyData(50, 6, 3, 3);
+    const teacher = mlp(6, 12, 3, 200, { name: 't' });
+    const before = tf.memory().numTensors;
+    const dir = fresh();
+    const manifest = await precomputeTeacher(teacher, data, dir, { taps: ['t_hidden'], shardSize: 16, batchSize: 8 });
+    expect(manifest).toMatchObject({
+      numClasses: 3,
+      dtype: 'float32',
+      idType: 'number',
+      taps: { t_hidden: [null, 12] },
+      source: { size: 50 },
+    });
+    expect(manifest.shards.map((s) => s.rows)).toEqual([16, 16, 16, 2]);
+    expect(manifest.teacher.fingerprint).toBe(await modelFingerprint(teacher));
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    const stored = await storedTeacher(dir, { teacher });
+    expect(stored.numClasses).toBe(3);
+    const live = await distil(data, teacher);
+    expect(await distil(data, stored)).toEqual(live);
+    // A front-to-back source of the same rows precomputes the same shards.
+    const rows = tensorSource(data);
+    const stream: SequentialSource = {
+      kind: 'kd-source',
+      size: 50,
+      exampleShape: [6],
+      *stream() {
+        for (let s = 0; s < 50; s += 7) yield rows.read(Int32Array.from({ length: Math.min(7, 50 - s) }, (_, i) => s + i)) as SourceBatch;
+      },
+    };
+    const streamed = await precomputeTeacher(teacher, stream, fresh(), { taps: ['t_hidden'], shardSize: 16, batchSize: 8 });
+    expect(streamed.shards.map((s) => s.sha256)).toEqual(manifest.shards.map((s) => s.sha256));
+    expect(tf.memory().numTensors).toBe(before);
+    teacher.dispose();
+    disposeData(data);
+  });
+
+  it('float16 halves the logit bytes and stays within half precision of the live outputs', async () => {
+    const data = toyData(40, 6, 3, 4);
+    const teacher = mlp(6, 12, 3, 201, { name: 't' });
+    const full = fresh();
+    const a = await precomputeTeacher(teacher, data, full, { shardSize: 40, batchSize: 8 });
+    const dir = fresh();
+    const b = await precomputeTeacher(teacher, data, dir, { shardSize: 40, batchSize: 8, dtype: 'float16' });
+    expect(b.dtype).toBe('float16');
+    // 40 x 3 logits: 480 bytes as float32, 240 as float16 (the ids and Arrow framing are the same).
+    const bytes = (d: string, m: typeof a) => readFileSync(join(d, m.shards[0]!.file)).length;
+    expect(bytes(full, a) - bytes(dir, b)).toBeGreaterThanOrEqual(240);
+    const stored = await storedTeacher(dir);
+    const x = data.x;
+    const ids = Array.from({ length: 40 }, (_, i) => i);
+    const [live, half] = tf.tidy(() => [(teacher.predict(x) as tf.Tensor).dataSync(), stored.predict(x, { ids }).logits.dataSync()]);
+    for (let i = 0; i < live.length; i++)
+      expect(Math.abs(half[i]! - live[i]!)).toBeLessThanOrEqual(Math.abs(live[i]!) * 2 ** -11 + 2 ** -24);
+    teacher.dispose();
+    disposeData(data);
+  });
+
+  it('a killed run leaves whole shards only, and a re-run skips them (the teacher runs on the missing ones only)', async () => {
+    const data = toyData(40, 6, 3, 5);
+    const model = mlp(6, 12, 3, 202, { name: 't' });
+    const dir = fresh();
+    const fingerprint = await modelFingerprint(model);
+    let calls = 0;
+    let killAfter = 2;
+    const counting = {
+      kind: 'kd-teacher' as const,
+      description: 'counting',
+      tap: () => ({}),
+      predict: (x: tf.Tensor) => {
+        calls++;
+        return { logits: model.predict(x) as tf.Tensor2D, features: {} };
+      },
+    };
+    const options = {
+      shardSize: 8,
+      batchSize: 8,
+      fingerprint,
+      onShard: ({ index }: { index: number }) => {
+        if (index + 1 === killAfter) throw new Error('killed');
+      },
+    };
+    await expect(precomputeTeacher(counting, data, dir, options)).rejects.toThrow('killed');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.arrow'))).toHaveLength(2);
+    expect(readdirSync(dir)).not.toContain('manifest.json');
+    await expectRefused(() => storedTeacher(dir), 'store-not-found', 'precomputeTeacher has not finished');
+    calls = 0;
+    killAfter = 0;
+    const manifest = await precomputeTeacher(counting, data, dir, options);
+    expect(calls).toBe(1 + 3); // the class probe, then shards 2..4 only
+    const reference = await precomputeTeacher(model, data, fresh(), { shardSize: 8, batchSize: 8 });
+    expect(manifest.shards).toEqual(reference.shards);
+    expect(manifest.source.idsSha256).toBe(reference.source.idsSha256);
+    // A complete store is returned as it is.
+    calls = 0;
+    await precomputeTeacher(counting, data, dir, options);
+    expect(calls).toBe(1);
+    model.dispose();
+    disposeData(data);
+  });
+
+  it('refuses bad stores and mismatches with specific errors', async () => {
+    const data = toyData(24, 6, 3, 6);
+    const teacher = mlp(6, 12, 3, 203, { name: 't' });
+    const other = mlp(6, 12, 3, 204, { name: 't' });
+    const dir = fresh();
+    const manifest = await precomputeTeacher(teacher, data, dir, { shardSize: 8, batchSize: 8 });
+    await expectRefused(() => storedTeacher(dir, { teacher: other }), 'store-fingerprint-mismatch', 'holds the outputs of teacher');
+    await expectRefused(() => storedTeacher(join(root, 'nothing-here')), 'store-not-found', 'does not exist');
+    await expectRefused(
+      () => precomputeTeacher(other, data, dir, { shardSize: 8, batchSize: 8 }),
+      'store-fingerprint-mismatch',
+      'already holds a complete store of another run',
+    );
+    await expectRefused(
+      () => precomputeTeacher((x: tf.Tensor) => tf.matMul(x, tf.ones([6, 3])), data, fresh()),
+      'store-no-fingerprint',
+      'pass option "fingerprint"',
+    );
+    await expectRefused(
+      () => precomputeTeacher(teacher, data, fresh(), { shardSize: 10, batchSize: 4 }),
+      'bad-option',
+      'multiple of option "batchSize"',
+    );
+    await expectRefused(
+      () => precomputeTeacher(teacher, data, fresh(), { shardsize: 8 } as never),
+      'unknown-option',
+      'did you mean "shardSize"',
+    );
+    // A truncated shard, a missing shard, a torn manifest.
+    const shard = join(dir, manifest.shards[1]!.file);
+    const bytes = readFileSync(shard);
+    writeFileSync(shard, bytes.subarray(0, bytes.length - 10));
+    await expectRefused(() => storedTeacher(dir), 'store-bad-shard', `shard ${shard} is not the file the manifest lists`);
+    rmSync(shard);
+    await expectRefused(() => storedTeacher(dir), 'store-bad-shard', 'is missing');
+    writeFileSync(shard, bytes);
+    writeFileSync(join(dir, 'manifest.json'), '{"format":"kd-teacher-store","version":9}');
+    await expectRefused(() => storedTeacher(dir), 'store-bad-manifest', 'store format 9');
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    const stored = await storedTeacher(dir);
+    // Ids it does not hold, taps it did not record, a student of other classes, augmentation.
+    expect(() => stored.predict(tf.zeros([1, 6]), { ids: [99] })).toThrow(expect.objectContaining({ code: 'store-missing-id' }));
+    expect(() => stored.tap(['t_hidden'])).toThrow(expect.objectContaining({ code: 'store-unknown-tap' }));
+    const student4 = mlp(6, 8, 4, 1);
+    const optimizer = sgd({ learningRate: 0.1 });
+    const d4 = new Distiller({ student: student4, teacher: stored, optimizer }).use(softTargets({ temperature: 2 }));
+    const y4 = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3], 'int32');
+    const x8 = tf.zeros([8, 6]);
+    await expectRefused(
+      () => d4.fit({ x: x8, y: y4 as tf.Tensor1D }, { epochs: 1 }),
+      'class-count-mismatch',
+      'outputs 3 classes but the student 4',
+    );
+    const student = mlp(6, 8, 3, 1);
+    const augmenting = definePlugin<void>({ name: 'jitter', changesTeacherInput: true, transformBatch: (b) => b });
+    const d = new Distiller({ student, teacher: stored, optimizer }).use(augmenting, softTargets({ temperature: 2 }));
+    await expectRefused(
+      () => d.fit(data, { epochs: 1 }),
+      'precomputed-teacher-transformed',
+      "plugin(s) [jitter] change the teacher's input",
+    );
+    expect(optimizer.iterations).toBe(0);
+    tf.dispose([x8, y4]);
+    for (const m of [d4, d]) m.dispose();
+    for (const m of [student4, student, teacher, other] as tfl.LayersModel[]) m.dispose();
+    optimizer.dispose();
+    disposeData(data);
+  });
+});
