@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Distiller, definePlugin, hardLabel, type SequentialSource, type SourceBatch, sgd, softTargets, tensorSource } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -205,6 +207,38 @@ describe('precomputeTeacher + storedTeacher', () => {
     for (const m of [d4, d]) m.dispose();
     for (const m of [student4, student, teacher, other] as tfl.LayersModel[]) m.dispose();
     optimizer.dispose();
+    disposeData(data);
+  });
+
+  it('reads a store written by a separate script that follows only the format spec (no kd import), and distils from it', async () => {
+    const data = toyData(30, 6, 3, 8);
+    const teacher = mlp(6, 12, 3, 205, { name: 't' });
+    const logits = tf.tidy(() => (teacher.predict(data.x) as tf.Tensor2D).arraySync());
+    const ids = Array.from({ length: 30 }, (_, i) => `row-${i}`);
+    const dir = fresh();
+    const rowsFile = join(root, `rows-${dirs}.json`);
+    writeFileSync(rowsFile, JSON.stringify({ ids, logits, numClasses: 3, shardRows: 13 }));
+    execFileSync(process.execPath, [fileURLToPath(new URL('../test/fixtures/foreignWriter.mjs', import.meta.url)), dir, rowsFile], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+    });
+    const stored = await storedTeacher(dir);
+    expect(stored.manifest.backend).toBe('pytorch');
+    // The same rows under string ids: the live teacher on a source with those ids gives the same bits.
+    const rows = tensorSource(data);
+    const source = { ...rows, read: (p: Int32Array) => ({ ...(rows.read(p) as SourceBatch), ids: Array.from(p, (i) => `row-${i}`) }) };
+    const student = async (t: ConstructorParameters<typeof Distiller>[0]['teacher']) => {
+      const s = mlp(6, 10, 3, 100);
+      const optimizer = sgd({ learningRate: 0.1 });
+      const d = new Distiller({ student: s, teacher: t, optimizer, seed: 2, teacherCache: 'off' }).use(softTargets({ temperature: 2 }));
+      await d.fit(source, { epochs: 2, batchSize: 8 });
+      const w = s.getWeights().map((v) => Array.from(v.dataSync()));
+      d.dispose();
+      optimizer.dispose();
+      s.dispose();
+      return w;
+    };
+    expect(await student(stored)).toEqual(await student(teacher));
+    teacher.dispose();
     disposeData(data);
   });
 });
