@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { adam, type DistillationPlugin, Distiller, evaluateModel, hardLabel, softTargets } from '@kd/core';
+import { adam, type DistillationPlugin, Distiller, evaluateModel, hardLabel, softTargets, type Teacher } from '@kd/core';
 import { crd } from '@kd/crd';
 import { imageFolder, loadFashionMnistSources } from '@kd/data/node';
+import { precomputeTeacher, storedTeacher } from '@kd/teacher-store/node';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { classFolder, writeImageFolder } from './writeFolder';
 
@@ -80,7 +81,7 @@ export async function run(o: ImageFolderRunOptions): Promise<{ rows: Row[]; tabl
       label: string,
       epochs: number,
       plugins: DistillationPlugin<unknown>[],
-      teacher?: tfl.LayersModel,
+      teacher?: Teacher,
     ) => {
       const optimizer = adam({ learningRate: 1e-3 });
       const distiller = new Distiller({ student: model, optimizer, seed: o.seed, ...(teacher ? { teacher } : {}) }).use(plugins);
@@ -107,6 +108,15 @@ export async function run(o: ImageFolderRunOptions): Promise<{ rows: Row[]; tabl
     const scratch = cnn('student', 8, 16, 32, 200 + o.seed);
     await fitAndEvaluate(scratch, 'student, scratch', o.epochs, [hardLabel() as DistillationPlugin<unknown>]);
     scratch.dispose();
+    // The teacher runs once over the folder; its logits and CRD's tap go to disk as Arrow shards,
+    // and the KD + CRD student distils from the store (no teacher forward pass while it trains).
+    const storeDir = join(o.root, 'teacher-store');
+    const precomputeStarted = Date.now();
+    const manifest = await precomputeTeacher(teacher, train, storeDir, { taps: ['teacher_pool'], shardSize: 1024, batchSize: 256 });
+    say(
+      `teacher outputs stored: ${manifest.shards.length} shard(s), ${manifest.source.size} examples, in ${((Date.now() - precomputeStarted) / 1000).toFixed(1)} s`,
+    );
+    const stored = await storedTeacher(storeDir, { teacher });
     const student = cnn('student', 8, 16, 32, 200 + o.seed);
     await fitAndEvaluate(
       student,
@@ -117,7 +127,7 @@ export async function run(o: ImageFolderRunOptions): Promise<{ rows: Row[]; tabl
         softTargets({ temperature: 4, weight: 1 }),
         crd({ student: 'student_pool', teacher: 'teacher_pool', negatives: o.negatives, featureDim: 64, sampling: 'shared', weight: 0.8 }),
       ] as DistillationPlugin<unknown>[],
-      teacher,
+      stored,
     );
     student.dispose();
     teacher.dispose();

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { useWasmTraining } from '@kd/backend-wasm';
@@ -47,6 +47,9 @@ describe.skipIf(!existsSync('/usr/share/datasets/fashion-mnist'))('image-folder 
       expect(result.rows[0]!.accuracy).toBeGreaterThan(0.3);
       for (const row of result.rows) expect(row.accuracy).toBeLessThanOrEqual(1);
       expect(result.table).toContain('| student, KD + CRD |');
+      // The KD + CRD student distilled from teacher outputs precomputed to disk.
+      const store = JSON.parse(readFileSync(join(root, 'teacher-store', 'manifest.json'), 'utf8'));
+      expect(store).toMatchObject({ numClasses: 10, taps: { teacher_pool: [null, 128] }, source: { size: 320 } });
       // A second run reuses the folders (nothing rewritten) and, seeded, gives the same accuracies.
       const again = await run(options);
       expect(again.rows.map((r) => r.accuracy)).toEqual(result.rows.map((r) => r.accuracy));

@@ -60,13 +60,25 @@ export const precomputeSchema = optionsSchema<PrecomputeOptions>()({
   onShard: z.custom<PrecomputeOptions['onShard']>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
 });
 
-/** Hex SHA-256 of a LayersModel's architecture (JSON) and every weight's name, shape, dtype and bytes. */
+/**
+ * Hex SHA-256 of a LayersModel's architecture (its JSON, with the model's and layers' names
+ * replaced by their positions: tfjs numbers unnamed layers per process, so two loads of one model
+ * differ in names only) and every weight's shape, dtype and bytes, in order (read with `data()`).
+ */
 export async function modelFingerprint(model: tfl.LayersModel): Promise<string> {
+  const names = new Map<string, string>([[model.name, 'model']]);
+  model.layers.forEach((layer, i) => names.set(layer.name, `layer${i}`));
+  const canonical = (value: unknown): unknown => {
+    if (typeof value === 'string') return names.get(value) ?? value;
+    if (Array.isArray(value)) return value.map(canonical);
+    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonical(v)]));
+    return value;
+  };
   const hash = createHash('sha256');
-  hash.update(JSON.stringify(model.toJSON(null, false)));
+  hash.update(JSON.stringify(canonical(model.toJSON(null, false))));
   for (const w of model.weights) {
     const values = await w.read().data();
-    hash.update(`\n${w.originalName}:${w.shape.join('x')}:${w.dtype}\n`);
+    hash.update(`\n${w.shape.join('x')}:${w.dtype}\n`);
     hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   }
   return hash.digest('hex');

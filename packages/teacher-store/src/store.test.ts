@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Distiller, definePlugin, hardLabel, type SequentialSource, type SourceBatch, sgd, softTargets, tensorSource } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { disposeData, expectRefused, mlp, toyData } from '../test/helpers';
 import { modelFingerprint, precomputeTeacher, storedTeacher } from './node';
@@ -240,5 +240,17 @@ describe('precomputeTeacher + storedTeacher', () => {
     expect(await student(stored)).toEqual(await student(teacher));
     teacher.dispose();
     disposeData(data);
+  });
+
+  it('modelFingerprint: the same architecture and weights built twice (other auto-generated names) match; other weights do not', async () => {
+    const build = (seed: number) =>
+      tfl.sequential({
+        layers: [tfl.layers.dense({ inputShape: [4], units: 3, kernelInitializer: tfl.initializers.glorotUniform({ seed }) })],
+      });
+    const [a, b, c] = [build(1), build(1), build(2)];
+    expect(a.layers[0]!.name).not.toBe(b.layers[0]!.name);
+    expect(await modelFingerprint(a)).toBe(await modelFingerprint(b));
+    expect(await modelFingerprint(a)).not.toBe(await modelFingerprint(c));
+    for (const m of [a, b, c]) m.dispose();
   });
 });
