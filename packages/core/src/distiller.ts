@@ -411,11 +411,13 @@ export class Distiller {
       if (saved) await this.restoreCheckpoint(saved);
     }
     const changing = this.slots.filter((s) => s.plugin.changesTeacherInput).map((s) => s.plugin.name);
-    this.cacheBypass = !tensors
-      ? 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only'
-      : changing.length > 0
-        ? `plugin(s) [${changing.join(', ')}] change the teacher's input every step (changesTeacherInput), so kept outputs would not hold`
-        : undefined;
+    this.cacheBypass = this.teacher?.precomputed
+      ? 'the teacher is precomputed (a stored teacher): there is nothing to keep'
+      : !tensors
+        ? 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only'
+        : changing.length > 0
+          ? `plugin(s) [${changing.join(', ')}] change the teacher's input every step (changesTeacherInput), so kept outputs would not hold`
+          : undefined;
     if (this.teacherNeeded() && !this.cacheBypass) await this.cache?.begin(tensors!, this.teacherTaps());
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
@@ -963,6 +965,13 @@ export class Distiller {
             `A transform set soft label targets, but plugin(s) [${hard.join(', ')}] read only integer labels; remove the transform or those plugins`,
           );
         }
+      }
+      if (this.teacher?.precomputed && this.teacherNeeded() && (batch.x !== gathered.x || batch.teacherX !== gathered.teacherX)) {
+        const transforms = this.slots.filter((s) => s.plugin.transformBatch).map((s) => s.plugin.name);
+        throw new DistillationError(
+          'precomputed-teacher-transformed',
+          `A transform of [${transforms.join(', ')}] changed the step's inputs, but the teacher (${this.teacher.description}) holds outputs computed ahead for the untransformed inputs; declare changesTeacherInput on that plugin (it is then refused up front) or use the live teacher`,
+        );
       }
       const teacher: TeacherOutputs | undefined = !this.teacherNeeded()
         ? undefined

@@ -146,6 +146,8 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
     kind: 'kd-teacher',
     description: `ensemble of ${teachers.length} (${mean} mean): ${teachers.map((t) => t.description).join(', ')}`,
     ...(declared.length === teachers.length ? { numClasses: declared[0] } : {}),
+    // One precomputed member makes the ensemble's outputs hold for untransformed inputs only.
+    ...(teachers.some((t) => t.precomputed) ? { precomputed: true } : {}),
     tap(names) {
       routes = names.map((name) => {
         const match = /^(\d+)\/(.+)$/.exec(name);

@@ -13,9 +13,13 @@ export const teacherStoreErrorCodes = {
     'A shard the manifest lists is missing, truncated, not Arrow IPC, or holds other columns, row counts, ids or bytes than the manifest says.',
   'store-missing-id': 'A batch asks the stored teacher for an example id the store does not hold.',
   'store-fingerprint-mismatch': 'The store was written for another teacher or another source than the one given (names both fingerprints).',
-  'store-no-fingerprint': 'precomputeTeacher got a teacher that is not a LayersModel (or an ensemble of them) and no fingerprint option.',
+  'store-no-fingerprint':
+    'precomputeTeacher got a teacher that is not a LayersModel (a function, an ensemble, a GraphModel) and no fingerprint option.',
   'store-mixed-ids': 'A source yields both number and string ids; a store keeps one kind.',
   'store-unknown-tap': 'A plugin taps a teacher layer the store did not record.',
+  'store-bad-value':
+    'A teacher output cannot be stored in the chosen dtype (float16: non-finite or beyond +-65504), or has another shape than the store records.',
+  'store-source-mismatch': 'The store was computed on another source than the one given: other size, example shape, ids or description.',
 } as const;
 
 /** A code of `@kd/teacher-store`'s own errors. */

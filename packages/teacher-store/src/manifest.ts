@@ -29,6 +29,8 @@ export interface StoreManifest {
     readonly size: number;
     readonly exampleShape: readonly number[];
     readonly idsSha256: string;
+    /** For in-memory tensors (whose ids are positions): SHA-256 of their values. */
+    readonly contentSha256?: string;
   };
   /** Logits' width. */
   readonly numClasses: number;
@@ -44,7 +46,8 @@ export interface StoreManifest {
   readonly shards: readonly ShardEntry[];
 }
 
-const dims = z.array(z.number().int().positive().or(z.null()));
+// A tap's shape: the batch dimension null, every other a positive integer.
+const dims = z.tuple([z.null()], z.number().int().positive());
 
 /** Schema of {@link StoreManifest}. */
 export const storeManifestSchema = z.object({
@@ -56,6 +59,10 @@ export const storeManifestSchema = z.object({
     size: z.number().int().positive(),
     exampleShape: z.array(z.number().int().positive()),
     idsSha256: z.string().regex(/^[0-9a-f]{64}$/),
+    contentSha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional(),
   }),
   numClasses: z.number().int().positive(),
   taps: z.record(z.string(), dims),

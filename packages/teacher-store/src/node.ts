@@ -19,6 +19,7 @@ import {
   type LabeledData,
   optionsSchema,
   parseOptions,
+  type SourceBatch,
   type TeacherLike,
   tensorSource,
   toTeacher,
@@ -68,10 +69,25 @@ export const precomputeSchema = optionsSchema<PrecomputeOptions>()({
 export async function modelFingerprint(model: tfl.LayersModel): Promise<string> {
   const names = new Map<string, string>([[model.name, 'model']]);
   model.layers.forEach((layer, i) => names.set(layer.name, `layer${i}`));
-  const canonical = (value: unknown): unknown => {
-    if (typeof value === 'string') return names.get(value) ?? value;
-    if (Array.isArray(value)) return value.map(canonical);
-    if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, canonical(v)]));
+  const rename = (value: unknown) => (typeof value === 'string' ? (names.get(value) ?? value) : value);
+  // Only the fields that hold names are renamed (a layer named "relu" must not rename an
+  // activation "relu"); the tfjs version and backend fields are left out.
+  const canonical = (value: unknown, key?: string): unknown => {
+    if (Array.isArray(value)) {
+      if (key === 'inbound_nodes' || key === 'input_layers' || key === 'output_layers') {
+        const refs = (v: unknown): unknown =>
+          Array.isArray(v) ? (typeof v[0] === 'string' ? [rename(v[0]), ...v.slice(1)] : v.map(refs)) : v;
+        return refs(value);
+      }
+      return value.map((v) => canonical(v));
+    }
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(
+        Object.entries(value)
+          .filter(([k]) => k !== 'keras_version' && k !== 'backend')
+          .map(([k, v]) => [k, k === 'name' ? rename(v) : canonical(v, k)]),
+      );
+    }
     return value;
   };
   const hash = createHash('sha256');
@@ -88,14 +104,73 @@ const shardFile = (k: number) => `shard-${String(k).padStart(5, '0')}.arrow`;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const PARTIAL = 'manifest.partial.json';
 
+/** SHA-256 of in-memory tensors' values (their ids are only positions, so the content names them). */
+async function tensorsSha256(data: LabeledData): Promise<string> {
+  const hash = createHash('sha256');
+  for (const t of [data.x, data.y, data.teacherX]) {
+    if (!t) continue;
+    const values = await t.data();
+    hash.update(`${t.dtype}:${t.shape.join('x')}\n`);
+    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+/** What a store says of its source, to compare with the source at hand. */
+interface SourceIdentity {
+  readonly description: string;
+  readonly size: number;
+  readonly exampleShape: readonly number[];
+  readonly contentSha256?: string;
+}
+
+async function identityOf(data: DataSource | LabeledData, source: DataSource): Promise<SourceIdentity> {
+  return {
+    description: source.description ?? 'a DataSource',
+    size: source.size,
+    exampleShape: [...source.exampleShape],
+    ...(isDataSource(data) ? {} : { contentSha256: await tensorsSha256(data) }),
+  };
+}
+
+/** Why two source identities differ, or undefined. */
+function sourceDifference(stored: SourceIdentity, given: SourceIdentity): string | undefined {
+  for (const key of ['description', 'size', 'exampleShape', 'contentSha256'] as const) {
+    const a = JSON.stringify(stored[key] ?? null);
+    const b = JSON.stringify(given[key] ?? null);
+    if (a !== b) return `${key} ${a} (store) vs ${b} (given)`;
+  }
+  return undefined;
+}
+
+/**
+ * Spot-checks that a random-access source holds `ids[0]` of every shard at the shard's first
+ * position (one example read per shard), naming the first difference.
+ */
+async function spotCheck(source: DataSource, firsts: readonly { position: number; id: ExampleId }[], where: string): Promise<void> {
+  if (!isRandomAccess(source) || firsts.length === 0) return;
+  const positions = Int32Array.from(firsts, (f) => f.position);
+  const read = await source.read(positions);
+  firsts.forEach((f, i) => {
+    if (read.ids[i] !== f.id) {
+      throw new TeacherStoreError(
+        'store-source-mismatch',
+        `${where}: position ${f.position} of ${source.description ?? 'the source'} is example ${JSON.stringify(read.ids[i])}, the store has ${JSON.stringify(f.id)} there`,
+      );
+    }
+  });
+}
+
 /**
  * Runs `teacher` once over every example of `source` (in position order, inference mode) and
  * writes its logits and `taps` to `dir`: Arrow IPC shards of `shardSize` examples keyed by
  * example id, then `manifest.json` (teacher and source fingerprints, shapes, dtype, count, shard
  * list with SHA-256s). Every file is written atomically (temporary file + rename) and
  * `manifest.json` last, so a killed run leaves whole shards only; a re-run with the same teacher,
- * source and options skips the shards already written (`manifest.partial.json` lists them) and a
- * complete store is returned as it is. Leaves no tensors behind.
+ * source and options skips the shards already written (`manifest.partial.json` lists them; their
+ * ids are checked against the source) and a complete store of the same run is returned as it is
+ * (another run's is refused). Checks every batch's outputs, refuses repeated ids, and leaves no
+ * tensors behind.
  */
 export async function precomputeTeacher(
   teacher: TeacherLike,
@@ -120,135 +195,182 @@ export async function precomputeTeacher(
       `precomputeTeacher: ${live.description} is not a LayersModel, so its outputs cannot be fingerprinted; pass option "fingerprint" (a hex SHA-256 naming this teacher and its weights)`,
     );
   }
-  const taps = live.tap(o.taps);
+  const taps = Object.fromEntries(Object.entries(live.tap(o.taps)).sort(([a], [b]) => (a < b ? -1 : 1)));
   const n = source.size;
-  const probe = tf.tidy(
-    () => live.predict(tf.zeros([1, ...(source.teacherExampleShape ?? source.exampleShape)]), { ids: [0] }).logits.shape[1]!,
-  );
-  const layout = { numClasses: probe, taps, dtype: o.dtype } as const;
-  const identity = JSON.stringify({ fingerprint, size: n, layout, shardSize: o.shardSize });
+  const numClasses =
+    live.numClasses ??
+    tf.tidy(() => live.predict(tf.zeros([1, ...(source.teacherExampleShape ?? source.exampleShape)]), { ids: [0] }).logits.shape[1]!);
+  const layout = { numClasses, taps, dtype: o.dtype } as const;
+  const given = await identityOf(data, source);
+  const identity = JSON.stringify({ fingerprint, source: given, layout, shardSize: o.shardSize });
   await mkdir(dir, { recursive: true });
   const finished = await readFile(join(dir, 'manifest.json'), 'utf8').catch(() => undefined);
   if (finished !== undefined) {
     const manifest = parseManifest(finished, join(dir, 'manifest.json'));
-    if (
-      manifest.teacher.fingerprint === fingerprint &&
-      manifest.source.size === n &&
-      manifest.dtype === o.dtype &&
-      JSON.stringify(manifest.taps) === JSON.stringify(taps)
-    ) {
-      return manifest;
+    const difference =
+      manifest.teacher.fingerprint !== fingerprint
+        ? `teacher ${manifest.teacher.fingerprint.slice(0, 12)}… vs ${fingerprint.slice(0, 12)}…`
+        : manifest.dtype !== o.dtype || manifest.numClasses !== numClasses || JSON.stringify(manifest.taps) !== JSON.stringify(taps)
+          ? `layout ${JSON.stringify({ numClasses: manifest.numClasses, taps: manifest.taps, dtype: manifest.dtype })} vs ${JSON.stringify(layout)}`
+          : sourceDifference(manifest.source, given);
+    if (difference) {
+      throw new TeacherStoreError(
+        'store-fingerprint-mismatch',
+        `precomputeTeacher: ${dir} already holds a complete store of another run (${difference}). Use another directory or remove it`,
+      );
     }
-    throw new TeacherStoreError(
-      'store-fingerprint-mismatch',
-      `precomputeTeacher: ${dir} already holds a complete store of another run (teacher ${manifest.teacher.fingerprint.slice(0, 12)}…, ${manifest.source.size} examples, ${manifest.dtype}); this one is teacher ${fingerprint.slice(0, 12)}…, ${n} examples, ${o.dtype}. Use another directory or remove it`,
-    );
+    return manifest;
   }
-  // Shards of an interrupted run with the same identity, each checked against its digest.
+  // Shards of an interrupted run with the same identity, each checked against its digest; their ids come from the shard.
   const done = new Map<number, ShardEntry & { ids: ExampleId[] }>();
   const partial = await readFile(join(dir, PARTIAL), 'utf8').catch(() => undefined);
   if (partial !== undefined) {
-    const saved = JSON.parse(partial) as { identity: string; shards: Record<string, ShardEntry & { ids: ExampleId[] }> };
-    if (saved.identity === identity) {
-      for (const [k, entry] of Object.entries(saved.shards)) {
+    let saved: { identity?: string; shards?: Record<string, ShardEntry> } | undefined;
+    try {
+      saved = JSON.parse(partial);
+    } catch {
+      saved = undefined; // a torn file: start over
+    }
+    if (saved?.identity === identity) {
+      const layoutManifest = { ...layout, idType: 'string', source: given } as unknown as StoreManifest;
+      for (const [k, entry] of Object.entries(saved.shards ?? {})) {
         const bytes = await readFile(join(dir, entry.file)).catch(() => undefined);
-        if (bytes && sha256(bytes) === entry.sha256) done.set(Number(k), entry);
+        if (!bytes || sha256(bytes) !== entry.sha256) continue;
+        const rows = decodeShard(bytes, layoutManifest, entry.file, entry.rows);
+        const idType = (saved as { idType?: 'number' | 'string' }).idType ?? 'string';
+        done.set(Number(k), { ...entry, ids: rows.ids.map((id) => (idType === 'number' ? Number(id) : id)) });
       }
     }
   }
   const shards = Math.ceil(n / o.shardSize);
+  await spotCheck(
+    source,
+    [...done].map(([k, e]) => ({ position: k * o.shardSize, id: e.ids[0]! })),
+    'precomputeTeacher: resuming',
+  );
   let idType: 'number' | 'string' | undefined;
-  const kindOf = (ids: readonly ExampleId[]) => {
+  const seen = new Set<ExampleId>();
+  const admit = (ids: readonly ExampleId[]) => {
     for (const id of ids) {
       const kind = typeof id === 'number' ? 'number' : 'string';
       idType ??= kind;
-      if (kind !== idType)
+      if (kind !== idType) {
         throw new TeacherStoreError(
           'store-mixed-ids',
           `precomputeTeacher: ${source.description ?? 'the source'} yields both number and string ids (${JSON.stringify(id)})`,
         );
+      }
+      if (seen.has(id))
+        throw new TeacherStoreError(
+          'store-bad-shard',
+          `precomputeTeacher: ${source.description ?? 'the source'} yields example id ${JSON.stringify(id)} twice`,
+        );
+      seen.add(id);
     }
   };
-  for (const entry of done.values()) kindOf(entry.ids);
+  for (const entry of [...done].sort(([a], [b]) => a - b).map(([, e]) => e)) admit(entry.ids);
   const save = async () =>
     atomicWriteFile(
       join(dir, PARTIAL),
-      JSON.stringify({ identity, shards: Object.fromEntries([...done].map(([k, v]) => [String(k), v])) }),
+      JSON.stringify({
+        identity,
+        idType,
+        shards: Object.fromEntries([...done].map(([k, v]) => [String(k), { file: v.file, rows: v.rows, sha256: v.sha256 }])),
+      }),
     );
   const runShard = async (k: number, batches: () => Promise<{ ids: readonly ExampleId[]; x: tf.Tensor }>, count: number) => {
     const rows = Math.min(o.shardSize, n - k * o.shardSize);
-    const logits = new Float32Array(rows * layout.numClasses);
+    const logits = new Float32Array(rows * numClasses);
     const tapped = Object.fromEntries(Object.entries(taps).map(([name, shape]) => [name, new Float32Array(rows * tapWidth(shape))]));
     const ids: ExampleId[] = [];
     for (let b = 0; b < count; b++) {
       const { ids: batchIds, x } = await batches();
       const at = ids.length;
-      const out = tf.tidy(() => {
-        const p = live.predict(x, { ids: batchIds });
-        return {
-          logits: p.logits.dataSync() as Float32Array,
-          features: Object.fromEntries(Object.keys(taps).map((t) => [t, p.features[t]!.dataSync() as Float32Array])),
-        };
-      });
-      x.dispose();
-      logits.set(out.logits, at * layout.numClasses);
+      let out: { logits: Float32Array; features: Record<string, Float32Array> };
+      try {
+        out = tf.tidy(() => {
+          const p = live.predict(x, { ids: batchIds });
+          const m = batchIds.length;
+          if (p.logits.rank !== 2 || p.logits.shape[0] !== m || p.logits.shape[1] !== numClasses) {
+            throw new TeacherStoreError(
+              'store-bad-value',
+              `precomputeTeacher: the teacher output logits [${p.logits.shape}] for a batch of ${m} (expected [${m}, ${numClasses}])`,
+            );
+          }
+          const features: Record<string, Float32Array> = {};
+          for (const [name, shape] of Object.entries(taps)) {
+            const f = p.features[name];
+            if (!f || f.size !== m * tapWidth(shape)) {
+              throw new TeacherStoreError(
+                'store-bad-value',
+                `precomputeTeacher: tap "${name}" is [${f?.shape ?? 'missing'}] for a batch of ${m}, the store records [${shape}]`,
+              );
+            }
+            features[name] = f.dataSync() as Float32Array;
+          }
+          return { logits: p.logits.dataSync() as Float32Array, features };
+        });
+      } finally {
+        x.dispose();
+      }
+      logits.set(out.logits, at * numClasses);
       for (const [name, shape] of Object.entries(taps)) tapped[name]!.set(out.features[name]!, at * tapWidth(shape));
+      admit(batchIds);
       ids.push(...batchIds);
     }
-    kindOf(ids);
     const bytes = encodeShard({ ids, logits, taps: tapped }, layout);
     await atomicWriteFile(join(dir, shardFile(k)), bytes);
     done.set(k, { file: shardFile(k), rows, sha256: sha256(bytes), ids });
     await save();
   };
+  const tensorsOf = (batch: SourceBatch) => {
+    const t = batchTensors(source, batch);
+    t.y.dispose();
+    if (t.teacherX) t.x.dispose();
+    return { ids: batch.ids, x: t.teacherX ?? t.x };
+  };
   const batchesPerShard = (k: number) => Math.ceil(Math.min(o.shardSize, n - k * o.shardSize) / o.batchSize);
   const what = 'precomputeTeacher: source';
   if (isRandomAccess(source)) {
     for (let k = 0; k < shards; k++) {
-      if (!done.has(k)) {
+      const skipped = done.has(k);
+      if (!skipped) {
         const start = k * o.shardSize;
         const order = Int32Array.from({ length: Math.min(o.shardSize, n - start) }, (_, i) => start + i);
         const reader = new BatchReader(source, { order, batchSize: o.batchSize, prefetch: 2, what, numClasses: Number.POSITIVE_INFINITY });
         try {
-          await runShard(
-            k,
-            async () => {
-              const { batch } = await reader.next();
-              const t = batchTensors(source, batch);
-              t.y.dispose();
-              if (t.teacherX) t.x.dispose();
-              return { ids: batch.ids, x: t.teacherX ?? t.x };
-            },
-            batchesPerShard(k),
-          );
+          await runShard(k, async () => tensorsOf((await reader.next()).batch), batchesPerShard(k));
         } finally {
           await reader.close();
         }
       }
-      o.onShard?.({ index: k, shards, skipped: false });
+      o.onShard?.({ index: k, shards, skipped });
     }
   } else {
-    // A stream is read front to back once; batches of shards already on disk are passed over.
+    // A stream is read front to back once; batches of shards already on disk are compared with them and passed over.
     const order = Int32Array.from({ length: n }, (_, i) => i);
     const reader = new BatchReader(source, { order, batchSize: o.batchSize, prefetch: 2, what, numClasses: Number.POSITIVE_INFINITY });
     try {
       for (let k = 0; k < shards; k++) {
-        if (done.has(k)) {
-          for (let b = 0; b < batchesPerShard(k); b++) await reader.next();
+        const entry = done.get(k);
+        if (entry) {
+          let at = 0;
+          for (let b = 0; b < batchesPerShard(k); b++) {
+            const { batch } = await reader.next();
+            batch.ids.forEach((id, i) => {
+              if (entry.ids[at + i] !== id) {
+                throw new TeacherStoreError(
+                  'store-source-mismatch',
+                  `precomputeTeacher: resuming, position ${k * o.shardSize + at + i} is example ${JSON.stringify(id)}, shard ${entry.file} has ${JSON.stringify(entry.ids[at + i])}`,
+                );
+              }
+            });
+            at += batch.ids.length;
+          }
           o.onShard?.({ index: k, shards, skipped: true });
           continue;
         }
-        await runShard(
-          k,
-          async () => {
-            const { batch } = await reader.next();
-            const t = batchTensors(source, batch);
-            t.y.dispose();
-            if (t.teacherX) t.x.dispose();
-            return { ids: batch.ids, x: t.teacherX ?? t.x };
-          },
-          batchesPerShard(k),
-        );
+        await runShard(k, async () => tensorsOf((await reader.next()).batch), batchesPerShard(k));
         o.onShard?.({ index: k, shards, skipped: false });
       }
     } finally {
@@ -266,20 +388,17 @@ export async function precomputeTeacher(
     format: 'kd-teacher-store',
     version: STORE_VERSION,
     teacher: { description: live.description, fingerprint },
-    source: {
-      description: source.description ?? 'a DataSource',
-      size: n,
-      exampleShape: [...source.exampleShape],
-      idsSha256: idsHash.digest('hex'),
-    },
-    numClasses: layout.numClasses,
+    source: { ...given, idsSha256: idsHash.digest('hex') },
+    numClasses,
     taps,
     dtype: o.dtype,
     idType: idType ?? 'number',
     backend: tf.getBackend(),
     shards: entries,
   };
-  await atomicWriteFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  parseManifest(text, 'precomputeTeacher: the manifest it would write'); // never write one the reader refuses
+  await atomicWriteFile(join(dir, 'manifest.json'), text);
   return manifest;
 }
 
@@ -289,12 +408,20 @@ export interface StoredTeacherOptions {
   readonly teacher?: tfl.LayersModel;
   /** Or against a given fingerprint. */
   readonly fingerprint?: string;
+  /**
+   * Check the store against the data it will be used with: description, size, example shape, the
+   * values of in-memory tensors, and (random access) the id at each shard's first position.
+   */
+  readonly source?: DataSource | LabeledData;
 }
 
 /** Schema of {@link StoredTeacherOptions}. */
 export const storedTeacherSchema = optionsSchema<StoredTeacherOptions>()({
   teacher: z.custom<tfl.LayersModel>((v) => v instanceof tfl.LayersModel, { message: 'must be a LayersModel' }).optional(),
   fingerprint: hex.optional(),
+  source: z
+    .custom<DataSource | LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be a DataSource or { x, y } tensors' })
+    .optional(),
 });
 
 /**
@@ -326,8 +453,22 @@ export async function storedTeacher(dir: string, options: StoredTeacherOptions =
       `storedTeacher: ${dir} holds the outputs of teacher ${manifest.teacher.fingerprint} (${manifest.teacher.description}), not of ${expected}`,
     );
   }
+  if (o.teacher && o.fingerprint) {
+    throw new DistillationError('bad-option', 'storedTeacher: give option "teacher" or option "fingerprint", not both');
+  }
+  const given = o.source && (isDataSource(o.source) ? o.source : tensorSource(o.source));
+  if (o.source && given) {
+    const difference = sourceDifference(manifest.source, await identityOf(o.source, given));
+    if (difference) {
+      throw new TeacherStoreError(
+        'store-source-mismatch',
+        `storedTeacher: ${dir} was computed on ${manifest.source.description}, not on the source given: ${difference}`,
+      );
+    }
+  }
   const shards = [];
   const seen = new Set<ExampleId>();
+  const idsHash = createHash('sha256');
   for (const entry of manifest.shards) {
     const file = join(dir, entry.file);
     const bytes = await readFile(file).catch(() => undefined);
@@ -343,8 +484,24 @@ export async function storedTeacher(dir: string, options: StoredTeacherOptions =
       if (seen.has(id))
         throw new TeacherStoreError('store-bad-shard', `storedTeacher: shard ${file} repeats example id ${JSON.stringify(id)}`);
       seen.add(id);
+      idsHash.update(`${JSON.stringify(id)}\n`);
     }
     shards.push(rows);
+  }
+  if (idsHash.digest('hex') !== manifest.source.idsSha256) {
+    throw new TeacherStoreError(
+      'store-bad-shard',
+      `storedTeacher: the ids in ${dir}'s shards are not those its manifest records (source.idsSha256)`,
+    );
+  }
+  if (given) {
+    let position = 0;
+    const firsts = shards.map((rows) => {
+      const first = { position, id: rows.ids[0]! };
+      position += rows.ids.length;
+      return first;
+    });
+    await spotCheck(given, firsts, `storedTeacher: ${dir}`);
   }
   return teacherFromShards(manifest, shards, `stored teacher "${dir}" (${manifest.teacher.description})`);
 }

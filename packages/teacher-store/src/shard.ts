@@ -14,6 +14,7 @@ import {
   vectorFromArray,
 } from 'apache-arrow';
 import { TeacherStoreError } from './errors';
+import { toHalf } from './half';
 import type { StoreManifest } from './manifest';
 
 /** The outputs of a shard's examples, row-major. */
@@ -31,9 +32,9 @@ export const tapColumn = (name: string) => `tap/${name}`;
 /** Values per example of a tap of `shape` (batch dimension first). */
 export const tapWidth = (shape: readonly (number | null)[]) => shape.slice(1).reduce<number>((a, b) => a * (b ?? 0), 1);
 
-function column(values: Float32Array, width: number, rows: number, dtype: StoreManifest['dtype']) {
+function column(values: Float32Array, width: number, rows: number, dtype: StoreManifest['dtype'], where: string) {
   const type = dtype === 'float16' ? new Float16() : new Float32();
-  const data = dtype === 'float16' ? Uint16Array.from(values, (v) => util.float64ToUint16(v)) : values;
+  const data = dtype === 'float16' ? Uint16Array.from(values, (v) => toHalf(v, where)) : values;
   const child = makeData({ type, length: rows * width, data } as never);
   return makeVector(
     makeData({ type: new FixedSizeList(width, new Field('value', type, false)), length: rows, nullCount: 0, child } as never),
@@ -45,10 +46,10 @@ export function encodeShard(rows: ShardRows, layout: Pick<StoreManifest, 'numCla
   const n = rows.ids.length;
   const columns: Record<string, ReturnType<typeof makeVector>> = {
     id: vectorFromArray(rows.ids.map(String), new Utf8()) as never,
-    logits: column(rows.logits, layout.numClasses, n, layout.dtype),
+    logits: column(rows.logits, layout.numClasses, n, layout.dtype, 'logits'),
   };
   for (const [name, shape] of Object.entries(layout.taps))
-    columns[tapColumn(name)] = column(rows.taps[name]!, tapWidth(shape), n, layout.dtype);
+    columns[tapColumn(name)] = column(rows.taps[name]!, tapWidth(shape), n, layout.dtype, `tap ${name}`);
   return tableToIPC(new Table(columns), 'file');
 }
 
@@ -81,8 +82,11 @@ export function decodeShard(bytes: Uint8Array, manifest: StoreManifest, file: st
     let at = 0;
     for (const chunk of vector.data) {
       const child = chunk.children[0]!;
-      const base = child.offset + chunk.offset * width;
-      const values = child.values.subarray(base, base + chunk.length * width);
+      if (chunk.nullCount > 0 || child.nullCount > 0) {
+        throw new TeacherStoreError('store-bad-shard', `${file}: column "${name}" holds nulls; the format says not null`);
+      }
+      // arrow slices a list's child with the list: index the child's own values from its offset.
+      const values = child.values.subarray(child.offset, child.offset + chunk.length * width);
       if (manifest.dtype === 'float16') for (let i = 0; i < values.length; i++) out[at + i] = util.uint16ToFloat64(values[i] as number);
       else out.set(values as Float32Array, at);
       at += chunk.length * width;
@@ -93,7 +97,17 @@ export function decodeShard(bytes: Uint8Array, manifest: StoreManifest, file: st
   if (!idVector || String(idVector.type) !== 'Utf8') {
     throw new TeacherStoreError('store-bad-shard', `${file}: column "id" must be Utf8, got ${idVector ? String(idVector.type) : 'none'}`);
   }
-  const ids = (idVector.toArray() as string[]).map((id) => (manifest.idType === 'number' ? Number(id) : id));
+  if (idVector.nullCount > 0) throw new TeacherStoreError('store-bad-shard', `${file}: column "id" holds nulls`);
+  const ids = (idVector.toArray() as string[]).map((id) => {
+    if (manifest.idType === 'string') return id;
+    const number = Number(id);
+    if (String(number) !== id)
+      throw new TeacherStoreError(
+        'store-bad-shard',
+        `${file}: id ${JSON.stringify(id)} is not a number written as String(number) (idType "number")`,
+      );
+    return number;
+  });
   const taps: Record<string, Float32Array> = {};
   for (const [name, shape] of Object.entries(manifest.taps)) taps[name] = read(tapColumn(name), tapWidth(shape));
   return { ids, logits: read('logits', manifest.numClasses), taps };

@@ -3,7 +3,17 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Distiller, definePlugin, hardLabel, type SequentialSource, type SourceBatch, sgd, softTargets, tensorSource } from '@kd/core';
+import {
+  Distiller,
+  definePlugin,
+  ensembleTeacher,
+  hardLabel,
+  type SequentialSource,
+  type SourceBatch,
+  sgd,
+  softTargets,
+  tensorSource,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -252,5 +262,99 @@ describe('precomputeTeacher + storedTeacher', () => {
     expect(await modelFingerprint(a)).toBe(await modelFingerprint(b));
     expect(await modelFingerprint(a)).not.toBe(await modelFingerprint(c));
     for (const m of [a, b, c]) m.dispose();
+  });
+
+  it('float16: values just below powers of two round up with their carry, tiny values to zero, out-of-range values are refused', async () => {
+    const data = toyData(8, 6, 3, 9);
+    const fingerprint = 'a'.repeat(64);
+    const fixed = (row: number[]) => (x: tf.Tensor) => tf.tile(tf.tensor2d([row]), [x.shape[0]!, 1]);
+    const dir = fresh();
+    await precomputeTeacher(fixed([1.9999, 7.9995, 1e-8]), data, dir, { dtype: 'float16', shardSize: 8, batchSize: 8, fingerprint });
+    const stored = await storedTeacher(dir);
+    const values = tf.tidy(() => Array.from(stored.predict(tf.zeros([1, 6]), { ids: [3] }).logits.dataSync()));
+    expect(values).toEqual([2, 8, 0]);
+    await expectRefused(
+      () => precomputeTeacher(fixed([70000, 0, 0]), data, fresh(), { dtype: 'float16', shardSize: 8, batchSize: 8, fingerprint }),
+      'store-bad-value',
+      '70000 cannot be stored as float16',
+    );
+    disposeData(data);
+  });
+
+  it('checks the source: another source is refused for a complete store and by storedTeacher({ source }); a resume on other data starts over', async () => {
+    const a = toyData(24, 6, 3, 10);
+    const b = toyData(24, 6, 3, 11);
+    const teacher = mlp(6, 12, 3, 206, { name: 't' });
+    const dir = fresh();
+    await precomputeTeacher(teacher, a, dir, { shardSize: 8, batchSize: 8 });
+    await expectRefused(
+      () => precomputeTeacher(teacher, b, dir, { shardSize: 8, batchSize: 8 }),
+      'store-fingerprint-mismatch',
+      'contentSha256',
+    );
+    await expectRefused(() => storedTeacher(dir, { source: b }), 'store-source-mismatch', 'not on the source given: contentSha256');
+    expect((await storedTeacher(dir, { source: a, teacher })).numClasses).toBe(3);
+    // Killed on a, resumed on b: nothing of a is kept.
+    const resumed = fresh();
+    const kill = {
+      shardSize: 8,
+      batchSize: 8,
+      onShard: ({ index }: { index: number }) => {
+        if (index === 0) throw new Error('killed');
+      },
+    };
+    await expect(precomputeTeacher(teacher, a, resumed, kill)).rejects.toThrow('killed');
+    const manifest = await precomputeTeacher(teacher, b, resumed, { shardSize: 8, batchSize: 8 });
+    const reference = await precomputeTeacher(teacher, b, fresh(), { shardSize: 8, batchSize: 8 });
+    expect(manifest.shards).toEqual(reference.shards);
+    teacher.dispose();
+    disposeData(a);
+    disposeData(b);
+  });
+
+  it('refuses repeated ids while precomputing, a stored member of an augmented ensemble, and an undeclared transform with a stored teacher', async () => {
+    const data = toyData(16, 6, 3, 12);
+    const teacher = mlp(6, 12, 3, 207, { name: 't' });
+    const rows = tensorSource(data);
+    const repeated = { ...rows, read: (p: Int32Array) => ({ ...(rows.read(p) as SourceBatch), ids: Array.from(p, (i) => i % 12) }) };
+    await expectRefused(
+      () => precomputeTeacher(teacher, repeated, fresh(), { shardSize: 8, batchSize: 8 }),
+      'store-bad-shard',
+      'yields example id 0 twice',
+    );
+    const dir = fresh();
+    await precomputeTeacher(teacher, data, dir, { shardSize: 8, batchSize: 8 });
+    const stored = await storedTeacher(dir);
+    const student = mlp(6, 8, 3, 1);
+    const optimizer = sgd({ learningRate: 0.1 });
+    const declared = definePlugin<void>({ name: 'jitter', changesTeacherInput: true, transformBatch: (b) => b });
+    const ensemble = new Distiller({ student, teacher: ensembleTeacher([stored, teacher]), optimizer }).use(
+      declared,
+      softTargets({ temperature: 2 }),
+    );
+    await expectRefused(() => ensemble.fit(data, { epochs: 1 }), 'precomputed-teacher-transformed', 'plugin(s) [jitter]');
+    const sneaky = definePlugin<void>({ name: 'sneaky', transformBatch: (b) => ({ ...b, x: tf.add(b.x, 1) }) });
+    const undeclared = new Distiller({ student, teacher: stored, optimizer }).use(sneaky, softTargets({ temperature: 2 }));
+    await expectRefused(
+      () => undeclared.fit(data, { epochs: 1, batchSize: 8 }),
+      'precomputed-teacher-transformed',
+      'A transform of [sneaky] changed',
+    );
+    expect(optimizer.iterations).toBe(0);
+    expect(undeclared.teacherCacheStats()).toMatchObject({ active: false, reason: expect.stringContaining('precomputed') });
+    for (const d of [ensemble, undeclared]) d.dispose();
+    for (const m of [student, teacher]) m.dispose();
+    optimizer.dispose();
+    disposeData(data);
+  });
+
+  it('modelFingerprint renames only name fields: a layer named like an activation does not collide', async () => {
+    const build = (name: string, activation: 'relu' | 'linear') =>
+      tfl.sequential({
+        layers: [tfl.layers.dense({ inputShape: [2], units: 2, name, activation, kernelInitializer: tfl.initializers.ones() })],
+      });
+    const [a, b] = [build('relu', 'relu'), build('linear', 'linear')];
+    expect(await modelFingerprint(a)).not.toBe(await modelFingerprint(b));
+    for (const m of [a, b]) m.dispose();
   });
 });
