@@ -225,20 +225,18 @@ export async function precomputeTeacher(
   const done = new Map<number, ShardEntry & { ids: ExampleId[] }>();
   const partial = await readFile(join(dir, PARTIAL), 'utf8').catch(() => undefined);
   if (partial !== undefined) {
-    let saved: { identity?: string; shards?: Record<string, ShardEntry> } | undefined;
+    let saved: { identity?: string; idType?: 'number' | 'string'; shards?: Record<string, ShardEntry> } | undefined;
     try {
       saved = JSON.parse(partial);
     } catch {
       saved = undefined; // a torn file: start over
     }
     if (saved?.identity === identity) {
-      const layoutManifest = { ...layout, idType: 'string', source: given } as unknown as StoreManifest;
+      const shardLayout = { ...layout, idType: saved.idType ?? 'string' };
       for (const [k, entry] of Object.entries(saved.shards ?? {})) {
         const bytes = await readFile(join(dir, entry.file)).catch(() => undefined);
         if (!bytes || sha256(bytes) !== entry.sha256) continue;
-        const rows = decodeShard(bytes, layoutManifest, entry.file, entry.rows);
-        const idType = (saved as { idType?: 'number' | 'string' }).idType ?? 'string';
-        done.set(Number(k), { ...entry, ids: rows.ids.map((id) => (idType === 'number' ? Number(id) : id)) });
+        done.set(Number(k), { ...entry, ids: [...decodeShard(bytes, shardLayout, entry.file, entry.rows).ids] });
       }
     }
   }

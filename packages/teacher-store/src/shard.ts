@@ -54,7 +54,12 @@ export function encodeShard(rows: ShardRows, layout: Pick<StoreManifest, 'numCla
 }
 
 /** Reads a shard written by {@link encodeShard} (or any writer following the spec); checks its columns against the manifest. */
-export function decodeShard(bytes: Uint8Array, manifest: StoreManifest, file: string, expectedRows: number): ShardRows {
+export function decodeShard(
+  bytes: Uint8Array,
+  manifest: Pick<StoreManifest, 'numClasses' | 'taps' | 'dtype' | 'idType'>,
+  file: string,
+  expectedRows: number,
+): ShardRows {
   let table: Table;
   try {
     table = tableFromIPC(bytes);
