@@ -1,4 +1,4 @@
-import { DistillationError, optionsSchema, parseOptions, type TeacherLike, toTeacher } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions, type Teacher, type TeacherBatch, type TeacherLike, toTeacher } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { SpecialistsError } from './errors';
@@ -297,12 +297,20 @@ function distributions(
  * specialist only on the examples it is active for, and returns `log q` `[batch, classes]` of
  * {@link combineDistributions}. Exactly the generalist's log-probabilities where no specialist is
  * active. Synchronous; call outside gradient tapes. Caller disposes the result.
+ *
+ * `batch` names the rows of `x` (`ids`, in row order), as `@kd/core`'s `Teacher.predict` takes
+ * it: the generalist gets it as given, and each specialist the ids of the rows it runs on, in the
+ * same order, so members that look their outputs up by id (a stored teacher of
+ * `@kd/teacher-store`) work. When `batch.ids` does not name every row (the Distiller passes
+ * `{ ids: [] }` for a batch without ids) the specialists get `{ ids: [] }`; model members ignore
+ * the ids either way.
  */
 export function combine(
   generalist: TeacherLike,
   specialists: readonly Specialist[],
   x: tf.Tensor,
   options: CombineOptions = {},
+  batch?: TeacherBatch,
 ): tf.Tensor2D {
   const parsed = parseOptions(combineSchema, options, 'combine');
   checkGeneralist(generalist, 'combine');
@@ -314,29 +322,52 @@ export function combine(
     x,
     parsed,
     'combine',
+    batch,
   ).logits;
 }
 
-/** {@link combine} on already normalised teachers and parsed options; also returns the active counts. */
+/**
+ * The {@link TeacherBatch} for the rows `rows` of a batch named by `batch`: its other fields with
+ * the ids of those rows, in the order of `rows` (none when `batch.ids` does not name every one of
+ * the batch's `size` rows); undefined without a batch.
+ */
+function subsetBatch(batch: TeacherBatch | undefined, size: number, rows: Int32Array): TeacherBatch | undefined {
+  if (batch == null) return undefined;
+  const ids = Array.isArray(batch.ids) && batch.ids.length === size ? batch.ids : undefined;
+  return { ...batch, ids: ids ? Array.from(rows, (b) => ids[b]!) : [] };
+}
+
+/**
+ * {@link combine} on already normalised teachers and parsed options; also returns the active
+ * counts. `batch` is forwarded to the generalist and, subset to each specialist's rows, to the
+ * specialists (see {@link combine}).
+ */
 export function combineWith(
-  generalist: ReturnType<typeof toTeacher>,
-  specialists: readonly { readonly teacher: ReturnType<typeof toTeacher>; readonly classes: readonly number[] }[],
+  generalist: Teacher,
+  specialists: readonly { readonly teacher: Teacher; readonly classes: readonly number[] }[],
   x: tf.Tensor,
   options: z.output<typeof combineSchema>,
   where: string,
+  batch?: TeacherBatch,
 ): CombineResult {
   if (!(x instanceof tf.Tensor))
     throw new DistillationError('bad-option', `${where}: x must be a tf.Tensor batch, got ${x === null ? 'null' : typeof x}`);
   let activeCount: Int32Array = new Int32Array(0);
   const logits = tf.tidy(() => {
-    const generalistLogits = generalist.predict(x).logits;
+    const generalistLogits = generalist.predict(x, batch).logits;
     if (generalistLogits.rank !== 2) {
       throw new DistillationError(
         'logits-not-2d',
         `${where}: the generalist must output [batch, classes]; got [${generalistLogits.shape}]`,
       );
     }
-    const batch = generalistLogits.shape[0];
+    const size = generalistLogits.shape[0];
+    if (size !== x.shape[0]) {
+      throw new DistillationError(
+        'logits-not-2d',
+        `${where}: the generalist must output [batch, classes] logits, one row per example; it output [${generalistLogits.shape}] for ${x.shape[0]} examples`,
+      );
+    }
     const active = activeFlags(
       generalistLogits,
       specialists.map((s) => s.classes),
@@ -347,16 +378,16 @@ export function combineWith(
       const rows = Int32Array.from(active.flatMap((flags, b) => (flags[m] ? [b] : [])));
       const flags = active.map((f) => f[m]!);
       const width = s.classes.length + 1;
-      if (rows.length === 0) return { classes: s.classes, logits: tf.zeros([batch, width]) as tf.Tensor2D, active: flags };
+      if (rows.length === 0) return { classes: s.classes, logits: tf.zeros([size, width]) as tf.Tensor2D, active: flags };
       const index = tf.tensor1d(rows, 'int32');
-      const sub = s.teacher.predict(tf.gather(x, index)).logits;
+      const sub = s.teacher.predict(tf.gather(x, index), subsetBatch(batch, size, rows)).logits;
       if (sub.rank !== 2 || sub.shape[0] !== rows.length || sub.shape[1] !== width) {
         throw new SpecialistsError(
           'specialist-output-mismatch',
           `${where}: specialist ${m} covers ${s.classes.length} classes and must output [batch, ${width}] logits (last = dustbin); it output [${sub.shape}]`,
         );
       }
-      const full = tf.scatterND(tf.reshape(index, [rows.length, 1]), tf.cast(sub, 'float32'), [batch, width]) as tf.Tensor2D;
+      const full = tf.scatterND(tf.reshape(index, [rows.length, 1]), tf.cast(sub, 'float32'), [size, width]) as tf.Tensor2D;
       return { classes: s.classes, logits: full, active: flags };
     });
     const result = distributions(generalistLogits, predictions, { ...options, trace: false }, where);

@@ -1,4 +1,4 @@
-import { type RandomAccessSource, SeededRandom } from '@kd/core';
+import { DistillationError, type RandomAccessSource, SeededRandom, type Teacher } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -32,6 +32,16 @@ const points = [Float64Array.from([0, 0]), Float64Array.from([1, 1])];
 const member = { model: specialist, classes: [0, 1] };
 const spec = (logits: tf.Tensor2D, classes = [0, 1], active: ArrayLike<number> = [1, 1, 1]) => ({ classes, logits, active });
 const ensemble = new SpecialistEnsemble(generalist, [member]);
+/** A teacher that declares its classes (a stored teacher) and is never run. */
+const declaring = (numClasses: number): Teacher => ({
+  kind: 'kd-teacher',
+  description: `declares ${numClasses}`,
+  numClasses,
+  tap: () => ({}),
+  predict: () => {
+    throw new DistillationError('bad-teacher', 'never run');
+  },
+});
 const train = { optimizer, epochs: 1 };
 /** A source of 6 examples of 4 features that declares no labels (and one that does). */
 const unlabelled: RandomAccessSource = {
@@ -465,7 +475,25 @@ const cases: BadInput[] = [
     'specialist-output-mismatch',
     'must output [batch, 3] logits (last = dustbin)',
   ],
+  [
+    'combine: generalist rows != examples',
+    () => combine((t: tf.Tensor) => tf.zeros([t.shape[0]! + 1, 5]), [member], x),
+    'logits-not-2d',
+    'combine: the generalist must output [batch, classes] logits, one row per example; it output [4,5] for 3 examples',
+  ],
   // SpecialistEnsemble, coverageCounts
+  [
+    'SpecialistEnsemble: a specialist declares other than classes + 1 outputs',
+    () => new SpecialistEnsemble(generalist, [{ model: declaring(4), classes: [0, 1] }]),
+    'specialist-output-mismatch',
+    'SpecialistEnsemble: specialist 0 covers 2 classes and must output 3 logits (last = dustbin); it declares 4',
+  ],
+  [
+    'SpecialistEnsemble: classes outside the declared numClasses',
+    () => new SpecialistEnsemble(declaring(5), [{ model: specialist, classes: [1, 5] }]),
+    'bad-subset',
+    'SpecialistEnsemble: specialist 0 classes [1,5]: class 5 is not in [0, 5)',
+  ],
   [
     'SpecialistEnsemble: unknown key',
     () => new SpecialistEnsemble(generalist, [member], { stepss: 10 } as never),

@@ -9,6 +9,7 @@ import {
   type LabeledData,
   optionsSchema,
   parseOptions,
+  type TeacherBatch,
   type TeacherLike,
   toTeacher,
 } from '@kd/core';
@@ -34,7 +35,9 @@ export const generalistProbabilitiesSchema = optionsSchema<GeneralistProbabiliti
  * `data`, in order (inference mode): what {@link confusableSubsets} clusters. `data` is an input
  * tensor `[N, ...]`, `{ x, y }` tensors (`x` is used) or a `DataSource`, read batch by batch in
  * position order (random access or front to back; only the `[N, classes]` result is kept). Pass
- * the same source as `confusableSubsets`' `labels` for `method: 'confusion'`.
+ * the same source as `confusableSubsets`' `labels` for `method: 'confusion'`. The generalist gets
+ * each batch's ids (`@kd/core`'s `TeacherBatch`: the positions for tensors, the source's ids for a
+ * `DataSource`), so a teacher that looks its outputs up by id (a stored teacher) works.
  *
  * Checks before any work: the options (`unknown-option`, `bad-option`), the generalist (core's
  * `bad-teacher`), the data (core's `bad-data` / `empty-data`, or `checkSource`'s `bad-source` /
@@ -57,9 +60,9 @@ export async function generalistProbabilities(
   checkGeneralist(generalist, 'generalistProbabilities');
   const teacher = toTeacher(generalist);
   const inputShape = generalist instanceof tfl.LayersModel ? generalist.inputs[0]?.shape.slice(1) : undefined;
-  const probabilities = (x: tf.Tensor): tf.Tensor2D =>
+  const probabilities = (x: tf.Tensor, batch: TeacherBatch): tf.Tensor2D =>
     tf.tidy(() => {
-      const logits = teacher.predict(x).logits;
+      const logits = teacher.predict(x, batch).logits;
       if (logits.rank !== 2 || logits.shape[0] !== x.shape[0]) {
         throw new SpecialistsError(
           'bad-probabilities',
@@ -82,7 +85,9 @@ export async function generalistProbabilities(
     const parts: tf.Tensor2D[] = [];
     try {
       for (let start = 0; start < n; start += batchSize) {
-        parts.push(tf.tidy(() => probabilities(tf.slice(x, start, Math.min(batchSize, n - start)))));
+        const size = Math.min(batchSize, n - start);
+        const ids = Array.from({ length: size }, (_, i) => start + i);
+        parts.push(tf.tidy(() => probabilities(tf.slice(x, start, size), { ids })));
       }
       return parts.length === 1 ? parts.shift()! : tf.concat(parts, 0);
     } finally {
@@ -101,7 +106,7 @@ export async function generalistProbabilities(
   try {
     for (let start = 0; start < n; start += batchSize) {
       const { batch } = await reader.next();
-      const p = tf.tidy(() => probabilities(batchTensors(source, batch).x));
+      const p = tf.tidy(() => probabilities(batchTensors(source, batch).x, { ids: batch.ids }));
       const values = await p.data();
       p.dispose();
       if (rows && p.shape[1] !== classes) {
