@@ -25,8 +25,12 @@ import { shuffleBufferOrder } from './shuffleBuffer';
 import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAccess, tensorSource } from './source';
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
-import { TeacherCache, type TeacherCacheMode, type TeacherCacheStats, type TeacherCacheStore } from './teacherCache';
+import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
+import type { TeacherCacheStore } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
+
+/** `'memory'`: the Distiller's default teacher-output cache; `'off'`: none (see {@link DistillerConfig.teacherCache}). */
+export type TeacherCacheMode = 'memory' | 'off';
 
 /** Construction options of a {@link Distiller}. */
 export interface DistillerConfig {
@@ -50,11 +54,14 @@ export interface DistillerConfig {
    */
   readonly trainable?: (variable: tf.Variable) => boolean;
   /**
-   * Teacher-output cache across epochs (see {@link TeacherCacheMode}). Default `'memory'`: safe
-   * by construction, it serves only steps whose teacher input no plugin transformed. A
-   * {@link TeacherCacheStore} works like `'memory'` and also keeps complete outputs in the store,
-   * keyed by content, for other Distillers or later runs (`memoryTeacherCacheStore()`,
-   * `fileTeacherCacheStore(dir)` from `@kd/core/node`).
+   * The Distiller's default teacher-output cache. `'memory'` (default) wraps the teacher in a
+   * cache like `cachedTeacher` that serves in-memory training tensors and steps aside, with the
+   * reason in `teacherCacheStats()`, for a DataSource or a plugin that declares
+   * `changesTeacherInput`; it never changes a result, only saves work. A {@link TeacherCacheStore}
+   * works like `'memory'` and also keeps complete outputs in the store, keyed by content, for
+   * other Distillers or later runs (`memoryTeacherCacheStore()`, `fileTeacherCacheStore(dir)` from
+   * `@kd/core/node`). `'off'`: the teacher runs every step. Ignored for a teacher that is already
+   * a `cachedTeacher` or precomputed (a stored teacher).
    */
   readonly teacherCache?: TeacherCacheMode | TeacherCacheStore;
   /** Largest teacher cache in bytes; a larger one is not kept (see `teacherCacheStats()`). Default 1 GiB. */
@@ -212,11 +219,12 @@ export class Distiller {
   private epochsDone = 0;
   private globalStep = 0;
   private history: EpochLogs[] = [];
-  private readonly cache?: TeacherCache;
+  /** Whether the Distiller wrapped the teacher in its default cache (and so clears it on dispose). */
+  private readonly ownsCache: boolean;
+  /** Whether the teacher's `begin` ran in the current fit (its `end` is then due). */
+  private teacherStarted = false;
   private disposed = false;
   private fitting = false;
-  /** Why the teacher cache does not serve the current fit (its data is not in-memory tensors). */
-  private cacheBypass?: string;
   /** Where a restored checkpoint stopped inside an epoch. */
   private position?: EpochPosition;
 
@@ -233,21 +241,28 @@ export class Distiller {
     }
     parseOptions(distillerConfigSchema, config, 'Distiller');
     this.student = config.student;
-    this.teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
+    const teacher = config.teacher === undefined ? undefined : toTeacher(config.teacher);
+    const cacheMode = config.teacherCache ?? 'memory';
+    const store = typeof cacheMode === 'object' && cacheMode !== null ? cacheMode : undefined;
+    // The default: a cache that steps aside where it cannot hold (see DistillerConfig.teacherCache).
+    this.ownsCache = teacher !== undefined && cacheMode !== 'off' && !teacher.precomputed && !isCachedTeacher(teacher);
+    this.teacher = this.ownsCache
+      ? defaultTeacherCache(teacher!, {
+          ...(config.teacherCacheMaxBytes !== undefined ? { maxBytes: config.teacherCacheMaxBytes } : {}),
+          ...(store ? { store } : {}),
+        })
+      : teacher;
     this.optimizer = config.optimizer;
     this.seed = config.seed ?? 0;
     this.trainable = config.trainable;
-    const cacheMode = config.teacherCache ?? 'memory';
-    const store = typeof cacheMode === 'object' && cacheMode !== null ? cacheMode : undefined;
-    if (this.teacher && cacheMode !== 'off') {
-      this.cache = new TeacherCache(this.teacher, config.teacher, { maxBytes: config.teacherCacheMaxBytes, ...(store ? { store } : {}) });
-    }
   }
 
-  /** Counters of the teacher-output cache; undefined without a teacher or with `teacherCache: 'off'`. */
+  /**
+   * Counters of the teacher-output cache (the default one, or a `cachedTeacher` given as the
+   * teacher); undefined without a teacher, with `teacherCache: 'off'` or a teacher without a cache.
+   */
   teacherCacheStats(): TeacherCacheStats | undefined {
-    const stats = this.cache?.stats();
-    return stats && this.cacheBypass ? { ...stats, active: false, reason: this.cacheBypass } : stats;
+    return isCachedTeacher(this.teacher) ? this.teacher.stats() : undefined;
   }
 
   /**
@@ -335,10 +350,21 @@ export class Distiller {
       );
     }
     this.fitting = true;
+    let failed = false;
     try {
       return await this.fitOnce(data, options);
+    } catch (error) {
+      failed = true;
+      throw error;
     } finally {
       this.fitting = false;
+      if (this.teacherStarted) {
+        this.teacherStarted = false;
+        // A failing end() must not hide the error that ended the fit.
+        const ending = this.teacher!.end?.();
+        if (failed) await ending?.catch(() => undefined);
+        else await ending;
+      }
     }
   }
 
@@ -410,15 +436,15 @@ export class Distiller {
       }
       if (saved) await this.restoreCheckpoint(saved);
     }
-    const changing = this.slots.filter((s) => s.plugin.changesTeacherInput).map((s) => s.plugin.name);
-    this.cacheBypass = this.teacher?.precomputed
-      ? 'the teacher is precomputed (a stored teacher): there is nothing to keep'
-      : !tensors
-        ? 'the training data is a DataSource; the cache keeps outputs of in-memory tensors only'
-        : changing.length > 0
-          ? `plugin(s) [${changing.join(', ')}] change the teacher's input every step (changesTeacherInput), so kept outputs would not hold`
-          : undefined;
-    if (this.teacherNeeded() && !this.cacheBypass) await this.cache?.begin(tensors!, this.teacherTaps());
+    if (this.teacher && this.teacherNeeded()) {
+      this.teacherStarted = true;
+      await this.teacher.begin?.({
+        source,
+        ...(tensors ? { tensors } : {}),
+        taps: this.teacherTaps(),
+        inputChangers: this.slots.filter((s) => s.plugin.changesTeacherInput).map((s) => s.plugin.name),
+      });
+    }
 
     const emit = async (event: ProgressEvent) => options.onEvent?.(event);
     const n = source.size;
@@ -766,7 +792,7 @@ export class Distiller {
   dispose(): void {
     if (this.fitting) throw new DistillationError('fit-in-progress', 'dispose: wait for fit() to finish before disposing');
     this.disposed = true;
-    this.cache?.clear();
+    if (this.ownsCache && isCachedTeacher(this.teacher)) this.teacher.clear();
     for (const slot of [...this.slots].reverse()) {
       if (slot.state !== undefined) slot.plugin.dispose?.(slot.state);
       slot.state = undefined;
@@ -966,18 +992,19 @@ export class Distiller {
           );
         }
       }
-      if (this.teacher?.precomputed && this.teacherNeeded() && (batch.x !== gathered.x || batch.teacherX !== gathered.teacherX)) {
+      // Whether the teacher's input is not the example as read (a transform replaced it).
+      const transformed = (batch.teacherX ?? batch.x) !== (gathered.teacherX ?? gathered.x);
+      if (this.teacher?.precomputed && this.teacherNeeded() && transformed) {
         const transforms = this.slots.filter((s) => s.plugin.transformBatch).map((s) => s.plugin.name);
         throw new DistillationError(
           'precomputed-teacher-transformed',
           `A transform of [${transforms.join(', ')}] changed the step's inputs, but the teacher (${this.teacher.description}) holds outputs computed ahead for the untransformed inputs; declare changesTeacherInput on that plugin (it is then refused up front) or use the live teacher`,
         );
       }
-      const teacher: TeacherOutputs | undefined = !this.teacherNeeded()
-        ? undefined
-        : this.cache && !this.cacheBypass
-          ? await this.cache.predict(batch, gathered)
-          : this.teacher && toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [] }));
+      const teacher: TeacherOutputs | undefined =
+        this.teacher && this.teacherNeeded()
+          ? toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
+          : undefined;
       const names: string[] = [];
       const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];

@@ -51,6 +51,10 @@ export const coreErrorCodes = {
   'not-set-up': 'restore() was called before fit() set up the plugins (use fit({ resume: true })).',
   'io-error': 'Reading or writing a file failed; the message names the path and the operation.',
   'teacher-cache': 'The teacher-output cache cannot serve this run.',
+  'cached-teacher-transformed':
+    'A cachedTeacher was used with a plugin that declares changesTeacherInput: outputs kept per example would not hold for the transformed inputs.',
+  'no-fingerprint':
+    'A teacher-output store needs content fingerprints, but the teacher (a function or GraphModel without a given fingerprint) or the data source (no fingerprint()) has none.',
   'bad-teacher-cache': 'A teacher-output cache store or entry is invalid.',
   'bad-stage': 'A stage of fitStages is invalid.',
   'no-output': 'A model produced no output.',

@@ -15,7 +15,8 @@ export {
   type TensorRecord,
 } from './checkpoint';
 export { validateData } from './data';
-export { Distiller, type DistillerConfig, type FitOptions, type History } from './distiller';
+export { type ContentDigest, sha256Digest } from './digest';
+export { Distiller, type DistillerConfig, type FitOptions, type History, type TeacherCacheMode } from './distiller';
 export {
   type CoreErrorCode,
   coreErrorCodes,
@@ -37,6 +38,7 @@ export {
   progressBar,
   type TextSink,
 } from './events';
+export { modelFingerprint, tensorsFingerprint } from './fingerprints';
 export { hardLabelLoss } from './losses/hardLabelLoss';
 export { klDivergence } from './losses/klDivergence';
 export { logitMatchingLoss } from './losses/logitMatchingLoss';
@@ -129,18 +131,15 @@ export {
   type TeacherBatch,
   type TeacherFunction,
   type TeacherLike,
+  type TeacherRun,
   toTeacher,
 } from './teacher';
 export {
-  dataFingerprint,
-  memoryTeacherCacheStore,
-  TeacherCache,
-  type TeacherCacheMode,
-  type TeacherCacheOptions,
+  type CachedTeacher,
+  type CachedTeacherOptions,
+  cachedTeacher,
+  isCachedTeacher,
   type TeacherCacheStats,
-  type TeacherCacheStore,
-  type TeacherOutputRecord,
-  teacherFingerprint,
-  teacherOutputKey,
-} from './teacherCache';
+} from './teacherCache/cachedTeacher';
+export { memoryTeacherCacheStore, type TeacherCacheStore, type TeacherOutputRecord } from './teacherCache/stores';
 export { ensembleOutputs, toTeacherOutputs } from './teacherOutputs';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { LabeledData } from './batch';
 import { DistillationError } from './errors';
+import { tensorsFingerprint } from './fingerprints';
 
 /** A stable identifier of one example (kept by subsets and splits; what stores key by). */
 export type ExampleId = number | string;
@@ -37,6 +38,12 @@ export interface SourceInfo {
   readonly description?: string;
   /** The name of each class, by label, when the source knows them (an image folder's sub-folders). */
   readonly classNames?: readonly string[];
+  /**
+   * Hex content fingerprint of the examples (their ids, inputs and labels), without reading them
+   * all when the source can tell otherwise (an image folder: its file list, sizes and mtimes).
+   * Teacher-output stores key by it; a source without one cannot be cached in a store.
+   */
+  fingerprint?(): Promise<string>;
   /**
    * Releases what the source holds (decode workers, open files). The code that made the source
    * calls it when done with it; the Distiller never does (a source may serve several fits,
@@ -129,6 +136,7 @@ export function tensorSource(data: LabeledData, description = 'in-memory tensors
     ...(data.teacherX ? { teacherExampleShape: data.teacherX.shape.slice(1) } : {}),
     labels,
     description,
+    fingerprint: () => tensorsFingerprint([data.x, data.y, data.teacherX]),
     read(positions) {
       const x = rows(data.x, positions);
       const teacherX = data.teacherX && rows(data.teacherX, positions);
@@ -180,6 +188,11 @@ export function checkSource(
       'bad-source',
       `${name}: a source needs exactly one of read(positions) (random access) or stream() (front to back), it has ${reads ? 'both' : 'neither'}`,
     );
+  }
+  for (const hook of ['fingerprint', 'close'] as const) {
+    if (source[hook] !== undefined && typeof source[hook] !== 'function') {
+      throw new DistillationError('bad-source', `${name}: ${hook} must be a function, got ${typeof source[hook]}`);
+    }
   }
   checkShape(source.exampleShape, 'exampleShape', name);
   if (source.teacherExampleShape !== undefined) checkShape(source.teacherExampleShape, 'teacherExampleShape', name);

@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
+import type { LabeledData } from './batch';
+import { sha256Digest } from './digest';
 import { DistillationError } from './errors';
+import { modelFingerprint } from './fingerprints';
 import { optionsSchema, parseOptions } from './options';
 import type { EnsembleMean, TeacherPrediction } from './plugin';
-import type { ExampleId } from './source';
+import type { DataSource, ExampleId } from './source';
 import { type LayerShape, TappedModel } from './taps';
 import { ensembleOutputs } from './teacherOutputs';
 
@@ -23,6 +26,23 @@ export type TeacherLike = tfl.LayersModel | PredictingModel | TeacherFunction | 
 export interface TeacherBatch {
   /** The stable id of each example, in row order (a source's ids; positions for tensors). */
   readonly ids: readonly ExampleId[];
+  /**
+   * True when a plugin's `transformBatch` replaced the teacher's input this step (it is not the
+   * example as read): outputs kept or stored per example do not hold for it.
+   */
+  readonly transformed?: boolean;
+}
+
+/** What a teacher learns at the start of every Distiller `fit` (see {@link Teacher.begin}). */
+export interface TeacherRun {
+  /** The training data as the Distiller reads it (in-memory tensors are wrapped by `tensorSource`). */
+  readonly source: DataSource;
+  /** The in-memory tensors behind `source`, when the data was given as tensors. */
+  readonly tensors?: LabeledData;
+  /** The teacher layers the plugins tap (already passed to `tap`). */
+  readonly taps: readonly string[];
+  /** Plugins that declare `changesTeacherInput`: the teacher's input is transformed every step. */
+  readonly inputChangers: readonly string[];
 }
 
 /**
@@ -44,6 +64,19 @@ export interface Teacher {
    * teacher): the Distiller refuses it when a plugin declares `changesTeacherInput`.
    */
   readonly precomputed?: boolean;
+  /**
+   * Hex content fingerprint of what the teacher computes: changes whenever its outputs may change
+   * (a LayersModel's architecture and weights; an ensemble's members and mean). Absent for teachers
+   * kd cannot see into (functions, GraphModels). Caches and stores key outputs by it.
+   */
+  fingerprint?(): Promise<string>;
+  /**
+   * Called by the Distiller at the start of every `fit`, after `tap`, before the first step:
+   * teachers that keep state per data set (a cache) prepare or refuse the run here.
+   */
+  begin?(run: TeacherRun): Promise<void>;
+  /** Called by the Distiller when a `fit` ends (also when it fails): finish pending work. */
+  end?(): Promise<void>;
   /** Prepares taps; throws listing the available layers when a name is unknown. */
   tap(names: readonly string[]): Readonly<Record<string, LayerShape>>;
   /**
@@ -80,6 +113,7 @@ function layersTeacher(model: tfl.LayersModel): Teacher {
   return {
     kind: 'kd-teacher',
     description: `LayersModel "${model.name}"`,
+    fingerprint: () => modelFingerprint(model),
     tap(names) {
       tapped = new TappedModel(model, names, 'teacher');
       return tapped.shapes;
@@ -148,6 +182,17 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
     ...(declared.length === teachers.length ? { numClasses: declared[0] } : {}),
     // One precomputed member makes the ensemble's outputs hold for untransformed inputs only.
     ...(teachers.some((t) => t.precomputed) ? { precomputed: true } : {}),
+    ...(teachers.every((t) => t.fingerprint) ? { fingerprint: () => ensembleFingerprint(teachers, mean) } : {}),
+    async begin(run) {
+      // Members see the taps routed to them.
+      for (const [i, t] of teachers.entries()) {
+        const taps = routes.filter((r) => r.member === i).map((r) => r.layer);
+        await t.begin?.({ ...run, taps });
+      }
+    },
+    async end() {
+      for (const t of teachers) await t.end?.();
+    },
     tap(names) {
       routes = names.map((name) => {
         const match = /^(\d+)\/(.+)$/.exec(name);
@@ -188,4 +233,11 @@ export function ensembleTeacher(members: readonly TeacherLike[], options: Ensemb
       return ensembleOutputs(members, mean, features);
     },
   };
+}
+
+/** SHA-256 over the mean and the members' fingerprints, in order. */
+async function ensembleFingerprint(teachers: readonly Teacher[], mean: EnsembleMean): Promise<string> {
+  const digest = sha256Digest().update(`kd-ensemble/${mean}`);
+  for (const t of teachers) digest.update(`\n${await t.fingerprint!()}`);
+  return digest.hex();
 }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   adam,
   adamW,
+  cachedTeacher,
   constantRate,
   cosineDecay,
   type DistillationPlugin,
@@ -30,6 +31,7 @@ import {
   linearWarmup,
   logitMatching,
   memoryCheckpointStore,
+  memoryTeacherCacheStore,
   progressBar,
   rmsprop,
   sgd,
@@ -163,6 +165,28 @@ const cases: Case[] = [
     code: 'bad-option',
     message: /option "teacherCache" must be 'memory' or 'off' or a store/,
     run: (e) => new Distiller({ student: e.student, teacher: e.teacher, optimizer: e.optimizer, teacherCache: 'disk' as never }),
+  },
+  {
+    name: 'a teacher-output store for a function teacher (no fingerprint)',
+    code: 'no-fingerprint',
+    message: /has no fingerprint of its own; pass option "fingerprint"/,
+    run: (e) =>
+      new Distiller({ student: e.student, teacher: (x: tf.Tensor) => x, optimizer: e.optimizer, teacherCache: memoryTeacherCacheStore() }),
+  },
+  {
+    name: 'a cachedTeacher with a plugin that changes the teacher input',
+    code: 'cached-teacher-transformed',
+    message: /plugin\(s\) \[flip\] change the teacher's input every step/,
+    run: (e) =>
+      new Distiller({ student: e.student, teacher: cachedTeacher(e.teacher), optimizer: e.optimizer })
+        .use(softTargets(), definePlugin({ name: 'flip', changesTeacherInput: true, transformBatch: (b) => b }))
+        .fit(e.data, fitOptions),
+  },
+  {
+    name: 'unknown cachedTeacher option',
+    code: 'unknown-option',
+    message: /cachedTeacher: unknown option "maxByte"/,
+    run: (e) => cachedTeacher(e.teacher, { maxByte: 10 } as never),
   },
   {
     name: 'negative teacherCacheMaxBytes',

@@ -17,16 +17,17 @@ import {
   isDataSource,
   isRandomAccess,
   type LabeledData,
+  modelFingerprint,
   optionsSchema,
   parseOptions,
   type SourceBatch,
   type TeacherLike,
   tensorSource,
+  tensorsFingerprint,
   toTeacher,
 } from '@kd/core';
 import { atomicWriteFile } from '@kd/core/node';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { TeacherStoreError } from './errors';
 import { parseManifest, type ShardEntry, STORE_VERSION, type StoreManifest } from './manifest';
@@ -43,7 +44,10 @@ export interface PrecomputeOptions {
   readonly shardSize?: number;
   /** Examples per teacher forward pass. Default 256. */
   readonly batchSize?: number;
-  /** Hex SHA-256 naming the teacher; required unless the teacher is a LayersModel (whose architecture and weights are hashed). */
+  /**
+   * Hex SHA-256 naming the teacher; required unless the teacher has a fingerprint of its own
+   * (a LayersModel or an ensemble of them: architecture and weights are hashed, see `modelFingerprint`).
+   */
   readonly fingerprint?: string;
   /** Called after each shard is on disk (or found complete). */
   readonly onShard?: (event: { readonly index: number; readonly shards: number; readonly skipped: boolean }) => void;
@@ -61,60 +65,9 @@ export const precomputeSchema = optionsSchema<PrecomputeOptions>()({
   onShard: z.custom<PrecomputeOptions['onShard']>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
 });
 
-/**
- * Hex SHA-256 of a LayersModel's architecture (its JSON, with the model's and layers' names
- * replaced by their positions: tfjs numbers unnamed layers per process, so two loads of one model
- * differ in names only) and every weight's shape, dtype and bytes, in order (read with `data()`).
- */
-export async function modelFingerprint(model: tfl.LayersModel): Promise<string> {
-  const names = new Map<string, string>([[model.name, 'model']]);
-  model.layers.forEach((layer, i) => names.set(layer.name, `layer${i}`));
-  const rename = (value: unknown) => (typeof value === 'string' ? (names.get(value) ?? value) : value);
-  // Only the fields that hold names are renamed (a layer named "relu" must not rename an
-  // activation "relu"); the tfjs version and backend fields are left out.
-  const canonical = (value: unknown, key?: string): unknown => {
-    if (Array.isArray(value)) {
-      if (key === 'inbound_nodes' || key === 'input_layers' || key === 'output_layers') {
-        const refs = (v: unknown): unknown =>
-          Array.isArray(v) ? (typeof v[0] === 'string' ? [rename(v[0]), ...v.slice(1)] : v.map(refs)) : v;
-        return refs(value);
-      }
-      return value.map((v) => canonical(v));
-    }
-    if (value && typeof value === 'object') {
-      return Object.fromEntries(
-        Object.entries(value)
-          .filter(([k]) => k !== 'keras_version' && k !== 'backend')
-          .map(([k, v]) => [k, k === 'name' ? rename(v) : canonical(v, k)]),
-      );
-    }
-    return value;
-  };
-  const hash = createHash('sha256');
-  hash.update(JSON.stringify(canonical(model.toJSON(null, false))));
-  for (const w of model.weights) {
-    const values = await w.read().data();
-    hash.update(`\n${w.shape.join('x')}:${w.dtype}\n`);
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return hash.digest('hex');
-}
-
 const shardFile = (k: number) => `shard-${String(k).padStart(5, '0')}.arrow`;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const PARTIAL = 'manifest.partial.json';
-
-/** SHA-256 of in-memory tensors' values (their ids are only positions, so the content names them). */
-async function tensorsSha256(data: LabeledData): Promise<string> {
-  const hash = createHash('sha256');
-  for (const t of [data.x, data.y, data.teacherX]) {
-    if (!t) continue;
-    const values = await t.data();
-    hash.update(`${t.dtype}:${t.shape.join('x')}\n`);
-    hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  }
-  return hash.digest('hex');
-}
 
 /** What a store says of its source, to compare with the source at hand. */
 interface SourceIdentity {
@@ -129,7 +82,7 @@ async function identityOf(data: DataSource | LabeledData, source: DataSource): P
     description: source.description ?? 'a DataSource',
     size: source.size,
     exampleShape: [...source.exampleShape],
-    ...(isDataSource(data) ? {} : { contentSha256: await tensorsSha256(data) }),
+    ...(isDataSource(data) ? {} : { contentSha256: await tensorsFingerprint([data.x, data.y, data.teacherX]) }),
   };
 }
 
@@ -188,11 +141,11 @@ export async function precomputeTeacher(
   const source = isDataSource(data) ? data : tensorSource(data);
   checkSource(source, 'precomputeTeacher: source', Number.POSITIVE_INFINITY);
   const live = toTeacher(teacher);
-  const fingerprint = o.fingerprint ?? (teacher instanceof tfl.LayersModel ? await modelFingerprint(teacher) : undefined);
+  const fingerprint = o.fingerprint ?? (await live.fingerprint?.());
   if (!fingerprint) {
     throw new TeacherStoreError(
       'store-no-fingerprint',
-      `precomputeTeacher: ${live.description} is not a LayersModel, so its outputs cannot be fingerprinted; pass option "fingerprint" (a hex SHA-256 naming this teacher and its weights)`,
+      `precomputeTeacher: ${live.description} has no fingerprint of its own (only LayersModels and ensembles of them do), so its outputs cannot be named; pass option "fingerprint" (a hex SHA-256 naming this teacher and its weights)`,
     );
   }
   const taps = Object.fromEntries(Object.entries(live.tap(o.taps)).sort(([a], [b]) => (a < b ? -1 : 1)));
@@ -402,8 +355,8 @@ export async function precomputeTeacher(
 
 /** Options of {@link storedTeacher}. */
 export interface StoredTeacherOptions {
-  /** Check the store against this teacher's fingerprint (a LayersModel) before anything is read. */
-  readonly teacher?: tfl.LayersModel;
+  /** Check the store against this teacher's fingerprint (a LayersModel, an ensemble of them) before anything is read. */
+  readonly teacher?: TeacherLike;
   /** Or against a given fingerprint. */
   readonly fingerprint?: string;
   /**
@@ -415,7 +368,7 @@ export interface StoredTeacherOptions {
 
 /** Schema of {@link StoredTeacherOptions}. */
 export const storedTeacherSchema = optionsSchema<StoredTeacherOptions>()({
-  teacher: z.custom<tfl.LayersModel>((v) => v instanceof tfl.LayersModel, { message: 'must be a LayersModel' }).optional(),
+  teacher: z.custom<TeacherLike>((v) => v !== null && v !== undefined, { message: 'must be a teacher' }).optional(),
   fingerprint: hex.optional(),
   source: z
     .custom<DataSource | LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be a DataSource or { x, y } tensors' })
@@ -444,7 +397,14 @@ export async function storedTeacher(dir: string, options: StoredTeacherOptions =
     );
   }
   const manifest = parseManifest(text, path);
-  const expected = o.fingerprint ?? (o.teacher ? await modelFingerprint(o.teacher) : undefined);
+  const check = o.teacher === undefined ? undefined : toTeacher(o.teacher);
+  if (check && !check.fingerprint) {
+    throw new TeacherStoreError(
+      'store-no-fingerprint',
+      `storedTeacher: option "teacher" (${check.description}) has no fingerprint to check the store against; pass option "fingerprint"`,
+    );
+  }
+  const expected = o.fingerprint ?? (await check?.fingerprint?.());
   if (expected && expected !== manifest.teacher.fingerprint) {
     throw new TeacherStoreError(
       'store-fingerprint-mismatch',
@@ -507,3 +467,5 @@ export async function storedTeacher(dir: string, options: StoredTeacherOptions =
 export { TeacherStoreError, type TeacherStoreErrorCode, teacherStoreErrorCodes } from './errors';
 export type { StoreManifest } from './manifest';
 export type { StoredTeacher } from './storedTeacher';
+/** Hex SHA-256 of a LayersModel (architecture and weights): the fingerprint stores record; from `@kd/core`. */
+export { modelFingerprint };

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { DistillationError } from '../errors';
-import type { TeacherCacheStore, TeacherOutputRecord } from '../teacherCache';
+import type { ExampleId } from '../source';
+import type { TeacherCacheStore, TeacherOutputRecord } from '../teacherCache/stores';
 import { atomicWriteFile } from './atomicWriteFile';
 import { readFileIfExists } from './readFileIfExists';
 
@@ -13,13 +14,14 @@ interface Header {
   version: number;
   key: string;
   size: number;
+  ids: ExampleId[];
   mean?: TeacherOutputRecord['mean'];
   fields: { name: string; rowShape: number[]; length: number }[];
 }
 
 /**
  * A {@link TeacherCacheStore} of files in `dir`, one per content key (`<sha256 of the key>.kdtc`:
- * `KDTC`, a JSON header, then float32 rows), each written atomically (temp file + fsync + rename).
+ * `KDTC`, a JSON header with the example ids of the rows, then float32 rows), each written atomically (temp file + fsync + rename).
  * Teacher outputs computed once are reused by later runs — other seeds' students, other methods,
  * a restarted benchmark — for as long as the teacher's weights and the data are unchanged.
  */
@@ -28,7 +30,15 @@ export function fileTeacherCacheStore(dir: string): TeacherCacheStore {
   return {
     async save(key, record) {
       const fields = Object.entries(record.fields).map(([name, f]) => ({ name, rowShape: [...f.rowShape], length: f.values.length }));
-      const header: Header = { format: FORMAT, version: 1, key, size: record.size, ...(record.mean ? { mean: record.mean } : {}), fields };
+      const header: Header = {
+        format: FORMAT,
+        version: 2,
+        key,
+        size: record.size,
+        ids: [...record.ids],
+        ...(record.mean ? { mean: record.mean } : {}),
+        fields,
+      };
       const json = new TextEncoder().encode(JSON.stringify(header));
       const start = Math.ceil((8 + json.length) / 4) * 4;
       const floats = fields.reduce((a, f) => a + f.length, 0);
@@ -58,7 +68,7 @@ export function fileTeacherCacheStore(dir: string): TeacherCacheStore {
       } catch {
         throw bad('unreadable header');
       }
-      if (header.format !== FORMAT || header.version !== 1) throw bad(`format ${header.format} v${header.version} is not ${FORMAT} v1`);
+      if (header.format !== FORMAT || header.version !== 2) throw bad(`format ${header.format} v${header.version} is not ${FORMAT} v2`);
       if (header.key !== key) return undefined; // another key with the same file name: a miss
       const start = Math.ceil((8 + length) / 4) * 4;
       const floats = header.fields.reduce((a, f) => a + f.length, 0);
@@ -71,7 +81,9 @@ export function fileTeacherCacheStore(dir: string): TeacherCacheStore {
         fields[f.name] = { rowShape: f.rowShape, values: body.subarray(at, at + f.length) };
         at += f.length;
       }
-      return { size: header.size, fields, ...(header.mean ? { mean: header.mean } : {}) };
+      if (!Array.isArray(header.ids) || header.ids.length !== header.size)
+        throw bad(`${header.ids?.length} ids for ${header.size} examples`);
+      return { size: header.size, ids: header.ids, fields, ...(header.mean ? { mean: header.mean } : {}) };
     },
   };
 }

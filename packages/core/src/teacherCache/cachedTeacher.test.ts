@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
-import type { LabeledData } from './batch';
-import { Distiller } from './distiller';
-import { type DistillationPlugin, definePlugin } from './plugin';
-import { hardLabel } from './plugins/hardLabel';
-import { softTargets } from './plugins/softTargets';
-import { ensembleTeacher, type Teacher } from './teacher';
+import { disposeData, leakedTensors, mlp, toyData } from '../../test/helpers';
+import type { LabeledData } from '../batch';
+import { Distiller } from '../distiller';
+import { type DistillationPlugin, definePlugin } from '../plugin';
+import { hardLabel } from '../plugins/hardLabel';
+import { softTargets } from '../plugins/softTargets';
+import { ensembleTeacher, type Teacher } from '../teacher';
 
 /** A loss on a tapped teacher feature, so the cache must also store features. */
 function featureMatch(student: string, teacher: string): DistillationPlugin<void> {

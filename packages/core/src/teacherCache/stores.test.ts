@@ -2,16 +2,18 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
-import { disposeData, mlp, toyData } from '../test/helpers';
-import type { LabeledData } from './batch';
-import { Distiller } from './distiller';
-import { fileTeacherCacheStore } from './io/fileTeacherCacheStore';
-import { type DistillationPlugin, definePlugin } from './plugin';
-import { hardLabel } from './plugins/hardLabel';
-import { softTargets } from './plugins/softTargets';
-import { memoryTeacherCacheStore, type TeacherCacheMode, type TeacherCacheStore, teacherOutputKey } from './teacherCache';
+import { disposeData, mlp, toyData } from '../../test/helpers';
+import type { LabeledData } from '../batch';
+import type { TeacherCacheMode } from '../distiller';
+import { Distiller } from '../distiller';
+import { fileTeacherCacheStore } from '../io/fileTeacherCacheStore';
+import { type DistillationPlugin, definePlugin } from '../plugin';
+import { hardLabel } from '../plugins/hardLabel';
+import { softTargets } from '../plugins/softTargets';
+import type { TeacherLike } from '../teacher';
+import { cachedTeacher } from './cachedTeacher';
+import { memoryTeacherCacheStore, type TeacherCacheStore } from './stores';
 
 /** A loss on the teacher's tapped hidden layer, so stored records also hold features. */
 const hint: DistillationPlugin<void> = definePlugin<void>({
@@ -27,12 +29,7 @@ const hint: DistillationPlugin<void> = definePlugin<void>({
 });
 
 /** Trains a fresh student (same seed every time) against `teacher`; returns its weights and cache stats. */
-async function train(
-  teacher: tfl.LayersModel | ((x: tf.Tensor) => tf.Tensor),
-  data: LabeledData,
-  teacherCache: TeacherCacheMode | TeacherCacheStore,
-  withHint = true,
-) {
+async function train(teacher: TeacherLike, data: LabeledData, teacherCache: TeacherCacheMode | TeacherCacheStore, withHint = true) {
   const student = mlp(8, 12, 3, 20, 'student');
   const d = new Distiller({ student, teacher, optimizer: tf.train.adam(0.01), seed: 3, teacherCache })
     .use(hardLabel({ weight: 0.5 }))
@@ -70,39 +67,58 @@ describe('teacher-output stores (teacherCache: store)', () => {
     disposeData(data);
   });
 
-  it('never restores outputs of changed weights or changed data (content keys)', async () => {
+  it('never restores outputs of changed weights or changed data (SHA-256 content keys)', async () => {
     const data = toyData(32, 8, 3, 5);
     const teacher = mlp(8, 16, 3, 10, 'teacher');
-    const key = await teacherOutputKey(teacher, data, ['teacher_hidden']);
-    expect(key).toMatch(/^kd-teacher-outputs\/v1\/[0-9a-f]{16}\/[0-9a-f]{16}\/32\/teacher_hidden$/);
-    // Same values in new tensors: same key.
+    const store = memoryTeacherCacheStore();
+    const first = await train(teacher, data, store);
+    expect(first.stats).toMatchObject({ misses: 32, saved: 1 });
+    const [key] = store.keys();
+    expect(key).toMatch(/^kd-teacher-outputs\/v2\/[0-9a-f]{64}$/);
+    // Same values in new tensors: the same key, restored.
     const copy = { x: tf.clone(data.x), y: tf.clone(data.y) };
-    expect(await teacherOutputKey(teacher, copy, ['teacher_hidden'])).toBe(key);
+    expect((await train(teacher, copy, store)).stats).toMatchObject({ misses: 0, restored: 32 });
+    expect(store.keys()).toHaveLength(1);
     // One input value changed: another key.
     const changed = tf.tidy(() => ({
       x: tf.add(data.x, tf.mul(tf.reshape(tf.oneHot(tf.tensor1d([5], 'int32'), 32 * 8), [32, 8]), 1e-3)),
       y: tf.clone(data.y),
     }));
-    expect(await teacherOutputKey(teacher, changed, ['teacher_hidden'])).not.toBe(key);
-    // One weight changed: another key.
+    expect((await train(teacher, changed, store)).stats).toMatchObject({ misses: 32, restored: 0, saved: 1 });
+    expect(store.keys()).toHaveLength(2);
+    // One weight changed: another key; changed back: the first key again.
     const w = teacher.weights[0]!;
     const old = w.read().clone();
     w.write(tf.add(old, tf.scalar(1e-6)));
-    expect(await teacherOutputKey(teacher, data, ['teacher_hidden'])).not.toBe(key);
+    expect((await train(teacher, data, store)).stats).toMatchObject({ misses: 32, restored: 0 });
+    expect(store.keys()).toHaveLength(3);
     w.write(old);
-    expect(await teacherOutputKey(teacher, data, ['teacher_hidden'])).toBe(key);
+    expect((await train(teacher, data, store)).stats).toMatchObject({ misses: 0, restored: 32 });
     old.dispose();
-    // A function teacher has no content key: memory only, and the stats say why.
-    expect(await teacherOutputKey((x: tf.Tensor) => x, data, [])).toBeUndefined();
-    const store = memoryTeacherCacheStore();
-    const fn = await train((x: tf.Tensor) => tf.tidy(() => tf.matMul(x, tf.ones([8, 3]))), data, store, false);
-    expect(fn.stats).toMatchObject({ saved: 0, restored: 0, misses: 32 });
-    expect(fn.stats?.reason).toContain('not a LayersModel');
-    expect(store.keys()).toHaveLength(0);
     teacher.dispose();
     disposeData(data);
     disposeData(copy);
     disposeData(changed);
+  });
+
+  it('a teacher without a fingerprint is refused with a store, and kept under the fingerprint its user gives', async () => {
+    const data = toyData(32, 8, 3, 5);
+    const fn = (x: tf.Tensor) => tf.tidy(() => tf.matMul(x, tf.ones([8, 3])));
+    const store = memoryTeacherCacheStore();
+    const student = mlp(8, 12, 3, 20, 'student');
+    expect(() => new Distiller({ student, teacher: fn, optimizer: tf.train.sgd(0.1), teacherCache: store })).toThrow(
+      expect.objectContaining({ code: 'no-fingerprint', message: expect.stringContaining('function teacher') }),
+    );
+    expect(() => cachedTeacher(fn, { store })).toThrow(/pass option "fingerprint"/);
+    const given = await train(cachedTeacher(fn, { store, fingerprint: 'ones-v1' }), data, 'memory', false);
+    expect(given.stats).toMatchObject({ misses: 32, saved: 1 });
+    const again = await train(cachedTeacher(fn, { store, fingerprint: 'ones-v1' }), data, 'memory', false);
+    expect(again.stats).toMatchObject({ misses: 0, restored: 32 });
+    expect(again.weights).toEqual(given.weights);
+    const other = await train(cachedTeacher(fn, { store, fingerprint: 'ones-v2' }), data, 'memory', false);
+    expect(other.stats).toMatchObject({ misses: 32, restored: 0 });
+    student.dispose();
+    disposeData(data);
   });
 
   it('fileTeacherCacheStore: a later run (new store object) restores from disk; corrupt files give a clear error', async () => {
