@@ -380,7 +380,7 @@ export class Distiller {
         `fit: the teacher (${this.teacher.description}) holds outputs computed ahead for untransformed inputs, but plugin(s) [${this.slots
           .filter((s) => s.plugin.changesTeacherInput)
           .map((s) => s.plugin.name)
-          .join(', ')}] change the teacher's input every step; use the live teacher, or remove those plugins`,
+          .join(', ')}] change the teacher's input every step; use the live teacher, or augment in the data instead (fixed views, e.g. @kd/data's augmentedViews) and precompute the teacher per view`,
       );
     }
     if (options.resume && !options.checkpoint) {

@@ -207,8 +207,9 @@ export const augmentSchema = optionsSchema<AugmentOptions>()({
  * The augmentations as a `transformBatch` plugin for a `Distiller`, seeded by the run's random
  * source. The student's `x` is replaced by its augmented view; when the batch has no separate
  * `teacherX` the teacher sees the SAME augmented view (consistent teaching, Beyer et al. 2022).
- * Because `x` changes every step, the Distiller's teacher cache does not serve these steps.
- * Throws `no-augmentation` when none of crop, flip and jitter is on.
+ * Because `x` changes every step, the Distiller's teacher cache does not serve these steps, and a
+ * stored or cached teacher is refused with it; for teacher outputs computed once, augment in the
+ * data with `augmentedViews` instead (fixed views, stored per view). Throws `no-augmentation` when none of crop, flip and jitter is on.
  */
 export function augment(options: AugmentOptions): DistillationPlugin<void> {
   const parsed = parseOptions(augmentSchema, options, 'augment');

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
@@ -428,5 +428,38 @@ describe('imageFolder: refused before any decoding', () => {
       await expectRefused(() => s.read(Int32Array.of(0, 1)), 'bad-indices', 'position 1 is 1, not an example position in [0, 1)');
       await expectRefused(() => s.read([0] as unknown as Int32Array), 'bad-indices', 'Int32Array');
     });
+  });
+});
+
+describe('imageFolder: fingerprint (file list, sizes, mtimes)', () => {
+  it('is stable for an unchanged folder and changes with a touched, resized, added or moved file and with the decode settings', async () => {
+    const grey = (v: number) => png(2, 2, 1, [v, v, v, v]);
+    const root = folder({ 'a/1.png': grey(10), 'a/2.png': grey(20), 'b/3.png': grey(30) });
+    const print = (options: ImageFolderOptions = { size: 2, channels: 1, workers: 0 }) =>
+      withSource(root, options, (s) => s.fingerprint!());
+    const first = await print();
+    expect(first).toMatch(/^[0-9a-f]{64}$/);
+    expect(await print()).toBe(first);
+    // Other decode settings or id prefix: other content.
+    expect(await print({ size: 3, channels: 1, workers: 0 })).not.toBe(first);
+    expect(await print({ size: 2, channels: 3, workers: 0 })).not.toBe(first);
+    expect(await print({ size: 2, channels: 1, workers: 0, name: 'train' })).not.toBe(first);
+    // A touched file (same bytes, new mtime).
+    utimesSync(join(root, 'a/1.png'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+    const touched = await print();
+    expect(touched).not.toBe(first);
+    // Rewritten with other bytes of another size.
+    writeFileSync(join(root, 'a/2.png'), png(2, 2, 1, [1, 2, 3, 250]));
+    utimesSync(join(root, 'a/2.png'), new Date(2020, 0, 1), new Date(2020, 0, 1));
+    const rewritten = await print();
+    expect(rewritten).not.toBe(touched);
+    // Moved to another class (same bytes and mtime).
+    mkdirSync(join(root, 'b'), { recursive: true });
+    renameSync(join(root, 'a/2.png'), join(root, 'b/2.png'));
+    const moved = await print();
+    expect(moved).not.toBe(rewritten);
+    // Added.
+    writeFileSync(join(root, 'b/4.png'), grey(40));
+    expect(await print()).not.toBe(moved);
   });
 });

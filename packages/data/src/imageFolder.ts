@@ -3,7 +3,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DistillationError, ioError, optionsSchema, parseOptions, type SourceBatch } from '@kd/core';
+import { DistillationError, ioError, optionsSchema, parseOptions, type SourceBatch, sha256Digest } from '@kd/core';
 import type { Piscina } from 'piscina';
 import { z } from 'zod';
 import { type DecodeFailure, type DecodeResult, type DecodeTask, decodeFiles, type Sharp } from './decodeWorker';
@@ -445,6 +445,7 @@ export async function imageFolder(root: string, options: ImageFolderOptions): Pr
     files,
     skipped,
     description,
+    fingerprint: () => folderFingerprint(absolute, files, labels, { height, width, channels, classNames, name }),
     async read(positions) {
       checkPositions(positions, size, WHERE);
       const n = positions.length;
@@ -480,4 +481,31 @@ export async function imageFolder(root: string, options: ImageFolderOptions): Pr
       await (await running?.catch(() => undefined))?.close();
     },
   };
+}
+
+/**
+ * The content fingerprint of an image folder without decoding it: SHA-256 over the decode
+ * settings (size, channels), the class names, the id prefix (`name`), and each file's path (relative to the root), label,
+ * byte size and modification time. A file replaced, touched, added, removed or moved to another
+ * class changes it; a file rewritten with the same bytes but a new mtime changes it too (it errs on
+ * the side of recomputing).
+ */
+async function folderFingerprint(
+  absolute: readonly string[],
+  files: readonly string[],
+  labels: Int32Array,
+  settings: { height: number; width: number; channels: number; classNames: readonly string[]; name: string | undefined },
+): Promise<string> {
+  const stats = new Array<string>(files.length);
+  await forEachLimited(files, 16, async (file, i) => {
+    const s = await stat(absolute[i]!).catch((error: NodeJS.ErrnoException) => {
+      throw ioError(`fingerprint ${file} of the image folder at`, absolute[i]!, error);
+    });
+    stats[i] = `${JSON.stringify(file)}\t${labels[i]}\t${s.size}\t${s.mtimeMs}\n`;
+  });
+  const digest = sha256Digest().update(
+    `kd-image-folder/v1\n${settings.height}x${settings.width}x${settings.channels}\n${JSON.stringify(settings.classNames)}\n${JSON.stringify(settings.name ?? null)}\n`,
+  );
+  for (const line of stats) digest.update(line);
+  return digest.hex();
 }

@@ -56,3 +56,4 @@ export {
   parseCsv,
   type TabularSource,
 } from './tabular';
+export { type AugmentedViewsOptions, augmentedViews, augmentedViewsSchema, viewId } from './views';

@@ -17,6 +17,7 @@ import { loadMnistDigits } from './mnistDigits';
 import { cifarFiles, csvFile, jsonlFile, loadFashionMnist, loadIdxFile, loadIdxFileSync, readIdx as readIdxNode } from './node';
 import { subset, take, trainValidationSplit } from './split';
 import { csvSource, jsonlSource, parseCsv } from './tabular';
+import { augmentedViews } from './views';
 
 const dir = mkdtempSync(join(tmpdir(), 'kd-data-bad-'));
 mkdirSync(join(dir, 'empty'));
@@ -317,6 +318,27 @@ const cases: BadInput[] = [
   ['augment: empty name', () => augment({ flip: true, name: '' }), 'bad-option', 'option "name"'],
   ['augment: no-augmentation', () => augment({}), 'no-augmentation', 'choose at least one of crop, flip, jitter'],
   ['augment: no-augmentation (all off)', () => augment({ flip: false, jitter: false }), 'no-augmentation', 'at least one'],
+  // augmentedViews
+  [
+    'augmentedViews: a front-to-back source',
+    () =>
+      augmentedViews({ kind: 'kd-source', size: 2, exampleShape: [4, 4, 1], description: 'a stream', stream: () => [] } as never, {
+        views: 2,
+        flip: true,
+      }),
+    'views-need-random-access',
+    'a stream must be a random-access DataSource',
+  ],
+  [
+    'augmentedViews: unknown key',
+    () =>
+      augmentedViews(
+        { kind: 'kd-source', size: 2, exampleShape: [4, 4, 1], read: () => ({}) } as never,
+        { views: 2, flip: true, view: 1 } as never,
+      ),
+    'unknown-option',
+    'augmentedViews: unknown option "view"',
+  ],
   // cifarBinary / cifarFiles
   [
     'cifarBinary: unknown key',

@@ -265,7 +265,7 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
         }
         throw new DistillationError(
           'cached-teacher-transformed',
-          `fit: the teacher is a cachedTeacher, but ${why}; use the teacher without a cache`,
+          `fit: the teacher is a cachedTeacher, but ${why}; use the teacher without a cache, or augment in the data instead (fixed views, e.g. @kd/data's augmentedViews), whose outputs are kept per view`,
         );
       }
       if (implicit && !run.tensors) {
