@@ -2,10 +2,12 @@ import {
   DistillationError,
   type LayerShape,
   parseOptions,
+  sha256Digest,
   type Teacher,
   type TeacherBatch,
   type TeacherLike,
   type TeacherPrediction,
+  type TeacherRun,
   toTeacher,
 } from '@kd/core';
 import type * as tf from '@tensorflow/tfjs-core';
@@ -80,10 +82,36 @@ export class SpecialistEnsemble implements Teacher {
     if (numClasses !== undefined) this.numClasses = numClasses;
     // One precomputed member makes the combination hold for untransformed inputs only.
     if (this.generalist.precomputed || this.members.some((s) => s.teacher.precomputed)) this.precomputed = true;
+    const teachers = [this.generalist, ...this.members.map((s) => s.teacher)];
+    if (teachers.every((t) => t.fingerprint)) {
+      const settings = JSON.stringify({ topN, steps, lr, solver, classes: this.members.map((s) => s.classes) });
+      this.fingerprint = async () => {
+        const digest = sha256Digest().update(`kd-specialist-ensemble/v1\n${settings}`);
+        for (const t of teachers) digest.update(`\n${await t.fingerprint!()}`);
+        return digest.hex();
+      };
+    }
     const how = solver === 'em' ? `${steps} EM steps` : `${steps} gradient steps, lr ${lr}`;
     this.description =
       `generalist + ${specialists.length} specialists (KL-combined, top-${topN}, ${how}): ` +
       `${this.generalist.description}; specialists on [${specialists.map((s) => `{${s.classes.join(',')}}`).join(' ')}]`;
+  }
+
+  /**
+   * SHA-256 of the combination settings, the generalist's fingerprint and each specialist's
+   * classes and fingerprint, when every member has one (LayersModels do): what caches and stores
+   * of teacher outputs key by.
+   */
+  readonly fingerprint?: () => Promise<string>;
+
+  /** Starts every member's fit (cached or stored members prepare here); members see no taps. */
+  async begin(run: TeacherRun): Promise<void> {
+    for (const t of [this.generalist, ...this.members.map((s) => s.teacher)]) await t.begin?.({ ...run, taps: [] });
+  }
+
+  /** Ends every member's fit. */
+  async end(): Promise<void> {
+    for (const t of [this.generalist, ...this.members.map((s) => s.teacher)]) await t.end?.();
   }
 
   /** Rejects every tap: an ensemble has no layer to tap. */

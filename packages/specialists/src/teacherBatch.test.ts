@@ -1,4 +1,13 @@
-import { DistillationError, Distiller, type ExampleId, evaluateModel, softTargets, type Teacher, type TeacherBatch } from '@kd/core';
+import {
+  cachedTeacher,
+  DistillationError,
+  Distiller,
+  type ExampleId,
+  evaluateModel,
+  softTargets,
+  type Teacher,
+  type TeacherBatch,
+} from '@kd/core';
 import { disposeData, toyData } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -298,6 +307,35 @@ describe('SpecialistEnsemble with id-keyed members (TeacherBatch)', () => {
     ];
     expect(byPosition.calls).toEqual(batches);
     expect(byRow.calls).toEqual(batches.map((b) => b.map((i) => `row-${i}`)));
+    dispose();
+  });
+
+  it('fingerprints from its members and settings, and starts and ends cached members (a cached generalist serves later epochs)', async () => {
+    const { generalist, specialists, data, x, dispose } = fixture();
+    const print = await new SpecialistEnsemble(generalist, specialists, OPTIONS).fingerprint!();
+    expect(print).toMatch(/^[0-9a-f]{64}$/);
+    expect(await new SpecialistEnsemble(generalist, specialists, OPTIONS).fingerprint!()).toBe(print);
+    expect(await new SpecialistEnsemble(generalist, specialists, { ...OPTIONS, steps: 31 }).fingerprint!()).not.toBe(print);
+    const other = specialists.map((sp, m) => (m === 1 ? { ...sp, classes: [1, 4] } : sp));
+    expect(await new SpecialistEnsemble(generalist, other, OPTIONS).fingerprint!()).not.toBe(print);
+    // A member kd cannot see into: no fingerprint.
+    expect(new SpecialistEnsemble(lookupTeacher(generalist, x, (i) => i).teacher, specialists, OPTIONS).fingerprint).toBeUndefined();
+
+    const cached = cachedTeacher(generalist);
+    const student = mlp(6, 8, 5, 7, 'stu');
+    const optimizer = tf.train.sgd(0.1);
+    const distiller = new Distiller({
+      teacher: new SpecialistEnsemble(cached, specialists, OPTIONS),
+      student,
+      optimizer,
+      seed: 2,
+      teacherCache: 'off',
+    });
+    await distiller.use(softTargets({ temperature: 2 })).fit(data, { epochs: 3, batchSize: 8 });
+    expect(cached.stats()).toMatchObject({ active: true, misses: 40, hits: 80, filled: 40 });
+    distiller.dispose();
+    optimizer.dispose();
+    student.dispose();
     dispose();
   });
 });
