@@ -6,6 +6,10 @@
 //             ('packages/bit/dist/index.js') once it is committed.
 //   optional: skip the case (with a note) when a register module does not exist yet.
 // More modules can be added to every case from the command line: --register a.js,b.js
+// A case of kind 'store' saves no model: precompute({ tf, tfl, store, dir }) writes a teacher store
+// into the served directory with @kd/teacher-store/node's precomputeTeacher; the page reads it with
+// fetchStoredTeacher from its own origin and returns the outputs (logits, then each tap) for `ids`,
+// which must be the bits @kd/teacher-store/node's storedTeacher gives in Node.
 export const cases = [
   {
     name: 'kd-student',
@@ -52,6 +56,26 @@ export const cases = [
       const bit = registered['packages/bit/dist/index.js'];
       const model = bit.bitResNetSmall({ classes: 5, units: [1, 1, 1], inputShape: [16, 16, 3], zeroHead: false, seed: 7 });
       return { model };
+    },
+  },
+  {
+    // A teacher store read over fetch in the browser: 40 examples in 3 shards (16, 16, 8) with a
+    // tapped hidden layer; the ids are shuffled, from every shard, one repeated.
+    name: 'teacher-store',
+    kind: 'store',
+    register: [],
+    ids: [37, 3, 20, 16, 0, 39, 15, 31, 3, 24, 8, 32, 11],
+    taps: ['teacher_pool'],
+    async precompute({ tf, tfl, store, dir }) {
+      const teacher = tfl.sequential({ name: 'teacher' });
+      teacher.add(tfl.layers.dense({ inputShape: [8], units: 12, activation: 'relu', name: 'teacher_pool' }));
+      teacher.add(tfl.layers.dense({ units: 5, name: 'teacher_logits' }));
+      const x = tf.randomNormal([40, 8], 0, 1, 'float32', 5);
+      const y = tf.argMax(tf.matMul(x, tf.randomNormal([8, 5], 0, 1, 'float32', 6)), 1);
+      const manifest = await store.precomputeTeacher(teacher, { x, y }, dir, { taps: ['teacher_pool'], shardSize: 16, batchSize: 8 });
+      tf.dispose([x, y]);
+      teacher.dispose();
+      return manifest;
     },
   },
 ];

@@ -7,8 +7,11 @@
 //   3. serve the files from a localhost static server, open them in headless Chromium
 //      (Debian `chromium`, driven by playwright-core; no browser download) and compare the
 //      predictions with Node's (max abs difference <= 1e-5)
+// A case of kind 'store' writes a teacher store instead (@kd/teacher-store/node precomputeTeacher);
+// the page reads it with fetchStoredTeacher over HTTP and its outputs must be storedTeacher's in
+// Node bit for bit; the page also checks that a store that is not there (404) is store-not-found.
 // Usage: node scripts/browser-test/run.mjs [--register mod1,mod2] [--chromium /usr/bin/chromium] [--keep]
-// Needs `pnpm build` first (imports packages/core/dist).
+// Needs `pnpm build` first (imports packages/core/dist and packages/teacher-store/dist).
 import { createServer } from 'node:http';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,6 +51,12 @@ if (!existsSync(corePath)) {
   process.exit(1);
 }
 
+const storeNodePath = join(ROOT, 'packages', 'teacher-store', 'dist', 'node.js');
+if (!existsSync(storeNodePath) || !existsSync(join(ROOT, 'packages', 'teacher-store', 'dist', 'index.js'))) {
+  console.error('browser-test: packages/teacher-store/dist missing — run `pnpm build` first');
+  process.exit(1);
+}
+
 const site = mkdtempSync(join(tmpdir(), 'kd-browser-'));
 let ok = false;
 let browser;
@@ -59,6 +68,7 @@ try {
   const tfl = await import('@tensorflow/tfjs-layers');
   const core = await import(pathToFileURL(corePath).href);
   const { saveModel, loadModel } = await import(pathToFileURL(join(ROOT, 'packages', 'core', 'dist', 'node.js')).href);
+  const store = await import(pathToFileURL(storeNodePath).href);
   await tf.setBackend('cpu');
 
   const cases = [];
@@ -85,6 +95,23 @@ try {
   const expected = {};
   for (const c of cases) {
     const t = Date.now();
+    if (c.kind === 'store') {
+      const dir = join(site, c.name);
+      const written = await c.precompute({ tf, tfl, store, dir });
+      const before = tf.memory().numTensors;
+      const stored = await store.storedTeacher(dir);
+      stored.tap(c.taps);
+      const p = stored.predict(tf.zeros([c.ids.length, ...written.source.exampleShape]), { ids: c.ids });
+      const values = [...(await p.logits.data()), ...(await Promise.all(c.taps.map((n) => p.features[n].data()))).flatMap((v) => [...v])];
+      tf.dispose([p.logits, ...Object.values(p.features)]);
+      if (tf.memory().numTensors !== before + 1) throw new Error(`case ${c.name}: Node storedTeacher left tensors behind`); // + the zeros input
+      expected[c.name] = values;
+      manifest.push({ name: c.name, kind: 'store', ids: c.ids, taps: c.taps, exampleShape: written.source.exampleShape });
+      console.log(
+        `  node: ${c.name} precomputed (${written.shards.length} shards, ${written.source.size} examples, taps ${c.taps.join(', ')}), storedTeacher gave ${values.length} values for ${c.ids.length} shuffled ids: ${seconds(Date.now() - t)}`,
+      );
+      continue;
+    }
     const { model, metadata } = await c.build({ tf, tfl, core, registered });
     const dir = join(site, c.name);
     await saveModel(model, dir, metadata);
@@ -144,8 +171,19 @@ try {
 
   let failures = 0;
   for (const c of cases) {
-    const got = result.results[c.name]?.values ?? [];
+    const r = result.results[c.name] ?? {};
+    const got = r.values ?? [];
     const d = maxAbsDiff(expected[c.name], got);
+    if (c.kind === 'store') {
+      // Stored float32 values read back as they were written: the same bits, not merely close.
+      const same = got.length === expected[c.name].length && got.every((v, i) => Object.is(v, expected[c.name][i]));
+      const pass = same && r.missing === 'store-not-found' && r.leaked === 0;
+      if (!pass) failures++;
+      console.log(
+        `  ${pass ? 'ok  ' : 'FAIL'} ${c.name}: fetchStoredTeacher (${r.description}) gave ${got.length} values, ${same ? 'bit-identical to' : `max |browser - node| = ${d.toExponential(2)} against`} storedTeacher in Node; a missing store: ${r.missing}; tensors left: ${r.leaked}`,
+      );
+      continue;
+    }
     const pass = got.length === expected[c.name].length && d <= TOLERANCE;
     if (!pass) failures++;
     console.log(`  ${pass ? 'ok  ' : 'FAIL'} ${c.name}: ${got.length} values, max |browser - node| = ${d.toExponential(2)} (tolerance ${TOLERANCE})`);
@@ -171,7 +209,7 @@ function maxAbsDiff(a, b) {
 }
 
 function serve(dir) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.bin': 'application/octet-stream' };
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.json': 'application/json', '.bin': 'application/octet-stream', '.arrow': 'application/vnd.apache.arrow.file' };
   const srv = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
     const file = join(dir, path);

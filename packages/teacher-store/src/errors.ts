@@ -2,8 +2,9 @@ import { DistillationError, type DistillationErrorOptions } from '@kd/core';
 
 /**
  * Every code `@kd/teacher-store` throws itself, with what it means. Bad options are `@kd/core`'s
- * `unknown-option` / `bad-option`, unreadable files core's `io-error`. Match codes with
- * `isDistillationError(error, code)`.
+ * `unknown-option` / `bad-option`, unreadable files core's `io-error`; a file fetched over HTTP
+ * that is not there (404) is `store-not-found` / `store-bad-shard`, like a missing file on disk.
+ * Match codes with `isDistillationError(error, code)`.
  */
 export const teacherStoreErrorCodes = {
   'store-not-found': 'The store directory, or its manifest.json, does not exist (precomputeTeacher writes the manifest last).',
@@ -20,6 +21,8 @@ export const teacherStoreErrorCodes = {
   'store-bad-value':
     'A teacher output cannot be stored in the chosen dtype (float16: non-finite or beyond +-65504), or has another shape than the store records.',
   'store-source-mismatch': 'The store was computed on another source than the one given: other size, example shape, ids or description.',
+  'store-fetch-failed':
+    'fetchStoredTeacher could not fetch a file of the store: an HTTP status other than 404, a network error or a body cut short (names the URL and the status).',
 } as const;
 
 /** A code of `@kd/teacher-store`'s own errors. */

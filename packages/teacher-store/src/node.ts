@@ -23,7 +23,6 @@ import {
   type SourceBatch,
   type TeacherLike,
   tensorSource,
-  tensorsFingerprint,
   toTeacher,
 } from '@kd/core';
 import { atomicWriteFile } from '@kd/core/node';
@@ -31,8 +30,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { TeacherStoreError } from './errors';
 import { parseManifest, type ShardEntry, STORE_VERSION, type StoreManifest } from './manifest';
+import { hexSha256, loadStore, type StoreCheckOptions, storeCheckFields } from './read';
 import { decodeShard, encodeShard, tapWidth } from './shard';
-import { type StoredTeacher, teacherFromShards } from './storedTeacher';
+import { identityOf, sourceDifference, spotCheck } from './sourceCheck';
+import type { StoredTeacher } from './storedTeacher';
 
 /** Options of {@link precomputeTeacher}. */
 export interface PrecomputeOptions {
@@ -53,66 +54,19 @@ export interface PrecomputeOptions {
   readonly onShard?: (event: { readonly index: number; readonly shards: number; readonly skipped: boolean }) => void;
 }
 
-const hex = z.string().regex(/^[0-9a-f]{64}$/, { message: 'must be a lower-case hex SHA-256 (64 characters)' });
-
 /** Schema of {@link PrecomputeOptions}. */
 export const precomputeSchema = optionsSchema<PrecomputeOptions>()({
   taps: z.array(z.string().min(1)).default([]),
   dtype: z.enum(['float32', 'float16']).default('float32'),
   shardSize: z.number().int().positive().default(4096),
   batchSize: z.number().int().positive().default(256),
-  fingerprint: hex.optional(),
+  fingerprint: hexSha256.optional(),
   onShard: z.custom<PrecomputeOptions['onShard']>((v) => typeof v === 'function', { message: 'must be a function' }).optional(),
 });
 
 const shardFile = (k: number) => `shard-${String(k).padStart(5, '0')}.arrow`;
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 const PARTIAL = 'manifest.partial.json';
-
-/** What a store says of its source, to compare with the source at hand. */
-interface SourceIdentity {
-  readonly description: string;
-  readonly size: number;
-  readonly exampleShape: readonly number[];
-  readonly contentSha256?: string;
-}
-
-async function identityOf(data: DataSource | LabeledData, source: DataSource): Promise<SourceIdentity> {
-  return {
-    description: source.description ?? 'a DataSource',
-    size: source.size,
-    exampleShape: [...source.exampleShape],
-    ...(isDataSource(data) ? {} : { contentSha256: await tensorsFingerprint([data.x, data.y, data.teacherX]) }),
-  };
-}
-
-/** Why two source identities differ, or undefined. */
-function sourceDifference(stored: SourceIdentity, given: SourceIdentity): string | undefined {
-  for (const key of ['description', 'size', 'exampleShape', 'contentSha256'] as const) {
-    const a = JSON.stringify(stored[key] ?? null);
-    const b = JSON.stringify(given[key] ?? null);
-    if (a !== b) return `${key} ${a} (store) vs ${b} (given)`;
-  }
-  return undefined;
-}
-
-/**
- * Spot-checks that a random-access source holds `ids[0]` of every shard at the shard's first
- * position (one example read per shard), naming the first difference.
- */
-async function spotCheck(source: DataSource, firsts: readonly { position: number; id: ExampleId }[], where: string): Promise<void> {
-  if (!isRandomAccess(source) || firsts.length === 0) return;
-  const positions = Int32Array.from(firsts, (f) => f.position);
-  const read = await source.read(positions);
-  firsts.forEach((f, i) => {
-    if (read.ids[i] !== f.id) {
-      throw new TeacherStoreError(
-        'store-source-mismatch',
-        `${where}: position ${f.position} of ${source.description ?? 'the source'} is example ${JSON.stringify(read.ids[i])}, the store has ${JSON.stringify(f.id)} there`,
-      );
-    }
-  });
-}
 
 /**
  * Runs `teacher` once over every example of `source` (in position order, inference mode) and
@@ -353,27 +307,13 @@ export async function precomputeTeacher(
   return manifest;
 }
 
-/** Options of {@link storedTeacher}. */
-export interface StoredTeacherOptions {
-  /** Check the store against this teacher's fingerprint (a LayersModel, an ensemble of them) before anything is read. */
-  readonly teacher?: TeacherLike;
-  /** Or against a given fingerprint. */
-  readonly fingerprint?: string;
-  /**
-   * Check the store against the data it will be used with: description, size, example shape, the
-   * values of in-memory tensors, and (random access) the id at each shard's first position.
-   */
-  readonly source?: DataSource | LabeledData;
-}
+/** Options of {@link storedTeacher}: the checks of every store reader (see `fetchStoredTeacher` for the browser). */
+export type StoredTeacherOptions = StoreCheckOptions;
 
 /** Schema of {@link StoredTeacherOptions}. */
-export const storedTeacherSchema = optionsSchema<StoredTeacherOptions>()({
-  teacher: z.custom<TeacherLike>((v) => v !== null && v !== undefined, { message: 'must be a teacher' }).optional(),
-  fingerprint: hex.optional(),
-  source: z
-    .custom<DataSource | LabeledData>((v) => typeof v === 'object' && v !== null, { message: 'must be a DataSource or { x, y } tensors' })
-    .optional(),
-});
+export const storedTeacherSchema = optionsSchema<StoredTeacherOptions>()({ ...storeCheckFields });
+
+const missingFile = (error: NodeJS.ErrnoException) => error.code === 'ENOENT' || error.code === 'ENOTDIR';
 
 /**
  * The teacher of a store written by {@link precomputeTeacher} (or any writer following the
@@ -382,86 +322,18 @@ export const storedTeacherSchema = optionsSchema<StoredTeacherOptions>()({
  * trains with it exactly as with the live teacher (same bits, for float32 stores on the same
  * backend), and refuses it when a plugin changes the teacher's input. Throws `store-not-found`,
  * `store-bad-manifest`, `store-bad-shard` (naming the shard), `store-fingerprint-mismatch`.
+ * The checks are those of `readStoredTeacher` (main entry) over the file system; in a browser,
+ * `fetchStoredTeacher(url)` reads the same store over HTTP.
  */
 export async function storedTeacher(dir: string, options: StoredTeacherOptions = {}): Promise<StoredTeacher> {
   const o = parseOptions(storedTeacherSchema, options, 'storedTeacher');
-  const path = join(dir, 'manifest.json');
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
-    throw error;
-  });
-  if (text === undefined) {
-    throw new TeacherStoreError(
-      'store-not-found',
-      `storedTeacher: ${path} does not exist (no store there, or precomputeTeacher has not finished)`,
-    );
-  }
-  const manifest = parseManifest(text, path);
-  const check = o.teacher === undefined ? undefined : toTeacher(o.teacher);
-  if (check && !check.fingerprint) {
-    throw new TeacherStoreError(
-      'store-no-fingerprint',
-      `storedTeacher: option "teacher" (${check.description}) has no fingerprint to check the store against; pass option "fingerprint"`,
-    );
-  }
-  const expected = o.fingerprint ?? (await check?.fingerprint?.());
-  if (expected && expected !== manifest.teacher.fingerprint) {
-    throw new TeacherStoreError(
-      'store-fingerprint-mismatch',
-      `storedTeacher: ${dir} holds the outputs of teacher ${manifest.teacher.fingerprint} (${manifest.teacher.description}), not of ${expected}`,
-    );
-  }
-  if (o.teacher && o.fingerprint) {
-    throw new DistillationError('bad-option', 'storedTeacher: give option "teacher" or option "fingerprint", not both');
-  }
-  const given = o.source && (isDataSource(o.source) ? o.source : tensorSource(o.source));
-  if (o.source && given) {
-    const difference = sourceDifference(manifest.source, await identityOf(o.source, given));
-    if (difference) {
-      throw new TeacherStoreError(
-        'store-source-mismatch',
-        `storedTeacher: ${dir} was computed on ${manifest.source.description}, not on the source given: ${difference}`,
-      );
-    }
-  }
-  const shards = [];
-  const seen = new Set<ExampleId>();
-  const idsHash = createHash('sha256');
-  for (const entry of manifest.shards) {
-    const file = join(dir, entry.file);
-    const bytes = await readFile(file).catch(() => undefined);
-    if (!bytes) throw new TeacherStoreError('store-bad-shard', `storedTeacher: shard ${file} listed in the manifest is missing`);
-    if (sha256(bytes) !== entry.sha256) {
-      throw new TeacherStoreError(
-        'store-bad-shard',
-        `storedTeacher: shard ${file} is not the file the manifest lists (SHA-256 differs: truncated or replaced)`,
-      );
-    }
-    const rows = decodeShard(bytes, manifest, file, entry.rows);
-    for (const id of rows.ids) {
-      if (seen.has(id))
-        throw new TeacherStoreError('store-bad-shard', `storedTeacher: shard ${file} repeats example id ${JSON.stringify(id)}`);
-      seen.add(id);
-      idsHash.update(`${JSON.stringify(id)}\n`);
-    }
-    shards.push(rows);
-  }
-  if (idsHash.digest('hex') !== manifest.source.idsSha256) {
-    throw new TeacherStoreError(
-      'store-bad-shard',
-      `storedTeacher: the ids in ${dir}'s shards are not those its manifest records (source.idsSha256)`,
-    );
-  }
-  if (given) {
-    let position = 0;
-    const firsts = shards.map((rows) => {
-      const first = { position, id: rows.ids[0]! };
-      position += rows.ids.length;
-      return first;
+  // An unreadable manifest is thrown as it is; a shard that cannot be read is reported missing.
+  const read = async (file: string): Promise<Uint8Array | undefined> =>
+    readFile(join(dir, file)).catch((error: NodeJS.ErrnoException) => {
+      if (file === 'manifest.json' && !missingFile(error)) throw error;
+      return undefined;
     });
-    await spotCheck(given, firsts, `storedTeacher: ${dir}`);
-  }
-  return teacherFromShards(manifest, shards, `stored teacher "${dir}" (${manifest.teacher.description})`);
+  return loadStore(read, { caller: 'storedTeacher', store: dir, locate: (file) => join(dir, file) }, o);
 }
 
 export { TeacherStoreError, type TeacherStoreErrorCode, teacherStoreErrorCodes } from './errors';
