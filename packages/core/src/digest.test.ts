@@ -42,4 +42,17 @@ describe('sha256Digest', () => {
     expect(browser).toBe(expected);
     expect(await digest()).not.toBe(await sha256Digest().update('head\n').update(buffer).update('é').hex());
   });
+
+  it('says why when neither node:crypto nor WebCrypto exists (an insecure browser context)', async () => {
+    const subtle = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+    Object.defineProperty(globalThis, 'crypto', { value: {}, configurable: true });
+    try {
+      await expect(withoutNodeCrypto(() => sha256Digest().update('abc').hex())).rejects.toMatchObject({
+        code: 'digest-unavailable',
+        message: expect.stringContaining('secure contexts'),
+      });
+    } finally {
+      Object.defineProperty(globalThis, 'crypto', subtle!);
+    }
+  });
 });

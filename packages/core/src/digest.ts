@@ -1,3 +1,5 @@
+import { DistillationError } from './errors';
+
 /**
  * SHA-256 of streamed content, the one digest kd's fingerprints and store keys use.
  *
@@ -62,7 +64,14 @@ export function sha256Digest(): ContentDigest {
         at += p.length;
       }
       pieces.length = 0;
-      return hexOf(await globalThis.crypto.subtle.digest('SHA-256', all));
+      const subtle = globalThis.crypto?.subtle;
+      if (!subtle) {
+        throw new DistillationError(
+          'digest-unavailable',
+          'sha256Digest: this runtime has neither node:crypto nor WebCrypto (crypto.subtle); browsers offer WebCrypto in secure contexts only (https, or http on localhost)',
+        );
+      }
+      return hexOf(await subtle.digest('SHA-256', all));
     },
   };
 }

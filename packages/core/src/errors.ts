@@ -53,6 +53,8 @@ export const coreErrorCodes = {
   'teacher-cache': 'The teacher-output cache cannot serve this run.',
   'cached-teacher-transformed':
     'A cachedTeacher was used with a plugin that declares changesTeacherInput: outputs kept per example would not hold for the transformed inputs.',
+  'digest-unavailable':
+    'SHA-256 is needed (a fingerprint or store key), but the runtime has neither node:crypto nor WebCrypto (browsers: secure contexts only).',
   'no-fingerprint':
     'A teacher-output store needs content fingerprints, but the teacher (a function or GraphModel without a given fingerprint) or the data source (no fingerprint()) has none.',
   'bad-teacher-cache': 'A teacher-output cache store or entry is invalid.',
