@@ -1,0 +1,272 @@
+/**
+ * Issue 16's step benchmark: one KD student step with the teacher's outputs already computed
+ * (cached), for the bench's CNN and MLP students, and the CNN teacher's forward pass, measured
+ * on three sides in one run, interleaved (A B C A B C ...), medians of the reps, 1 thread each:
+ *   - `distiller`: a kd Distiller (0.1*ce + 0.9*kd(T=4), kd's Adam lr 1e-3, batch 64) whose
+ *     teacher cache is full, so each step is the student's alone: what users run;
+ *   - `loop`: a hand-written tfjs loop of the same math and kernels (gather the batch, forward,
+ *     hardLabelLoss + softTargetLoss, variableGrads, kd's Adam): the trainer's own overhead is
+ *     `distiller / loop`;
+ *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
+ *     models, batch, loss and Adam, teacher logits computed before the clock starts.
+ * Also counts kernels per step (by name) on our side. Prints a table, writes JSON.
+ *   node --import tsx src/step/main.ts [--reps 5] [--steps 20] [--backend wasm] [--peer torch|none] [--quick]
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { cnn, mlp } from '../quality/models';
+import { median } from '../stream/run';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
+  options: {
+    reps: { type: 'string', default: '5' },
+    steps: { type: 'string', default: '20' },
+    backend: { type: 'string', default: 'wasm' },
+    python: { type: 'string', default: '/usr/bin/python3' },
+    peer: { type: 'string', default: 'torch' },
+    quick: { type: 'boolean', default: false },
+    out: { type: 'string' },
+  },
+});
+const quick = values.quick!;
+const reps = quick ? 2 : Number(values.reps);
+const steps = quick ? 4 : Number(values.steps);
+const here = resolve(import.meta.dirname, '..', '..');
+const out = resolve(values.out ?? join(here, 'results', quick ? 'step-quick' : 'step'));
+const choice = await useBestBackend(values.backend as BackendName);
+const BATCH = 64;
+const T = 4;
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
+/** The PyTorch side: one child process, one JSON command per line. */
+function torchPeer() {
+  const child = spawn(values.python!, [join(import.meta.dirname, 'peer_step.py'), '1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  return {
+    async time(what: string, n: number): Promise<{ ms: number; torch: string }> {
+      child.stdin!.write(`${JSON.stringify({ op: 'time', what, steps: n })}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error(`peer_step.py ended before answering "${what}"`);
+      return JSON.parse(next.value) as { ms: number; torch: string };
+    },
+    quit: () => child.stdin!.end(`${JSON.stringify({ op: 'quit' })}\n`),
+  };
+}
+
+const examples = BATCH * steps;
+const x = tf.randomUniform([examples, 28, 28, 1], 0, 1, 'float32', 1);
+const y = tf.randomUniform([examples], 0, 10, 'int32', 2) as tf.Tensor1D;
+const teacher = cnn('teacher', 32, 64, 128, 1);
+const students: Record<string, () => tfl.LayersModel> = {
+  'cnn-kd': () => cnn('cnn_student', 8, 16, 32, 5),
+  'mlp-kd': () => mlp('mlp_student', 64, 32, 5),
+};
+
+/** A Distiller whose teacher cache holds every example (one untimed epoch first). */
+async function distillerSide(build: () => tfl.LayersModel) {
+  const student = build();
+  const optimizer = adam({ learningRate: 1e-3 });
+  const d = new Distiller({ student, teacher, optimizer, seed: 1 }).use(
+    hardLabel({ weight: 0.1 }),
+    softTargets({ temperature: T, weight: 0.9 }),
+  );
+  let epochs = 1;
+  await d.fit({ x, y }, { epochs, batchSize: BATCH });
+  return {
+    /**
+     * ms per step of one more epoch: from the first step's end to the last's, over `steps - 1`
+     * steps, so the fit's own setup (checks, fingerprints, the epoch's order) is not in it.
+     */
+    async time(): Promise<number> {
+      const ends: number[] = [];
+      await d.fit(
+        { x, y },
+        { epochs: ++epochs, batchSize: BATCH, onEvent: (e) => void (e.type === 'step-end' && ends.push(performance.now())) },
+      );
+      return (ends.at(-1)! - ends[0]!) / (ends.length - 1);
+    },
+    hits: () => d.teacherCacheStats()?.hits ?? 0,
+    dispose() {
+      d.dispose();
+      optimizer.dispose();
+      student.dispose();
+    },
+  };
+}
+
+/** The same step by hand: gather, forward, the two losses, variableGrads, kd's Adam. */
+function loopSide(build: () => tfl.LayersModel) {
+  const student = build();
+  const optimizer = adam({ learningRate: 1e-3 });
+  const logits = tf.tidy(() => teacher.predict(x) as tf.Tensor2D);
+  const step = (rows: Int32Array) =>
+    tf.tidy(() => {
+      const index = tf.tensor1d(rows, 'int32');
+      const bx = tf.gather(x, index);
+      const by = tf.gather(y, index) as tf.Tensor1D;
+      // As the Distiller: the teacher's logits of the batch, softened at T every step.
+      const bt = tf.logSoftmax(tf.div(tf.gather(logits, index), T)) as tf.Tensor2D;
+      const { value, grads } = tf.variableGrads(() => {
+        const s = student.apply(bx, { training: true }) as tf.Tensor2D;
+        return tf.add(tf.mul(hardLabelLoss(s, by), 0.1), tf.mul(softTargetLoss(s, bt, T), 0.9)) as tf.Scalar;
+      });
+      optimizer.applyGradients(grads);
+      return value;
+    });
+  const order = Int32Array.from({ length: examples }, (_, i) => i);
+  return {
+    /** ms per step, timed as the Distiller's: from the first step's end to the last's. */
+    async time(): Promise<number> {
+      let first = 0;
+      for (let s = 0; s < steps; s++) {
+        const loss = step(order.subarray(s * BATCH, (s + 1) * BATCH));
+        await loss.data();
+        loss.dispose();
+        if (s === 0) first = performance.now();
+      }
+      return (performance.now() - first) / (steps - 1);
+    },
+    dispose() {
+      optimizer.dispose();
+      student.dispose();
+      logits.dispose();
+    },
+  };
+}
+
+/** Kernels dispatched by `fn`, by name (wrapping the engine's runKernel). */
+async function kernelsOf(fn: () => Promise<unknown>): Promise<Record<string, number>> {
+  const engine = tf.engine() as unknown as { runKernel: (name: string, ...rest: unknown[]) => unknown };
+  const original = engine.runKernel;
+  const counts: Record<string, number> = {};
+  engine.runKernel = function (this: unknown, name: string, ...rest: unknown[]) {
+    counts[name] = (counts[name] ?? 0) + 1;
+    return original.call(this, name, ...rest);
+  };
+  try {
+    await fn();
+  } finally {
+    engine.runKernel = original;
+  }
+  return counts;
+}
+
+const teacherBatch = tf.slice(x, 0, BATCH);
+const teacherForward = async () => {
+  const start = performance.now();
+  for (let s = 0; s < steps; s++) {
+    const out = teacher.predict(teacherBatch) as tf.Tensor;
+    await out.data();
+    out.dispose();
+  }
+  return (performance.now() - start) / steps;
+};
+
+interface Row {
+  what: string;
+  distiller?: number[];
+  loop?: number[];
+  torch?: number[];
+  teacher?: number[];
+  torchTeacher?: number[];
+  kernelsPerStep?: number;
+  loopKernelsPerStep?: number;
+  kernels?: Record<string, number>;
+  loadDuring: string[];
+}
+
+const peer = values.peer === 'torch' ? torchPeer() : undefined;
+let torchVersion = 'not run';
+const rows: Row[] = [];
+try {
+  for (const [what, build] of Object.entries(students)) {
+    const side = await distillerSide(build);
+    const loop = loopSide(build);
+    const row: Row = { what, distiller: [], loop: [], torch: [], loadDuring: [] };
+    const counts = await kernelsOf(() => side.time());
+    row.kernels = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / steps]));
+    row.kernelsPerStep = Object.values(counts).reduce((a, b) => a + b, 0) / steps;
+    const loopCounts = await kernelsOf(() => loop.time()); // also warms the loop
+    row.loopKernelsPerStep = Object.values(loopCounts).reduce((a, b) => a + b, 0) / steps;
+    for (let r = 0; r < reps; r++) {
+      row.distiller!.push(await side.time());
+      row.loop!.push(await loop.time());
+      if (peer) {
+        const p = await peer.time(what, steps);
+        torchVersion = p.torch;
+        row.torch!.push(p.ms);
+      }
+      row.loadDuring.push(load());
+    }
+    if (side.hits() === 0) throw new Error(`${what}: the teacher cache served no step; the timing would include the teacher`);
+    side.dispose();
+    loop.dispose();
+    rows.push(row);
+  }
+  const row: Row = { what: 'teacher forward', teacher: [], torchTeacher: [], loadDuring: [] };
+  await teacherForward();
+  for (let r = 0; r < reps; r++) {
+    row.teacher!.push(await teacherForward());
+    if (peer) row.torchTeacher!.push((await peer.time('teacher', steps)).ms);
+    row.loadDuring.push(load());
+  }
+  rows.push(row);
+} finally {
+  peer?.quit();
+}
+
+const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
+const med = (a?: number[]) => (a && a.length > 0 ? median(a) : undefined);
+const lines = [
+  `Backend: ${choice.description}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
+  '',
+  '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
+  '|---|---:|---:|---:|---:|---:|---:|---|',
+];
+for (const r of rows) {
+  if (r.teacher) {
+    const ours = med(r.teacher);
+    const theirs = med(r.torchTeacher);
+    lines.push(
+      `| CNN teacher forward | ${fmt(ours)} | - | - | ${fmt(theirs)} | ${ours && theirs ? `${(ours / theirs).toFixed(2)}x` : '-'} | - | ${r.loadDuring.join('; ')} |`,
+    );
+    continue;
+  }
+  const d = med(r.distiller)!;
+  const l = med(r.loop)!;
+  const t = med(r.torch);
+  lines.push(
+    `| ${r.what === 'cnn-kd' ? 'CNN' : 'MLP'} student KD step (cached teacher) | ${fmt(d)} | ${fmt(l)} | ${(((d - l) / l) * 100).toFixed(1)} % | ${fmt(t)} | ${t ? `${(d / t).toFixed(2)}x` : '-'} | ${fmt(r.kernelsPerStep, 0)} / ${fmt(r.loopKernelsPerStep, 0)} | ${r.loadDuring.join('; ')} |`,
+  );
+}
+const kernelLines = rows
+  .filter((r) => r.kernels)
+  .map(
+    (r) =>
+      `- ${r.what}: ${Object.entries(r.kernels!)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${fmt(v, 1)}`)
+        .join(', ')}`,
+  );
+const report = [...lines, '', 'Kernels per step, by name:', ...kernelLines].join('\n');
+console.log(report);
+mkdirSync(out, { recursive: true });
+writeFileSync(
+  join(out, 'results.json'),
+  `${JSON.stringify({ backend: choice.description, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
+);
+writeFileSync(join(out, 'results.md'), `${report}\n`);
+for (const t of [x, y, teacherBatch]) t.dispose();
+teacher.dispose();
