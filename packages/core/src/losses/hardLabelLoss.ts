@@ -19,6 +19,27 @@ export function hardLabelLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | tf.Tens
     if (target.shape[1] !== classes) {
       throw new DistillationError('shape-mismatch', `hardLabelLoss: soft labels have ${target.shape[1]} classes, logits ${classes}`);
     }
-    return tf.div(tf.neg(tf.sum(tf.mul(target, tf.logSoftmax(logits)))), batch) as tf.Scalar;
+    return crossEntropy(logits, target as tf.Tensor2D);
   });
 }
+
+/**
+ * `-sum(y * logSoftmax(z)) / batch` as one custom-gradient op: the backward pass is the closed form
+ * `dL/dz = (softmax(z) * sum(y) - y) / batch` (`(softmax(z) - y) / batch` for one-hot rows) and
+ * `dL/dy = -logSoftmax(z) / batch`, a few kernels instead of autodiff through log-softmax.
+ */
+const crossEntropy = tf.customGrad(((z: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
+  const batch = z.shape[0]!;
+  const logQ = tf.logSoftmax(z);
+  const value = tf.div(tf.neg(tf.sum(tf.mul(y, logQ))), batch) as tf.Scalar;
+  save([logQ, y]);
+  return {
+    value,
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [savedLogQ, savedY] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const scale = tf.div(dy, batch);
+      const dz = tf.mul(tf.sub(tf.mul(tf.exp(savedLogQ), tf.sum(savedY, 1, true)), savedY), scale);
+      return [dz, tf.mul(tf.neg(savedLogQ), scale)];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (z: tf.Tensor2D, y: tf.Tensor2D) => tf.Scalar;

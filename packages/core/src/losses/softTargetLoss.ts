@@ -25,14 +25,40 @@ export function softTargetLoss(
 ): tf.Scalar {
   assertTemperature(temperature);
   assertSameShape(studentLogits, teacherLogProbabilities);
-  return tf.tidy(() => {
-    const logQ = tf.logSoftmax(tf.div(studentLogits, temperature)) as tf.Tensor2D;
-    const t2 = temperature * temperature;
-    if (form === 'kl') return tf.mul(klDivergence(teacherLogProbabilities, logQ), t2) as tf.Scalar;
-    const batch = studentLogits.shape[0];
-    const crossEntropy = tf.div(tf.neg(tf.sum(tf.mul(tf.exp(teacherLogProbabilities), logQ))), batch);
-    return tf.mul(crossEntropy, t2) as tf.Scalar;
-  });
+  return fusedSoftTarget(temperature, form)(studentLogits, teacherLogProbabilities);
+}
+
+/**
+ * The soft-target loss as one custom-gradient op: the forward pass is the formula, and the
+ * backward pass is its closed form, `dL/dz = T (q * sum(p) - p) / batch` (`T (q - p) / batch`
+ * for normalised p) and `dL/dlogP = T^2 p (logP - logQ + 1) / batch` for KL
+ * (`-T^2 p logQ / batch` for cross-entropy), with `q = softmax(z / T)`: a handful of kernels
+ * instead of autodiff through log-softmax, exp, products and sums.
+ */
+function fusedSoftTarget(temperature: number, form: SoftTargetForm) {
+  const t2 = temperature * temperature;
+  return tf.customGrad(((z: tf.Tensor, logP: tf.Tensor, save: tf.GradSaveFunc) => {
+    const batch = z.shape[0]!;
+    const logQ = tf.logSoftmax(tf.div(z, temperature));
+    const p = tf.exp(logP);
+    const perExample = form === 'kl' ? tf.mul(p, tf.sub(logP, logQ)) : tf.neg(tf.mul(p, logQ));
+    const value = tf.mul(tf.sum(perExample), t2 / batch) as tf.Scalar;
+    save([logQ, p, logP]);
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [savedLogQ, savedP, savedLogP] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D];
+        const q = tf.exp(savedLogQ);
+        const dz = tf.mul(tf.sub(tf.mul(q, tf.sum(savedP, 1, true)), savedP), tf.mul(dy, temperature / batch));
+        const scale = tf.mul(dy, t2 / batch);
+        const dLogP =
+          form === 'kl'
+            ? tf.mul(tf.mul(savedP, tf.add(tf.sub(savedLogP, savedLogQ), 1)), scale)
+            : tf.mul(tf.neg(tf.mul(savedP, savedLogQ)), scale);
+        return [dz, dLogP];
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (z: tf.Tensor2D, logP: tf.Tensor2D) => tf.Scalar;
 }
 
 /** `softTargetLoss` from raw teacher logits: `T^2 * KL(softmax(v/T) || softmax(z/T))`. */
