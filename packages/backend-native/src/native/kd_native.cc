@@ -1,0 +1,450 @@
+// @kd/backend-native: OpenBLAS sgemm kernels working in place on the memory of TensorFlow.js' wasm
+// backend. Every entry point takes the wasm heap (an ArrayBuffer: WebAssembly.Memory.buffer) and
+// element offsets (in floats) of its operands; nothing is copied in or out. Shapes are checked
+// against the heap's size before any pointer is formed.
+//
+// Layouts are tfjs' row-major ones: matrices [M, K], conv inputs NHWC, filters HWIO
+// ([KH, KW, CI, CO], i.e. a [KH * KW * CI, CO] matrix), conv outputs NHWC.
+
+#define NAPI_VERSION 8
+#include <napi.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+// The few CBLAS / OpenBLAS symbols used, declared here so the build needs no particular cblas.h
+// (Debian, Fedora and Alpine install it in different folders); linked with -lopenblas.
+extern "C" {
+enum CBLAS_ORDER { CblasRowMajor = 101, CblasColMajor = 102 };
+enum CBLAS_TRANSPOSE { CblasNoTrans = 111, CblasTrans = 112 };
+void cblas_sgemm(enum CBLAS_ORDER order, enum CBLAS_TRANSPOSE transA, enum CBLAS_TRANSPOSE transB, const int M, const int N,
+                 const int K, const float alpha, const float* A, const int lda, const float* B, const int ldb, const float beta,
+                 float* C, const int ldc);
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char* openblas_get_config(void);
+char* openblas_get_corename(void);
+int openblas_get_parallel(void);
+}
+
+namespace {
+
+// Scratch (im2col / col2im) buffers are at most this many floats (16 MiB); larger problems are
+// processed in chunks of output rows.
+constexpr size_t kScratchFloats = size_t(4) << 20;
+
+std::vector<float>& Scratch(size_t n) {
+  static std::vector<float> scratch;
+  if (scratch.size() < n) scratch.resize(n);
+  return scratch;
+}
+
+struct Heap {
+  float* data = nullptr;
+  size_t floats = 0;
+};
+
+bool Fail(const Napi::Env& env, const std::string& message) {
+  Napi::RangeError::New(env, "@kd/backend-native: " + message).ThrowAsJavaScriptException();
+  return false;
+}
+
+bool GetHeap(const Napi::CallbackInfo& info, size_t i, Heap* heap) {
+  if (info.Length() <= i || !info[i].IsArrayBuffer()) return Fail(info.Env(), "argument 0 must be the wasm heap (an ArrayBuffer)");
+  Napi::ArrayBuffer buffer = info[i].As<Napi::ArrayBuffer>();
+  heap->data = static_cast<float*>(buffer.Data());
+  heap->floats = buffer.ByteLength() / sizeof(float);
+  if (heap->data == nullptr && heap->floats > 0) return Fail(info.Env(), "the heap is detached");
+  return true;
+}
+
+bool GetInt(const Napi::CallbackInfo& info, size_t i, int64_t* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return Fail(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  double v = info[i].As<Napi::Number>().DoubleValue();
+  if (!(v >= -1 && v <= 9007199254740991.0) || std::floor(v) != v)
+    return Fail(info.Env(), "argument " + std::to_string(i) + " must be an integer >= -1");
+  *out = static_cast<int64_t>(v);
+  return true;
+}
+
+bool GetInts(const Napi::CallbackInfo& info, size_t from, size_t count, int64_t* out) {
+  for (size_t j = 0; j < count; j++)
+    if (!GetInt(info, from + j, out + j)) return false;
+  return true;
+}
+
+/** [offset, offset + count) inside the heap (count may be 0). */
+bool InHeap(const Napi::Env& env, const Heap& heap, int64_t offset, int64_t count, const char* what) {
+  if (offset < 0 || count < 0 || static_cast<uint64_t>(offset) + static_cast<uint64_t>(count) > heap.floats)
+    return Fail(env, std::string(what) + " lies outside the wasm heap");
+  return true;
+}
+
+bool FitsInt(const Napi::Env& env, int64_t v) {
+  if (v > 2147483647) return Fail(env, "a matrix dimension exceeds 2^31 - 1");
+  return true;
+}
+
+// ---- info / threads -------------------------------------------------------------------------
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = Napi::Object::New(env);
+  const char* config = openblas_get_config();
+  const char* core = openblas_get_corename();
+  out.Set("config", Napi::String::New(env, config ? config : ""));
+  out.Set("corename", Napi::String::New(env, core ? core : ""));
+  out.Set("threads", Napi::Number::New(env, openblas_get_num_threads()));
+  out.Set("parallel", Napi::Number::New(env, openblas_get_parallel()));
+  out.Set("napi", Napi::Number::New(env, NAPI_VERSION));
+  return out;
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int64_t n;
+  if (!GetInt(info, 0, &n)) return info.Env().Undefined();
+  if (n < 1) return Fail(info.Env(), "threads must be >= 1"), info.Env().Undefined();
+  openblas_set_num_threads(static_cast<int>(std::min<int64_t>(n, 1024)));
+  return Napi::Number::New(info.Env(), openblas_get_num_threads());
+}
+
+// ---- matmul ---------------------------------------------------------------------------------
+
+// gemm(heap, transA, transB, M, N, K, aOffsets: Int32Array, bOffsets: Int32Array, cOffset)
+// C[i] = op(A[i]) x op(B[i]) for every batch i, C contiguous [batch, M, N]. op(A) is [M, K]
+// (A stored [K, M] when transposed), op(B) is [K, N]. Offsets are in floats.
+Napi::Value Gemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  if (!GetHeap(info, 0, &heap)) return env.Undefined();
+  const bool transA = info[1].ToBoolean().Value();
+  const bool transB = info[2].ToBoolean().Value();
+  int64_t d[3];
+  if (!GetInts(info, 3, 3, d)) return env.Undefined();
+  const int64_t M = d[0], N = d[1], K = d[2];
+  if (M < 0 || N < 0 || K < 0) return Fail(env, "negative matrix size"), env.Undefined();
+  if (!FitsInt(env, M) || !FitsInt(env, N) || !FitsInt(env, K)) return env.Undefined();
+  if (!info[6].IsTypedArray() || !info[7].IsTypedArray()) return Fail(env, "batch offsets must be Int32Arrays"), env.Undefined();
+  Napi::Int32Array aOff = info[6].As<Napi::Int32Array>();
+  Napi::Int32Array bOff = info[7].As<Napi::Int32Array>();
+  if (aOff.TypedArrayType() != napi_int32_array || bOff.TypedArrayType() != napi_int32_array || aOff.ElementLength() != bOff.ElementLength())
+    return Fail(env, "batch offsets must be two Int32Arrays of one length"), env.Undefined();
+  int64_t cOff;
+  if (!GetInt(info, 8, &cOff)) return env.Undefined();
+  const size_t batch = aOff.ElementLength();
+  if (!InHeap(env, heap, cOff, int64_t(batch) * M * N, "the output")) return env.Undefined();
+  for (size_t i = 0; i < batch; i++) {
+    if (!InHeap(env, heap, aOff[i], M * K, "operand a") || !InHeap(env, heap, bOff[i], K * N, "operand b")) return env.Undefined();
+  }
+  float* c = heap.data + cOff;
+  if (batch == 0 || M == 0 || N == 0) return env.Undefined();
+  if (K == 0) {
+    std::memset(c, 0, sizeof(float) * batch * M * N);
+    return env.Undefined();
+  }
+  const int lda = static_cast<int>(transA ? M : K);
+  const int ldb = static_cast<int>(transB ? K : N);
+  const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+  // One B for all batches and contiguous, untransposed A: fold the batch into the rows.
+  bool fold = !transA && batch > 1 && int64_t(batch) * M <= 2147483647;
+  for (size_t i = 1; fold && i < batch; i++) fold = bOff[i] == bOff[0] && int64_t(aOff[i]) == int64_t(aOff[0]) + int64_t(i) * M * K;
+  if (fold) {
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(batch * M), static_cast<int>(N), static_cast<int>(K), 1.0f,
+                heap.data + aOff[0], lda, heap.data + bOff[0], ldb, 0.0f, c, static_cast<int>(N));
+    return env.Undefined();
+  }
+  for (size_t i = 0; i < batch; i++) {
+    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, heap.data + aOff[i], lda,
+                heap.data + bOff[i], ldb, 0.0f, c + i * M * N, static_cast<int>(N));
+  }
+  return env.Undefined();
+}
+
+// ---- epilogue: bias and activation ----------------------------------------------------------
+
+enum Broadcast { kNone = 0, kScalar = 1, kColumn = 2, kFull = 3 };
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5, kPrelu = 6 };
+
+inline float At(const float* p, int mode, size_t r, size_t j, size_t n) {
+  switch (mode) {
+    case kScalar:
+      return p[0];
+    case kColumn:
+      return p[j];
+    default:
+      return p[r * n + j];
+  }
+}
+
+// epilogue(heap, offset, rows, n, biasOffset, biasMode, activation, alpha, preluOffset, preluMode)
+// In place on the [rows, n] matrix at offset: + bias (broadcast by biasMode), then activation
+// (leakyrelu uses alpha, prelu the weights at preluOffset broadcast by preluMode).
+Napi::Value Epilogue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  if (!GetHeap(info, 0, &heap)) return env.Undefined();
+  int64_t v[6];
+  if (!GetInts(info, 1, 6, v)) return env.Undefined();
+  const int64_t off = v[0], rows = v[1], n = v[2], biasOff = v[3], biasMode = v[4], act = v[5];
+  if (!info[7].IsNumber()) return Fail(env, "alpha must be a number"), env.Undefined();
+  const float alpha = info[7].As<Napi::Number>().FloatValue();
+  int64_t p[2];
+  if (!GetInts(info, 8, 2, p)) return env.Undefined();
+  const int64_t preluOff = p[0], preluMode = p[1];
+  if (rows < 0 || n < 0 || biasMode < 0 || biasMode > 3 || preluMode < 0 || preluMode > 3 || act < 0 || act > 6)
+    return Fail(env, "bad epilogue arguments"), env.Undefined();
+  const int64_t total = rows * n;
+  if (!InHeap(env, heap, off, total, "the output")) return env.Undefined();
+  const auto need = [&](int64_t mode) -> int64_t { return mode == kScalar ? 1 : mode == kColumn ? n : mode == kFull ? total : 0; };
+  if (biasMode != kNone && !InHeap(env, heap, biasOff, need(biasMode), "the bias")) return env.Undefined();
+  if (act == kPrelu && (preluMode == kNone || !InHeap(env, heap, preluOff, need(preluMode), "the prelu weights"))) {
+    if (preluMode == kNone) Fail(env, "prelu needs weights");
+    return env.Undefined();
+  }
+  float* y = heap.data + off;
+  const float* bias = biasMode != kNone ? heap.data + biasOff : nullptr;
+  const float* prelu = act == kPrelu ? heap.data + preluOff : nullptr;
+  for (int64_t r = 0; r < rows; r++) {
+    float* row = y + r * n;
+    if (bias != nullptr) {
+      if (biasMode == kColumn) {
+        for (int64_t j = 0; j < n; j++) row[j] += bias[j];
+      } else {
+        for (int64_t j = 0; j < n; j++) row[j] += At(bias, static_cast<int>(biasMode), r, j, n);
+      }
+    }
+    switch (act) {
+      case kRelu:
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : row[j];
+        break;
+      case kRelu6:
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : (row[j] > 6.0f ? 6.0f : row[j]);
+        break;
+      case kElu:
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] >= 0.0f ? row[j] : std::expm1(row[j]);
+        break;
+      case kSigmoid:
+        for (int64_t j = 0; j < n; j++) row[j] = 1.0f / (1.0f + std::exp(-row[j]));
+        break;
+      case kLeakyRelu:
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? alpha * row[j] : row[j];
+        break;
+      case kPrelu:
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? At(prelu, static_cast<int>(preluMode), r, j, n) * row[j] : row[j];
+        break;
+      default:
+        break;
+    }
+  }
+  return env.Undefined();
+}
+
+// ---- convolution ----------------------------------------------------------------------------
+
+struct Conv {
+  int64_t B, H, W, CI, OH, OW, CO, KH, KW, SH, SW, DH, DW, PT, PL;
+  int64_t Kc() const { return KH * KW * CI; }
+  int64_t Rows() const { return OH * OW; }
+  bool Pointwise() const { return KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W; }
+};
+
+bool GetConv(const Napi::CallbackInfo& info, size_t i, Conv* c) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsTypedArray()) return Fail(env, "conv geometry must be an Int32Array of 15");
+  Napi::Int32Array g = info[i].As<Napi::Int32Array>();
+  if (g.TypedArrayType() != napi_int32_array || g.ElementLength() != 15) return Fail(env, "conv geometry must be an Int32Array of 15");
+  int64_t v[15];
+  for (int j = 0; j < 15; j++) v[j] = g[j];
+  *c = Conv{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14]};
+  for (int j = 0; j < 13; j++)
+    if (v[j] < 0) return Fail(env, "negative conv size");
+  if (c->SH < 1 || c->SW < 1 || c->DH < 1 || c->DW < 1) return Fail(env, "strides and dilations must be >= 1");
+  if (c->B * c->Rows() > 2147483647 || c->Kc() > 2147483647 || c->CO > 2147483647) return Fail(env, "conv too large");
+  return true;
+}
+
+/** Output rows [r0, r0 + rows) of the flattened [B * OH * OW] batch as patches: col[rows, Kc]. */
+void Im2col(const Conv& c, const float* x, int64_t r0, int64_t rows, float* col) {
+  const int64_t kc = c.Kc();
+  const size_t run = sizeof(float) * c.CI;
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t g = r0 + r, b = g / c.Rows(), o = g % c.Rows(), oy = o / c.OW, ox = o % c.OW;
+    float* dst = col + r * kc;
+    const float* img = x + b * c.H * c.W * c.CI;
+    for (int64_t ky = 0; ky < c.KH; ky++) {
+      const int64_t iy = oy * c.SH - c.PT + ky * c.DH;
+      if (iy < 0 || iy >= c.H) {
+        std::memset(dst, 0, run * c.KW);
+        dst += c.KW * c.CI;
+        continue;
+      }
+      for (int64_t kx = 0; kx < c.KW; kx++, dst += c.CI) {
+        const int64_t ix = ox * c.SW - c.PL + kx * c.DW;
+        if (ix < 0 || ix >= c.W) {
+          std::memset(dst, 0, run);
+        } else if (c.CI == 1) {
+          *dst = img[iy * c.W + ix];
+        } else {
+          std::memcpy(dst, img + (iy * c.W + ix) * c.CI, run);
+        }
+      }
+    }
+  }
+}
+
+/** Adds the patches col[rows, Kc] of output rows [r0, r0 + rows) back into dx (NHWC). */
+void Col2im(const Conv& c, const float* col, int64_t r0, int64_t rows, float* dx) {
+  const int64_t kc = c.Kc();
+  for (int64_t r = 0; r < rows; r++) {
+    const int64_t g = r0 + r, b = g / c.Rows(), o = g % c.Rows(), oy = o / c.OW, ox = o % c.OW;
+    const float* src = col + r * kc;
+    float* img = dx + b * c.H * c.W * c.CI;
+    for (int64_t ky = 0; ky < c.KH; ky++) {
+      const int64_t iy = oy * c.SH - c.PT + ky * c.DH;
+      if (iy < 0 || iy >= c.H) {
+        src += c.KW * c.CI;
+        continue;
+      }
+      for (int64_t kx = 0; kx < c.KW; kx++, src += c.CI) {
+        const int64_t ix = ox * c.SW - c.PL + kx * c.DW;
+        if (ix < 0 || ix >= c.W) continue;
+        float* d = img + (iy * c.W + ix) * c.CI;
+        for (int64_t ci = 0; ci < c.CI; ci++) d[ci] += src[ci];
+      }
+    }
+  }
+}
+
+int64_t ChunkRows(const Conv& c) {
+  const int64_t kc = std::max<int64_t>(1, c.Kc());
+  return std::max<int64_t>(1, static_cast<int64_t>(kScratchFloats) / kc);
+}
+
+// conv2d(heap, xOffset, filterOffset, yOffset, geometry): y[B, OH, OW, CO] = conv(x, filter).
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  Conv c;
+  int64_t o[3];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 3, o) || !GetConv(info, 4, &c)) return env.Undefined();
+  const int64_t total = c.B * c.Rows();
+  if (!InHeap(env, heap, o[0], c.B * c.H * c.W * c.CI, "x") || !InHeap(env, heap, o[1], c.Kc() * c.CO, "the filter") ||
+      !InHeap(env, heap, o[2], total * c.CO, "the output"))
+    return env.Undefined();
+  const float* x = heap.data + o[0];
+  const float* w = heap.data + o[1];
+  float* y = heap.data + o[2];
+  if (total == 0 || c.CO == 0) return env.Undefined();
+  if (c.Kc() == 0) {
+    std::memset(y, 0, sizeof(float) * total * c.CO);
+    return env.Undefined();
+  }
+  const int kc = static_cast<int>(c.Kc()), co = static_cast<int>(c.CO);
+  if (c.Pointwise()) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(total), co, kc, 1.0f, x, kc, w, co, 0.0f, y, co);
+    return env.Undefined();
+  }
+  const int64_t chunk = std::min(ChunkRows(c), total);
+  float* col = Scratch(static_cast<size_t>(chunk * c.Kc())).data();
+  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+    const int64_t rows = std::min(chunk, total - r0);
+    Im2col(c, x, r0, rows, col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), co, kc, 1.0f, col, kc, w, co, 0.0f, y + r0 * c.CO, co);
+  }
+  return env.Undefined();
+}
+
+// conv2dBackpropInput(heap, dyOffset, filterOffset, dxOffset, geometry): dx[B, H, W, CI].
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  Conv c;
+  int64_t o[3];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 3, o) || !GetConv(info, 4, &c)) return env.Undefined();
+  const int64_t total = c.B * c.Rows();
+  if (!InHeap(env, heap, o[0], total * c.CO, "dy") || !InHeap(env, heap, o[1], c.Kc() * c.CO, "the filter") ||
+      !InHeap(env, heap, o[2], c.B * c.H * c.W * c.CI, "dx"))
+    return env.Undefined();
+  const float* dy = heap.data + o[0];
+  const float* w = heap.data + o[1];
+  float* dx = heap.data + o[2];
+  const int64_t dxSize = c.B * c.H * c.W * c.CI;
+  if (dxSize == 0) return env.Undefined();
+  if (total == 0 || c.CO == 0 || c.Kc() == 0) {
+    std::memset(dx, 0, sizeof(float) * dxSize);
+    return env.Undefined();
+  }
+  const int kc = static_cast<int>(c.Kc()), co = static_cast<int>(c.CO);
+  if (c.Pointwise()) {
+    // dx[rows, CI] = dy[rows, CO] x W[CI, CO]^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(total), kc, co, 1.0f, dy, co, w, co, 0.0f, dx, kc);
+    return env.Undefined();
+  }
+  std::memset(dx, 0, sizeof(float) * dxSize);
+  const int64_t chunk = std::min(ChunkRows(c), total);
+  float* col = Scratch(static_cast<size_t>(chunk * c.Kc())).data();
+  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+    const int64_t rows = std::min(chunk, total - r0);
+    // dcol[rows, Kc] = dy[rows, CO] x W[Kc, CO]^T
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), kc, co, 1.0f, dy + r0 * c.CO, co, w, co, 0.0f, col, kc);
+    Col2im(c, col, r0, rows, dx);
+  }
+  return env.Undefined();
+}
+
+// conv2dBackpropFilter(heap, xOffset, dyOffset, dwOffset, geometry): dw[KH, KW, CI, CO].
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  Conv c;
+  int64_t o[3];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 3, o) || !GetConv(info, 4, &c)) return env.Undefined();
+  const int64_t total = c.B * c.Rows();
+  if (!InHeap(env, heap, o[0], c.B * c.H * c.W * c.CI, "x") || !InHeap(env, heap, o[1], total * c.CO, "dy") ||
+      !InHeap(env, heap, o[2], c.Kc() * c.CO, "dw"))
+    return env.Undefined();
+  const float* x = heap.data + o[0];
+  const float* dy = heap.data + o[1];
+  float* dw = heap.data + o[2];
+  if (c.Kc() == 0 || c.CO == 0) return env.Undefined();
+  if (total == 0) {
+    std::memset(dw, 0, sizeof(float) * c.Kc() * c.CO);
+    return env.Undefined();
+  }
+  const int kc = static_cast<int>(c.Kc()), co = static_cast<int>(c.CO);
+  if (c.Pointwise()) {
+    // dw[CI, CO] = x[rows, CI]^T x dy[rows, CO]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, co, static_cast<int>(total), 1.0f, x, kc, dy, co, 0.0f, dw, co);
+    return env.Undefined();
+  }
+  const int64_t chunk = std::min(ChunkRows(c), total);
+  float* col = Scratch(static_cast<size_t>(chunk * c.Kc())).data();
+  for (int64_t r0 = 0; r0 < total; r0 += chunk) {
+    const int64_t rows = std::min(chunk, total - r0);
+    Im2col(c, x, r0, rows, col);
+    // dw[Kc, CO] (+)= col[rows, Kc]^T x dy[rows, CO]
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, co, static_cast<int>(rows), 1.0f, col, kc, dy + r0 * c.CO, co,
+                r0 == 0 ? 0.0f : 1.0f, dw, co);
+  }
+  return env.Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("info", Napi::Function::New(env, Info, "info"));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
+  exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
+  exports.Set("epilogue", Napi::Function::New(env, Epilogue, "epilogue"));
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(kd_native, Init)
