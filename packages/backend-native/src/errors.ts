@@ -16,7 +16,8 @@ export const backendNativeErrorCodes = {
     'The native addon or OpenBLAS cannot be used here (no build for this platform, libopenblas missing, or the probe crashed) and `required: true` was given.',
   'kernel-not-registered':
     'A native kernel got inputs it does not handle (e.g. NCHW, int32) and no wasm kernel was registered before it to hand them to.',
-  'native-failed': 'The native addon refused a call (an operand outside the wasm heap or a size it cannot handle): a bug, please report it.',
+  'native-failed':
+    'The native addon refused a call (an operand outside the wasm heap or a size it cannot handle): a bug, please report it.',
 } as const;
 
 /** A code of `@kd/backend-native`'s errors. */

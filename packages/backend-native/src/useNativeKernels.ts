@@ -93,6 +93,9 @@ export interface NativeReport {
   probeMs: number;
 }
 
+/** Kernel names of other tfjs versions / TensorFlow, and what tfjs 4.22 runs instead. */
+const ALIASES: Readonly<Record<string, string>> = { MatMul: 'BatchMatMul', FusedMatMul: '_FusedMatMul', BatchMatMulV2: 'BatchMatMul' };
+
 const OPTION_KEYS = ['threads', 'kernels', 'wasmTraining', 'setBackend', 'coretype', 'probe', 'addonPath', 'required'] as const;
 
 function checkOptions(input: unknown, where: string): NativeKernelOptions {
@@ -111,14 +114,18 @@ function checkOptions(input: unknown, where: string): NativeKernelOptions {
   }
   if (o.kernels !== undefined) {
     if (!Array.isArray(o.kernels) || o.kernels.some((k) => typeof k !== 'string')) {
-      throw new BackendNativeError('bad-option', `${where}: option "kernels" must be a list of kernel names, got ${describeValue(o.kernels)}`);
+      throw new BackendNativeError(
+        'bad-option',
+        `${where}: option "kernels" must be a list of kernel names, got ${describeValue(o.kernels)}`,
+      );
     }
     for (const name of o.kernels) {
       if (!NATIVE_KERNEL_NAMES.includes(name)) {
         throw new BackendNativeError(
           'unknown-kernel',
           `${where}: option "kernels" names "${name}", which this package does not implement natively` +
-            `${didYouMean(name, NATIVE_KERNEL_NAMES)} (native: ${NATIVE_KERNEL_NAMES.join(', ')})`,
+            `${ALIASES[name] ? `; did you mean "${ALIASES[name]}"? (${ALIASES[name]} is what tfjs 4.22 runs for it)` : didYouMean(name, NATIVE_KERNEL_NAMES)}` +
+            ` (native: ${NATIVE_KERNEL_NAMES.join(', ')})`,
         );
       }
     }
@@ -190,7 +197,14 @@ function unavailable(o: NativeKernelOptions, reason: string, extra: Partial<Nati
   if (o.required === true) {
     throw new BackendNativeError('native-unavailable', `@kd/backend-native: native kernels unavailable: ${reason}`, { cause });
   }
-  return { active: false, reason, description: `native kernels off (${reason}); the wasm kernels stay in place`, kernels: [], probeMs: 0, ...extra };
+  return {
+    active: false,
+    reason,
+    description: `native kernels off (${reason}); the wasm kernels stay in place`,
+    kernels: [],
+    probeMs: 0,
+    ...extra,
+  };
 }
 
 function threadsOf(o: NativeKernelOptions): number {
@@ -242,7 +256,8 @@ function finish(o: NativeKernelOptions, probed: Probed, wasm: WasmTrainingReport
     return unavailable(o, `the addon cannot load: ${String((error as Error).message ?? error).split('\n')[0]}`, extra, error);
   }
   const info = addon.info();
-  const coretype = probed.coretype !== undefined ? { forced: probed.coretype, detected: probed.detected ?? '(forced by option)' } : undefined;
+  const coretype =
+    probed.coretype !== undefined ? { forced: probed.coretype, detected: probed.detected ?? '(forced by option)' } : undefined;
   const kernels = register(addon, o);
   current = { addonPath: probed.path, info, ...(coretype ? { coretype } : {}) };
   return {

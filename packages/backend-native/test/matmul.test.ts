@@ -133,7 +133,10 @@ describe.skipIf(skipReason !== undefined)(`native matmul kernels${skipReason ? `
         ],
       });
       const x = rand([32, 784], 5);
-      const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1], 'int32'), 10);
+      const y = tf.oneHot(
+        tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1], 'int32'),
+        10,
+      );
       const opt = tf.train.sgd(0.1);
       const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x) as tf.Tensor) as tf.Scalar, true)!;
       const out = [loss, ...model.getWeights().map((w) => w.clone())];

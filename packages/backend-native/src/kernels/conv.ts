@@ -77,7 +77,10 @@ function forward(kernel: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo
     preluActivationWeights?: TensorInfo;
   };
   const attrs = args.attrs as unknown as tf.FusedConv2DAttrs;
-  if (!handled(attrs.dataFormat, x, filter, bias, preluActivationWeights) || (kernel === 'FusedConv2D' && !isFusedActivation(attrs.activation))) {
+  if (
+    !handled(attrs.dataFormat, x, filter, bias, preluActivationWeights) ||
+    (kernel === 'FusedConv2D' && !isFusedActivation(attrs.activation))
+  ) {
     return previous(kernel, args);
   }
   const geo = tryGeometry(x.shape, filter.shape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);

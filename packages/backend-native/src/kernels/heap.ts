@@ -96,7 +96,8 @@ export function previous(name: string, args: KernelArgs): TensorInfo | TensorInf
 /** Runs whatever kernel is registered on wasm for `name` now. */
 export function runWasm(name: string, backend: KernelBackend, inputs: NamedTensorInfoMap, attrs: NamedAttrMap = {}): TensorInfo {
   const config = tf.getKernel(name, WASM);
-  if (config == null) throw new BackendNativeError('kernel-not-registered', `@kd/backend-native: kernel '${name}' is not registered for wasm.`);
+  if (config == null)
+    throw new BackendNativeError('kernel-not-registered', `@kd/backend-native: kernel '${name}' is not registered for wasm.`);
   const out = config.kernelFunc({ inputs, backend, attrs });
   return Array.isArray(out) ? out[0]! : out;
 }
