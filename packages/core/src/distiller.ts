@@ -25,6 +25,7 @@ import { shuffleBufferOrder } from './shuffleBuffer';
 import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAccess, tensorSource } from './source';
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
+import { withLeanSaves } from './leanTape';
 import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
 import type { TeacherCacheStore } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
@@ -1082,7 +1083,7 @@ export class Distiller {
  */
 function gradientsOrFreeTape(f: () => tf.Scalar, variables: tf.Variable[]): { value: tf.Scalar; grads: tf.NamedTensorMap } {
   try {
-    return tf.variableGrads(f, variables);
+    return withLeanSaves(() => tf.variableGrads(f, variables));
   } catch (error) {
     freeAbandonedTape();
     throw error;
