@@ -39,6 +39,7 @@ export {
   type TextSink,
 } from './events';
 export { modelFingerprint, tensorsFingerprint } from './fingerprints';
+export { withLeanSaves } from './leanTape';
 export { hardLabelLoss } from './losses/hardLabelLoss';
 export { klDivergence } from './losses/klDivergence';
 export { logitMatchingLoss } from './losses/logitMatchingLoss';

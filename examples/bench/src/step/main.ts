@@ -5,7 +5,7 @@
  *   - `distiller`: a kd Distiller (0.1*ce + 0.9*kd(T=4), kd's Adam lr 1e-3, batch 64) whose
  *     teacher cache is full, so each step is the student's alone: what users run;
  *   - `loop`: a hand-written tfjs loop of the same math and kernels (gather the batch, forward,
- *     hardLabelLoss + softTargetLoss, variableGrads, kd's Adam): the trainer's own overhead is
+ *     hardLabelLoss + softTargetLoss, variableGrads under withLeanSaves, kd's Adam): the trainer's own overhead is
  *     `distiller / loop`;
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
  *     models, batch, loss and Adam, teacher logits computed before the clock starts.
@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets } from '@kd/core';
+import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets, withLeanSaves } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { cnn, mlp } from '../quality/models';
@@ -118,10 +118,12 @@ function loopSide(build: () => tfl.LayersModel) {
       const by = tf.gather(y, index) as tf.Tensor1D;
       // As the Distiller: the teacher's logits of the batch, softened at T every step.
       const bt = tf.logSoftmax(tf.div(tf.gather(logits, index), T)) as tf.Tensor2D;
-      const { value, grads } = tf.variableGrads(() => {
-        const s = student.apply(bx, { training: true }) as tf.Tensor2D;
-        return tf.add(tf.mul(hardLabelLoss(s, by), 0.1), tf.mul(softTargetLoss(s, bt, T), 0.9)) as tf.Scalar;
-      });
+      const { value, grads } = withLeanSaves(() =>
+        tf.variableGrads(() => {
+          const s = student.apply(bx, { training: true }) as tf.Tensor2D;
+          return tf.add(tf.mul(hardLabelLoss(s, by), 0.1), tf.mul(softTargetLoss(s, bt, T), 0.9)) as tf.Scalar;
+        }),
+      );
       optimizer.applyGradients(grads);
       return value;
     });

@@ -1,0 +1,37 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('step bench (--quick, no PyTorch side)', () => {
+  it('times cached Distiller steps and the hand-written loop, counts kernels, and writes JSON and markdown', () => {
+    const out = mkdtempSync(join(tmpdir(), 'kd-step-bench-'));
+    try {
+      execFileSync(process.execPath, ['--import', 'tsx', 'src/step/main.ts', '--quick', '--peer', 'none', '--out', out], {
+        cwd: root,
+        encoding: 'utf8',
+      });
+      const result = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8'));
+      const rows = Object.fromEntries(result.rows.map((r: { what: string }) => [r.what, r]));
+      for (const what of ['cnn-kd', 'mlp-kd']) {
+        const row = rows[what];
+        expect(row.distiller).toHaveLength(2);
+        expect(row.loop).toHaveLength(2);
+        for (const t of [...row.distiller, ...row.loop]) expect(t).toBeGreaterThan(0);
+        // The Distiller's step runs the loop's kernels plus a few of its own (the batch's terms).
+        expect(row.kernelsPerStep).toBeGreaterThan(100);
+        expect(Math.abs(row.kernelsPerStep - row.loopKernelsPerStep)).toBeLessThan(0.05 * row.loopKernelsPerStep);
+        // Lean tape saves: no Identity kernel per saved tensor.
+        expect(row.kernels.Identity ?? 0).toBeLessThan(5);
+      }
+      expect(rows['teacher forward'].teacher).toHaveLength(2);
+      expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| MLP student KD step (cached teacher) |');
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+});
