@@ -32,6 +32,7 @@ export interface NativeAddon {
     aOffsets: Int32Array,
     bOffsets: Int32Array,
     cOffset: number,
+    ...epilogue: number[]
   ): void;
   epilogue(
     heap: ArrayBuffer,
@@ -45,7 +46,7 @@ export interface NativeAddon {
     preluOffset: number,
     preluMode: number,
   ): void;
-  conv2d(heap: ArrayBuffer, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array): void;
+  conv2d(heap: ArrayBuffer, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array, ...epilogue: number[]): void;
   conv2dBackpropInput(heap: ArrayBuffer, dyOffset: number, filterOffset: number, dxOffset: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xOffset: number, dyOffset: number, dwOffset: number, geometry: Int32Array): void;
 }

@@ -32,6 +32,7 @@ forwardCases.push(
   [[3, 28, 28, 1], [3, 3, 1, 8], 1, 'same', 1], // the bench CNN's first layer
   [[2, 14, 14, 8], [3, 3, 8, 16], 1, 'same', 1], // and its second
   [[2, 2, 2, 3], [3, 3, 3, 2], 1, 'same', 1], // filter larger than the input
+  [[8, 16, 16, 64], [3, 3, 64, 32], 1, 'same', 1], // many chunks of rows (forward 5, dx 5, dW 2)
 );
 
 describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
@@ -105,6 +106,20 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
         activation,
         leakyreluAlpha: 0.15,
         preluActivationWeights: activation === 'prelu' ? rand([5], 4, 0.3) : undefined,
+      });
+    expect(delegatedCalls(() => expectSameOnCpu(f))).toBe(0);
+  });
+
+  it('FusedConv2D over many chunks of rows (epilogue per chunk) with bias and prelu matches cpu', () => {
+    const f = () =>
+      tf.fused.conv2d({
+        x: rand([8, 16, 16, 64], 1) as tf.Tensor4D,
+        filter: rand([3, 3, 64, 32], 2) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        bias: rand([32], 3),
+        activation: 'prelu',
+        preluActivationWeights: rand([32], 4, 0.3),
       });
     expect(delegatedCalls(() => expectSameOnCpu(f))).toBe(0);
   });

@@ -115,6 +115,25 @@ describe.skipIf(skipReason !== undefined)(`native matmul kernels${skipReason ? `
     );
   });
 
+  // Outputs wider than the addon's block (256K floats / N rows) run block by block, the epilogue after each.
+  const blocked: Array<[string, number[], number[], number[], boolean]> = [
+    ['2-D, full bias, 3 blocks', [600, 64], [64, 1024], [600, 1024], false],
+    ['batched, full bias [B, M, N], blocks inside each batch', [3, 300, 16], [3, 16, 1024], [3, 300, 1024], false],
+    ['batched, a transposed, bias [N]', [3, 16, 300], [3, 16, 1024], [1024], true],
+  ];
+  it.each(blocked)('_FusedMatMul %s matches cpu', (_what, as, bs, biasShape, ta) => {
+    const f = () =>
+      tf.fused.matMul({
+        a: rand(as, 1),
+        b: rand(bs, 2),
+        transposeA: ta,
+        bias: rand(biasShape, 3),
+        activation: 'prelu',
+        preluActivationWeights: rand([1024], 4),
+      });
+    expect(delegatedCalls(() => expectSameOnCpu(f))).toBe(0);
+  });
+
   it('gradients of a fused dense layer (bias + relu) match cpu', () => {
     expectSameOnCpu(() =>
       tf.grads((x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) =>

@@ -1,6 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { epilogue, isFusedActivation } from './epilogue';
+import { epilogue, epilogueArgs, isFusedActivation } from './epilogue';
 import { addon, call, Heap, type KernelArgs, previous, WASM } from './heap';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
@@ -87,13 +87,15 @@ function forward(kernel: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo
   if (geo == null) return previous(kernel, args);
   const heap = new Heap(args.backend);
   const c = geo.info;
-  const out = heap.allocate([c.batchSize, c.outHeight, c.outWidth, c.outChannels]);
+  const outShape = [c.batchSize, c.outHeight, c.outWidth, c.outChannels];
+  const fused = kernel === 'Conv2D' ? [] : epilogueArgs(heap, outShape, bias, preluActivationWeights, attrs);
+  const out = heap.allocate(outShape);
   try {
     const xOff = heap.offset(x);
     const fOff = heap.offset(filter);
     const yOff = heap.offset(out);
-    call(kernel, () => addon().conv2d(heap.buffer(), xOff, fOff, yOff, geo.g));
-    if (kernel === 'Conv2D') return out;
+    call(kernel, () => addon().conv2d(heap.buffer(), xOff, fOff, yOff, geo.g, ...(fused ?? [])));
+    if (fused != null) return out;
     return epilogue(heap, kernel, out, bias, preluActivationWeights, attrs);
   } catch (error) {
     heap.dispose(out);

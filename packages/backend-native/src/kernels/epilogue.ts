@@ -46,9 +46,33 @@ export interface EpilogueAttrs {
 }
 
 /**
+ * The addon's six epilogue arguments (biasOffset, biasMode, activation, alpha, preluOffset,
+ * preluMode) for `activation(out + bias)` on an output of shape `outShape`, to run block by block
+ * inside the product; `[]` when there is nothing to do; null when a broadcast needs wasm's
+ * kernels (then compute without, and call {@link epilogue}).
+ */
+export function epilogueArgs(
+  heap: Heap,
+  outShape: readonly number[],
+  bias: TensorInfo | undefined,
+  prelu: TensorInfo | undefined,
+  attrs: EpilogueAttrs,
+): number[] | null {
+  const act = ACTIVATIONS[attrs.activation ?? 'linear']!;
+  const biasMode = broadcastMode(bias, outShape);
+  const preluMode = act === ACTIVATIONS.prelu ? broadcastMode(prelu, outShape) : NONE;
+  if (biasMode === OTHER || preluMode === OTHER) return null;
+  if (biasMode === NONE && act === 0) return [];
+  const biasOff = bias != null && biasMode !== NONE ? heap.offset(bias) : -1;
+  const preluOff = prelu != null && preluMode !== NONE ? heap.offset(prelu) : -1;
+  return [biasOff, biasMode, act, attrs.leakyreluAlpha ?? 0.2, preluOff, preluMode];
+}
+
+/**
  * `activation(out + bias)` in place on `out` (a fresh float32 output of the kernel), as tfjs'
- * fused ops define it; returns the result (a new tensor, `out` freed, when a broadcast the addon
- * does not do had to go through wasm's `Add` / `Prelu`).
+ * fused ops define it, for the broadcasts {@link epilogueArgs} leaves out: the sum goes through
+ * wasm's `Add` and prelu through `Relu`, `Sub`, `Multiply`, `Add`; returns the result (a new
+ * tensor; `out` is freed).
  */
 export function epilogue(
   heap: Heap,

@@ -1,6 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
-import { epilogue, isFusedActivation } from './epilogue';
+import { epilogue, epilogueArgs, isFusedActivation } from './epilogue';
 import { addon, call, Heap, type KernelArgs, previous, sizeOf, WASM } from './heap';
 
 /**
@@ -63,7 +63,16 @@ function product(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: 
 }
 
 /** Computes op(a) x op(b) into a new tensor of shape `p.outShape`. */
-function gemm(heap: Heap, kernel: string, a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean, p: Product): TensorInfo {
+function gemm(
+  heap: Heap,
+  kernel: string,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  p: Product,
+  epilogue: number[] = [],
+): TensorInfo {
   const out = heap.allocate(p.outShape);
   try {
     const aOffsets = batchOffsets(p.outerA, p.outer, p.m * p.k);
@@ -75,7 +84,7 @@ function gemm(heap: Heap, kernel: string, a: TensorInfo, b: TensorInfo, transpos
       bOffsets[i]! += bBase;
     }
     const cOff = heap.offset(out);
-    call(kernel, () => addon().gemm(heap.buffer(), transposeA, transposeB, p.m, p.n, p.k, aOffsets, bOffsets, cOff));
+    call(kernel, () => addon().gemm(heap.buffer(), transposeA, transposeB, p.m, p.n, p.k, aOffsets, bOffsets, cOff, ...epilogue));
     return out;
   } catch (error) {
     heap.dispose(out);
@@ -110,6 +119,8 @@ function fusedMatMul(args: KernelArgs): TensorInfo | TensorInfo[] {
     return previous('_FusedMatMul', args);
   }
   const heap = new Heap(args.backend);
+  const fused = epilogueArgs(heap, p.outShape, bias, preluActivationWeights, attrs);
+  if (fused != null) return gemm(heap, '_FusedMatMul', a, b, transposeA, transposeB, p, fused);
   const out = gemm(heap, '_FusedMatMul', a, b, transposeA, transposeB, p);
   try {
     return epilogue(heap, '_FusedMatMul', out, bias, preluActivationWeights, attrs);

@@ -33,9 +33,9 @@ int openblas_get_parallel(void);
 
 namespace {
 
-// Scratch (im2col / col2im) buffers are at most this many floats (16 MiB); larger problems are
-// processed in chunks of output rows.
-constexpr size_t kScratchFloats = size_t(4) << 20;
+// Convolutions and fused products run in chunks of output rows whose patches and outputs take
+// about this many floats together (1 MiB: they stay in L2 between im2col, sgemm and the epilogue).
+constexpr int64_t kChunkFloats = int64_t(256) << 10;
 
 std::vector<float>& Scratch(size_t n) {
   static std::vector<float> scratch;
@@ -112,11 +112,124 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), openblas_get_num_threads());
 }
 
+// ---- epilogue: bias and activation ----------------------------------------------------------
+
+enum Broadcast { kNone = 0, kScalar = 1, kColumn = 2, kFull = 3 };
+enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5, kPrelu = 6 };
+
+/** activation(y + bias) of tfjs' fused ops, on rows of an [rows, n] output. */
+struct Epilogue {
+  const float* bias = nullptr;
+  int biasMode = kNone;
+  int act = kLinear;
+  float alpha = 0;
+  const float* prelu = nullptr;
+  int preluMode = kNone;
+
+  bool Empty() const { return biasMode == kNone && act == kLinear; }
+
+  /** Applies it to `rows` rows at y, which are rows [r0, r0 + rows) of the whole output. */
+  void Apply(float* y, int64_t r0, int64_t rows, int64_t n) const {
+    for (int64_t r = 0; r < rows; r++) {
+      float* row = y + r * n;
+      if (biasMode == kScalar) {
+        const float b = bias[0];
+        for (int64_t j = 0; j < n; j++) row[j] += b;
+      } else if (biasMode != kNone) {
+        const float* b = biasMode == kColumn ? bias : bias + (r0 + r) * n;
+        for (int64_t j = 0; j < n; j++) row[j] += b[j];
+      }
+      switch (act) {
+        case kRelu:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : row[j];
+          break;
+        case kRelu6:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : (row[j] > 6.0f ? 6.0f : row[j]);
+          break;
+        case kElu:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] >= 0.0f ? row[j] : std::expm1(row[j]);
+          break;
+        case kSigmoid:
+          for (int64_t j = 0; j < n; j++) row[j] = 1.0f / (1.0f + std::exp(-row[j]));
+          break;
+        case kLeakyRelu:
+          for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? alpha * row[j] : row[j];
+          break;
+        case kPrelu: {
+          if (preluMode == kScalar) {
+            const float a = prelu[0];
+            for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? a * row[j] : row[j];
+          } else {
+            const float* a = preluMode == kColumn ? prelu : prelu + (r0 + r) * n;
+            for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? a[j] * row[j] : row[j];
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+};
+
+/**
+ * Reads the six epilogue arguments at info[i..i+5] (biasOffset, biasMode, activation, alpha,
+ * preluOffset, preluMode) for an output of rows x n, checking the operands lie in the heap. Absent
+ * arguments mean no epilogue.
+ */
+bool GetEpilogue(const Napi::CallbackInfo& info, size_t i, const Heap& heap, int64_t rows, int64_t n, Epilogue* e) {
+  Napi::Env env = info.Env();
+  *e = Epilogue();
+  if (info.Length() <= i || info[i].IsUndefined()) return true;
+  int64_t v[3];
+  if (!GetInts(info, i, 3, v)) return false;
+  if (info.Length() <= i + 3 || !info[i + 3].IsNumber()) return Fail(env, "alpha must be a number");
+  int64_t p[2];
+  if (!GetInts(info, i + 4, 2, p)) return false;
+  const int64_t biasOff = v[0], biasMode = v[1], act = v[2], preluOff = p[0], preluMode = p[1];
+  if (biasMode < 0 || biasMode > 3 || preluMode < 0 || preluMode > 3 || act < 0 || act > 6) return Fail(env, "bad epilogue arguments");
+  const auto need = [&](int64_t mode) -> int64_t { return mode == kScalar ? 1 : mode == kColumn ? n : mode == kFull ? rows * n : 0; };
+  if (biasMode != kNone && !InHeap(env, heap, biasOff, need(biasMode), "the bias")) return false;
+  if (act == kPrelu) {
+    if (preluMode == kNone) return Fail(env, "prelu needs weights");
+    if (!InHeap(env, heap, preluOff, need(preluMode), "the prelu weights")) return false;
+  }
+  e->bias = biasMode != kNone ? heap.data + biasOff : nullptr;
+  e->biasMode = static_cast<int>(biasMode);
+  e->act = static_cast<int>(act);
+  e->alpha = info[i + 3].As<Napi::Number>().FloatValue();
+  e->prelu = act == kPrelu ? heap.data + preluOff : nullptr;
+  e->preluMode = static_cast<int>(preluMode);
+  return true;
+}
+
+// epilogue(heap, offset, rows, n, biasOffset, biasMode, activation, alpha, preluOffset, preluMode)
+// In place on the [rows, n] matrix at offset.
+Napi::Value EpilogueCall(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t v[3];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 3, v)) return env.Undefined();
+  const int64_t off = v[0], rows = v[1], n = v[2];
+  if (rows < 0 || n < 0) return Fail(env, "negative size"), env.Undefined();
+  if (!InHeap(env, heap, off, rows * n, "the output")) return env.Undefined();
+  Epilogue e;
+  if (!GetEpilogue(info, 4, heap, rows, n, &e)) return env.Undefined();
+  e.Apply(heap.data + off, 0, rows, n);
+  return env.Undefined();
+}
+
 // ---- matmul ---------------------------------------------------------------------------------
 
-// gemm(heap, transA, transB, M, N, K, aOffsets: Int32Array, bOffsets: Int32Array, cOffset)
+/** Rows per block of a product with an epilogue: the block's output stays in L2 for it. */
+int64_t BlockRows(int64_t n) { return std::max<int64_t>(64, kChunkFloats / std::max<int64_t>(1, n)); }
+
+// gemm(heap, transA, transB, M, N, K, aOffsets: Int32Array, bOffsets: Int32Array, cOffset
+//      [, biasOffset, biasMode, activation, alpha, preluOffset, preluMode])
 // C[i] = op(A[i]) x op(B[i]) for every batch i, C contiguous [batch, M, N]. op(A) is [M, K]
-// (A stored [K, M] when transposed), op(B) is [K, N]. Offsets are in floats.
+// (A stored [K, M] when transposed), op(B) is [K, N]. Offsets are in floats. With the epilogue
+// arguments, activation(C + bias) follows block by block (bias / prelu broadcast over the whole
+// [batch * M, N] output).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Heap heap;
@@ -135,15 +248,18 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
     return Fail(env, "batch offsets must be two Int32Arrays of one length"), env.Undefined();
   int64_t cOff;
   if (!GetInt(info, 8, &cOff)) return env.Undefined();
-  const size_t batch = aOff.ElementLength();
-  if (!InHeap(env, heap, cOff, int64_t(batch) * M * N, "the output")) return env.Undefined();
-  for (size_t i = 0; i < batch; i++) {
-    if (!InHeap(env, heap, aOff[i], M * K, "operand a") || !InHeap(env, heap, bOff[i], K * N, "operand b")) return env.Undefined();
+  const int64_t batch = static_cast<int64_t>(aOff.ElementLength());
+  if (!InHeap(env, heap, cOff, batch * M * N, "the output")) return env.Undefined();
+  for (int64_t i = 0; i < batch; i++) {
+    if (!InHeap(env, heap, aOff[static_cast<size_t>(i)], M * K, "operand a") || !InHeap(env, heap, bOff[static_cast<size_t>(i)], K * N, "operand b")) return env.Undefined();
   }
+  Epilogue epi;
+  if (!GetEpilogue(info, 9, heap, batch * M, N, &epi)) return env.Undefined();
   float* c = heap.data + cOff;
   if (batch == 0 || M == 0 || N == 0) return env.Undefined();
   if (K == 0) {
     std::memset(c, 0, sizeof(float) * batch * M * N);
+    epi.Apply(c, 0, batch * M, N);
     return env.Undefined();
   }
   const int lda = static_cast<int>(transA ? M : K);
@@ -151,94 +267,22 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   const CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
   const CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
   // One B for all batches and contiguous, untransposed A: fold the batch into the rows.
-  bool fold = !transA && batch > 1 && int64_t(batch) * M <= 2147483647;
-  for (size_t i = 1; fold && i < batch; i++) fold = bOff[i] == bOff[0] && int64_t(aOff[i]) == int64_t(aOff[0]) + int64_t(i) * M * K;
-  if (fold) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(batch * M), static_cast<int>(N), static_cast<int>(K), 1.0f,
-                heap.data + aOff[0], lda, heap.data + bOff[0], ldb, 0.0f, c, static_cast<int>(N));
-    return env.Undefined();
-  }
-  for (size_t i = 0; i < batch; i++) {
-    cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(M), static_cast<int>(N), static_cast<int>(K), 1.0f, heap.data + aOff[i], lda,
-                heap.data + bOff[i], ldb, 0.0f, c + i * M * N, static_cast<int>(N));
-  }
-  return env.Undefined();
-}
-
-// ---- epilogue: bias and activation ----------------------------------------------------------
-
-enum Broadcast { kNone = 0, kScalar = 1, kColumn = 2, kFull = 3 };
-enum Activation { kLinear = 0, kRelu = 1, kRelu6 = 2, kElu = 3, kSigmoid = 4, kLeakyRelu = 5, kPrelu = 6 };
-
-inline float At(const float* p, int mode, size_t r, size_t j, size_t n) {
-  switch (mode) {
-    case kScalar:
-      return p[0];
-    case kColumn:
-      return p[j];
-    default:
-      return p[r * n + j];
-  }
-}
-
-// epilogue(heap, offset, rows, n, biasOffset, biasMode, activation, alpha, preluOffset, preluMode)
-// In place on the [rows, n] matrix at offset: + bias (broadcast by biasMode), then activation
-// (leakyrelu uses alpha, prelu the weights at preluOffset broadcast by preluMode).
-Napi::Value Epilogue(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap;
-  if (!GetHeap(info, 0, &heap)) return env.Undefined();
-  int64_t v[6];
-  if (!GetInts(info, 1, 6, v)) return env.Undefined();
-  const int64_t off = v[0], rows = v[1], n = v[2], biasOff = v[3], biasMode = v[4], act = v[5];
-  if (!info[7].IsNumber()) return Fail(env, "alpha must be a number"), env.Undefined();
-  const float alpha = info[7].As<Napi::Number>().FloatValue();
-  int64_t p[2];
-  if (!GetInts(info, 8, 2, p)) return env.Undefined();
-  const int64_t preluOff = p[0], preluMode = p[1];
-  if (rows < 0 || n < 0 || biasMode < 0 || biasMode > 3 || preluMode < 0 || preluMode > 3 || act < 0 || act > 6)
-    return Fail(env, "bad epilogue arguments"), env.Undefined();
-  const int64_t total = rows * n;
-  if (!InHeap(env, heap, off, total, "the output")) return env.Undefined();
-  const auto need = [&](int64_t mode) -> int64_t { return mode == kScalar ? 1 : mode == kColumn ? n : mode == kFull ? total : 0; };
-  if (biasMode != kNone && !InHeap(env, heap, biasOff, need(biasMode), "the bias")) return env.Undefined();
-  if (act == kPrelu && (preluMode == kNone || !InHeap(env, heap, preluOff, need(preluMode), "the prelu weights"))) {
-    if (preluMode == kNone) Fail(env, "prelu needs weights");
-    return env.Undefined();
-  }
-  float* y = heap.data + off;
-  const float* bias = biasMode != kNone ? heap.data + biasOff : nullptr;
-  const float* prelu = act == kPrelu ? heap.data + preluOff : nullptr;
-  for (int64_t r = 0; r < rows; r++) {
-    float* row = y + r * n;
-    if (bias != nullptr) {
-      if (biasMode == kColumn) {
-        for (int64_t j = 0; j < n; j++) row[j] += bias[j];
-      } else {
-        for (int64_t j = 0; j < n; j++) row[j] += At(bias, static_cast<int>(biasMode), r, j, n);
-      }
-    }
-    switch (act) {
-      case kRelu:
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : row[j];
-        break;
-      case kRelu6:
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? 0.0f : (row[j] > 6.0f ? 6.0f : row[j]);
-        break;
-      case kElu:
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] >= 0.0f ? row[j] : std::expm1(row[j]);
-        break;
-      case kSigmoid:
-        for (int64_t j = 0; j < n; j++) row[j] = 1.0f / (1.0f + std::exp(-row[j]));
-        break;
-      case kLeakyRelu:
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? alpha * row[j] : row[j];
-        break;
-      case kPrelu:
-        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0.0f ? At(prelu, static_cast<int>(preluMode), r, j, n) * row[j] : row[j];
-        break;
-      default:
-        break;
+  bool fold = !transA && batch > 1 && batch * M <= 2147483647;
+  for (int64_t i = 1; fold && i < batch; i++) fold = bOff[static_cast<size_t>(i)] == bOff[0] && int64_t(aOff[static_cast<size_t>(i)]) == int64_t(aOff[0]) + i * M * K;
+  const int64_t rows = fold ? batch * M : M;
+  const int64_t batches = fold ? 1 : batch;
+  const int64_t block = epi.Empty() ? rows : std::min(rows, BlockRows(N));
+  for (int64_t i = 0; i < batches; i++) {
+    const float* a = heap.data + aOff[static_cast<size_t>(i)];
+    const float* b = heap.data + bOff[static_cast<size_t>(i)];
+    float* ci = c + i * M * N;
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+      const int64_t m = std::min(block, rows - r0);
+      // rows r0.. of op(A): rows of A, or columns of A when it is stored transposed
+      const float* ar = transA ? a + r0 : a + r0 * K;
+      cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(N), static_cast<int>(K), 1.0f, ar, lda, b, ldb, 0.0f,
+                  ci + r0 * N, static_cast<int>(N));
+      if (!epi.Empty()) epi.Apply(ci + r0 * N, i * M + r0, m, N);
     }
   }
   return env.Undefined();
@@ -268,29 +312,67 @@ bool GetConv(const Napi::CallbackInfo& info, size_t i, Conv* c) {
   return true;
 }
 
+/** Walks output positions (b, oy, ox) from a flat row index without dividing at every row. */
+struct Position {
+  int64_t b, oy, ox;
+  Position(const Conv& c, int64_t r) : b(r / c.Rows()), oy((r % c.Rows()) / c.OW), ox(r % c.OW) {}
+  void Next(const Conv& c) {
+    if (++ox == c.OW) {
+      ox = 0;
+      if (++oy == c.OH) {
+        oy = 0;
+        ++b;
+      }
+    }
+  }
+};
+
+inline void Copy(float* dst, const float* src, int64_t n) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; i++) dst[i] = src[i];
+  } else {
+    std::memcpy(dst, src, sizeof(float) * n);
+  }
+}
+
+inline void Zero(float* dst, int64_t n) {
+  if (n <= 8) {
+    for (int64_t i = 0; i < n; i++) dst[i] = 0.0f;
+  } else {
+    std::memset(dst, 0, sizeof(float) * n);
+  }
+}
+
+inline void AddTo(float* dst, const float* src, int64_t n) {
+  for (int64_t i = 0; i < n; i++) dst[i] += src[i];
+}
+
 /** Output rows [r0, r0 + rows) of the flattened [B * OH * OW] batch as patches: col[rows, Kc]. */
 void Im2col(const Conv& c, const float* x, int64_t r0, int64_t rows, float* col) {
-  const int64_t kc = c.Kc();
-  const size_t run = sizeof(float) * c.CI;
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t g = r0 + r, b = g / c.Rows(), o = g % c.Rows(), oy = o / c.OW, ox = o % c.OW;
+  const int64_t kc = c.Kc(), CI = c.CI, span = c.KW * CI;
+  Position p(c, r0);
+  for (int64_t r = 0; r < rows; r++, p.Next(c)) {
     float* dst = col + r * kc;
-    const float* img = x + b * c.H * c.W * c.CI;
-    for (int64_t ky = 0; ky < c.KH; ky++) {
-      const int64_t iy = oy * c.SH - c.PT + ky * c.DH;
+    const float* img = x + p.b * c.H * c.W * CI;
+    const int64_t iy0 = p.oy * c.SH - c.PT, ix0 = p.ox * c.SW - c.PL;
+    const bool inside = ix0 >= 0 && ix0 + (c.KW - 1) * c.DW < c.W;
+    for (int64_t ky = 0; ky < c.KH; ky++, dst += span) {
+      const int64_t iy = iy0 + ky * c.DH;
       if (iy < 0 || iy >= c.H) {
-        std::memset(dst, 0, run * c.KW);
-        dst += c.KW * c.CI;
+        Zero(dst, span);
         continue;
       }
-      for (int64_t kx = 0; kx < c.KW; kx++, dst += c.CI) {
-        const int64_t ix = ox * c.SW - c.PL + kx * c.DW;
+      const float* line = img + iy * c.W * CI;
+      if (inside && c.DW == 1) {
+        Copy(dst, line + ix0 * CI, span);  // the KW taps are contiguous
+        continue;
+      }
+      for (int64_t kx = 0; kx < c.KW; kx++) {
+        const int64_t ix = ix0 + kx * c.DW;
         if (ix < 0 || ix >= c.W) {
-          std::memset(dst, 0, run);
-        } else if (c.CI == 1) {
-          *dst = img[iy * c.W + ix];
+          Zero(dst + kx * CI, CI);
         } else {
-          std::memcpy(dst, img + (iy * c.W + ix) * c.CI, run);
+          Copy(dst + kx * CI, line + ix * CI, CI);
         }
       }
     }
@@ -299,33 +381,33 @@ void Im2col(const Conv& c, const float* x, int64_t r0, int64_t rows, float* col)
 
 /** Adds the patches col[rows, Kc] of output rows [r0, r0 + rows) back into dx (NHWC). */
 void Col2im(const Conv& c, const float* col, int64_t r0, int64_t rows, float* dx) {
-  const int64_t kc = c.Kc();
-  for (int64_t r = 0; r < rows; r++) {
-    const int64_t g = r0 + r, b = g / c.Rows(), o = g % c.Rows(), oy = o / c.OW, ox = o % c.OW;
+  const int64_t kc = c.Kc(), CI = c.CI, span = c.KW * CI;
+  Position p(c, r0);
+  for (int64_t r = 0; r < rows; r++, p.Next(c)) {
     const float* src = col + r * kc;
-    float* img = dx + b * c.H * c.W * c.CI;
-    for (int64_t ky = 0; ky < c.KH; ky++) {
-      const int64_t iy = oy * c.SH - c.PT + ky * c.DH;
-      if (iy < 0 || iy >= c.H) {
-        src += c.KW * c.CI;
+    float* img = dx + p.b * c.H * c.W * CI;
+    const int64_t iy0 = p.oy * c.SH - c.PT, ix0 = p.ox * c.SW - c.PL;
+    const bool inside = ix0 >= 0 && ix0 + (c.KW - 1) * c.DW < c.W;
+    for (int64_t ky = 0; ky < c.KH; ky++, src += span) {
+      const int64_t iy = iy0 + ky * c.DH;
+      if (iy < 0 || iy >= c.H) continue;
+      float* line = img + iy * c.W * CI;
+      if (inside && c.DW == 1) {
+        AddTo(line + ix0 * CI, src, span);
         continue;
       }
-      for (int64_t kx = 0; kx < c.KW; kx++, src += c.CI) {
-        const int64_t ix = ox * c.SW - c.PL + kx * c.DW;
-        if (ix < 0 || ix >= c.W) continue;
-        float* d = img + (iy * c.W + ix) * c.CI;
-        for (int64_t ci = 0; ci < c.CI; ci++) d[ci] += src[ci];
+      for (int64_t kx = 0; kx < c.KW; kx++) {
+        const int64_t ix = ix0 + kx * c.DW;
+        if (ix >= 0 && ix < c.W) AddTo(line + ix * CI, src + kx * CI, CI);
       }
     }
   }
 }
 
-int64_t ChunkRows(const Conv& c) {
-  const int64_t kc = std::max<int64_t>(1, c.Kc());
-  return std::max<int64_t>(1, static_cast<int64_t>(kScratchFloats) / kc);
-}
+/** Rows per chunk: patches and outputs of a chunk take about kChunkFloats together. */
+int64_t ChunkRows(const Conv& c) { return std::max<int64_t>(32, kChunkFloats / std::max<int64_t>(1, c.Kc() + c.CO)); }
 
-// conv2d(heap, xOffset, filterOffset, yOffset, geometry): y[B, OH, OW, CO] = conv(x, filter).
+// conv2d(heap, xOffset, filterOffset, yOffset, geometry[, epilogue x 6]): y[B, OH, OW, CO].
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Heap heap;
@@ -336,25 +418,30 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
   if (!InHeap(env, heap, o[0], c.B * c.H * c.W * c.CI, "x") || !InHeap(env, heap, o[1], c.Kc() * c.CO, "the filter") ||
       !InHeap(env, heap, o[2], total * c.CO, "the output"))
     return env.Undefined();
+  Epilogue epi;
+  if (!GetEpilogue(info, 5, heap, total, c.CO, &epi)) return env.Undefined();
   const float* x = heap.data + o[0];
   const float* w = heap.data + o[1];
   float* y = heap.data + o[2];
   if (total == 0 || c.CO == 0) return env.Undefined();
   if (c.Kc() == 0) {
     std::memset(y, 0, sizeof(float) * total * c.CO);
+    epi.Apply(y, 0, total, c.CO);
     return env.Undefined();
   }
   const int kc = static_cast<int>(c.Kc()), co = static_cast<int>(c.CO);
-  if (c.Pointwise()) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(total), co, kc, 1.0f, x, kc, w, co, 0.0f, y, co);
-    return env.Undefined();
-  }
   const int64_t chunk = std::min(ChunkRows(c), total);
-  float* col = Scratch(static_cast<size_t>(chunk * c.Kc())).data();
+  const bool pointwise = c.Pointwise();
+  float* col = pointwise ? nullptr : Scratch(static_cast<size_t>(chunk * c.Kc())).data();
   for (int64_t r0 = 0; r0 < total; r0 += chunk) {
     const int64_t rows = std::min(chunk, total - r0);
-    Im2col(c, x, r0, rows, col);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), co, kc, 1.0f, col, kc, w, co, 0.0f, y + r0 * c.CO, co);
+    const float* a = x + r0 * c.CI;  // pointwise: x rows are the patches
+    if (!pointwise) {
+      Im2col(c, x, r0, rows, col);
+      a = col;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), co, kc, 1.0f, a, kc, w, co, 0.0f, y + r0 * c.CO, co);
+    epi.Apply(y + r0 * c.CO, r0, rows, c.CO);
   }
   return env.Undefined();
 }
@@ -422,7 +509,9 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kc, co, static_cast<int>(total), 1.0f, x, kc, dy, co, 0.0f, dw, co);
     return env.Undefined();
   }
-  const int64_t chunk = std::min(ChunkRows(c), total);
+  // Larger chunks than the forward's: each chunk is one accumulating sgemm whose inner size is the
+  // chunk's rows, and dw (Kc x CO) is read and written once per chunk.
+  const int64_t chunk = std::min(std::max<int64_t>(ChunkRows(c), 4 * kChunkFloats / std::max<int64_t>(1, c.Kc())), total);
   float* col = Scratch(static_cast<size_t>(chunk * c.Kc())).data();
   for (int64_t r0 = 0; r0 < total; r0 += chunk) {
     const int64_t rows = std::min(chunk, total - r0);
@@ -438,7 +527,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
-  exports.Set("epilogue", Napi::Function::New(env, Epilogue, "epilogue"));
+  exports.Set("epilogue", Napi::Function::New(env, EpilogueCall, "epilogue"));
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
