@@ -6,6 +6,7 @@ import { convKernels } from './kernels/conv';
 import { gatherKernels } from './kernels/gather';
 import { identityKernels } from './kernels/identity';
 import { matMulKernels } from './kernels/matmul';
+import { optimizerKernels } from './kernels/optimizers';
 import { poolKernels } from './kernels/pool';
 import { originalKernels, WASM } from './kernels/runner';
 import { segmentKernels } from './kernels/segment';
@@ -43,6 +44,8 @@ const REASONS: Record<string, string> = {
   Multiply: 'wrong for outputs of rank > 6; now coalesces axes first',
   RealDiv: 'wrong for outputs of rank > 6; now coalesces axes first',
   SquaredDifference: 'wrong for outputs of rank > 6; now coalesces axes first',
+  KdAdamUpdate: "@kd/core's Adam / AdamW update as one pass over the heap instead of ~13 element-wise kernels per variable",
+  KdSgdUpdate: "@kd/core's SGD (momentum, Nesterov, weight decay) update as one pass over the heap instead of up to 6 kernels per variable",
 };
 
 /** Every kernel this package registers on wasm, in registration order. */
@@ -54,6 +57,7 @@ export const PATCHES: readonly KernelConfig[] = [
   ...gatherKernels,
   ...identityKernels,
   ...broadcastKernels,
+  ...optimizerKernels,
 ];
 
 /** Names of the kernels `patchWasmKernels` registers. */

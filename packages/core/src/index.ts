@@ -46,6 +46,7 @@ export { logitMatchingLoss } from './losses/logitMatchingLoss';
 export { type SoftTargetForm, softTargetLoss, softTargetLossFromLogits } from './losses/softTargetLoss';
 export { teacherLogProbabilities } from './losses/teacherLogProbabilities';
 export { Adam, type AdamOptions, type AdamWOptions, adam, adamSchema, adamW, adamWSchema } from './optimizers/adam';
+export { FUSED_UPDATE_KERNELS } from './optimizers/fusedUpdate';
 export { isStatefulOptimizer, type NamedTensor, StatefulOptimizer } from './optimizers/optimizer';
 export { Rmsprop, type RmspropOptions, rmsprop, rmspropSchema } from './optimizers/rmsprop';
 export { Sgd, type SgdOptions, sgd, sgdSchema } from './optimizers/sgd';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { optionsSchema, parseOptions } from '../options';
+import { FUSED_UPDATE_KERNELS, runFusedUpdate } from './fusedUpdate';
 import { StatefulOptimizer } from './optimizer';
 
 /** Options of {@link adam}. */
@@ -58,13 +59,26 @@ export class Adam extends StatefulOptimizer {
   }
 
   protected update(variable: tf.Variable, gradient: tf.Tensor, [m, v]: readonly tf.Variable[], step: number): void {
+    const stepSize = this.learningRate / (1 - this.beta1 ** step);
+    const correction = Math.sqrt(1 - this.beta2 ** step);
+    const decay = this.weightDecay > 0 ? 1 - this.learningRate * this.weightDecay : 1;
+    const fused = runFusedUpdate(
+      FUSED_UPDATE_KERNELS.adam,
+      { variable, gradient, m: m!, v: v! },
+      { beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, stepSize, correction, decay },
+    );
+    if (fused) {
+      m!.assign(fused[1]!);
+      v!.assign(fused[2]!);
+      variable.assign(fused[0]!);
+      return;
+    }
     const nextM = tf.add(tf.mul(m!, this.beta1), tf.mul(gradient, 1 - this.beta1));
     const nextV = tf.add(tf.mul(v!, this.beta2), tf.mul(tf.square(gradient), 1 - this.beta2));
     m!.assign(nextM);
     v!.assign(nextV);
-    const stepSize = this.learningRate / (1 - this.beta1 ** step);
-    const denominator = tf.add(tf.div(tf.sqrt(nextV), Math.sqrt(1 - this.beta2 ** step)), this.epsilon);
-    const decayed = this.weightDecay > 0 ? tf.mul(variable, 1 - this.learningRate * this.weightDecay) : variable;
+    const denominator = tf.add(tf.div(tf.sqrt(nextV), correction), this.epsilon);
+    const decayed = this.weightDecay > 0 ? tf.mul(variable, decay) : variable;
     variable.assign(tf.sub(decayed, tf.mul(tf.div(nextM, denominator), stepSize)));
   }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { DistillationError } from '../errors';
 import { optionsSchema, parseOptions } from '../options';
+import { FUSED_UPDATE_KERNELS, runFusedUpdate } from './fusedUpdate';
 import { StatefulOptimizer } from './optimizer';
 
 /** Options of {@link sgd}. */
@@ -44,6 +45,16 @@ export class Sgd extends StatefulOptimizer {
   }
 
   protected update(variable: tf.Variable, gradient: tf.Tensor, [buffer]: readonly tf.Variable[], _step: number): void {
+    const fused = runFusedUpdate(
+      FUSED_UPDATE_KERNELS.sgd,
+      { variable, gradient, ...(buffer ? { buffer } : {}) },
+      { learningRate: this.learningRate, momentum: this.momentum, nesterov: this.nesterov, weightDecay: this.weightDecay },
+    );
+    if (fused) {
+      if (buffer) buffer.assign(fused[1]!);
+      variable.assign(fused[0]!);
+      return;
+    }
     const g = this.weightDecay > 0 ? tf.add(gradient, tf.mul(variable, this.weightDecay)) : gradient;
     let direction = g;
     if (buffer) {
