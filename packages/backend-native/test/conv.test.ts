@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { nativeStatus } from '../src';
+import { state } from '../src/kernels/heap';
 import { delegatedCalls, expectSameOnCpu, rand, runOn, skipReason } from './helpers';
 
 type Pad = 'valid' | 'same' | number | [[0, 0], [number, number], [number, number], [0, 0]];
@@ -36,6 +37,14 @@ forwardCases.push(
 );
 
 describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  // The native path on every shape (also those that go to XNNPACK by default, see smallConvToWasm).
+  beforeEach(() => {
+    state.smallConvToWasm = false;
+  });
+  afterEach(() => {
+    state.smallConvToWasm = true;
+  });
+
   it('are registered', () => {
     expect(nativeStatus().kernels).toEqual(
       expect.arrayContaining(['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']),
@@ -45,6 +54,9 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
   it.each(forwardCases)('Conv2D x %j filter %j strides %j pad %j dilations %j matches cpu', (xs, fs, strides, pad, dilations) => {
     const f = () => tf.conv2d(rand(xs, 1) as tf.Tensor4D, rand(fs, 2) as tf.Tensor4D, strides, pad, 'NHWC', dilations);
     expect(delegatedCalls(() => expectSameOnCpu(f))).toBe(0);
+    // by default, forward convolutions with <= 8 output and <= 4 input channels go to XNNPACK
+    state.smallConvToWasm = true;
+    expect(delegatedCalls(() => expectSameOnCpu(f))).toBe(fs[3]! <= 8 && fs[2]! <= 4 ? 1 : 0);
   });
 
   const gradCases = forwardCases.filter(([, , , , d]) => d === 1);
@@ -95,7 +107,7 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
   });
 
   const activations = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'] as const;
-  it.each(activations)('FusedConv2D (tf.fused.conv2d) with a bias and %s matches cpu', (activation) => {
+  it.each(activations)('FusedConv2D (tf.fused.conv2d, native path) with a bias and %s matches cpu', (activation) => {
     const f = () =>
       tf.fused.conv2d({
         x: rand([2, 7, 7, 3], 1) as tf.Tensor4D,
@@ -165,6 +177,7 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
   });
 
   it('one training step of the bench CNN (conv - pool - conv - pool - dense) gives the cpu loss and weights', async () => {
+    state.smallConvToWasm = true; // the default
     const tfl = await import('@tensorflow/tfjs-layers');
     const step = () => {
       const he = (seed: number) => tfl.initializers.heNormal({ seed });
@@ -206,7 +219,7 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
       });
       return r!;
     })();
-    expect(delegated).toBe(0);
+    expect(delegated).toBe(2); // conv1's forward (8 filters, 1 channel) goes to XNNPACK, once per step
     cpu.values.forEach((v, i) => {
       const w = wasm.values[i]!;
       let worst = 0;

@@ -1,7 +1,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import * as tf from '@tensorflow/tfjs-core';
 import { epilogue, epilogueArgs, isFusedActivation } from './epilogue';
-import { addon, call, Heap, type KernelArgs, previous, WASM } from './heap';
+import { addon, call, Heap, type KernelArgs, previous, state, WASM } from './heap';
 
 type Pad = 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
 type Rounding = 'floor' | 'round' | 'ceil' | undefined;
@@ -85,8 +85,9 @@ function forward(kernel: 'Conv2D' | 'FusedConv2D', args: KernelArgs): TensorInfo
   }
   const geo = tryGeometry(x.shape, filter.shape, attrs.strides, attrs.dilations ?? 1, attrs.pad, attrs.dimRoundingMode);
   if (geo == null) return previous(kernel, args);
-  const heap = new Heap(args.backend);
   const c = geo.info;
+  if (state.smallConvToWasm && c.outChannels <= 8 && c.inChannels <= 4 && state.previous.has(kernel)) return previous(kernel, args);
+  const heap = new Heap(args.backend);
   const outShape = [c.batchSize, c.outHeight, c.outWidth, c.outChannels];
   const fused = kernel === 'Conv2D' ? [] : epilogueArgs(heap, outShape, bias, preluActivationWeights, attrs);
   const out = heap.allocate(outShape);

@@ -129,7 +129,20 @@ struct Epilogue {
   bool Empty() const { return biasMode == kNone && act == kLinear; }
 
   /** Applies it to `rows` rows at y, which are rows [r0, r0 + rows) of the whole output. */
-  void Apply(float* y, int64_t r0, int64_t rows, int64_t n) const {
+  __attribute__((noinline)) void Apply(float* y, int64_t r0, int64_t rows, int64_t n) const {
+    if (biasMode == kColumn && (act == kRelu || act == kLinear)) {
+      // The common case (dense and conv layers), in one pass.
+      const float* __restrict b = bias;
+      for (int64_t r = 0; r < rows; r++) {
+        float* __restrict row = y + r * n;
+        if (act == kRelu) {
+          for (int64_t j = 0; j < n; j++) row[j] = std::max(row[j] + b[j], 0.0f);
+        } else {
+          for (int64_t j = 0; j < n; j++) row[j] += b[j];
+        }
+      }
+      return;
+    }
     for (int64_t r = 0; r < rows; r++) {
       float* row = y + r * n;
       if (biasMode == kScalar) {
