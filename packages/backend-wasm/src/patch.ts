@@ -46,6 +46,7 @@ const REASONS: Record<string, string> = {
   SquaredDifference: 'wrong for outputs of rank > 6; now coalesces axes first',
   KdAdamUpdate: "@kd/core's Adam / AdamW update as one pass over the heap instead of ~13 element-wise kernels per variable",
   KdSgdUpdate: "@kd/core's SGD (momentum, Nesterov, weight decay) update as one pass over the heap instead of up to 6 kernels per variable",
+  KdRmspropUpdate: "@kd/core's RMSprop (momentum, weight decay) update as one pass over the heap instead of up to 10 kernels per variable",
 };
 
 /** Every kernel this package registers on wasm, in registration order. */

@@ -26,6 +26,19 @@ const plain = {
     }
     return [tf.sub(w, tf.mul(direction, a.learningRate)), ...(next ? [next] : [])];
   },
+  rmsprop(
+    w: tf.Tensor,
+    g0: tf.Tensor,
+    s: tf.Tensor,
+    b: tf.Tensor | undefined,
+    a: { learningRate: number; rho: number; epsilon: number; momentum: number; weightDecay: number },
+  ) {
+    const g = a.weightDecay > 0 ? tf.add(g0, tf.mul(w, a.weightDecay)) : g0;
+    const s1 = tf.add(tf.mul(s, a.rho), tf.mul(tf.square(g), 1 - a.rho));
+    let direction = tf.div(g, tf.add(tf.sqrt(s1), a.epsilon));
+    if (b) direction = tf.add(tf.mul(b, a.momentum), direction);
+    return [tf.sub(w, tf.mul(direction, a.learningRate)), s1, ...(b ? [direction] : [])];
+  },
 };
 
 /** Largest |a - b| / max(|b|, 1e-3) over two lists of tensors. */
@@ -41,10 +54,7 @@ function hundredSteps(
   step: (fused: boolean, s: tf.Tensor[], g: tf.Tensor, t: number) => tf.Tensor[],
 ): { fused: tf.Tensor[]; plain: tf.Tensor[]; identical: boolean } {
   tf.setBackend('wasm');
-  const start = [
-    tf.randomNormal([37, 5], 0, 1, 'float32', 1),
-    ...Array.from({ length: state }, () => tf.zeros([37, 5])),
-  ];
+  const start = [tf.randomNormal([37, 5], 0, 1, 'float32', 1), ...Array.from({ length: state }, () => tf.zeros([37, 5]))];
   let fused = start.map((t) => t.clone());
   let plainState = start.map((t) => t.clone());
   for (let t = 1; t <= 100; t++) {
@@ -96,6 +106,29 @@ describe('fused optimizer updates (KdAdamUpdate, KdSgdUpdate) on wasm', () => {
               .engine()
               .runKernel('KdSgdUpdate', { variable: w!, gradient: g, ...(b ? { buffer: b } : {}) }, options) as unknown as tf.Tensor[])
           : plain.sgd(w!, g, b, options),
+      );
+      expect(relative(run.fused, run.plain)).toBeLessThan(1e-6);
+      tf.dispose([...run.fused, ...run.plain]);
+      expect(counts()).toEqual(before);
+    });
+  }
+
+  for (const options of [
+    { learningRate: 1e-3, rho: 0.9, epsilon: 1e-7, momentum: 0, weightDecay: 0 },
+    { learningRate: 1e-3, rho: 0.99, epsilon: 1e-8, momentum: 0.9, weightDecay: 1e-4 },
+  ]) {
+    it(`KdRmspropUpdate equals the plain-op RMSprop (momentum ${options.momentum}, weight decay ${options.weightDecay}) to 1e-6 relative over 100 steps`, () => {
+      const before = counts();
+      const run = hundredSteps(options.momentum > 0 ? 2 : 1, (fused, [w, s, b], g) =>
+        fused
+          ? (tf
+              .engine()
+              .runKernel(
+                'KdRmspropUpdate',
+                { variable: w!, gradient: g, square: s!, ...(b ? { buffer: b } : {}) },
+                options,
+              ) as unknown as tf.Tensor[])
+          : plain.rmsprop(w!, g, s!, b, options),
       );
       expect(relative(run.fused, run.plain)).toBeLessThan(1e-6);
       tf.dispose([...run.fused, ...run.plain]);

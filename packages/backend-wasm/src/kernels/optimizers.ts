@@ -78,7 +78,45 @@ function sgdUpdate(args: KernelArgs): TensorInfo[] {
   });
 }
 
+function rmspropUpdate(args: KernelArgs): TensorInfo[] {
+  const { variable, gradient, square, buffer } = args.inputs as Record<'variable' | 'gradient' | 'square', TensorInfo> & {
+    buffer?: TensorInfo;
+  };
+  const { learningRate, rho, epsilon, momentum, weightDecay } = args.attrs as Record<string, number>;
+  return withOutputs(args, (r) => {
+    const outW = r.allocate(variable.shape);
+    const outS = r.allocate(variable.shape);
+    const outB = buffer ? r.allocate(variable.shape) : undefined;
+    const w = r.view(variable) as Float32Array;
+    const g = r.view(gradient) as Float32Array;
+    const s0 = r.view(square) as Float32Array;
+    const b0 = buffer ? (r.view(buffer) as Float32Array) : undefined;
+    const w1 = r.view(outW) as Float32Array;
+    const s1 = r.view(outS) as Float32Array;
+    const b1 = outB ? (r.view(outB) as Float32Array) : undefined;
+    const rate = f(learningRate!);
+    const p = f(rho!);
+    const q = f(1 - rho!);
+    const eps = f(epsilon!);
+    const mu = f(momentum!);
+    const wd = f(weightDecay!);
+    for (let i = 0; i < w.length; i++) {
+      const gi = wd > 0 ? f(g[i]! + f(w[i]! * wd)) : g[i]!;
+      const si = f(f(s0[i]! * p) + f(f(gi * gi) * q));
+      s1[i] = si;
+      let direction = f(gi / f(f(Math.sqrt(si)) + eps));
+      if (b0 && b1) {
+        direction = f(f(b0[i]! * mu) + direction);
+        b1[i] = direction;
+      }
+      w1[i] = f(w[i]! - f(direction * rate));
+    }
+    return outB ? [r.keep(outW), r.keep(outS), r.keep(outB)] : [r.keep(outW), r.keep(outS)];
+  });
+}
+
 export const optimizerKernels: KernelConfig[] = [
   { kernelName: 'KdAdamUpdate', backendName: WASM, kernelFunc: adamUpdate as unknown as KernelFunc },
   { kernelName: 'KdSgdUpdate', backendName: WASM, kernelFunc: sgdUpdate as unknown as KernelFunc },
+  { kernelName: 'KdRmspropUpdate', backendName: WASM, kernelFunc: rmspropUpdate as unknown as KernelFunc },
 ];

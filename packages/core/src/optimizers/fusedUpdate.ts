@@ -15,8 +15,13 @@ import * as tf from '@tensorflow/tfjs-core';
  *   `{ learningRate, momentum, nesterov, weightDecay }`; outputs `[variable']` or
  *   `[variable', buffer']` with `g = gradient + weightDecay * variable`, `buffer' = momentum buffer + g`,
  *   `variable' = variable - learningRate * (nesterov ? g + momentum buffer' : buffer')` (`g` without momentum).
+ * - `KdRmspropUpdate`: inputs `{ variable, gradient, square }` plus `{ buffer }` with momentum,
+ *   attributes `{ learningRate, rho, epsilon, momentum, weightDecay }`; outputs
+ *   `[variable', square']` or `[variable', square', buffer']` with `g = gradient + weightDecay * variable`,
+ *   `square' = rho square + (1 - rho) g^2`, `d = g / (sqrt(square') + epsilon)`,
+ *   `buffer' = momentum buffer + d`, `variable' = variable - learningRate * (momentum ? buffer' : d)`.
  */
-export const FUSED_UPDATE_KERNELS = { adam: 'KdAdamUpdate', sgd: 'KdSgdUpdate' } as const;
+export const FUSED_UPDATE_KERNELS = { adam: 'KdAdamUpdate', sgd: 'KdSgdUpdate', rmsprop: 'KdRmspropUpdate' } as const;
 
 /**
  * Runs the fused update kernel `name` when the active backend registers one (outside any tape:

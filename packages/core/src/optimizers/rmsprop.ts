@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { optionsSchema, parseOptions } from '../options';
+import { FUSED_UPDATE_KERNELS, runFusedUpdate } from './fusedUpdate';
 import { StatefulOptimizer } from './optimizer';
 
 /** Options of {@link rmsprop}. */
@@ -49,6 +50,17 @@ export class Rmsprop extends StatefulOptimizer {
   }
 
   protected update(variable: tf.Variable, gradient: tf.Tensor, [square, buffer]: readonly tf.Variable[], _step: number): void {
+    const fused = runFusedUpdate(
+      FUSED_UPDATE_KERNELS.rmsprop,
+      { variable, gradient, square: square!, ...(buffer ? { buffer } : {}) },
+      { learningRate: this.learningRate, rho: this.rho, epsilon: this.epsilon, momentum: this.momentum, weightDecay: this.weightDecay },
+    );
+    if (fused) {
+      square!.assign(fused[1]!);
+      if (buffer) buffer.assign(fused[2]!);
+      variable.assign(fused[0]!);
+      return;
+    }
     const g = this.weightDecay > 0 ? tf.add(gradient, tf.mul(variable, this.weightDecay)) : gradient;
     const nextSquare = tf.add(tf.mul(square!, this.rho), tf.mul(tf.square(g), 1 - this.rho));
     square!.assign(nextSquare);
