@@ -1,4 +1,5 @@
 import { backendGpuErrorCodes } from '@kd/backend-gpu';
+import { backendNativeErrorCodes } from '@kd/backend-native';
 import { backendWasmErrorCodes } from '@kd/backend-wasm';
 import { bitErrorCodes } from '@kd/bit';
 import { coreErrorCodes } from '@kd/core';
@@ -19,6 +20,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/teacher-store', folder: 'teacher-store', codes: teacherStoreErrorCodes },
   { name: '@kd/backend-wasm', folder: 'backend-wasm', codes: backendWasmErrorCodes },
   { name: '@kd/backend-gpu', folder: 'backend-gpu', codes: backendGpuErrorCodes },
+  { name: '@kd/backend-native', folder: 'backend-native', codes: backendNativeErrorCodes },
 ];
 
 /** docs/errors.md: one table of every code, generated from the packages' own tables. */

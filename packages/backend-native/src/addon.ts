@@ -62,14 +62,23 @@ export function nativeDirectory(): string {
   return join(dirname(fileURLToPath(import.meta.url)), 'native');
 }
 
-/** The path of the addon node-gyp-build would load from `dir`, or an Error saying why there is none. */
-export function resolveAddon(dir = nativeDirectory()): string | Error {
-  try {
-    const build = require('node-gyp-build') as { resolve(dir: string): string };
-    return build.resolve(dir);
-  } catch (error) {
-    return error instanceof Error ? error : new Error(String(error));
+/**
+ * The path of the addon node-gyp-build would load from `dir`, or an Error saying why there is
+ * none. Without `dir`: {@link nativeDirectory}, then (from this repository's sources, whose
+ * src/native may lack the binary when a cached build restored only dist/) the package's dist/native.
+ */
+export function resolveAddon(dir?: string): string | Error {
+  const build = require('node-gyp-build') as { resolve(dir: string): string };
+  const dirs = dir !== undefined ? [dir] : [...new Set([nativeDirectory(), join(nativeDirectory(), '..', '..', 'dist', 'native')])];
+  let first: Error | undefined;
+  for (const d of dirs) {
+    try {
+      return build.resolve(d);
+    } catch (error) {
+      first ??= error instanceof Error ? error : new Error(String(error));
+    }
   }
+  return first!;
 }
 
 /** Result of running the addon once in a child process. */

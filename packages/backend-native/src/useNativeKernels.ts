@@ -7,7 +7,6 @@ import {
   isFallbackCore,
   loadAddon,
   type NativeAddon,
-  nativeDirectory,
   type ProbeResult,
   probe,
   probeSync,
@@ -275,7 +274,7 @@ function finish(o: NativeKernelOptions, probed: Probed, wasm: WasmTrainingReport
 /** Resolves the addon or says why there is none. */
 function locate(o: NativeKernelOptions): string | { reason: string; cause: Error } {
   if (o.addonPath !== undefined) return o.addonPath;
-  const found = resolveAddon(nativeDirectory());
+  const found = resolveAddon();
   if (typeof found === 'string') return found;
   const platform = `${process.platform}-${process.arch}`;
   return {
