@@ -66,13 +66,17 @@ function build(dir, { quiet = false } = {}) {
   const args = [...gyp.slice(1), 'rebuild'];
   const nodedir = nodeDir();
   if (nodedir) args.push(`--nodedir=${nodedir}`);
-  const r = spawnSync(gyp[0], args, { cwd: dir, stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
-  if (r.status === 0) return undefined;
+  const r = spawnSync(gyp[0], args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   const out = `${r.stdout || ''}\n${r.stderr || ''}`;
-  const hint = /cannot find -lopenblas|openblas/.test(out)
+  if (r.status === 0) return undefined;
+  if (!quiet) {
+    const errors = out.split('\n').filter((l) => /error|ERR!|not found/i.test(l) && !/^gyp ERR! (cwd|node -v|node-gyp -v|command|System|not ok)/.test(l));
+    for (const line of errors.slice(0, 6)) console.log(`  ${line}`);
+  }
+  const hint = /lopenblas|openblas/i.test(out)
     ? ' (libopenblas-dev missing?)'
-    : /not found: (make|g\+\+|c\+\+)|No such file or directory.*(g\+\+|c\+\+)|gyp ERR! stack Error: not found: make/.test(out)
-      ? ' (no C++ compiler / make?)'
+    : /not found: (make|g\+\+|c\+\+|cc)|(g\+\+|c\+\+|cc): (command )?not found|Can't find Python|find Python/i.test(out)
+      ? ' (no C++ compiler, make or python3?)'
       : '';
   return `node-gyp rebuild failed${r.signal ? ` (${r.signal})` : ` (exit ${r.status})`}${hint}`;
 }
