@@ -47,7 +47,7 @@ else log(`no Node headers next to ${process.execPath} match ${process.version}: 
 const prebuildify = join(dirname(require.resolve('prebuildify/package.json')), 'bin.js');
 rmSync(join(src, 'prebuilds'), { recursive: true, force: true });
 const t0 = Date.now();
-const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--name', 'kd_native'], { cwd: src, env, encoding: 'utf8' });
+const r = spawnSync(process.execPath, [prebuildify, '--napi', '--strip', '--tag-libc', '--name', 'kd_native', '--target', process.versions.node], { cwd: src, env, encoding: 'utf8' });
 if (r.status !== 0) {
   const out = `${r.stdout}\n${r.stderr}`;
   const lines = out.split('\n').filter((l) => /error|Error|ERR!/.test(l)).slice(0, 8);

@@ -247,6 +247,10 @@ function register(addon: NativeAddon, o: NativeKernelOptions): NativeKernel[] {
 function finish(o: NativeKernelOptions, probed: Probed, wasm: WasmTrainingReport | undefined): NativeReport {
   const extra: Partial<NativeReport> = { addonPath: probed.path, probeMs: probed.ms, ...(wasm ? { wasm } : {}) };
   if (!probed.result.ok) return unavailable(o, probed.result.reason, extra);
+  const heap = (tf.findBackend(WASM) as unknown as { wasm?: { HEAPU8?: Uint8Array } } | undefined)?.wasm?.HEAPU8?.buffer;
+  if (heap != null && !(heap instanceof ArrayBuffer)) {
+    return unavailable(o, 'the wasm backend runs its threaded build (a SharedArrayBuffer heap), which the addon does not read', extra);
+  }
   let addon: NativeAddon;
   try {
     addon = loadAddon(probed.path, { coretype: probed.coretype, threads: threadsOf(o) });
