@@ -8,6 +8,7 @@ import { checkDataShapes, checkFinite, gatherBatch, readLabels, validateData } f
 import { DistillationError, NonFiniteLossError } from './errors';
 import { type EvaluateOptions, evaluateModel } from './evaluate';
 import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
+import { withLeanSaves } from './leanTape';
 import { isStatefulOptimizer } from './optimizers/optimizer';
 import { functionSchema, optionsSchema, parseOptions, rejectUnknownKeys } from './options';
 import type {
@@ -25,7 +26,6 @@ import { shuffleBufferOrder } from './shuffleBuffer';
 import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAccess, tensorSource } from './source';
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
-import { withLeanSaves } from './leanTape';
 import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
 import type { TeacherCacheStore } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
@@ -381,7 +381,9 @@ export class Distiller {
         `fit: the teacher (${this.teacher.description}) holds outputs computed ahead for untransformed inputs, but plugin(s) [${this.slots
           .filter((s) => s.plugin.changesTeacherInput)
           .map((s) => s.plugin.name)
-          .join(', ')}] change the teacher's input every step; use the live teacher, or augment in the data instead (fixed views, e.g. @kd/data's augmentedViews) and precompute the teacher per view`,
+          .join(
+            ', ',
+          )}] change the teacher's input every step; use the live teacher, or augment in the data instead (fixed views, e.g. @kd/data's augmentedViews) and precompute the teacher per view`,
       );
     }
     if (options.resume && !options.checkpoint) {

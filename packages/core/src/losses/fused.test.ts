@@ -88,7 +88,12 @@ describe('fused losses: the custom-gradient forms equal the plain-op forms (valu
         tf.grad((a: tf.Tensor) => tf.add(soft(a as tf.Tensor2D, logP, 4), hard(a as tf.Tensor2D, y)) as tf.Scalar)(z);
       });
     const fused = kernels(step(softTargetLoss, hardLabelLoss));
-    const plain = kernels(step((a, b, T) => reference.kl(a, b, T), (a, b) => reference.hard(a, b as tf.Tensor2D)));
+    const plain = kernels(
+      step(
+        (a, b, T) => reference.kl(a, b, T),
+        (a, b) => reference.hard(a, b as tf.Tensor2D),
+      ),
+    );
     expect(fused).toBeLessThanOrEqual(plain - 15); // 60 vs 80 on cpu with tfjs-core 4.22
     tf.dispose([logP, y]);
   });
