@@ -25,7 +25,7 @@ export interface PatchedKernel {
 const REASONS: Record<string, string> = {
   Conv2DBackpropInput: 'stock kernel is a naive loop (~2 GFLOPS); now zero-spread dy + XNNPACK conv2d with the rotated filter',
   Conv2DBackpropFilter:
-    'missing on wasm: conv2d gradients failed; now im2col + an XNNPACK matmul (few input channels) or an XNNPACK conv2d of transposed x and dy',
+    'missing on wasm: conv2d gradients failed; now one XNNPACK matmul of block-copied operands (stride 1), im2col + a matmul (few input channels) or an XNNPACK conv2d of transposed x and dy',
   Conv3DBackpropInputV2: 'stock kernel returns wrong values; now zero-spread dy + conv3d with the rotated filter',
   Conv3DBackpropFilterV2: 'stock kernel returns wrong values for strides > 1; now a conv3d of transposed x and dy',
   DepthwiseConv2dNativeBackpropInput: 'missing on wasm; now a depthwise conv of zero-spread dy with the rotated filter',
@@ -34,10 +34,11 @@ const REASONS: Record<string, string> = {
   Identity: 'stock kernel copies the buffer, and tfjs clones every tensor a gradient tape saves; now shares it (reference-counted)',
   UnsortedSegmentSum: 'missing on wasm (gradient of gather); now ScatterNd',
   MaxPoolGrad:
-    'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN); now one pass over the windows',
+    'stock kernel drops the gradient of windows whose max is <= 0 (running max starts at FLT_MIN); now one pass over the windows (unchecked, unrolled 2x2 inside the input)',
   MaxPool3D: 'stock kernel returns wrong maxima when a window is all negative',
   MaxPool3DGrad: 'stock kernel drops the gradient of windows whose max is <= 0',
-  BatchMatMul: 'transposed or batched products fell back to a scalar loop; now explicit transposes + folded batch on XNNPACK',
+  BatchMatMul:
+    'transposed or batched products fell back to a scalar loop; now folded batches or one XNNPACK product per batch (matrix-vector products stay on the stock loop)',
   _FusedMatMul: 'stock kernel adds the wrong bias element to rows >= 1 when transposed/batched (and rejects rank-2 bias)',
   Add: 'wrong for outputs of rank > 6; now coalesces axes first',
   Sub: 'wrong for outputs of rank > 6; now coalesces axes first',

@@ -1,8 +1,17 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { convBackpropFilterIm2col, geometry2d } from '../src/kernels/conv';
-import { withRunner } from '../src/kernels/runner';
-import { expectFiniteDifferences, expectSameOnCpu, maxRelError, rand, report, runOn } from './helpers';
+import { convBackpropFilterIm2col, convBackpropFilterShifted, geometry2d } from '../src/kernels/conv';
+import { KernelRunner, withRunner } from '../src/kernels/runner';
+import {
+  countKernelCalls,
+  expectFiniteDifferences,
+  expectSameNonFinite,
+  expectSameOnCpu,
+  maxRelError,
+  rand,
+  report,
+  runOn,
+} from './helpers';
 
 type Pad = 'valid' | 'same' | [[0, 0], [number, number], [number, number], [0, 0]];
 
@@ -101,6 +110,107 @@ describe('conv2d gradients (Conv2DBackpropInput, Conv2DBackpropFilter)', () => {
       });
       expect(maxRelError(cpu, chunked), `${images} image(s) per chunk`).toBeLessThan(1e-5);
     }
+  });
+
+  // Stride 1 with >= 2 input channels: dW by the shifted grid (block copies + one XNNPACK matmul).
+  // Tolerance 1e-4 relative, as above (sums over batch x positions in another order than cpu's).
+  describe('dW on the shifted grid (stride 1, 2+ input channels)', () => {
+    type Case = [number[], number[], Pad];
+    const shiftedCases: Case[] = [
+      [[3, 28, 28, 2], [3, 3, 2, 8], 'same'], // the CNN student's shapes, smaller batch
+      [[3, 14, 14, 8], [3, 3, 8, 16], 'same'],
+      [[2, 9, 7, 3], [3, 3, 3, 4], 'valid'],
+      [[2, 9, 7, 3], [2, 4, 3, 2], 'same'], // even, non-square filter: padding after > before
+      [[2, 6, 8, 4], [1, 1, 4, 5], 'valid'],
+      [[1, 7, 7, 2], [5, 5, 2, 3], 'same'], // filter nearly as large as the input
+      [
+        [2, 5, 6, 3],
+        [3, 2, 3, 2],
+        [
+          [0, 0],
+          [2, 0],
+          [1, 3],
+          [0, 0],
+        ],
+      ], // explicit, uneven padding
+      [
+        [2, 8, 8, 2],
+        [3, 3, 2, 2],
+        [
+          [0, 0],
+          [0, 0],
+          [0, 0],
+          [0, 0],
+        ],
+      ],
+    ];
+    it.each(shiftedCases)('x %j filter %j pad %j: gradients match cpu', (xs, fs, pad) => {
+      expectSameOnCpu(() => tf.grads((x, f) => tf.conv2d(x as tf.Tensor4D, f as tf.Tensor4D, 1, pad))([rand(xs, 1), rand(fs, 2)]));
+    });
+
+    it('is the path Conv2DBackpropFilter takes: one stock matmul, no Conv2D', () => {
+      const calls = countKernelCalls(['Conv2D'], () => {
+        const stock = countKernelCalls(
+          ['BatchMatMul'],
+          () =>
+            runOn('wasm', () =>
+              tf.grad((f) => tf.conv2d(rand([2, 9, 7, 3], 1) as tf.Tensor4D, f as tf.Tensor4D, 1, 'same'))(rand([3, 3, 3, 4], 2)),
+            ),
+          { stock: true },
+        );
+        expect(stock.BatchMatMul).toBe(1);
+      });
+      expect(calls.Conv2D).toBe(1); // the forward pass only
+    });
+
+    it('is the same when the grid is split into chunks of images', () => {
+      const [xs, fs] = [
+        [5, 6, 7, 3],
+        [3, 3, 3, 4],
+      ];
+      const attrs = {
+        strides: [1, 1] as [number, number],
+        pad: 'same' as const,
+        dataFormat: 'NHWC' as const,
+        filterShape: fs as [number, number, number, number],
+      };
+      const dyShape = [5, 6, 7, 4];
+      const cpu = runOn(
+        'cpu',
+        () => tf.engine().runKernel('Conv2DBackpropFilter', { x: rand(xs, 1), dy: rand(dyShape, 2) }, attrs) as tf.Tensor,
+      );
+      const g = geometry2d(xs, fs, 1, 1, 'same', undefined, false);
+      const perImage = 9 * 3 * 8 * 9; // taps x channels x grid (8 x 9)
+      for (const images of [1, 2, 5]) {
+        const chunked = runOn('wasm', () => {
+          const info = withRunner(tf.backend(), (k) => convBackpropFilterShifted(k, rand(xs, 1), rand(dyShape, 2), g, images * perImage)!);
+          return tf.engine().makeTensorFromTensorInfo(info);
+        });
+        expect(maxRelError(cpu, chunked), `${images} image(s) per chunk`).toBeLessThan(1e-5);
+      }
+    });
+
+    it('falls back to an exact path when x holds Inf or NaN (the grid would spread them to other taps)', () => {
+      const x = () => {
+        const values = rand([2, 6, 6, 3], 1).dataSync().slice();
+        values[(6 + 5) * 3] = Number.POSITIVE_INFINITY; // image 0, row 1, last column
+        values[(36 + 2 * 6) * 3 + 2] = Number.NaN; // image 1, row 2, first column
+        return tf.tensor4d(values, [2, 6, 6, 3]);
+      };
+      const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 3, 2] };
+      const grad = () => tf.engine().runKernel('Conv2DBackpropFilter', { x: x(), dy: rand([2, 6, 6, 2], 2) }, attrs as never) as tf.Tensor;
+      const g = geometry2d([2, 6, 6, 3], [3, 3, 3, 2], 1, 1, 'same', undefined, false);
+      expectSameNonFinite(runOn('cpu', grad), runOn('wasm', grad), 1e-4);
+      runOn('wasm', () => {
+        const k = new KernelRunner(tf.backend());
+        try {
+          expect(convBackpropFilterShifted(k, x(), rand([2, 6, 6, 2], 2), g)).toBeNull();
+        } finally {
+          k.dispose();
+        }
+        return [];
+      });
+    });
   });
 
   it('match finite differences', () => {

@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers'; // registers the gradients
 import { expect } from 'vitest';
 import { useWasmTraining } from '../src';
+import { originalKernels } from '../src/kernels/runner';
 
 export const report = await useWasmTraining();
 
@@ -77,4 +78,56 @@ export function expectFiniteDifferences(f: (...xs: tf.Tensor[]) => tf.Tensor, sh
     expect(Math.abs(analytic - numeric), `analytic ${analytic} vs numeric ${numeric}`).toBeLessThan(2e-2 * (1 + Math.abs(numeric)));
   });
   expect(counts()).toEqual(before);
+}
+
+/**
+ * Runs `fn` with the wasm kernels named in `names` wrapped by call counters and returns how often
+ * each ran. The patched kernels look their inner kernels up by name on every call, so the wrappers
+ * see those calls too; `stock: true` wraps the stock kernels the patched ones call through
+ * `runOriginal` instead. Everything is restored afterwards.
+ */
+export function countKernelCalls(names: readonly string[], fn: () => void, { stock = false } = {}): Record<string, number> {
+  const calls: Record<string, number> = Object.fromEntries(names.map((n) => [n, 0]));
+  const counted = (config: tf.KernelConfig): tf.KernelConfig => ({
+    ...config,
+    kernelFunc: (args) => {
+      calls[config.kernelName]!++;
+      return config.kernelFunc(args);
+    },
+  });
+  const originals = names.map((name) => (stock ? originalKernels.get(name) : tf.getKernel(name, 'wasm'))!);
+  for (const config of originals) {
+    if (stock) {
+      originalKernels.set(config.kernelName, counted(config));
+    } else {
+      tf.unregisterKernel(config.kernelName, 'wasm');
+      tf.registerKernel(counted(config));
+    }
+  }
+  try {
+    fn();
+  } finally {
+    for (const config of originals) {
+      if (stock) {
+        originalKernels.set(config.kernelName, config);
+      } else {
+        tf.unregisterKernel(config.kernelName, 'wasm');
+        tf.registerKernel(config);
+      }
+    }
+  }
+  return calls;
+}
+
+/** Expects the same values, with NaN matching NaN and infinities matching exactly. */
+export function expectSameNonFinite(a: Values[], b: Values[], tolerance: number): void {
+  expect(b.length).toBe(a.length);
+  a.forEach((x, j) => {
+    const y = b[j]!;
+    for (let i = 0; i < x.length; i++) {
+      const [u, v] = [x[i]!, y[i]!];
+      if (Number.isFinite(u)) expect(Math.abs(u - v) / (1 + Math.abs(u)), `element ${i}`).toBeLessThan(tolerance);
+      else expect(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)), `element ${i}: ${u} vs ${v}`).toBe(true);
+    }
+  });
 }

@@ -28,6 +28,26 @@ describe('MaxPoolGrad', () => {
     expectSameOnCpu(() => tf.grad((x) => tf.maxPool(x as tf.Tensor4D, f, s, pad))(tiedNegatives(xs, 4)));
   });
 
+  // The loop's three forms: windows inside the input (unrolled for 2x2, generic otherwise) and
+  // windows across the border (padding). Non-overlapping windows must agree exactly (each dx is
+  // one dy); overlapping ones to 1e-6 relative (a dx sums dys, maybe in another order than cpu).
+  const loopCases: Array<[number[], number | [number, number], number | [number, number], 'valid' | 'same', number]> = [
+    [[3, 28, 28, 8], 2, 2, 'valid', 0], // the CNN student's pools (smaller batch): all 2x2 inside
+    [[3, 14, 14, 16], 2, 2, 'valid', 0],
+    [[2, 9, 7, 3], 2, 2, 'valid', 0], // odd sizes: the last row / column is in no window
+    [[2, 9, 7, 3], 2, 2, 'same', 0], // ... or in border windows
+    [[2, 6, 7, 3], 2, 1, 'same', 1e-6], // 2x2 overlapping, inside + border
+    [[2, 8, 8, 2], 3, 1, 'valid', 1e-6], // 3x3 overlapping, generic inner loop
+    [[2, 8, 9, 2], 3, 2, 'same', 1e-6],
+    [[2, 7, 9, 2], [2, 3], [1, 2], 'same', 1e-6], // non-square window and strides
+    [[1, 4, 4, 3], 4, 4, 'valid', 0], // one window per image
+    [[2, 5, 5, 1], 5, 1, 'same', 1e-6], // every window crosses the border
+  ];
+  it.each(loopCases)('x %j filter %j stride %j pad %j: ReLU-like input (ties at 0), tolerance %s', (xs, f, s, pad, tol) => {
+    expectSameOnCpu(() => tf.grad((x) => tf.maxPool(tf.relu(x) as tf.Tensor4D, f, s, pad))(rand(xs, 6, -0.3)), tol || 1e-12);
+    expectSameOnCpu(() => tf.grad((x) => tf.maxPool(x as tf.Tensor4D, f, s, pad))(tiedNegatives(xs, 7)), tol || 1e-12);
+  });
+
   it('matches finite differences for negative inputs', () => {
     expectFiniteDifferences((x) => tf.maxPool(tf.sub(x, 10) as tf.Tensor4D, 3, 2, 'same'), [[2, 7, 7, 2]], 5, 1e-3);
   });

