@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData, softTargets } from '@kd/core';
+import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData, softTargets, type TeacherLike } from '@kd/core';
 import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
@@ -212,7 +212,10 @@ async function accuracy(model: tfl.LayersModel, data: LabeledData): Promise<numb
 }
 
 /** Logits `[n * classes]` (row-major) and labels of `data`, in batches of 500. */
-async function logitsOf(model: tfl.LayersModel, data: LabeledData): Promise<{ logits: Float32Array; labels: Int32Array; classes: number }> {
+export async function logitsOf(
+  model: tfl.LayersModel,
+  data: LabeledData,
+): Promise<{ logits: Float32Array; labels: Int32Array; classes: number }> {
   const n = data.x.shape[0]!;
   const parts: Float32Array[] = [];
   let classes = 0;
@@ -284,7 +287,7 @@ async function omittedCorrection(model: tfl.LayersModel, c: number, validation: 
 }
 
 /** Trains (or loads the saved) teacher of a seed on the regime-(i) pool. */
-async function teacherFor(
+export async function teacherFor(
   seed: number,
   pool: LabeledData,
   validation: LabeledData,
@@ -343,11 +346,14 @@ export async function runMethod(
     regime: Regime;
     method: Method;
     data: LabeledData;
-    teacher: tfl.LayersModel;
+    /** The trained teacher (or any teacher of it: a stored one, `src/store/accuracy.ts`). */
+    teacher: TeacherLike;
     validation: LabeledData;
     test: LabeledData;
     rounds: number;
     epochsPerRound: number;
+    /** Called with the trained student before it is disposed (e.g. to checksum its weights). */
+    inspect?: (model: tfl.LayersModel) => Promise<void>;
   },
   o: QualityOptions,
   hyper: HyperParameters = o.hyper,
@@ -371,6 +377,7 @@ export async function runMethod(
   const description = distiller.describe();
   const hits = distiller.teacherCacheStats()?.hits;
   const omitted = args.regime === 'omitted' ? await omittedCorrection(model, o.omittedClass, args.validation, args.test) : undefined;
+  await args.inspect?.(model);
   distiller.dispose();
   optimizer.dispose();
   model.dispose();
