@@ -14,7 +14,7 @@ export function hardLabelLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | tf.Tens
     throw new DistillationError('shape-mismatch', `hardLabelLoss: ${labels.shape[0]} labels for a batch of ${logits.shape[0]} logits`);
   }
   return tf.tidy(() => {
-    const [batch, classes] = logits.shape;
+    const classes = logits.shape[1];
     const target = labels.rank === 1 ? tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, classes) : (labels as tf.Tensor2D);
     if (target.shape[1] !== classes) {
       throw new DistillationError('shape-mismatch', `hardLabelLoss: soft labels have ${target.shape[1]} classes, logits ${classes}`);

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError } from '../errors';
-import { klDivergence } from './klDivergence';
 
 /** Which soft-target objective: KL (reference) or cross-entropy (same gradient, plus H(p)). */
 export type SoftTargetForm = 'kl' | 'cross-entropy';
