@@ -164,12 +164,15 @@ const IM2COL_MAX_CHANNELS = 8;
 
 /**
  * Stride-1 Conv2DBackpropFilter with at least this many input channels uses
- * {@link convBackpropFilterShifted}. Fastest of the three forms, measured on wasm (SIMD, 1 thread,
- * fresh tensors per call, best of 40 interleaved calls on a shared 2-core VM; shifted / im2col /
- * transposed convolution, batch 64, 3x3 'same'): 8 -> 16 channels at 14x14: 3.4 / 4.9 / 4.7 ms;
- * 2 -> 8 at 28x28: 4.6 / 5.1 ms; 32 -> 64 at 14x14: 33 / 36 / 34 ms; 64 -> 64 at 32x32 (batch 16):
- * 67 / 126 / 85 ms. With one input channel im2col wins (1 -> 8 at 28x28: 3.2 vs 3.3-3.7 ms,
- * 1 -> 32: 9.3 vs 12.5 ms): the grid's extra positions cost more than its cheaper copies save.
+ * {@link convBackpropFilterShifted}. Measured on wasm (SIMD, 1 thread, fresh tensors per call,
+ * interleaved, medians, a shared 2-core VM under load; `bench/kernels.mjs`), 3x3 'same':
+ * against the transposed convolution, batch 64: 8 -> 16 channels at 14x14 5.7 vs 5.7 ms (the CNN
+ * student's second layer: equal), 32 -> 64 at 14x14 55 vs 54 ms, and 64 -> 64 at 32x32 (batch 16)
+ * 115 vs 138 ms; against im2col (direct calls, best of 40): 2 -> 8 at 28x28 4.6 vs 5.1 ms. With one
+ * input channel im2col stays (1 -> 8 at 28x28: 3.2 vs 3.3-3.7 ms, 1 -> 32: 9.3 vs 12.5 ms): the
+ * grid's extra positions cost more than its cheaper copies save. All forms spend most of their
+ * time in XNNPACK: packing the fresh weights operand (~5 ns per element here, its shared dimension
+ * is every position of the batch) and the long-K product itself.
  */
 const SHIFTED_MIN_CHANNELS = 2;
 
