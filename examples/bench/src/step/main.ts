@@ -10,7 +10,7 @@
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
  *     models, batch, loss and Adam, teacher logits computed before the clock starts.
  * Also counts kernels per step (by name) on our side. Prints a table, writes JSON.
- *   node --import tsx src/step/main.ts [--reps 5] [--steps 20] [--backend wasm] [--peer torch|none] [--quick]
+ *   pnpm --filter kd-bench step [-- --reps 5] [--steps 20] [--backend wasm] [--native] [--peer torch|none] [--quick]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -33,6 +33,7 @@ const { values } = parseArgs({
     backend: { type: 'string', default: 'wasm' },
     python: { type: 'string', default: '/usr/bin/python3' },
     peer: { type: 'string', default: 'torch' },
+    native: { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -43,6 +44,13 @@ const steps = quick ? 4 : Number(values.steps);
 const here = resolve(import.meta.dirname, '..', '..');
 const out = resolve(values.out ?? join(here, 'results', quick ? 'step-quick' : 'step'));
 const choice = await useBestBackend(values.backend as BackendName);
+let backendLine = choice.description;
+if (values.native) {
+  const { useNativeKernels } = await import('@kd/backend-native');
+  const report = await useNativeKernels({ wasmTraining: false });
+  if (!report.active) throw new Error(`--native: the native kernels are off: ${report.reason}`);
+  backendLine = `${choice.description} + ${report.description}`;
+}
 const BATCH = 64;
 const T = 4;
 const load = () =>
@@ -232,7 +240,7 @@ try {
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 const med = (a?: number[]) => (a && a.length > 0 ? median(a) : undefined);
 const lines = [
-  `Backend: ${choice.description}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
+  `Backend: ${backendLine}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
   '',
   '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
   '|---|---:|---:|---:|---:|---:|---:|---|',
@@ -267,7 +275,7 @@ console.log(report);
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, 'results.json'),
-  `${JSON.stringify({ backend: choice.description, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
+  `${JSON.stringify({ backend: backendLine, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
 );
 writeFileSync(join(out, 'results.md'), `${report}\n`);
 for (const t of [x, y, teacherBatch]) t.dispose();
