@@ -156,6 +156,11 @@ export interface DistillationPlugin<State = unknown> {
   setup?(context: SetupContext): State | Promise<State>;
   variables?(state: State): tf.Variable[];
   transformBatch?(batch: Batch, context: StepContext<State>): Batch | Promise<Batch>;
+  /**
+   * The plugin's loss term(s), computed inside the step's gradient tape (synchronously). First
+   * order only: the tape keeps saved tensors as shared handles (`withLeanSaves`), so a loss must
+   * not take gradients itself.
+   */
   loss?(outputs: StepOutputs, context: StepContext<State>): LossTerms;
   afterStep?(outputs: AfterStepOutputs, context: StepContext<State>): void | Promise<void>;
   onEpochStart?(context: EpochContext<State>): void | Promise<void>;
