@@ -253,8 +253,13 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
     },
 
     async begin(run: TeacherRun) {
+      if (begun) {
+        throw new DistillationError(
+          'teacher-cache',
+          `cachedTeacher: the teacher (${inner.description}) is already serving a fit that has not ended; give each concurrent fit its own cachedTeacher (they may share a store)`,
+        );
+      }
       await settle();
-      begun = false;
       inactive = undefined;
       await inner.begin?.(run);
       if (run.inputChangers.length > 0) {
@@ -297,6 +302,8 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
     },
 
     async end() {
+      // After the fit the table serves nothing (evaluation on other data runs the teacher).
+      begun = false;
       await settle();
       await inner.end?.();
       if (!store || !key || !table?.complete || savedKey === key) return;

@@ -145,3 +145,36 @@ describe('cachedTeacher(teacher): the cache as a wrapper teacher', () => {
     model.dispose();
   });
 });
+
+describe('cachedTeacher outside and across fits', () => {
+  it('serves nothing after a fit ends: evaluation on other data runs the wrapped teacher', async () => {
+    const data = toyData(32, 8, 3, 1);
+    const other = toyData(32, 8, 3, 99);
+    const model = mlp(8, 16, 3, 10, 'teacher');
+    const cached = cachedTeacher(model);
+    await train(cached, data);
+    const direct = tf.tidy(() => Array.from((model.predict(other.x) as tf.Tensor).dataSync()));
+    const through = tf.tidy(() => Array.from(cached.predict(other.x, { ids: Array.from({ length: 32 }, (_, i) => i) }).logits.dataSync()));
+    expect(through).toEqual(direct);
+    model.dispose();
+    disposeData(data);
+    disposeData(other);
+  });
+
+  it('refuses a second fit that begins before the first has ended', async () => {
+    const data = toyData(32, 8, 3, 1);
+    const model = mlp(8, 16, 3, 10, 'teacher');
+    const cached = cachedTeacher(model);
+    const run = { source: { kind: 'kd-source', size: 32, exampleShape: [8], read: () => ({}) } as never, taps: [], inputChangers: [] };
+    await cached.begin!(run);
+    await expect(cached.begin!(run)).rejects.toMatchObject({
+      code: 'teacher-cache',
+      message: expect.stringContaining('already serving a fit'),
+    });
+    await cached.end!();
+    await cached.begin!(run);
+    await cached.end!();
+    model.dispose();
+    disposeData(data);
+  });
+});
