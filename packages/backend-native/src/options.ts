@@ -1,60 +1,7 @@
-import { distance } from 'fastest-levenshtein';
+import { describeValue, didYouMean, optionChecks } from '@kd/backend-wasm';
 import { BackendNativeError } from './errors';
 
-/** The closest of `candidates` to `word` when it is a plausible typo of it (as `@kd/core`'s `suggest`). */
-export function suggest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDistance = Number.POSITIVE_INFINITY;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDistance) {
-      best = c;
-      bestDistance = d;
-    }
-  }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? best : undefined;
-}
+export { describeValue, didYouMean };
 
-/** `; did you mean "x"?` or nothing. */
-export function didYouMean(word: string, candidates: readonly string[], prefix = ''): string {
-  const s = suggest(word, candidates);
-  return s === undefined ? '' : `; did you mean "${prefix}${s}"?`;
-}
-
-/** A value for a message, as `@kd/core`'s parseOptions shows it. */
-export function describeValue(value: unknown): string {
-  if (typeof value === 'string') return `'${value}'`;
-  if (typeof value === 'function') return 'a function';
-  if (Array.isArray(value)) return `an array of ${value.length}`;
-  if (value !== null && typeof value === 'object') return 'an object';
-  return String(value);
-}
-
-/**
- * Checks that `options` is undefined or a plain object whose keys are all in `known`; throws
- * `bad-option` / `unknown-option` (with a suggestion) in `@kd/core`'s wording otherwise.
- */
-export function checkKeys(options: unknown, known: readonly string[], where: string, path = ''): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new BackendNativeError(
-      'bad-option',
-      `${where}: ${path ? `option "${path}"` : 'options'} must be an object, got ${describeValue(options)}`,
-    );
-  }
-  const prefix = path ? `${path}.` : '';
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new BackendNativeError(
-        'unknown-option',
-        `${where}: unknown option "${prefix}${key}"${didYouMean(key, known, prefix)} (known: ${known.join(', ')})`,
-      );
-    }
-  }
-  return options as Record<string, unknown>;
-}
-
-/** Throws `bad-option` for `key` with `must`, showing the value. */
-export function badOption(where: string, key: string, must: string, value: unknown): never {
-  throw new BackendNativeError('bad-option', `${where}: option "${key}" ${must}, got ${describeValue(value)}`);
-}
+/** This package's option checks: `@kd/backend-wasm`'s, throwing {@link BackendNativeError}s. */
+export const { checkKeys, badOption } = optionChecks((code, message) => new BackendNativeError(code, message));

@@ -6,6 +6,7 @@
  */
 export { BackendWasmError, type BackendWasmErrorCode, backendWasmErrorCodes } from './errors';
 export { coalesce, RANK_LIMITED_BINARY_KERNELS } from './kernels/broadcast';
+export { describeValue, didYouMean, type OptionErrorFactory, optionChecks } from './options';
 export {
   isWasmPatched,
   PATCHED_KERNEL_NAMES,

@@ -30,31 +30,40 @@ export function describeValue(value: unknown): string {
   return String(value);
 }
 
+/** Makes the error a kd backend package throws for an option (its own error class, a core code). */
+export type OptionErrorFactory = (code: 'bad-option' | 'unknown-option', message: string) => Error;
+
 /**
- * Checks that `options` is undefined or a plain object whose keys are all in `known`; throws
- * `bad-option` / `unknown-option` (with a suggestion) in `@kd/core`'s wording otherwise.
+ * The option checks of a kd backend package, throwing its own errors: `checkKeys` (undefined or a
+ * plain object whose keys are all known; `unknown-option` with a suggestion) and `badOption`, in
+ * `@kd/core`'s wording. Shared by `@kd/backend-wasm` and `@kd/backend-native`.
  */
-export function checkKeys(options: unknown, known: readonly string[], where: string, path = ''): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-    throw new BackendWasmError(
-      'bad-option',
-      `${where}: ${path ? `option "${path}"` : 'options'} must be an object, got ${describeValue(options)}`,
-    );
-  }
-  const prefix = path ? `${path}.` : '';
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new BackendWasmError(
-        'unknown-option',
-        `${where}: unknown option "${prefix}${key}"${didYouMean(key, known, prefix)} (known: ${known.join(', ')})`,
-      );
-    }
-  }
-  return options as Record<string, unknown>;
+export function optionChecks(fail: OptionErrorFactory): {
+  checkKeys(options: unknown, known: readonly string[], where: string, path?: string): Record<string, unknown>;
+  badOption(where: string, key: string, must: string, value: unknown): never;
+} {
+  return {
+    checkKeys(options, known, where, path = '') {
+      if (options === undefined) return {};
+      if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+        throw fail('bad-option', `${where}: ${path ? `option "${path}"` : 'options'} must be an object, got ${describeValue(options)}`);
+      }
+      const prefix = path ? `${path}.` : '';
+      for (const key of Object.keys(options)) {
+        if (!known.includes(key)) {
+          throw fail(
+            'unknown-option',
+            `${where}: unknown option "${prefix}${key}"${didYouMean(key, known, prefix)} (known: ${known.join(', ')})`,
+          );
+        }
+      }
+      return options as Record<string, unknown>;
+    },
+    badOption(where, key, must, value) {
+      throw fail('bad-option', `${where}: option "${key}" ${must}, got ${describeValue(value)}`);
+    },
+  };
 }
 
-/** Throws `bad-option` for `key` with `must`, showing the value. */
-export function badOption(where: string, key: string, must: string, value: unknown): never {
-  throw new BackendWasmError('bad-option', `${where}: option "${key}" ${must}, got ${describeValue(value)}`);
-}
+/** This package's option checks (see {@link optionChecks}). */
+export const { checkKeys, badOption } = optionChecks((code, message) => new BackendWasmError(code, message));

@@ -1,17 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { withoutNodeCrypto } from '../test/helpers';
 import { sha256Digest } from './digest';
-
-/** Runs `body` as a browser would: no `process.getBuiltinModule`, so WebCrypto does the hashing. */
-async function withoutNodeCrypto<T>(body: () => Promise<T>): Promise<T> {
-  const original = process.getBuiltinModule;
-  (process as { getBuiltinModule?: unknown }).getBuiltinModule = undefined;
-  try {
-    return await body();
-  } finally {
-    process.getBuiltinModule = original;
-  }
-}
 
 describe('sha256Digest', () => {
   it('matches the FIPS 180-2 test vectors in Node and through WebCrypto', async () => {

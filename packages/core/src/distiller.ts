@@ -27,7 +27,7 @@ import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAcces
 import { TappedModel } from './taps';
 import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
-import type { TeacherCacheStore } from './teacherCache/stores';
+import { type TeacherCacheStore, teacherCacheStoreSchema } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
 
 /** `'memory'`: the Distiller's default teacher-output cache; `'off'`: none (see {@link DistillerConfig.teacherCache}). */
@@ -124,19 +124,7 @@ export const distillerConfigSchema = optionsSchema<DistillerConfig>()({
   optimizer: z.custom<tf.Optimizer>(() => true),
   seed: z.number().int().optional(),
   trainable: functionSchema<(variable: tf.Variable) => boolean>('a function (variable) => boolean').optional(),
-  teacherCache: z
-    .union([
-      z.enum(['memory', 'off']),
-      z.custom<TeacherCacheStore>(
-        (v) =>
-          typeof v === 'object' &&
-          v !== null &&
-          typeof (v as TeacherCacheStore).load === 'function' &&
-          typeof (v as TeacherCacheStore).save === 'function',
-        { message: 'must be a store with load() and save()' },
-      ),
-    ])
-    .optional(),
+  teacherCache: z.union([z.enum(['memory', 'off']), teacherCacheStoreSchema]).optional(),
   teacherCacheMaxBytes: z.number().int().nonnegative().optional(),
 });
 

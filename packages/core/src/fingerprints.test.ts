@@ -1,18 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { mlp } from '../test/helpers';
+import { mlp, withoutNodeCrypto } from '../test/helpers';
 import { modelFingerprint, tensorsFingerprint } from './fingerprints';
 import { ensembleTeacher, toTeacher } from './teacher';
-
-async function withoutNodeCrypto<T>(body: () => Promise<T>): Promise<T> {
-  const original = process.getBuiltinModule;
-  (process as { getBuiltinModule?: unknown }).getBuiltinModule = undefined;
-  try {
-    return await body();
-  } finally {
-    process.getBuiltinModule = original;
-  }
-}
 
 describe('fingerprints', () => {
   it('modelFingerprint: the same for two builds of one model, other for any changed weight, the same in Node and WebCrypto', async () => {

@@ -1,24 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { mlp, toyData } from '../test/helpers';
+import { kernelCounts as kernels, mlp, toyData } from '../test/helpers';
 import { withLeanSaves } from './leanTape';
-
-/** Kernels by name dispatched by `fn`. */
-function kernels(fn: () => void): Record<string, number> {
-  const engine = tf.engine() as unknown as { runKernel: (name: string, ...a: unknown[]) => unknown };
-  const original = engine.runKernel;
-  const counts: Record<string, number> = {};
-  engine.runKernel = function (this: unknown, name: string, ...a: unknown[]) {
-    counts[name] = (counts[name] ?? 0) + 1;
-    return original.call(this, name, ...a);
-  };
-  try {
-    fn();
-  } finally {
-    engine.runKernel = original;
-  }
-  return counts;
-}
 
 describe('withLeanSaves: tensors saved for the backward pass share their data instead of being cloned', () => {
   it('gives the same gradients bit for bit, with no Identity kernel, no leak, and restores the engine', () => {

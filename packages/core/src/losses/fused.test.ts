@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import '../../test/helpers';
+import { kernelCounts } from '../../test/helpers';
 import { hardLabelLoss } from './hardLabelLoss';
 import { softTargetLoss } from './softTargetLoss';
 
@@ -17,22 +17,8 @@ const reference = {
 const relative = (a: tf.Tensor, b: tf.Tensor) =>
   tf.tidy(() => tf.max(tf.div(tf.abs(tf.sub(a, b)), tf.maximum(tf.abs(b), 1))).dataSync()[0]!);
 
-/** Kernels dispatched by `fn`. */
-function kernels(fn: () => void): number {
-  const engine = tf.engine() as unknown as { runKernel: (...a: unknown[]) => unknown };
-  const original = engine.runKernel;
-  let n = 0;
-  engine.runKernel = function (this: unknown, ...a: unknown[]) {
-    n++;
-    return original.apply(this, a);
-  };
-  try {
-    fn();
-  } finally {
-    engine.runKernel = original;
-  }
-  return n;
-}
+/** How many kernels `fn` dispatches. */
+const kernels = (fn: () => void) => Object.values(kernelCounts(fn)).reduce((a, b) => a + b, 0);
 
 describe('fused losses: the custom-gradient forms equal the plain-op forms (values and gradients to 1e-6 relative)', () => {
   const z = tf.randomNormal([16, 10], 0, 3, 'float32', 1) as tf.Tensor2D;

@@ -24,8 +24,17 @@ export function softTargetLoss(
 ): tf.Scalar {
   assertTemperature(temperature);
   assertSameShape(studentLogits, teacherLogProbabilities);
-  return fusedSoftTarget(temperature, form)(studentLogits, teacherLogProbabilities);
+  const key = `${form}:${temperature}`;
+  let op = fusedOps.get(key);
+  if (!op) {
+    op = fusedSoftTarget(temperature, form);
+    fusedOps.set(key, op);
+  }
+  return op(studentLogits, teacherLogProbabilities);
 }
+
+/** The fused op of each (form, temperature) used so far: built once, not at every step. */
+const fusedOps = new Map<string, (z: tf.Tensor2D, logP: tf.Tensor2D) => tf.Scalar>();
 
 /**
  * The soft-target loss as one custom-gradient op: the forward pass is the formula, and the

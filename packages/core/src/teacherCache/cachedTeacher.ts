@@ -8,7 +8,7 @@ import type { ExampleId } from '../source';
 import { type Teacher, type TeacherBatch, type TeacherLike, type TeacherRun, toTeacher } from '../teacher';
 import { ensembleDetail, predictionTensors } from '../teacherOutputs';
 import { OutputTable } from './outputTable';
-import type { TeacherCacheStore } from './stores';
+import { type TeacherCacheStore, teacherCacheStoreSchema } from './stores';
 
 /** Options of {@link cachedTeacher}. */
 export interface CachedTeacherOptions {
@@ -118,16 +118,7 @@ export function defaultTeacherCache(teacher: TeacherLike, options: CachedTeacher
 
 /** Schema of {@link CachedTeacherOptions}. */
 export const cachedTeacherOptionsSchema = optionsSchema<CachedTeacherOptions>()({
-  store: z
-    .custom<TeacherCacheStore>(
-      (v) =>
-        typeof v === 'object' &&
-        v !== null &&
-        typeof (v as TeacherCacheStore).load === 'function' &&
-        typeof (v as TeacherCacheStore).save === 'function',
-      { message: 'must be a store with load() and save()' },
-    )
-    .optional(),
+  store: teacherCacheStoreSchema.optional(),
   maxBytes: z.number().int().nonnegative().optional(),
   fingerprint: z.string().min(1).optional(),
 });

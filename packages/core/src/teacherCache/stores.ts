@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EnsembleMean } from '../plugin';
 import type { ExampleId } from '../source';
 
@@ -43,3 +44,13 @@ export function memoryTeacherCacheStore(): TeacherCacheStore & { readonly keys: 
     clear: () => records.clear(),
   };
 }
+
+/** Schema of a {@link TeacherCacheStore} option: an object with `load()` and `save()`. */
+export const teacherCacheStoreSchema = z.custom<TeacherCacheStore>(
+  (v) =>
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as TeacherCacheStore).load === 'function' &&
+    typeof (v as TeacherCacheStore).save === 'function',
+  { message: 'must be a store with load() and save()' },
+);
