@@ -1,0 +1,2 @@
+/** Placeholder entry: the methods of this package land in the following commits. */
+export {};
