@@ -29,6 +29,7 @@ import { type Teacher, type TeacherLike, toTeacher } from './teacher';
 import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
 import { type TeacherCacheStore, teacherCacheStoreSchema } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
+import { checkWeight, describeWeighted, type WeightSchedule, weightAt } from './weightSchedules';
 
 /** `'memory'`: the Distiller's default teacher-output cache; `'off'`: none (see {@link DistillerConfig.teacherCache}). */
 export type TeacherCacheMode = 'memory' | 'off';
@@ -182,6 +183,8 @@ type AnyPlugin = DistillationPlugin<any>;
 interface Slot {
   readonly plugin: DistillationPlugin<unknown>;
   state: unknown;
+  /** The plugin's weight, checked by `use()`. */
+  readonly weight: number | WeightSchedule;
 }
 
 type OptimizerWithRate = tf.Optimizer & { learningRate?: number; setLearningRate?: (rate: number) => void };
@@ -208,6 +211,8 @@ export class Distiller {
   private epochsDone = 0;
   private globalStep = 0;
   private history: EpochLogs[] = [];
+  /** Scalar tensors of the plugins' weights other than 1, made once per value (see `constant`). */
+  private readonly constants = new Map<number, tf.Scalar>();
   /** Whether the Distiller wrapped the teacher in its default cache (and so clears it on dispose). */
   private readonly ownsCache: boolean;
   /** Whether the teacher's `begin` ran in the current fit (its `end` is then due). */
@@ -299,14 +304,11 @@ export class Distiller {
     if (this.prepared) {
       throw new DistillationError('plugin-after-setup', `Distiller.use("${plugin.name}"): add plugins before the first fit()`);
     }
-    const weight = plugin.weight ?? 1;
-    if (typeof weight !== 'number' || !Number.isFinite(weight) || weight < 0) {
-      throw new DistillationError('bad-plugin', `Plugin "${plugin.name}": weight must be a finite number >= 0, got ${weight}`);
-    }
+    const weight = checkWeight(plugin.weight ?? 1, plugin.name);
     if (plugin.needsTeacher && !this.teacher) {
       throw new DistillationError('no-teacher', `Plugin "${plugin.name}" needs a teacher, but the Distiller has none`);
     }
-    this.slots.push({ plugin: plugin as DistillationPlugin<unknown>, state: undefined });
+    this.slots.push({ plugin: plugin as DistillationPlugin<unknown>, state: undefined, weight });
   }
 
   /** The plugins in use, in order. */
@@ -316,7 +318,7 @@ export class Distiller {
 
   /** The weighted loss as text, e.g. `Loss = 1*ce + 0.9*kd(T=4)`. */
   describe(): string {
-    const parts = this.slots.filter((s) => s.plugin.loss).map((s) => `${s.plugin.weight ?? 1}*${s.plugin.label ?? s.plugin.name}`);
+    const parts = this.slots.filter((s) => s.plugin.loss).map((s) => describeWeighted(s.weight, s.plugin.label ?? s.plugin.name));
     const unknown = this.slots.flatMap((s) =>
       Object.keys(s.plugin)
         .filter((k) => !KNOWN_HOOKS.includes(k) && !KNOWN_FIELDS.includes(k))
@@ -543,6 +545,7 @@ export class Distiller {
         loss: lossSum / stepsDone,
         terms: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / stepsDone])),
         learningRate,
+        weights: this.weightsAt(epoch),
         seconds: (Date.now() - started) / 1000,
         ...(validation ? { validation } : {}),
       };
@@ -768,7 +771,7 @@ export class Distiller {
   metadata(): Record<string, unknown> {
     return {
       loss: this.describe(),
-      plugins: this.slots.map((s) => ({ name: s.plugin.name, label: s.plugin.label ?? s.plugin.name, weight: s.plugin.weight ?? 1 })),
+      plugins: this.slots.map((s) => ({ name: s.plugin.name, label: s.plugin.label ?? s.plugin.name, weight: s.weight })),
       teacher: this.teacher?.description ?? null,
       epochs: this.epochsDone,
       steps: this.globalStep,
@@ -789,6 +792,23 @@ export class Distiller {
       slot.state = undefined;
     }
     this.prepared = undefined;
+    for (const c of this.constants.values()) c.dispose();
+    this.constants.clear();
+  }
+
+  /** A kept scalar of `value`, made on first use and disposed by `dispose()`. */
+  private constant(value: number): tf.Scalar {
+    let scalar = this.constants.get(value);
+    if (!scalar) {
+      scalar = tf.keep(tf.scalar(value));
+      this.constants.set(value, scalar);
+    }
+    return scalar;
+  }
+
+  /** The weight of every plugin with a loss at zero-based `epoch` (what `EpochLogs.weights` records). */
+  private weightsAt(epoch: number): Record<string, number> {
+    return Object.fromEntries(this.slots.filter((s) => s.plugin.loss).map((s) => [s.plugin.name, weightAt(s.weight, epoch)]));
   }
 
   private assertUsable(what: string): void {
@@ -997,7 +1017,6 @@ export class Distiller {
           ? toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
           : undefined;
       const names: string[] = [];
-      const weights: number[] = [];
       const termTensors: tf.Scalar[] = [];
       let outputs: StepOutputs | undefined;
       const { value, grads } = gradientsOrFreeTape(() => {
@@ -1019,11 +1038,11 @@ export class Distiller {
             if (names.includes(name)) {
               throw new DistillationError('term-name-clash', `Two plugins return a loss term named "${name}"`);
             }
-            const weight = slot.plugin.weight ?? 1;
+            const weight = weightAt(slot.weight, epoch);
             names.push(name);
-            weights.push(weight);
             termTensors.push(keep(term));
-            weighted.push(tf.mul(term, weight) as tf.Scalar);
+            // A weight of 1 adds no kernel; other weights multiply by a scalar made once per value.
+            weighted.push(weight === 1 ? term : (tf.mul(term, this.constant(weight)) as tf.Scalar));
           }
         }
         return (weighted.length === 1 ? weighted[0]! : tf.addN(weighted)) as tf.Scalar;

@@ -15,6 +15,8 @@ export interface EpochLogs {
   readonly terms: Readonly<Record<string, number>>;
   /** Learning rate of the epoch's last step. */
   readonly learningRate: number;
+  /** The weight each plugin's terms had in this epoch (plugins with a loss, keyed by plugin name). */
+  readonly weights: Readonly<Record<string, number>>;
   /** Wall-clock seconds of the epoch (training + validation). */
   readonly seconds: number;
   /** Validation metrics when `validation` data was given. */

@@ -145,3 +145,19 @@ export {
 } from './teacherCache/cachedTeacher';
 export { memoryTeacherCacheStore, type TeacherCacheStore, type TeacherOutputRecord } from './teacherCache/stores';
 export { ensembleOutputs, toTeacherOutputs } from './teacherOutputs';
+export {
+  type CosineWeight,
+  checkWeight,
+  cosineWeight,
+  cosineWeightSchema,
+  describeWeighted,
+  type LinearWarmupWeight,
+  linearWarmupWeight,
+  linearWarmupWeightSchema,
+  type StepWeight,
+  scheduledWeightSchema,
+  stepWeight,
+  stepWeightSchema,
+  type WeightSchedule,
+  weightAt,
+} from './weightSchedules';

@@ -61,6 +61,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be ${issue.values.map((v) => (typeof v === 'string' ? `'${v}'` : String(v))).join(' or ')}`;
     case 'invalid_union':
+      // A discriminated union whose discriminator matched no branch has no branch errors.
+      if (issue.errors.length === 0) return issue.message.startsWith('must') ? issue.message : `is invalid (${issue.message})`;
       return [...new Set(issue.errors.map((branch) => (branch[0] ? describeIssue(branch[0]) : 'valid')))]
         .join(', or ')
         .replace(/, or must be /g, ' or ');

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Batch } from './batch';
 import type { SeededRandom } from './random';
+import type { WeightSchedule } from './weightSchedules';
 
 /**
  * Outputs of one model (student or teacher) for one batch.
@@ -127,8 +128,11 @@ export type LossTerms = tf.Scalar | Readonly<Record<string, tf.Scalar>>;
 export interface DistillationPlugin<State = unknown> {
   /** Unique name within a Distiller; also the default name of its loss term. */
   readonly name: string;
-  /** Weight of every term this plugin returns (default 1). */
-  readonly weight?: number;
+  /**
+   * Weight of every term this plugin returns (default 1): a number >= 0, or a declarative
+   * {@link WeightSchedule} of the epoch (`linearWarmupWeight`, `stepWeight`, `cosineWeight`).
+   */
+  readonly weight?: number | WeightSchedule;
   /** How `describe()` prints the term, e.g. `kd(T=4)`; defaults to `name`. */
   readonly label?: string;
   /**

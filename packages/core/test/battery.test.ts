@@ -235,7 +235,7 @@ const cases: Case[] = [
   {
     name: 'string plugin weight',
     code: 'bad-plugin',
-    message: /weight must be a finite number >= 0, got 2/,
+    message: /weight must be a finite number >= 0 or a weight schedule .*, got '2'/,
     run: (e) => e.distiller().use({ name: 'mine', weight: '2' as never }),
   },
   {
@@ -328,7 +328,7 @@ const cases: Case[] = [
   {
     name: 'logitMatching: string weight',
     code: 'bad-option',
-    message: /logitMatching: option "weight" must be a finite number >= 0, got 'x'/,
+    message: /logitMatching: option "weight" must be a finite number >= 0 or a weight schedule .*, got 'x'/,
     run: () => logitMatching({ weight: 'x' as never }),
   },
   {

@@ -1,15 +1,16 @@
 import { hardLabelLoss } from '../losses/hardLabelLoss';
-import { optionsSchema, parseOptions, weightSchema } from '../options';
+import { optionsSchema, parseOptions } from '../options';
 import { type DistillationPlugin, definePlugin } from '../plugin';
+import { scheduledWeightSchema, type WeightSchedule } from '../weightSchedules';
 
 /** Options of {@link hardLabel}. */
 export interface HardLabelOptions {
   /** Weight of the term. Default 1. */
-  readonly weight?: number;
+  readonly weight?: number | WeightSchedule;
 }
 
 /** Schema of {@link HardLabelOptions}. */
-export const hardLabelSchema = optionsSchema<HardLabelOptions>()({ weight: weightSchema.default(1) });
+export const hardLabelSchema = optionsSchema<HardLabelOptions>()({ weight: scheduledWeightSchema.default(1) });
 
 /**
  * Cross-entropy with the true labels at T = 1 (term `ce`). Uses the batch's soft `targets` when a

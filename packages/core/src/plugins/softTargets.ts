@@ -1,14 +1,15 @@
 import { z } from 'zod';
 import { type SoftTargetForm, softTargetLoss } from '../losses/softTargetLoss';
-import { optionsSchema, parseOptions, weightSchema } from '../options';
+import { optionsSchema, parseOptions } from '../options';
 import { type DistillationPlugin, definePlugin } from '../plugin';
+import { scheduledWeightSchema, type WeightSchedule } from '../weightSchedules';
 
 /** Options of {@link softTargets}. */
 export interface SoftTargetsOptions {
   /** Softmax temperature T (> 0). Default 4 (RepDistiller's KD setting). */
   readonly temperature?: number;
   /** Weight of the term (RepDistiller KD alone: 0.9). Default 1. */
-  readonly weight?: number;
+  readonly weight?: number | WeightSchedule;
   /** `'kl'` (reference) or `'cross-entropy'`; same gradient. Default `'kl'`. */
   readonly form?: SoftTargetForm;
 }
@@ -16,7 +17,7 @@ export interface SoftTargetsOptions {
 /** Schema of {@link SoftTargetsOptions} (defaults applied). */
 export const softTargetsSchema = optionsSchema<SoftTargetsOptions>()({
   temperature: z.number().finite().positive().default(4),
-  weight: weightSchema.default(1),
+  weight: scheduledWeightSchema.default(1),
   form: z.enum(['kl', 'cross-entropy']).default('kl'),
 });
 
