@@ -9,7 +9,7 @@ import { distance } from 'fastest-levenshtein';
 export const backendGpuErrorCodes = {
   'unknown-option': 'An options object has a key the function does not know (a typo, or an option of another version).',
   'bad-option': 'An option or the backend preference has the wrong type or a value out of range.',
-  'unknown-backend': "A backend name is not one of BACKEND_ORDER ('tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu').",
+  'unknown-backend': "A backend name is not one of BACKEND_ORDER ('tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu').",
   'backend-unavailable':
     'A backend asked for by name cannot be used (its package is missing or fails to load), or no candidate of the list could be loaded.',
   'backend-init-failed':

@@ -1,6 +1,6 @@
 /**
  * `@kd/backend-gpu`: pick and register the fastest TensorFlow.js backend installed
- * (tfjs-node-gpu > tfjs-node > wasm patched for training > cpu) and report the device.
+ * (tfjs-node-gpu > tfjs-node > native OpenBLAS kernels on patched wasm > wasm patched for training > cpu) and report the device.
  * @packageDocumentation
  */
 export { BackendGpuError, type BackendGpuErrorCode, backendGpuErrorCodes } from './errors';

@@ -2,15 +2,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { BackendGpuError, describeValue, didYouMean } from './errors';
 
 /** A backend `useBestBackend` can pick, named after the package that provides it. */
-export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'wasm' | 'cpu';
+export type BackendName = 'tfjs-node-gpu' | 'tfjs-node' | 'native' | 'wasm' | 'cpu';
 
 /** Fastest first: the order `useBestBackend()` tries. */
-export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'];
+export const BACKEND_ORDER: readonly BackendName[] = ['tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'];
 
 /** The package each backend needs, and the command that installs it. */
 export const BACKEND_PACKAGES: Readonly<Record<BackendName, { package: string; install: string }>> = {
   'tfjs-node-gpu': { package: '@tensorflow/tfjs-node-gpu', install: 'pnpm add @tensorflow/tfjs-node-gpu' },
   'tfjs-node': { package: '@tensorflow/tfjs-node', install: 'pnpm add @tensorflow/tfjs-node' },
+  native: { package: '@kd/backend-native', install: 'pnpm add @kd/backend-native' },
   wasm: { package: '@tensorflow/tfjs-backend-wasm', install: 'pnpm add @tensorflow/tfjs-backend-wasm' },
   cpu: { package: '@tensorflow/tfjs-backend-cpu', install: 'pnpm add @tensorflow/tfjs-backend-cpu' },
 };
@@ -152,6 +153,32 @@ async function loadTfjsNode(name: 'tfjs-node-gpu' | 'tfjs-node'): Promise<Loaded
   };
 }
 
+/** The part of `@kd/backend-native` used here (an optional peer, loaded by a computed name). */
+interface BackendNativeModule {
+  useNativeKernels(options?: { wasmTraining?: boolean }): Promise<{ active: boolean; reason?: string; description: string }>;
+  unuseNativeKernels(): unknown;
+}
+
+/** `@kd/backend-native` once `native` was loaded here, so that choosing `wasm` later removes its kernels. */
+let nativeModule: BackendNativeModule | undefined;
+
+/**
+ * `wasm` patched for training, plus `@kd/backend-native`'s OpenBLAS kernels over it (Node only).
+ * Loaded by a computed name so that bundlers do not resolve a Node-only addon. When the addon or
+ * OpenBLAS cannot be used, `useNativeKernels` says why in one line and this candidate is skipped
+ * with that line (the wasm kernels stay in place).
+ */
+async function loadNative(options: BestBackendOptions): Promise<Loaded> {
+  if (!isNode) throw new BackendGpuError('backend-init-failed', 'needs Node.js (a Node-API addon)');
+  const specifier = BACKEND_PACKAGES.native.package;
+  const mod = (await import(/* @vite-ignore */ specifier)) as BackendNativeModule;
+  const wasm = await loadWasm(options);
+  const report = await mod.useNativeKernels({ wasmTraining: false });
+  if (!report.active) throw new BackendGpuError('backend-init-failed', report.reason ?? 'the native kernels did not load');
+  nativeModule = mod;
+  return { backend: 'wasm', device: 'cpu', description: `${wasm.description} + ${report.description}` };
+}
+
 async function loadWasm(options: BestBackendOptions): Promise<Loaded> {
   const { useWasmTraining, PATCHED_KERNEL_NAMES } = await import('@kd/backend-wasm');
   const report = await useWasmTraining({ threads: options.wasmThreads });
@@ -174,7 +201,12 @@ function load(name: BackendName, options: BestBackendOptions): Promise<Loaded> {
     case 'tfjs-node-gpu':
     case 'tfjs-node':
       return loadTfjsNode(name);
+    case 'native':
+      return loadNative(options);
     case 'wasm':
+      // Plain wasm means no native kernels, even after `native` was chosen earlier in this process.
+      nativeModule?.unuseNativeKernels();
+      nativeModule = undefined;
       return loadWasm(options);
     case 'cpu':
       return loadCpu();
@@ -183,8 +215,10 @@ function load(name: BackendName, options: BestBackendOptions): Promise<Loaded> {
 
 /**
  * Picks, registers and activates the fastest TensorFlow.js backend that is installed: `tensorflow`
- * from `@tensorflow/tfjs-node-gpu`, then from `@tensorflow/tfjs-node`, then `wasm` patched for
- * training by `@kd/backend-wasm`, then `cpu`. Each is an optional peer, imported only when tried.
+ * from `@tensorflow/tfjs-node-gpu`, then from `@tensorflow/tfjs-node`, then `native` (wasm patched
+ * for training with `@kd/backend-native`'s OpenBLAS kernels over it, Node only), then `wasm`
+ * patched for training by `@kd/backend-wasm`, then `cpu`. Each is an optional peer, imported only
+ * when tried; a candidate passed over is listed in `skipped` with the reason in one line.
  *
  * @param preference - A backend name to require it (fails with the install command when it is
  *   missing), a list to try in that order, or `'auto'` (default) for {@link BACKEND_ORDER}.
