@@ -1,2 +1,9 @@
-/** Placeholder entry: the methods of this package land in the following commits. */
-export {};
+/**
+ * `@kd/logits`: logit distillation methods for `@kd/core` — decoupled knowledge distillation
+ * (DKD, Zhao et al. 2022) and DIST (Huang et al. 2022), each as a pure loss on logits and as a
+ * plugin.
+ * @packageDocumentation
+ */
+export { type DistLossOptions, distLoss, distLossSchema } from './dist';
+export { type DkdLossOptions, dkdLoss, dkdLossSchema } from './dkd';
+export { LogitsError, type LogitsErrorCode, logitsErrorCodes } from './errors';
