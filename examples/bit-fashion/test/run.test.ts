@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
-import { useWasmTraining } from '@kd/backend-wasm';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/run';
 
-await useWasmTraining(); // as the example: the cpu backend is too slow for convnets
+// The example's backend (wasm) unless KD_EXAMPLE_BACKEND names another: CI runs the examples again
+// with `native` (@kd/backend-native's OpenBLAS kernels on patched wasm).
+await useBestBackend((process.env.KD_EXAMPLE_BACKEND ?? 'wasm') as BackendName);
 
 describe.skipIf(!existsSync('/usr/share/datasets/fashion-mnist'))('bit-fashion (small size, wasm)', () => {
   it('fine-tunes the BiT teacher with the scaled HyperRule, trains scratch and KD students, prints the table', async () => {

@@ -1,9 +1,12 @@
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/run';
 
-await tf.setBackend('cpu');
+// The example's backend (cpu) unless KD_EXAMPLE_BACKEND names another: CI runs the examples again
+// with `native` (@kd/backend-native's OpenBLAS kernels on patched wasm).
+await useBestBackend((process.env.KD_EXAMPLE_BACKEND ?? 'cpu') as BackendName);
 
 describe('fitnet-mnist (small size)', () => {
   it('one Distiller with ce + kd + crd + fitnet on real digits: every term logged per epoch, nothing leaked', async () => {

@@ -1,13 +1,15 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useWasmTraining } from '@kd/backend-wasm';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/run';
 
-await useWasmTraining();
+// The example's backend (wasm) unless KD_EXAMPLE_BACKEND names another: CI runs the examples again
+// with `native` (@kd/backend-native's OpenBLAS kernels on patched wasm).
+await useBestBackend((process.env.KD_EXAMPLE_BACKEND ?? 'wasm') as BackendName);
 
 describe.skipIf(!existsSync('/usr/share/datasets/fashion-mnist'))('image-folder (small size, wasm)', () => {
   it('writes Fashion-MNIST as PNG class folders and distils from them, streaming, leaking nothing', async () => {

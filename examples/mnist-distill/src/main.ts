@@ -26,9 +26,10 @@ const { values } = parseArgs({
 if (values.help) {
   console.log(`Usage: pnpm main [-- --epochs N --teacher-epochs N --temperature T --alpha A --seed S --student-seeds K
                  --batch-size B --teacher-dropout P --teacher-hidden 400,400 --student-hidden 200,200 --transfer N|all
-                 --backend cpu|wasm|tfjs-node|tfjs-node-gpu|auto --out DIR]
-The default backend (auto) is the fastest installed: tfjs-node(-gpu), else wasm patched for training by
-@kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`);
+                 --backend cpu|wasm|native|tfjs-node|tfjs-node-gpu|auto --out DIR]
+The default backend (auto) is the fastest installed: tfjs-node(-gpu), else native (wasm patched for
+training with @kd/backend-native's OpenBLAS kernels; skipped with the reason when its addon cannot load),
+else wasm patched for training by @kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`);
   process.exit(0);
 }
 

@@ -1,13 +1,16 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadModel } from '@kd/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { run } from '../src/run';
 
-await tf.setBackend('cpu');
+// The example's backend (cpu) unless KD_EXAMPLE_BACKEND names another: CI runs the examples again
+// with `native` (@kd/backend-native's OpenBLAS kernels on patched wasm).
+await useBestBackend((process.env.KD_EXAMPLE_BACKEND ?? 'cpu') as BackendName);
 
 describe('mnist-distill main job (small size)', () => {
   it('trains teacher, scratch and KD students, prints the table and saves a loadable student', async () => {

@@ -1,9 +1,12 @@
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { coverageTable, run } from '../src/run';
 
-await tf.setBackend('cpu');
+// The example's backend (cpu) unless KD_EXAMPLE_BACKEND names another: CI runs the examples again
+// with `native` (@kd/backend-native's OpenBLAS kernels on patched wasm).
+await useBestBackend((process.env.KD_EXAMPLE_BACKEND ?? 'cpu') as BackendName);
 
 describe('specialists-fashion (small size)', () => {
   it('trains generalist + specialists, prints the coverage table, distils a student, leaks nothing', async () => {
@@ -14,7 +17,7 @@ describe('specialists-fashion (small size)', () => {
       hidden: 32,
       generalistEpochs: 3,
       specialistEpochs: 1,
-      studentEpochs: 1,
+      studentEpochs: 3,
       clusters: [3, 4],
       maxSize: 5,
       combine: { steps: 30 },
