@@ -9,11 +9,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { disposeData, mlp, toyData } from '../test/helpers';
 import { CrdCritic } from './critic';
+import { EmbeddingQueue } from './embeddingQueue';
 import { EmbedHead } from './embedHead';
 import { CrdError, type CrdErrorCode, crdErrorCodes } from './errors';
 import { MemoryBank } from './memoryBank';
-import { contrastLogits, estimateZ, nceLoss, nceLossFromLogits, sharedContrastLogits } from './nce';
-import { type CrdState, crd, crdEnsemble } from './plugin';
+import { contrastLogits, estimateZ, nceLoss, nceLossFromLogits, queueContrastLogits, sharedContrastLogits } from './nce';
+import { type CrdQueueState, type CrdState, crd, crdEnsemble } from './plugin';
+import { CrdQueueCritic } from './queueCritic';
+import { queueNegatives } from './queueSampler';
 import { NegativeSampler } from './sampler';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
@@ -38,9 +41,15 @@ const oneColumn = tf.ones([2, 1]) as tf.Tensor2D;
 const threeColumns = tf.ones([2, 3]) as tf.Tensor2D;
 const logits = { positive: tf.zeros([2, 1]) as tf.Tensor2D, negative: tf.zeros([2, 3]) as tf.Tensor2D };
 const contrast = Int32Array.from([0, 1, 2, 3, 4, 5]); // [2, 3]: K = 2
+const queue = new EmbeddingQueue(4, 3, { seed: 1 });
+const queueCritic = new CrdQueueCritic({ studentDim: 6, teacherDim: 5, dataSize: N, queueSize: 4, featureDim: 4 });
+const queueIds = Int32Array.of(5, 6, -1, 7); // the ids of a queue of K = 4 (one entry still initial)
+const queueSample = queueNegatives(queueIds, [0, 1], random);
 
 afterAll(() => {
   bank.dispose();
+  queue.dispose();
+  queueCritic.dispose();
   head.dispose();
   critic.dispose();
   tf.dispose([row3, row4, table, anchors, ...Object.values(feats), nanScores, oneColumn, threeColumns, logits.positive, logits.negative]);
@@ -83,6 +92,60 @@ const optionCases: Case[] = [
   ['crd: classAware not a boolean', () => crd({ ...taps, classAware: 'yes' as never }), 'bad-option', 'option "classAware"'],
   ['crd: empty name', () => crd({ ...taps, name: '' }), 'bad-option', 'option "name"'],
   ['crd: studentDim 0', () => crd({ ...taps, studentDim: 0 }), 'bad-option', 'option "studentDim"'],
+  // crd, queue memory
+  [
+    'crd: misspelt "queueSize"',
+    () => crd({ ...taps, memory: 'queue', queueSzie: 64 } as never),
+    'unknown-option',
+    'did you mean "queueSize"',
+  ],
+  ['crd: misspelt "memory"', () => crd({ ...taps, memroy: 'queue' } as never), 'unknown-option', 'did you mean "memory"'],
+  ['crd: unknown memory', () => crd({ ...taps, memory: 'ring' as never }), 'bad-option', "option \"memory\" must be 'banks' or 'queue'"],
+  [
+    'crd: queue without queueSize',
+    () => crd({ ...taps, memory: 'queue' } as never),
+    'bad-option',
+    'option "queueSize" (K, the entries per queue) is required',
+  ],
+  ['crd: queueSize 0', () => crd({ ...taps, memory: 'queue', queueSize: 0 }), 'bad-option', 'option "queueSize"'],
+  ['crd: queueSize -8', () => crd({ ...taps, memory: 'queue', queueSize: -8 }), 'bad-option', 'option "queueSize"'],
+  ['crd: fractional queueSize', () => crd({ ...taps, memory: 'queue', queueSize: 7.5 }), 'bad-option', 'option "queueSize"'],
+  ['crd: NaN queueSize', () => crd({ ...taps, memory: 'queue', queueSize: Number.NaN }), 'bad-option', 'option "queueSize"'],
+  [
+    'crd: queueSize with the banks',
+    () => crd({ ...taps, queueSize: 64 }),
+    'bad-option',
+    'option "queueSize" applies to memory: \'queue\' only',
+  ],
+  [
+    'crdEnsemble: queueSize with explicit banks',
+    () => crdEnsemble([taps], { memory: 'banks', queueSize: 64 }),
+    'bad-option',
+    'crdEnsemble: option "queueSize" applies',
+  ],
+  ['crdEnsemble: queue without queueSize', () => crdEnsemble([taps], { memory: 'queue' } as never), 'bad-option', 'option "queueSize"'],
+  // EmbeddingQueue, CrdQueueCritic, queueContrastLogits
+  ['EmbeddingQueue: misspelt "seed"', () => new EmbeddingQueue(4, 2, { sed: 1 } as never), 'unknown-option', 'did you mean "seed"'],
+  ['EmbeddingQueue: size 0', () => new EmbeddingQueue(0, 2), 'bad-option', 'size K must be a positive integer'],
+  ['EmbeddingQueue: fractional dim', () => new EmbeddingQueue(4, 1.5), 'bad-option', 'dim must be a positive integer'],
+  [
+    'CrdQueueCritic: no queueSize',
+    () => new CrdQueueCritic({ studentDim: 4, teacherDim: 4, dataSize: 8 } as never),
+    'bad-option',
+    'option "queueSize"',
+  ],
+  [
+    'CrdQueueCritic: a bank option',
+    () => new CrdQueueCritic({ studentDim: 4, teacherDim: 4, dataSize: 8, queueSize: 4, momentum: 0.5 } as never),
+    'unknown-option',
+    'unknown option "momentum"',
+  ],
+  [
+    'queueContrastLogits: temperature 0',
+    () => queueContrastLogits(table, anchors, anchors, Int32Array.of(0, 1), 0),
+    'bad-option',
+    'queueContrastLogits: temperature must be a finite number > 0',
+  ],
   // crdEnsemble
   [
     'crdEnsemble: misspelt member key',
@@ -212,6 +275,107 @@ const optionCases: Case[] = [
 ];
 
 const crdCodeCases: (readonly [CrdErrorCode, string, () => unknown, string | RegExp])[] = [
+  // queue mode: the options of the banks are refused, each by name
+  ...(
+    [
+      ['negatives', { negatives: 64 }, "the negatives are the queue's K entries: set queueSize"],
+      ['momentum', { momentum: 0.5 }, 'queue entries are enqueued as they are, with no momentum'],
+      ['sampling', { sampling: 'shared' }, 'every anchor of a batch is scored against the whole queue'],
+      ['sampling', { sampling: 'reference' }, 'every anchor of a batch is scored against the whole queue'],
+      ['scoring', { scoring: 'dense' }, 'queue scores are one [B, d] x [d, K] matmul'],
+      ['classAware', { classAware: true }, 'the queue holds the last K embeddings whatever their class'],
+      ['positive', { positive: 'relax' }, "the positive is the other side's embedding of the example itself"],
+    ] as const
+  ).map(
+    ([key, extra, why]) =>
+      [
+        'queue-incompatible',
+        `crd: ${key} ${JSON.stringify(extra[key as keyof typeof extra])} with memory: 'queue'`,
+        () => crd({ ...taps, memory: 'queue', queueSize: 8, ...extra }),
+        `crd: option "${key}" (${JSON.stringify(extra[key as keyof typeof extra])}) needs the memory banks and is refused with memory: 'queue': ${why}`,
+      ] as const,
+  ),
+  [
+    'queue-incompatible',
+    "crdEnsemble: classAware true with memory: 'queue'",
+    () => crdEnsemble([taps], { memory: 'queue', queueSize: 8, classAware: true }),
+    'crdEnsemble: option "classAware" (true) needs the memory banks',
+  ],
+  [
+    'too-many-negatives',
+    'queueNegatives: every entry holds an example of the batch',
+    () => queueNegatives(Int32Array.of(3, 4, 3), [3, 4], random),
+    'all 3 queue entries hold examples of the batch of 2',
+  ],
+  ['missing-indices', 'queueNegatives: no index', () => queueNegatives(queueIds, undefined as never, random), 'sample index'],
+  [
+    'index-out-of-range',
+    'queueNegatives: an index past N',
+    () => queueNegatives(queueIds, [1, N], random, N),
+    'index 20 (batch position 1) is outside [0, 20)',
+  ],
+  ['index-out-of-range', 'queueNegatives: index -1', () => queueNegatives(queueIds, [-1], random), 'index -1'],
+  ['index-out-of-range', 'queueNegatives: a fractional index', () => queueNegatives(queueIds, [0.5], random), 'index 0.5'],
+  [
+    'index-out-of-range',
+    'EmbeddingQueue.enqueue: id -1',
+    () => queue.enqueue(Int32Array.of(-1), row3, row3),
+    'example id -1 (batch position 0) is not an index >= 0',
+  ],
+  [
+    'feature-dim-mismatch',
+    'EmbeddingQueue.enqueue: rows of 4 for entries of 3',
+    () => queue.enqueue(Int32Array.of(0), row3, row4),
+    'teacher embeddings must be [1, 3], got [1,4]',
+  ],
+  [
+    'feature-dim-mismatch',
+    'EmbeddingQueue.enqueue: 1 row for 2 ids',
+    () => queue.enqueue(Int32Array.of(0, 1), row3, row3),
+    'student embeddings must be [2, 3]',
+  ],
+  [
+    'feature-dim-mismatch',
+    'queueContrastLogits: anchors of 4 for entries of 3',
+    () => queueContrastLogits(table, row4, row4, Int32Array.of(0), 0.1),
+    'anchors are [1,4] but queue entries have 3 values',
+  ],
+  [
+    'feature-dim-mismatch',
+    'queueContrastLogits: positives of another batch',
+    () => queueContrastLogits(table, anchors, row3, Int32Array.of(0), 0.1),
+    'positives must be [2, 3] like the anchors, got [1,3]',
+  ],
+  [
+    'index-out-of-range',
+    'queueContrastLogits: an entry past K',
+    () => queueContrastLogits(table, anchors, anchors, Int32Array.of(0, 10), 0.1),
+    'bank row 10',
+  ],
+  [
+    'bad-contrast',
+    'queueContrastLogits: no negatives',
+    () => queueContrastLogits(table, anchors, anchors, new Int32Array(0), 0.1),
+    'no negatives',
+  ],
+  [
+    'feature-dim-mismatch',
+    'CrdQueueCritic.loss: student features of the wrong size',
+    () => queueCritic.loss(feats.s7, feats.t5, queueSample),
+    '[batch, 6]',
+  ],
+  [
+    'bad-contrast',
+    'CrdQueueCritic.loss: 3 feature rows for 2 indices',
+    () => queueCritic.loss(feats.s6x3, feats.t5, queueSample),
+    'CRD (queue): student features have 3 rows for 2 sample indices',
+  ],
+  [
+    'bad-contrast',
+    'CrdQueueCritic.loss: negatives for another queue size',
+    () => queueCritic.loss(feats.s6, feats.t5, { ...queueSample, negatives: Int32Array.of(0, 1) }),
+    '2 negatives for a queue of K = 4 entries',
+  ],
   [
     'too-many-negatives',
     'NegativeSampler: K >= N',
@@ -344,11 +508,15 @@ function setupContext(withLabels: boolean): SetupContext {
   };
 }
 
-const step = (state: CrdState) => ({ state, epoch: 0, step: 0, random: new SeededRandom(2), keep: <T>(t: T) => t });
+const step = (state: CrdState | CrdQueueState) => ({ state, epoch: 0, step: 0, random: new SeededRandom(2), keep: <T>(t: T) => t });
 
 /** Runs a plugin through setup (and one transformBatch when `batch` is given), disposing what it made. */
-async function setupAndStep(plugin: DistillationPlugin<CrdState>, context: SetupContext, batch?: () => Batch): Promise<void> {
-  const state = plugin.setup!(context) as CrdState;
+async function setupAndStep(
+  plugin: DistillationPlugin<CrdState | CrdQueueState>,
+  context: SetupContext,
+  batch?: () => Batch,
+): Promise<void> {
+  const state = plugin.setup!(context) as CrdState | CrdQueueState;
   const input = batch?.();
   try {
     if (input) await plugin.transformBatch!(input, step(state));
@@ -359,7 +527,7 @@ async function setupAndStep(plugin: DistillationPlugin<CrdState>, context: Setup
 }
 
 /** fit() that must fail before the first training step. */
-async function fitRefused(plugin: DistillationPlugin<CrdState>, withTeacher = true, set = data): Promise<void> {
+async function fitRefused(plugin: DistillationPlugin<CrdState | CrdQueueState>, withTeacher = true, set = data): Promise<void> {
   const student = mlp(8, 6, 3, 1, 'bs');
   const teacher = mlp(8, 5, 3, 2, 'bt');
   const optimizer = tf.train.sgd(0.1);
@@ -461,6 +629,47 @@ const pluginCases: (readonly [string, string, () => unknown, string | RegExp])[]
         () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([3, N], 'int32') }) as Batch,
       ),
     'index 20',
+  ],
+  // queue memory
+  [
+    'fit (queue): queueSize K >= N',
+    'too-many-negatives',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', memory: 'queue', queueSize: 24 })),
+    'option "queueSize" K = 24 must be smaller than the number of training examples N = 24',
+  ],
+  [
+    'fit (queue): teacherDim disagrees with the tapped layer',
+    'feature-dim-mismatch',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', memory: 'queue', queueSize: 8, teacherDim: 32 })),
+    'teacherDim = 32 disagrees with the tapped teacher layer "bt_pool"',
+  ],
+  [
+    'fit (queue): no teacher',
+    'no-teacher',
+    () => fitRefused(crd({ student: 'bs_pool', teacher: 'bt_pool', memory: 'queue', queueSize: 8 }), false),
+    /teacher/,
+  ],
+  [
+    'transformBatch (queue): no batch.index',
+    'missing-indices',
+    () =>
+      setupAndStep(
+        crd({ ...taps, featureDim: 4, memory: 'queue', queueSize: 4 }),
+        setupContext(false),
+        () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32') }) as Batch,
+      ),
+    'needs the sample index of every example',
+  ],
+  [
+    'transformBatch (queue): an index past N',
+    'index-out-of-range',
+    () =>
+      setupAndStep(
+        crd({ ...taps, featureDim: 4, memory: 'queue', queueSize: 4 }),
+        setupContext(false),
+        () => ({ x: tf.zeros([2, 6]), y: tf.tensor1d([0, 1], 'int32'), index: tf.tensor1d([3, N], 'int32') }) as Batch,
+      ),
+    'index 20 (batch position 1) is outside [0, 20)',
   ],
 ];
 

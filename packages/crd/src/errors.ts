@@ -18,6 +18,8 @@ export const crdErrorCodes = {
   'no-labels': "CRD needs the training labels (positive mode 'relax', or class-aware negatives) and the data gives none.",
   'single-class': 'Every training example has the same label, so class-aware sampling finds no negative.',
   'non-finite-normaliser': 'The NCE normaliser Z estimated on the first batch is NaN, infinite or not positive.',
+  'queue-incompatible':
+    "An option that needs the per-example memory banks (class-aware negatives, positive 'relax', negatives, momentum, sampling, scoring) was given with memory: 'queue'.",
 } as const;
 
 /** A code of `@kd/crd`'s own errors. */

@@ -100,6 +100,59 @@ export function sharedContrastLogits(
 }
 
 /**
+ * Contrast logits of queue mode, one side: positive `v_b . p_b / T` `[B, 1]`, where `p_b` is the
+ * OTHER side's embedding of the same example in this step (a constant for the gradient, as a bank
+ * row or MoCo's key is), and negatives `v @ queue[negatives]^T / T` `[B, K]` for ONE set of K
+ * entries shared by the batch (one matmul; the queue itself when `negatives` is `0..K-1`).
+ *
+ * @param queue the other side's queue `[K, d]` (constants for the gradient).
+ * @param anchors this side's embeddings `[B, d]`.
+ * @param positives the other side's embeddings of the same examples `[B, d]`.
+ * @param negatives `[K]` positions into `queue` (from `queueNegatives`).
+ */
+export function queueContrastLogits(
+  queue: tf.Tensor2D,
+  anchors: tf.Tensor2D,
+  positives: tf.Tensor2D,
+  negatives: Int32Array,
+  temperature: number,
+): ContrastLogits {
+  checkTemperature(temperature, 'queueContrastLogits');
+  const d = queue.shape[1];
+  if (anchors.rank !== 2 || anchors.shape[1] !== d) {
+    throw new CrdError('feature-dim-mismatch', `CRD (queue) scores: anchors are [${anchors.shape}] but queue entries have ${d} values`);
+  }
+  if (positives.rank !== 2 || positives.shape[0] !== anchors.shape[0] || positives.shape[1] !== d) {
+    throw new CrdError(
+      'feature-dim-mismatch',
+      `CRD (queue) scores: positives must be [${anchors.shape[0]}, ${d}] like the anchors, got [${positives.shape}]`,
+    );
+  }
+  if (negatives.length === 0) {
+    throw new CrdError('bad-contrast', 'CRD (queue) scores: no negatives');
+  }
+  let whole = negatives.length === queue.shape[0];
+  for (let j = 0; whole && j < negatives.length; j++) whole = negatives[j] === j;
+  return tf.tidy(() => {
+    const scale = 1 / temperature;
+    const positive = tf.mul(tf.sum(tf.mul(anchors, constantForGradient(positives)), 1, true), scale) as tf.Tensor2D;
+    const rows = whole ? queue : gatherRows(queue, negatives);
+    const negative = tf.mul(tf.matMul(anchors, rows, false, true), scale) as tf.Tensor2D;
+    return { positive, negative };
+  });
+}
+
+/** `x` itself, with no gradient flowing back through it (tfjs has no stop-gradient op). */
+export function constantForGradient<T extends tf.Tensor>(x: T): T {
+  return detach(x) as T;
+}
+
+const detach = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+}) as unknown as (x: tf.Tensor) => tf.Tensor;
+
+/**
  * Unnormalised CRD scores, reference layout: `exp(bank[idx[b, j]] . v[b] / T)`, `[B, K+1]`,
  * positive first (RepDistiller `ContrastMemory` before the division by Z).
  */

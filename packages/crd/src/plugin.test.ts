@@ -50,8 +50,9 @@ describe('crd plugin in a Distiller', () => {
     const leaked = await leakedTensors(async () => {
       history = await distiller.fit(data, { epochs: 4, batchSize: 32 });
     });
-    // Heads (2 x kernel + bias) and the two banks stay until dispose(); nothing else.
-    expect(leaked).toBe(6);
+    // Heads (2 x kernel + bias) and the two banks stay until dispose(), with the Distiller's scalar
+    // of each weight other than 1 (0.9, 0.8); nothing else.
+    expect(leaked).toBe(6 + 2);
     const epochs = history!.epochs;
     for (const e of epochs) {
       expect(Number.isFinite(e.terms['crd']!)).toBe(true);
@@ -72,7 +73,7 @@ describe('crd plugin in a Distiller', () => {
     const bankBytes = 2 * N * 16 * 4;
     const before = tf.memory();
     distiller.dispose();
-    expect(before.numBytes - tf.memory().numBytes).toBe(bankBytes + 4 * (12 * 16 + 16 + 24 * 16 + 16));
+    expect(before.numBytes - tf.memory().numBytes).toBe(bankBytes + 4 * (12 * 16 + 16 + 24 * 16 + 16) + 2 * 4);
     expect(tf.memory().numTensors).toBe(base.numTensors);
     disposeData(data);
   });
@@ -106,7 +107,8 @@ describe('crd plugin in a Distiller', () => {
     const base = tf.memory().numTensors;
     const h = await distiller.fit(data, { epochs: 1, batchSize: 48 });
     expect(Object.keys(h.epochs[0]!.terms).sort()).toEqual(['ce', 'crd-en/0', 'crd-en/1']);
-    expect(tf.memory().numTensors - base).toBe(12);
+    // 2 critics x (4 head variables + 2 banks), and the Distiller's scalar of the weight 0.5.
+    expect(tf.memory().numTensors - base).toBe(12 + 1);
     distiller.dispose();
     expect(tf.memory().numTensors).toBe(base);
     disposeData(data);

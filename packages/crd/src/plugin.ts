@@ -18,10 +18,19 @@ import { CrdCritic } from './critic';
 import { CrdError } from './errors';
 import type { ScoringStrategy } from './nce';
 import { momentumSchema, nameSchema, positiveInt, positiveSchema, scoringSchema, tapSchema, temperatureSchema } from './options';
+import { CrdQueueCritic, type CrdQueueCriticState } from './queueCritic';
+import { type QueueContrastIndices, queueNegatives } from './queueSampler';
 import { type ContrastSample, NegativeSampler, type PositiveMode } from './sampler';
 
 /** Negative sampling of the CRD plugin. */
 export type CrdSampling = 'reference' | 'shared';
+
+/**
+ * What CRD remembers between steps: `'banks'` (the reference) two `[N, featureDim]` memory banks,
+ * one row per training example; `'queue'` (MoCo-style) two first-in-first-out queues of the last
+ * `queueSize` embeddings, `O(K*d)` memory whatever N.
+ */
+export type CrdMemory = 'banks' | 'queue';
 
 /** Options shared by {@link crd} and {@link crdEnsemble}. */
 export interface CrdCommonOptions {
@@ -54,6 +63,22 @@ export interface CrdCommonOptions {
   readonly scoring?: ScoringStrategy;
   /** Plugin and loss-term name. Default `crd` (`crd-en` for {@link crdEnsemble}). */
   readonly name?: string;
+  /**
+   * `'banks'` (default, the reference): two `[N, featureDim]` memory banks. `'queue'`: two FIFO
+   * queues of the last `queueSize` embeddings replace them (memory `2*queueSize*featureDim*4`
+   * bytes, independent of N); every anchor is scored against all K entries of the other side's
+   * queue (entries of the batch's own examples replaced by other entries), its positive is the
+   * other side's embedding of the same example, and the NCE noise constant stays `m Pn = K/N`.
+   * Queue mode refuses the bank-only options (`negatives`, `momentum`, `sampling`, `scoring`,
+   * `classAware: true`, `positive: 'relax'`) with `queue-incompatible`.
+   */
+  readonly memory?: CrdMemory;
+  /**
+   * K, the entries per queue (= negatives per anchor) of `memory: 'queue'`: required there, refused
+   * with the banks. An integer > 0 and < N (checked in `setup`, `too-many-negatives`); best larger
+   * than two batches.
+   */
+  readonly queueSize?: number;
 }
 
 /** Options of {@link crd}. */
@@ -89,6 +114,8 @@ const commonShape = (name: string) => ({
   classAware: z.boolean({ message: 'must be a boolean' }).default(true),
   scoring: scoringSchema.default('gather'),
   name: nameSchema.default(name),
+  memory: z.enum(['banks', 'queue'], { message: "must be 'banks' or 'queue'" }).default('banks'),
+  queueSize: positiveInt().optional(),
 });
 
 const studentTap = tapSchema('a tapped student layer (the pooled penultimate feature)');
@@ -123,8 +150,9 @@ export const crdEnsembleSchema = optionsSchema<CrdCommonOptions>()(commonShape('
 
 type ParsedCommon = z.output<typeof crdEnsembleSchema>;
 
-/** State of a CRD plugin (one critic per teacher). */
+/** State of a CRD plugin with memory banks (one critic per teacher). */
 export interface CrdState {
+  readonly memory: 'banks';
   readonly critics: readonly CrdCritic[];
   readonly sampler: NegativeSampler;
   readonly sampling: CrdSampling;
@@ -132,6 +160,18 @@ export interface CrdState {
   pending?: { readonly step: number; readonly sample: ContrastSample };
   /** Embeddings handed from `loss` to `afterStep`. */
   embeddings?: { readonly step: number; readonly sample: ContrastSample; readonly pairs: [tf.Tensor2D, tf.Tensor2D][] };
+}
+
+/** State of a CRD plugin with queue memory (one critic, with its own queues, per teacher). */
+export interface CrdQueueState {
+  readonly memory: 'queue';
+  readonly critics: readonly CrdQueueCritic[];
+  /** N, the training examples (batch indices are checked against it). */
+  readonly dataSize: number;
+  /** Queue negatives drawn by `transformBatch` for the current step. */
+  pending?: { readonly step: number; readonly sample: QueueContrastIndices };
+  /** Embeddings handed from `loss` to `afterStep` (enqueued there). */
+  embeddings?: { readonly step: number; readonly sample: QueueContrastIndices; readonly pairs: [tf.Tensor2D, tf.Tensor2D][] };
 }
 
 interface CriticSpec extends CrdEnsembleMember {
@@ -153,8 +193,12 @@ interface CriticSpec extends CrdEnsembleMember {
  * @example
  * distiller.use(crd({ student: 'pool', teacher: 'pool', negatives: 4096, weight: 0.8 }));
  */
-export function crd(options: CrdOptions): DistillationPlugin<CrdState> {
+export function crd(options: CrdOptions & { readonly memory: 'queue' }): DistillationPlugin<CrdQueueState>;
+export function crd(options: CrdOptions & { readonly memory?: 'banks' }): DistillationPlugin<CrdState>;
+export function crd(options: CrdOptions): DistillationPlugin<CrdState | CrdQueueState>;
+export function crd(options: CrdOptions): DistillationPlugin<CrdState | CrdQueueState> {
   const { student, teacher, studentDim, teacherDim, ...common } = parseOptions(crdSchema, options, 'crd');
+  checkMemoryOptions(options, common, 'crd');
   return crdPlugin([{ student, teacher, studentDim, teacherDim, label: common.name }], common, false);
 }
 
@@ -167,36 +211,92 @@ export function crd(options: CrdOptions): DistillationPlugin<CrdState> {
  * const teacher = ensembleTeacher([t0, t1]);
  * distiller.use(crdEnsemble([{ student: 'pool', teacher: '0/pool' }, { student: 'pool', teacher: '1/pool' }], { weight: 0.8 }));
  */
-export function crdEnsemble(members: readonly CrdEnsembleMember[], options: CrdCommonOptions = {}): DistillationPlugin<CrdState> {
+export function crdEnsemble(
+  members: readonly CrdEnsembleMember[],
+  options: CrdCommonOptions & { readonly memory: 'queue' },
+): DistillationPlugin<CrdQueueState>;
+export function crdEnsemble(
+  members: readonly CrdEnsembleMember[],
+  options?: CrdCommonOptions & { readonly memory?: 'banks' },
+): DistillationPlugin<CrdState>;
+export function crdEnsemble(
+  members: readonly CrdEnsembleMember[],
+  options?: CrdCommonOptions,
+): DistillationPlugin<CrdState | CrdQueueState>;
+export function crdEnsemble(
+  members: readonly CrdEnsembleMember[],
+  options: CrdCommonOptions = {},
+): DistillationPlugin<CrdState | CrdQueueState> {
   const parsed = parseOptions(crdEnsembleMembersSchema, { members }, 'crdEnsemble');
   const common = parseOptions(crdEnsembleSchema, options, 'crdEnsemble');
+  checkMemoryOptions(options, common, 'crdEnsemble');
   const specs = parsed.members.map((m, i) => ({ ...m, label: `${common.name}/${i}` }));
   return crdPlugin(specs, common, true);
 }
 
-function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdState> {
+/** The options of the banks that queue mode cannot honour, and why. */
+const BANK_ONLY: readonly [key: keyof CrdCommonOptions, refused: (value: unknown) => boolean, why: string][] = [
+  ['negatives', () => true, "the negatives are the queue's K entries: set queueSize"],
+  ['momentum', () => true, 'queue entries are enqueued as they are, with no momentum'],
+  ['sampling', () => true, 'every anchor of a batch is scored against the whole queue'],
+  ['scoring', () => true, 'queue scores are one [B, d] x [d, K] matmul'],
+  ['classAware', (v) => v === true, 'the queue holds the last K embeddings whatever their class (pass classAware: false or leave it out)'],
+  ['positive', (v) => v === 'relax', "the positive is the other side's embedding of the example itself"],
+];
+
+/** Refuses option combinations of `memory` / `queueSize` that cannot be honoured (before any work). */
+function checkMemoryOptions(raw: object, parsed: ParsedCommon, where: string): void {
+  const given = raw as Record<string, unknown>;
+  if (parsed.memory === 'banks') {
+    if (parsed.queueSize !== undefined) {
+      throw new DistillationError(
+        'bad-option',
+        `${where}: option "queueSize" applies to memory: 'queue' only (memory is 'banks', whose negatives are set by "negatives")`,
+      );
+    }
+    return;
+  }
+  if (parsed.queueSize === undefined) {
+    throw new DistillationError('bad-option', `${where}: option "queueSize" (K, the entries per queue) is required with memory: 'queue'`);
+  }
+  for (const [key, refused, why] of BANK_ONLY) {
+    if (key in given && given[key] !== undefined && refused(given[key])) {
+      throw new CrdError(
+        'queue-incompatible',
+        `${where}: option "${key}" (${JSON.stringify(given[key])}) needs the memory banks and is refused with memory: 'queue': ${why}`,
+      );
+    }
+  }
+}
+
+function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdState | CrdQueueState> {
+  if (options.memory === 'queue') return crdQueuePlugin(specs, options, ensemble) as DistillationPlugin<CrdState | CrdQueueState>;
+  return crdBankPlugin(specs, options, ensemble) as DistillationPlugin<CrdState | CrdQueueState>;
+}
+
+function indexOf(batch: Batch, name: string): tf.Tensor1D {
+  const index = batch?.index;
+  if (!(index instanceof tf.Tensor)) {
+    throw new CrdError(
+      'missing-indices',
+      `Plugin "${name}" needs the sample index of every example (batch.index [batch] int32); the batch has none`,
+    );
+  }
+  if (index.rank !== 1 || index.shape[0] !== batch.x.shape[0]) {
+    throw new CrdError(
+      'missing-indices',
+      `Plugin "${name}": batch.index must be [${batch.x.shape[0]}] (one index per example), got [${index.shape}]`,
+    );
+  }
+  return index as tf.Tensor1D;
+}
+
+function crdBankPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdState> {
   const { name, featureDim, negatives, temperature, momentum, sampling, positive, classAware, scoring } = options;
   const label = `${name}${sampling === 'shared' ? '(shared)' : ''}`;
 
   const draw = (state: CrdState, index: ArrayLike<number>, random: SeededRandom): ContrastSample =>
     state.sampling === 'shared' ? state.sampler.sampleShared(index, random) : state.sampler.sample(index, random);
-
-  const indexOf = (batch: Batch): tf.Tensor1D => {
-    const index = batch?.index;
-    if (!(index instanceof tf.Tensor)) {
-      throw new CrdError(
-        'missing-indices',
-        `Plugin "${name}" needs the sample index of every example (batch.index [batch] int32); the batch has none`,
-      );
-    }
-    if (index.rank !== 1 || index.shape[0] !== batch.x.shape[0]) {
-      throw new CrdError(
-        'missing-indices',
-        `Plugin "${name}": batch.index must be [${batch.x.shape[0]}] (one index per example), got [${index.shape}]`,
-      );
-    }
-    return index as tf.Tensor1D;
-  };
 
   return definePlugin<CrdState>({
     name,
@@ -246,7 +346,7 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
         for (const c of critics) c.dispose();
         throw error;
       }
-      return { critics, sampler, sampling };
+      return { memory: 'banks', critics, sampler, sampling };
     },
 
     variables(state) {
@@ -254,7 +354,7 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
     },
 
     async transformBatch(batch, context) {
-      const index = await indexOf(batch).data();
+      const index = await indexOf(batch, name).data();
       context.state.pending = { step: context.step, sample: draw(context.state, index, context.random) };
       return batch;
     },
@@ -265,7 +365,7 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
         throw new DistillationError('no-teacher', `Plugin "${name}" needs teacher outputs`);
       }
       let sample = state.pending?.step === context.step ? state.pending.sample : undefined;
-      if (!sample) sample = draw(state, indexOf(outputs.batch).dataSync(), context.random);
+      if (!sample) sample = draw(state, indexOf(outputs.batch, name).dataSync(), context.random);
       const terms: Record<string, tf.Scalar> = {};
       const pairs: [tf.Tensor2D, tf.Tensor2D][] = [];
       specs.forEach((spec, i) => {
@@ -312,6 +412,144 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
         );
         c.loadState({ tensors, json: json.z?.[i] });
       });
+    },
+
+    dispose(state) {
+      for (const c of state.critics) c.dispose();
+      state.pending = undefined;
+      state.embeddings = undefined;
+    },
+  });
+}
+
+/**
+ * CRD with queue memory (`memory: 'queue'`): one {@link CrdQueueCritic} per critic spec, negatives
+ * from {@link queueNegatives} drawn in `transformBatch` (the ids of the queues before this step's
+ * enqueue; every critic's queue holds the same ids), embeddings enqueued in `afterStep`.
+ */
+function crdQueuePlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdQueueState> {
+  const { name, featureDim, temperature } = options;
+  const queueSize = options.queueSize!;
+  const label = `${name}(queue)`;
+
+  const draw = (state: CrdQueueState, index: ArrayLike<number>, random: SeededRandom): QueueContrastIndices =>
+    queueNegatives(state.critics[0]!.queue.ids, index, random, state.dataSize);
+
+  return definePlugin<CrdQueueState>({
+    name,
+    label,
+    weight: options.weight,
+    needsTeacher: true,
+    taps: {
+      student: [...new Set(specs.map((s) => s.student))],
+      teacher: [...new Set(specs.map((s) => s.teacher))],
+    },
+
+    setup(context: SetupContext): CrdQueueState {
+      if (queueSize >= context.dataSize) {
+        throw new CrdError(
+          'too-many-negatives',
+          `Plugin "${name}": option "queueSize" K = ${queueSize} must be smaller than the number of training examples N = ${context.dataSize} ` +
+            '(the NCE noise constant is K/N; a queue as large as the data holds every example: use the memory banks)',
+        );
+      }
+      const critics: CrdQueueCritic[] = [];
+      try {
+        for (const spec of specs) {
+          const studentDim = featureSize(context.studentShapes[spec.student], spec.student, 'student', spec.studentDim, name);
+          const teacherDim = featureSize(context.teacherShapes[spec.teacher], spec.teacher, 'teacher', spec.teacherDim, name);
+          critics.push(
+            new CrdQueueCritic({
+              studentDim,
+              teacherDim,
+              dataSize: context.dataSize,
+              queueSize,
+              featureDim,
+              temperature,
+              seed: context.random.seed(),
+              name: `${name}_${critics.length}`,
+            }),
+          );
+        }
+      } catch (error) {
+        for (const c of critics) c.dispose();
+        throw error;
+      }
+      return { memory: 'queue', critics, dataSize: context.dataSize };
+    },
+
+    variables(state) {
+      return state.critics.flatMap((c) => c.variables);
+    },
+
+    async transformBatch(batch, context) {
+      const index = await indexOf(batch, name).data();
+      context.state.pending = { step: context.step, sample: draw(context.state, index, context.random) };
+      return batch;
+    },
+
+    loss(outputs: StepOutputs, context): LossTerms {
+      const state = context.state;
+      if (!outputs.teacher) {
+        throw new DistillationError('no-teacher', `Plugin "${name}" needs teacher outputs`);
+      }
+      let sample = state.pending?.step === context.step ? state.pending.sample : undefined;
+      if (!sample) sample = draw(state, indexOf(outputs.batch, name).dataSync(), context.random);
+      const terms: Record<string, tf.Scalar> = {};
+      const pairs: [tf.Tensor2D, tf.Tensor2D][] = [];
+      specs.forEach((spec, i) => {
+        const fs = feature(outputs.student.features, spec.student, 'student', name);
+        const ft = feature(outputs.teacher!.features, spec.teacher, 'teacher', name);
+        const result = state.critics[i]!.loss(fs, ft, sample);
+        pairs.push([context.keep(result.studentEmbedding), context.keep(result.teacherEmbedding)]);
+        terms[spec.label] = result.loss;
+      });
+      state.embeddings = { step: context.step, sample, pairs };
+      return ensemble ? terms : terms[specs[0]!.label]!;
+    },
+
+    afterStep(_outputs, context) {
+      const state = context.state;
+      const kept = state.embeddings;
+      state.pending = undefined;
+      state.embeddings = undefined;
+      if (!kept || kept.step !== context.step) return;
+      kept.pairs.forEach(([vS, vT], i) => {
+        state.critics[i]!.update(kept.sample.index, vS, vT);
+      });
+    },
+
+    state(state): PluginCheckpoint {
+      const tensors: Record<string, tf.Tensor> = {};
+      const critics: CrdQueueCriticState['json'][] = [];
+      state.critics.forEach((c, i) => {
+        const saved = c.state();
+        for (const [k, t] of Object.entries(saved.tensors)) tensors[`${i}/${k}`] = t;
+        critics.push(saved.json);
+      });
+      return { tensors, json: { memory: 'queue', critics } };
+    },
+
+    loadState(state, checkpoint) {
+      const json = (checkpoint.json ?? {}) as { memory?: unknown; critics?: unknown[] };
+      if (json.memory !== 'queue' || !Array.isArray(json.critics) || json.critics.length !== state.critics.length) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `Plugin "${name}": the checkpoint is not one of memory: 'queue' with ${state.critics.length} critic(s) ` +
+            `(memory ${JSON.stringify(json.memory ?? 'banks')}, ${Array.isArray(json.critics) ? json.critics.length : 'no'} critic states)`,
+        );
+      }
+      state.critics.forEach((c, i) => {
+        const prefix = `${i}/`;
+        const tensors = Object.fromEntries(
+          Object.entries(checkpoint.tensors)
+            .filter(([k]) => k.startsWith(prefix))
+            .map(([k, t]) => [k.slice(prefix.length), t]),
+        );
+        c.loadState({ tensors, json: json.critics![i] });
+      });
+      state.pending = undefined;
+      state.embeddings = undefined;
     },
 
     dispose(state) {

@@ -1,0 +1,224 @@
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
+import * as tf from '@tensorflow/tfjs-core';
+import type { CrdCriticResult, CrdCriticState } from './critic';
+import { EmbeddingQueue } from './embeddingQueue';
+import { EmbedHead } from './embedHead';
+import { CrdError } from './errors';
+import { estimateZ, nceLossFromLogits, queueContrastLogits } from './nce';
+import { nameSchema, positiveInt, seedSchema, temperatureSchema } from './options';
+import type { QueueContrastIndices } from './queueSampler';
+
+/** Options of {@link CrdQueueCritic}. */
+export interface CrdQueueCriticOptions {
+  /** Flattened size of the student's tapped feature. */
+  readonly studentDim: number;
+  /** Flattened size of the teacher's tapped feature. */
+  readonly teacherDim: number;
+  /** N, the number of training examples (the NCE noise distribution `Pn = 1/N` and Z's scale). */
+  readonly dataSize: number;
+  /** K, the entries per queue (= the negatives of every anchor). */
+  readonly queueSize: number;
+  /** Embedding size `feat_dim`. Default 128. */
+  readonly featureDim?: number;
+  /** Temperature `nce_t`. Default 0.07. */
+  readonly temperature?: number;
+  /** Seed of the heads' and queues' initialisation. Default 0. */
+  readonly seed?: number;
+  /** Prefix of the variable names. Default `crd`. */
+  readonly name?: string;
+}
+
+/** Schema of {@link CrdQueueCriticOptions} (defaults applied). */
+export const crdQueueCriticSchema = optionsSchema<CrdQueueCriticOptions>()({
+  studentDim: positiveInt(),
+  teacherDim: positiveInt(),
+  dataSize: positiveInt(),
+  queueSize: positiveInt(),
+  featureDim: positiveInt().default(128),
+  temperature: temperatureSchema.default(0.07),
+  seed: seedSchema.default(0),
+  name: nameSchema.default('crd'),
+});
+
+/** The tensor names of a {@link CrdQueueCritic}'s checkpoint. */
+const TENSORS = ['embed_s/kernel', 'embed_s/bias', 'embed_t/kernel', 'embed_t/bias', 'queue/student', 'queue/teacher'] as const;
+
+/** Serialisable state of a queue critic: heads and queues (tensors), Z, the queue's ids and pointer (JSON). */
+export interface CrdQueueCriticState {
+  readonly tensors: Record<string, tf.Tensor>;
+  readonly json: CrdCriticState['json'] & { readonly ids: number[]; readonly pointer: number };
+}
+
+/**
+ * One CRD critic with queue memory: a student and a teacher {@link EmbedHead}, an
+ * {@link EmbeddingQueue} of the last K embeddings per side (memory `2*K*d*4` bytes instead of the
+ * banks' `2*N*d*4`), and the two normalisers Z, estimated on the first batch and then frozen.
+ *
+ * Symmetric loss, as with the banks: the student anchor `v_s` is scored against the TEACHER queue
+ * with the teacher's embedding `v_t` of the same example as its positive, the teacher anchor
+ * against the STUDENT queue with `v_s` as its positive (positives and entries are constants for
+ * the gradient); each side's NCE loss (`m = K`, `Pn = 1/N`, eps 1e-7) is computed on
+ * `exp(score/T)/Z`, and the two are summed. After the optimizer step, {@link update} enqueues the
+ * batch's embeddings (the oldest entries leave).
+ */
+export class CrdQueueCritic {
+  readonly studentHead: EmbedHead;
+  readonly teacherHead: EmbedHead;
+  readonly queue: EmbeddingQueue;
+  readonly dataSize: number;
+  readonly queueSize: number;
+  readonly featureDim: number;
+  readonly temperature: number;
+  /** Z of the student side (student anchors vs teacher queue); null until the first batch. */
+  zStudent: number | null = null;
+  /** Z of the teacher side (teacher anchors vs student queue); null until the first batch. */
+  zTeacher: number | null = null;
+
+  constructor(options: CrdQueueCriticOptions) {
+    const parsed = parseOptions(crdQueueCriticSchema, options, 'CrdQueueCritic');
+    this.featureDim = parsed.featureDim;
+    this.temperature = parsed.temperature;
+    this.dataSize = parsed.dataSize;
+    this.queueSize = parsed.queueSize;
+    const { seed, name } = parsed;
+    const made: { dispose(): void }[] = [];
+    try {
+      this.studentHead = new EmbedHead(parsed.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
+      made.push(this.studentHead);
+      this.teacherHead = new EmbedHead(parsed.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
+      made.push(this.teacherHead);
+      this.queue = new EmbeddingQueue(parsed.queueSize, this.featureDim, { seed: seed + 4, name: `${name}_queue` });
+    } catch (error) {
+      for (const m of made) m.dispose();
+      throw error;
+    }
+  }
+
+  /** The heads' trainable variables. */
+  get variables(): tf.Variable[] {
+    return [...this.studentHead.variables, ...this.teacherHead.variables];
+  }
+
+  /**
+   * The symmetric NCE loss of one batch (call inside the gradient tape). On the first call it
+   * estimates and freezes both Z (one synchronous read).
+   *
+   * @param studentFeatures tapped student features `[B, ...]` (gradients flow).
+   * @param teacherFeatures tapped teacher features `[B, ...]` (constants).
+   * @param sample the batch's ids and queue negatives from `queueNegatives`.
+   */
+  loss(studentFeatures: tf.Tensor, teacherFeatures: tf.Tensor, sample: QueueContrastIndices): CrdCriticResult {
+    const b = sample.index.length;
+    for (const [what, f] of [
+      ['student', studentFeatures],
+      ['teacher', teacherFeatures],
+    ] as const) {
+      if (!(f instanceof tf.Tensor) || f.shape[0] !== b) {
+        throw new CrdError(
+          'bad-contrast',
+          `CRD (queue): ${what} features have ${f instanceof tf.Tensor ? f.shape[0] : 'no'} rows for ${b} sample indices`,
+        );
+      }
+    }
+    if (sample.negatives.length !== this.queueSize) {
+      throw new CrdError(
+        'bad-contrast',
+        `CRD (queue): ${sample.negatives.length} negatives for a queue of K = ${this.queueSize} entries (expected one position per entry)`,
+      );
+    }
+    const vS = this.studentHead.apply(studentFeatures);
+    const vT = this.teacherHead.apply(teacherFeatures);
+    // Student anchors against the teacher queue (positive: v_t), teacher anchors against the student queue (positive: v_s).
+    const outS = queueContrastLogits(this.queue.teacher, vS, vT, sample.negatives, this.temperature);
+    const outT = queueContrastLogits(this.queue.student, vT, vS, sample.negatives, this.temperature);
+    if (this.zStudent === null) this.zStudent = estimateZ(outS, this.dataSize);
+    if (this.zTeacher === null) this.zTeacher = estimateZ(outT, this.dataSize);
+    const studentLoss = nceLossFromLogits(outS, this.zStudent, this.dataSize);
+    const teacherLoss = nceLossFromLogits(outT, this.zTeacher, this.dataSize);
+    return {
+      loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
+      studentLoss,
+      teacherLoss,
+      studentEmbedding: vS,
+      teacherEmbedding: vT,
+    };
+  }
+
+  /** Enqueues the batch's embeddings into both queues (no gradient). */
+  update(index: Int32Array, studentEmbedding: tf.Tensor2D, teacherEmbedding: tf.Tensor2D): void {
+    this.queue.enqueue(index, studentEmbedding, teacherEmbedding);
+  }
+
+  /** Heads, queues, Z, ids and pointer for a checkpoint. Tensors are the live variables: read, do not dispose. */
+  state(): CrdQueueCriticState {
+    const queue = this.queue.state();
+    return {
+      tensors: {
+        'embed_s/kernel': this.studentHead.kernel,
+        'embed_s/bias': this.studentHead.bias,
+        'embed_t/kernel': this.teacherHead.kernel,
+        'embed_t/bias': this.teacherHead.bias,
+        'queue/student': queue.student,
+        'queue/teacher': queue.teacher,
+      },
+      json: { zStudent: this.zStudent, zTeacher: this.zTeacher, ids: Array.from(queue.ids), pointer: queue.pointer },
+    };
+  }
+
+  /**
+   * Restores {@link state}'s output (tensors are copied; the caller keeps ownership). Everything is
+   * checked before anything changes (`checkpoint-mismatch`).
+   */
+  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+    const t = state.tensors;
+    const missing = TENSORS.filter((k) => !(t[k] instanceof tf.Tensor));
+    if (missing.length > 0) {
+      throw new DistillationError('checkpoint-mismatch', `CRD (queue): checkpoint lacks ${missing.join(', ')}`);
+    }
+    const json = (state.json ?? {}) as { zStudent?: unknown; zTeacher?: unknown; ids?: unknown; pointer?: unknown };
+    if (!Array.isArray(json.ids) || typeof json.pointer !== 'number') {
+      throw new DistillationError(
+        'checkpoint-mismatch',
+        "CRD (queue): checkpoint lacks the queue's ids and pointer (a checkpoint of memory: 'banks'?)",
+      );
+    }
+    for (const [what, head, kernel, bias] of [
+      ['embed_s', this.studentHead, t['embed_s/kernel']!, t['embed_s/bias']!],
+      ['embed_t', this.teacherHead, t['embed_t/kernel']!, t['embed_t/bias']!],
+    ] as const) {
+      if (
+        kernel.rank !== 2 ||
+        kernel.shape[0] !== head.inputDim ||
+        kernel.shape[1] !== head.outputDim ||
+        bias.rank !== 1 ||
+        bias.shape[0] !== head.outputDim
+      ) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `CRD (queue): ${what} must be kernel [${head.inputDim}, ${head.outputDim}] and bias [${head.outputDim}], got [${kernel.shape}] and [${bias.shape}]`,
+        );
+      }
+    }
+    // The queue checks its shapes, ids and pointer before it changes; then the heads.
+    this.queue.loadState(
+      {
+        student: t['queue/student'] as tf.Tensor2D,
+        teacher: t['queue/teacher'] as tf.Tensor2D,
+        ids: json.ids as number[],
+        pointer: json.pointer,
+      },
+      this.dataSize,
+    );
+    this.studentHead.setWeights(t['embed_s/kernel']!, t['embed_s/bias']!);
+    this.teacherHead.setWeights(t['embed_t/kernel']!, t['embed_t/bias']!);
+    this.zStudent = typeof json.zStudent === 'number' ? json.zStudent : null;
+    this.zTeacher = typeof json.zTeacher === 'number' ? json.zTeacher : null;
+  }
+
+  /** Frees heads and queues. */
+  dispose(): void {
+    this.studentHead.dispose();
+    this.teacherHead.dispose();
+    this.queue.dispose();
+  }
+}
