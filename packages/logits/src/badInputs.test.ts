@@ -8,7 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectRefused } from '../test/helpers';
 import { distLoss } from './dist';
+import { dist } from './distPlugin';
 import { dkdLoss } from './dkd';
+import { dkd } from './dkdPlugin';
 import { LogitsError, logitsErrorCodes } from './errors';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
@@ -54,6 +56,35 @@ const optionCases: Case[] = [
   ['distLoss: temperature 0', () => distLoss(s, t, { temperature: 0 }), 'bad-option', 'option "temperature"'],
   ['distLoss: NaN temperature', () => distLoss(s, t, { temperature: Number.NaN }), 'bad-option', 'option "temperature"'],
   ['distLoss: negative temperature', () => distLoss(s, t, { temperature: -1 }), 'bad-option', 'option "temperature"'],
+  // the plugins
+  ['dkd: misspelt "warmupEpochs"', () => dkd({ warmupEpoch: 5 } as never), 'unknown-option', 'did you mean "warmupEpochs"'],
+  ['dkd: misspelt "beta"', () => dkd({ betta: 8 } as never), 'unknown-option', 'dkd: unknown option "betta"'],
+  ['dkd: negative warmupEpochs', () => dkd({ warmupEpochs: -1 }), 'bad-option', 'option "warmupEpochs"'],
+  ['dkd: fractional warmupEpochs', () => dkd({ warmupEpochs: 2.5 }), 'bad-option', 'option "warmupEpochs" must be an integer'],
+  ['dkd: negative weight', () => dkd({ weight: -1 }), 'bad-option', 'option "weight"'],
+  ['dkd: NaN weight', () => dkd({ weight: Number.NaN }), 'bad-option', 'option "weight"'],
+  [
+    'dkd: a schedule as weight (the warm-up is warmupEpochs)',
+    () => dkd({ weight: { kind: 'linear-warmup', value: 1, epochs: 20 } as never }),
+    'bad-option',
+    'option "weight"',
+  ],
+  ['dkd: negative alpha', () => dkd({ alpha: -1 }), 'bad-option', 'dkd: option "alpha"'],
+  ['dkd: NaN beta', () => dkd({ beta: Number.NaN }), 'bad-option', 'dkd: option "beta"'],
+  ['dkd: temperature 0', () => dkd({ temperature: 0 }), 'bad-option', 'dkd: option "temperature"'],
+  ['dkd: empty name', () => dkd({ name: '' }), 'bad-option', 'option "name"'],
+  ['dist: misspelt "temperature"', () => dist({ tau: 4 } as never), 'unknown-option', 'dist: unknown option "tau"'],
+  ['dist: misspelt "gamma"', () => dist({ gamm: 1 } as never), 'unknown-option', 'did you mean "gamma"'],
+  ['dist: negative weight', () => dist({ weight: -2 }), 'bad-option', 'option "weight"'],
+  [
+    'dist: a schedule of 0 epochs',
+    () => dist({ weight: { kind: 'cosine', value: 1, final: 0, epochs: 0 } as never }),
+    'bad-option',
+    'option "weight.epochs"',
+  ],
+  ['dist: negative beta', () => dist({ beta: -1 }), 'bad-option', 'dist: option "beta"'],
+  ['dist: NaN gamma', () => dist({ gamma: Number.NaN }), 'bad-option', 'dist: option "gamma"'],
+  ['dist: negative temperature', () => dist({ temperature: -4 }), 'bad-option', 'dist: option "temperature"'],
 ];
 
 const tensorCases: Case[] = [

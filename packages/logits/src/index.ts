@@ -5,5 +5,7 @@
  * @packageDocumentation
  */
 export { type DistLossOptions, distLoss, distLossSchema } from './dist';
+export { type DistOptions, dist, distSchema } from './distPlugin';
 export { type DkdLossOptions, dkdLoss, dkdLossSchema } from './dkd';
+export { type DkdOptions, dkd, dkdSchema } from './dkdPlugin';
 export { LogitsError, type LogitsErrorCode, logitsErrorCodes } from './errors';
