@@ -115,7 +115,11 @@ export function correlationCongruence(options: CorrelationCongruenceOptions): Di
       }
     },
     variables: (state) => [...state.studentHead.variables, ...state.teacherHead.variables],
-    loss: (s, t, state) => tf.tidy(() => correlationCongruenceLoss(state.studentHead.apply(s), state.teacherHead.apply(t))),
+    loss(s, t, state) {
+      // the raw features first, so a bad batch is refused before the heads run
+      checkPair(s, t, { where: 'correlationCongruence', minBatch: 2, relation: 'pairs of consecutive examples' });
+      return tf.tidy(() => correlationCongruenceLoss(state.studentHead.apply(s), state.teacherHead.apply(t)));
+    },
     state: (state): PluginCheckpoint => ({
       tensors: {
         'student/kernel': state.studentHead.kernel,
