@@ -6,6 +6,7 @@ import { coreErrorCodes } from '@kd/core';
 import { crdErrorCodes } from '@kd/crd';
 import { dataErrorCodes } from '@kd/data';
 import { fitnetErrorCodes } from '@kd/fitnet';
+import { logitsErrorCodes } from '@kd/logits';
 import { specialistsErrorCodes } from '@kd/specialists';
 import { teacherStoreErrorCodes } from '@kd/teacher-store';
 
@@ -14,6 +15,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/core', folder: 'core', codes: coreErrorCodes },
   { name: '@kd/crd', folder: 'crd', codes: crdErrorCodes },
   { name: '@kd/fitnet', folder: 'fitnet', codes: fitnetErrorCodes },
+  { name: '@kd/logits', folder: 'logits', codes: logitsErrorCodes },
   { name: '@kd/bit', folder: 'bit', codes: bitErrorCodes },
   { name: '@kd/data', folder: 'data', codes: dataErrorCodes },
   { name: '@kd/specialists', folder: 'specialists', codes: specialistsErrorCodes },
