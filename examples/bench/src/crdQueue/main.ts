@@ -1,0 +1,274 @@
+/**
+ * CRD with memory banks against CRD with queue memory (`@kd/crd`'s `memory: 'queue'`) at the
+ * quality bench's regime (ii): the CNN teacher of the quality bench (from its cache, trained there
+ * with its settings when missing), the CNN student, the 1,800-example transfer set, `ce 1 + w crd`.
+ * Per seed the same split, teacher, student initialisation and data order; only CRD's memory
+ * differs. Reports, per variant, the bytes of the CRD state (heads + banks or queues: what the
+ * plugin checkpoints, plus the queue's ids held on the host) and the test accuracy.
+ * `pnpm --filter kd-bench crd-queue [-- --quick] [--seeds 1,2,3] [--queue-sizes 256,1024,4096] [--teachers DIR] [--out DIR]`.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData } from '@kd/core';
+import { crd } from '@kd/crd';
+import { take } from '@kd/data';
+import { loadFashionMnist } from '@kd/data/node';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import '@tensorflow/tfjs-layers';
+import { cnn, FULL_SIZES, QUICK_SIZES } from '../quality/models';
+import { meanStd } from '../quality/report';
+import { DEFAULT_HYPER, type QualityOptions, seedData, type TeacherRecord, teacherFor } from '../quality/run';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
+  options: {
+    quick: { type: 'boolean', default: false },
+    backend: { type: 'string', default: 'wasm' },
+    seeds: { type: 'string' },
+    'queue-sizes': { type: 'string' },
+    'train-size': { type: 'string' },
+    'validation-size': { type: 'string' },
+    'small-size': { type: 'string' },
+    'test-size': { type: 'string' },
+    epochs: { type: 'string' },
+    'teacher-epochs': { type: 'string' },
+    'crd-weight': { type: 'string' },
+    teachers: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+const quick = values.quick!;
+const num = (name: string, fallback: number) => {
+  const text = (values as Record<string, string | boolean | undefined>)[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value)) throw new Error(`--${name} must be a number, got "${text}"`);
+  return value;
+};
+const here = resolve(import.meta.dirname, '..', '..');
+const out = resolve(values.out ?? join(here, quick ? 'out/crd-queue-quick' : 'out/crd-queue'));
+const choice = await useBestBackend(values.backend as BackendName);
+const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
+const uptimeStart = uptime();
+console.log(`Backend: ${choice.description}; ${uptimeStart}`);
+
+/**
+ * The quality bench's regime (ii) as in its README's medium run (3 rounds of 29 epochs of the
+ * 1,800-example transfer set, teachers 5 epochs on the 54,000-example pool, featureDim 128, CRD
+ * weight 0.4 as picked there by `--tune`); `--quick`: tiny models and sizes.
+ */
+const o: QualityOptions = {
+  seeds: values.seeds ? values.seeds.split(',').map(Number) : quick ? [1] : [1, 2, 3],
+  trainSize: num('train-size', quick ? 1200 : 54000),
+  validationSize: num('validation-size', quick ? 300 : 6000),
+  smallSize: num('small-size', quick ? 200 : 1800),
+  omittedClass: 3,
+  testSize: num('test-size', quick ? 500 : 10000),
+  epochs: num('epochs', quick ? 2 : 3),
+  teacherEpochs: num('teacher-epochs', quick ? 1 : 5),
+  batchSize: 64,
+  learningRate: 0.001,
+  sizes: quick ? QUICK_SIZES : FULL_SIZES,
+  pairs: ['cnn'],
+  regimes: ['small'],
+  methods: ['crd'],
+  hyper: { ...DEFAULT_HYPER, crdWeight: num('crd-weight', 0.4), featureDim: quick ? 32 : DEFAULT_HYPER.featureDim },
+  // The quality bench's default output folder: its teacher cache (`teachers/`) is shared.
+  out: resolve(values.teachers ?? join(here, quick ? 'out/quick' : 'out/full')),
+  backend: choice.description,
+  log: (line) => console.log(line),
+};
+const queueSizes = values['queue-sizes'] ? values['queue-sizes'].split(',').map(Number) : quick ? [32, 64] : [256, 1024, 4096];
+for (const k of queueSizes) {
+  if (!(Number.isInteger(k) && k > 0 && k < o.smallSize)) throw new Error(`--queue-sizes: ${k} is not an integer in [1, ${o.smallSize})`);
+}
+
+/** One variant of CRD's memory. */
+interface Variant {
+  readonly name: string;
+  readonly memory: 'banks' | 'queue';
+  /** Negatives per anchor: the banks' K (shared variant, as the quality bench), or the queue size. */
+  readonly negatives: number;
+}
+/** The quality bench's CRD: memory banks, shared negatives, K = min(4096, N - B - 1). */
+const bankNegatives = Math.min(DEFAULT_HYPER.negatives, o.smallSize - o.batchSize - 1);
+const variants: Variant[] = [
+  { name: 'banks', memory: 'banks', negatives: bankNegatives },
+  ...queueSizes.map((k) => ({ name: `queue K=${k}`, memory: 'queue' as const, negatives: k })),
+];
+
+function plugin(v: Variant): DistillationPlugin<unknown> {
+  const common = { student: 'student_pool', teacher: 'teacher_pool', featureDim: o.hyper.featureDim, weight: o.hyper.crdWeight };
+  const p =
+    v.memory === 'banks'
+      ? crd({ ...common, negatives: v.negatives, sampling: 'shared' })
+      : crd({ ...common, memory: 'queue', queueSize: v.negatives });
+  return p as unknown as DistillationPlugin<unknown>;
+}
+
+interface VariantRun {
+  readonly variant: string;
+  readonly memory: 'banks' | 'queue';
+  readonly negatives: number;
+  readonly description: string;
+  /** Bytes of the CRD plugin's tensors (heads + banks or queues), as checkpointed. */
+  readonly stateBytes: number;
+  /** Bytes of the banks or queues alone (2 * rows * featureDim * 4). */
+  readonly memoryBytes: number;
+  /** Host bytes of the queue's example ids (4 * K; 0 for the banks). */
+  readonly idBytes: number;
+  readonly lastTest: number;
+  readonly curve: readonly { step: number; test: number }[];
+  readonly steps: number;
+  readonly trainSeconds: number;
+  readonly load: number;
+}
+interface SeedResult {
+  readonly seed: number;
+  readonly teacher: TeacherRecord;
+  readonly transferExamples: number;
+  readonly runs: VariantRun[];
+}
+
+async function accuracy(model: tfl.LayersModel, data: LabeledData): Promise<number> {
+  return (await evaluateModel(model, data, { batchSize: 500 })).accuracy;
+}
+
+/** Trains the quality bench's CNN student of `seed` with `ce 1 + w crd` and one memory variant. */
+async function runVariant(seed: number, v: Variant, data: LabeledData, teacher: tfl.LayersModel, test: LabeledData): Promise<VariantRun> {
+  const [c1, c2, d] = o.sizes.cnnStudent;
+  const model = cnn('student', c1, c2, d, seed * 1000 + 500); // the quality bench's student of this seed
+  const optimizer = tf.train.adam(o.learningRate); // as the quality bench
+  const distiller = new Distiller({ student: model, teacher, optimizer, seed: seed * 7919 + 13 })
+    .use(hardLabel({ weight: 1 }))
+    .use(plugin(v));
+  const examples = data.x.shape[0]!;
+  const fullSteps = Math.ceil(o.trainSize / o.batchSize);
+  const epochsPerRound = Math.max(1, Math.round(fullSteps / Math.ceil(o.smallSize / o.batchSize)));
+  const load = loadavg()[0]!;
+  const curve: { step: number; test: number }[] = [];
+  let trainSeconds = 0;
+  let stateBytes = 0;
+  let idBytes = 0;
+  for (let r = 1; r <= o.epochs; r++) {
+    const t0 = performance.now();
+    await distiller.fit(data, { epochs: r * epochsPerRound, batchSize: o.batchSize });
+    trainSeconds += (performance.now() - t0) / 1000;
+    if (r === 1) {
+      const saved = (await distiller.checkpoint()).plugins['crd']!;
+      stateBytes = saved.tensors.reduce((sum, t) => sum + t.values.byteLength, 0);
+      const ids = (saved.json as { critics?: { ids: number[] }[] }).critics?.[0]?.ids;
+      idBytes = ids ? 4 * ids.length : 0;
+    }
+    curve.push({ step: r * epochsPerRound * Math.ceil(examples / o.batchSize), test: await accuracy(model, test) });
+  }
+  const description = distiller.describe();
+  distiller.dispose();
+  optimizer.dispose();
+  model.dispose();
+  const rows = v.memory === 'banks' ? examples : v.negatives;
+  return {
+    variant: v.name,
+    memory: v.memory,
+    negatives: v.negatives,
+    description,
+    stateBytes,
+    memoryBytes: 2 * rows * o.hyper.featureDim * 4,
+    idBytes,
+    lastTest: curve.at(-1)!.test,
+    curve,
+    steps: curve.at(-1)!.step,
+    trainSeconds,
+    load,
+  };
+}
+
+const started = performance.now();
+const { train, test: fullTest } = await loadFashionMnist();
+const test =
+  o.testSize < fullTest.x.shape[0]!
+    ? take(
+        fullTest,
+        Array.from({ length: o.testSize }, (_, i) => i),
+      )
+    : fullTest;
+if (test !== fullTest) tf.dispose([fullTest.x, fullTest.y]);
+const seeds: SeedResult[] = [];
+const dispose = (...data: LabeledData[]) => {
+  for (const d of data) tf.dispose([d.x, d.y]);
+};
+try {
+  for (const seed of o.seeds) {
+    const data = seedData(train, seed, o);
+    const { model: teacher, record } = await teacherFor(seed, data.pool, data.validation, test, o);
+    console.log(`seed ${seed}: teacher test ${(record.test * 100).toFixed(2)} % (${record.loaded ? 'cached' : 'trained'})`);
+    const runs: VariantRun[] = [];
+    for (const v of variants) {
+      const run = await runVariant(seed, v, data.small, teacher, test);
+      runs.push(run);
+      console.log(
+        `seed ${seed} ${v.name.padEnd(14)} test ${(run.lastTest * 100).toFixed(2)} % (curve ${run.curve.map((p) => (p.test * 100).toFixed(2)).join(', ')}), CRD state ${(run.stateBytes / 1024).toFixed(1)} KiB, ${run.steps} steps in ${run.trainSeconds.toFixed(1)} s (load ${run.load.toFixed(2)})`,
+      );
+    }
+    seeds.push({ seed, teacher: record, transferExamples: data.small.x.shape[0]!, runs });
+    teacher.dispose();
+    dispose(data.validation, data.small, data.pool, data.omitted);
+  }
+} finally {
+  dispose(train, test);
+}
+
+const summary = variants.map((v) => {
+  const runs = seeds.map((s) => s.runs.find((r) => r.variant === v.name)!);
+  const accuracies = runs.map((r) => r.lastTest);
+  const banks = seeds.map((s) => s.runs.find((r) => r.memory === 'banks')!.lastTest);
+  const minusBanks = accuracies.map((a, i) => a - banks[i]!);
+  return {
+    variant: v.name,
+    memory: v.memory,
+    negatives: v.negatives,
+    stateBytes: runs[0]!.stateBytes,
+    memoryBytes: runs[0]!.memoryBytes,
+    idBytes: runs[0]!.idBytes,
+    accuracy: { ...meanStd(accuracies), values: accuracies },
+    minusBanks: { ...meanStd(minusBanks), values: minusBanks },
+  };
+});
+const uptimeEnd = uptime();
+const seconds = (performance.now() - started) / 1000;
+
+const pct = (a: number) => (a * 100).toFixed(2);
+const kib = (b: number) => (b / 1024).toFixed(1);
+const points = (d: number) => `${d >= 0 ? '+' : '−'}${Math.abs(d * 100).toFixed(2)}`;
+const first = seeds[0]!;
+const md = `# CRD memory: banks vs queue (regime ii, ${o.seeds.length} seed${o.seeds.length > 1 ? 's' : ''})
+
+CNN teacher ${o.sizes.teacher.join('-')} (${o.teacherEpochs} epochs on ${o.trainSize} examples, ${o.validationSize} held out) -> CNN student ${o.sizes.cnnStudent.join('-')}, ${first.runs[0]!.description} (banks: shared negatives, K = ${bankNegatives}, as the quality bench), featureDim ${o.hyper.featureDim}, Adam ${o.learningRate}, batch ${o.batchSize}, transfer set of ${first.transferExamples} examples (N), ${first.runs[0]!.steps} steps, test accuracy on ${o.testSize} test images after the last round; backend ${choice.description}.
+
+| variant | negatives | banks / queues (KiB) | CRD state (KiB) | queue ids (KiB) | test accuracy (%) | − banks (points) |
+|---|---:|---:|---:|---:|---:|---:|
+${summary
+  .map(
+    (s) =>
+      `| ${s.variant} | ${s.negatives} | ${kib(s.memoryBytes)} | ${kib(s.stateBytes)} | ${kib(s.idBytes)} | ${pct(s.accuracy.mean)}${o.seeds.length > 1 ? ` ± ${pct(s.accuracy.std)}` : ''} | ${s.memory === 'banks' ? '—' : `${points(s.minusBanks.mean)}${o.seeds.length > 1 ? ` ± ${(s.minusBanks.std * 100).toFixed(2)}` : ''}`} |`,
+  )
+  .join('\n')}
+
+Banks: 2 x N x featureDim x 4 bytes; queues: 2 x K x featureDim x 4 bytes (+ 4 x K bytes of ids on the host), whatever N. CRD state: every tensor the plugin checkpoints (the two heads too).
+Per seed: ${seeds.map((s) => `seed ${s.seed} teacher ${pct(s.teacher.test)} % (${s.teacher.loaded ? 'cached' : 'trained'}): ${s.runs.map((r) => `${r.variant} ${pct(r.lastTest)}`).join(', ')}`).join('; ')}.
+Training s per run: ${seeds.flatMap((s) => s.runs.map((r) => `${s.seed}/${r.variant} ${r.trainSeconds.toFixed(0)}`)).join(', ')}.
+Wall ${seconds.toFixed(0)} s. Load: start \`${uptimeStart}\`, end \`${uptimeEnd}\`.
+`;
+await mkdir(out, { recursive: true });
+const { log: _log, ...options } = o;
+await writeFile(
+  join(out, 'crd-queue.json'),
+  `${JSON.stringify({ options, queueSizes, bankNegatives, seeds, summary, seconds, uptime: { start: uptimeStart, end: uptimeEnd } }, null, 2)}\n`,
+);
+await writeFile(join(out, 'crd-queue.md'), md);
+console.log(`\n${md}\nWrote ${join(out, 'crd-queue.json')} and crd-queue.md`);
