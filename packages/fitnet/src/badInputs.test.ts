@@ -12,6 +12,7 @@ import { convNet, disposeData, mlp, toyData } from '../test/helpers';
 import { attentionLoss, attentionMap, attentionTransfer } from './attention';
 import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
+import { neuronSelectivityTransfer, nstLoss } from './nst';
 import { HintRegressor, hintLoss, planRegressor } from './regressor';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
@@ -25,12 +26,13 @@ const x24 = tf.zeros([2, 4]);
 const x23 = tf.zeros([2, 3]);
 const map4 = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
 const map3 = tf.zeros([1, 3, 3, 1]) as tf.Tensor4D;
+const map4x2 = tf.zeros([2, 4, 4, 1]) as tf.Tensor4D;
 const vec = tf.zeros([1, 16]);
 const kernel35 = tf.zeros([3, 5]);
 const gamma = tf.zeros([3]);
 afterAll(() => {
   regressor.dispose();
-  tf.dispose([x24, x23, map4, map3, vec, kernel35, gamma]);
+  tf.dispose([x24, x23, map4, map3, map4x2, vec, kernel35, gamma]);
 });
 
 const optionCases: Case[] = [
@@ -97,6 +99,33 @@ const optionCases: Case[] = [
   ['attentionTransfer: p 0', () => attentionTransfer({ pairs: pair, p: 0 }), 'bad-option', 'option "p"'],
   ['attentionTransfer: p a string', () => attentionTransfer({ pairs: pair, p: '2' as never }), 'bad-option', 'option "p"'],
   ['attentionTransfer: empty name', () => attentionTransfer({ pairs: pair, name: '' }), 'bad-option', 'option "name"'],
+  // neuronSelectivityTransfer
+  [
+    'neuronSelectivityTransfer: misspelt "weight"',
+    () => neuronSelectivityTransfer({ pairs: pair, wieght: 1 } as never),
+    'unknown-option',
+    'did you mean "weight"',
+  ],
+  [
+    'neuronSelectivityTransfer: misspelt pair key',
+    () => neuronSelectivityTransfer({ pairs: [{ student: 's', teacer: 't' }] } as never),
+    'unknown-option',
+    'did you mean "pairs[0].teacher"',
+  ],
+  ['neuronSelectivityTransfer: no pairs', () => neuronSelectivityTransfer({ pairs: [] }), 'bad-option', 'option "pairs"'],
+  [
+    'neuronSelectivityTransfer: NaN weight',
+    () => neuronSelectivityTransfer({ pairs: pair, weight: Number.NaN }),
+    'bad-option',
+    'option "weight"',
+  ],
+  [
+    'neuronSelectivityTransfer: negative weight',
+    () => neuronSelectivityTransfer({ pairs: pair, weight: -50 }),
+    'bad-option',
+    'option "weight"',
+  ],
+  ['nstLoss: a student that is not a tensor', () => nstLoss([1] as never, map4), 'bad-option', 'student must be a tensor'],
   // HintRegressor, planRegressor, attention functions
   [
     'HintRegressor: misspelt "epsilon"',
@@ -187,6 +216,25 @@ const fitnetCodeCases: (readonly [FitnetErrorCode, string, () => unknown, string
   ],
   ['rank-mismatch', 'attentionLoss: a vector', () => attentionLoss(vec as never, map4), 'needs NHWC maps'],
   ['rank-mismatch', 'attentionMap: a vector', () => attentionMap(vec as never), 'must be an NHWC map'],
+  ['rank-mismatch', 'nstLoss: a vector teacher', () => nstLoss(map4, vec as never), 'teacher must be an NHWC map'],
+  ['batch-size-mismatch', 'nstLoss: batches 1 and 2', () => nstLoss(map4, map4x2), 'different batch sizes (1 vs 2)'],
+  ['unsupported-size-relation', 'nstLoss: 4x4 against 3x3', () => nstLoss(map4, map3), '4/3'],
+  [
+    'unknown-size',
+    'neuronSelectivityTransfer setup: an unknown height',
+    () => setupAndLoss(neuronSelectivityTransfer({ pairs: pair }), setupContext({ s: [null, null, 4, 2] }, { t: [null, 4, 4, 2] })),
+    'spatial sizes must be known',
+  ],
+  [
+    'missing-feature',
+    'neuronSelectivityTransfer loss: the step lacks a map',
+    () =>
+      setupAndLoss(neuronSelectivityTransfer({ pairs: pair }), setupContext({ s: [null, 4, 4, 1] }, { t: [null, 4, 4, 1] }), {
+        student: { s: map4 },
+        teacher: {},
+      }),
+    'no tapped maps for "s" / "t"',
+  ],
   [
     'unsupported-rank',
     'planRegressor: rank-3 features',

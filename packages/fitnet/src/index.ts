@@ -16,6 +16,14 @@ export {
 export { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 export { type FitnetOptions, type FitnetState, fitnet, fitnetSchema } from './fitnet';
 export {
+  type NeuronSelectivityTransferOptions,
+  type NstPair,
+  neuronSelectivityTransfer,
+  neuronSelectivityTransferSchema,
+  nstLoss,
+  nstPairSchema,
+} from './nst';
+export {
   HintRegressor,
   type HintRegressorOptions,
   hintLoss,

@@ -79,3 +79,53 @@ export const layerVariables = (model: tfl.LayersModel, layer: string): tf.Variab
   model.getLayer(layer).weights.map((w) => w.read() as tf.Variable);
 
 export { disposeData, leakedTensors, maxDiff } from '@kd/testing';
+
+/** The golden tolerance of float32 against float64: `|actual - expected| <= 1e-6 + 1e-4 |expected|`. */
+export const ABS = 1e-6;
+export const REL = 1e-4;
+
+/**
+ * The largest `|actual - expected| / (ABS + REL |expected|)` over the entries (nested arrays
+ * flattened): at most 1 when every entry is within the golden tolerance.
+ */
+export function toleranceRatio(actual: ArrayLike<number>, expected: unknown): number {
+  const flat = (Array.isArray(expected) ? (expected as unknown[]).flat(Number.POSITIVE_INFINITY) : [expected]) as number[];
+  if (flat.length !== actual.length) throw new Error(`length ${actual.length} vs expected ${flat.length}`);
+  let worst = 0;
+  flat.forEach((e, i) => {
+    worst = Math.max(worst, Math.abs(actual[i]! - e) / (ABS + REL * Math.abs(e)));
+  });
+  return worst;
+}
+
+/** Nested number arrays of the golden JSON. */
+export type Nested = number | Nested[];
+
+/** A float32 tensor from nested arrays. */
+export const tensorOf = (v: Nested): tf.Tensor => tf.tensor(v as number[], undefined, 'float32');
+
+/**
+ * Central finite differences of the scalar `f` at `x` for a few entries (every `stride`-th),
+ * compared with `analytic`: returns the largest `|numeric - analytic| / (atol + rtol |analytic|)`.
+ * `f` is evaluated in float32, so the step is large (1e-2) and the tolerance loose.
+ */
+export function finiteDifferenceRatio(
+  f: (x: tf.Tensor) => tf.Scalar,
+  x: tf.Tensor,
+  analytic: ArrayLike<number>,
+  { step = 1e-2, stride = 1, atol = 2e-3, rtol = 2e-2 }: { step?: number; stride?: number; atol?: number; rtol?: number } = {},
+): number {
+  const values = Float32Array.from(x.dataSync());
+  let worst = 0;
+  for (let i = 0; i < values.length; i += stride) {
+    const at = (delta: number) =>
+      tf.tidy(() => {
+        const moved = Float32Array.from(values);
+        moved[i] = moved[i]! + delta;
+        return f(tf.tensor(moved, x.shape, 'float32')).dataSync()[0]!;
+      });
+    const numeric = (at(step) - at(-step)) / (2 * step);
+    worst = Math.max(worst, Math.abs(numeric - analytic[i]!) / (atol + rtol * Math.abs(analytic[i]!)));
+  }
+  return worst;
+}
