@@ -536,6 +536,152 @@ Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- optimizer updates ----------------------------------------------------------------------
+// The update of one variable in one pass, for @kd/core's fused-update kernels (KdAdamUpdate,
+// KdSgdUpdate, KdRmspropUpdate). Every operation is a float32 operation in the order of the
+// plain-op form (built with -ffp-contract=off: no fused multiply-adds), so the results are bit
+// for bit those of @kd/backend-wasm's kernels (JavaScript with Math.fround after every operation)
+// and of the separate float32 kernels. Scalars arrive as float32 values, rounded by the caller.
+
+/** Reads `count` element offsets from an Int32Array at info[i] (-1 = absent), each checked against the heap for n floats. */
+bool GetOffsets(const Napi::CallbackInfo& info, size_t i, size_t count, const Heap& heap, int64_t n, float** out) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    return Fail(env, "the offsets must be an Int32Array");
+  Napi::Int32Array offsets = info[i].As<Napi::Int32Array>();
+  if (offsets.ElementLength() != count) return Fail(env, "expected " + std::to_string(count) + " offsets");
+  for (size_t j = 0; j < count; j++) {
+    const int64_t off = offsets[j];
+    if (off == -1) {
+      out[j] = nullptr;
+      continue;
+    }
+    if (!InHeap(env, heap, off, n, "an optimizer operand")) return false;
+    out[j] = heap.data + off;
+  }
+  return true;
+}
+
+bool GetFloats(const Napi::CallbackInfo& info, size_t from, size_t count, float* out) {
+  for (size_t j = 0; j < count; j++) {
+    if (info.Length() <= from + j || !info[from + j].IsNumber())
+      return Fail(info.Env(), "argument " + std::to_string(from + j) + " must be a number");
+    out[j] = info[from + j].As<Napi::Number>().FloatValue();
+  }
+  return true;
+}
+
+// adamUpdate(heap, offsets [w, g, m, v, outW, outM, outV], n, beta1, 1 - beta1, beta2, 1 - beta2,
+//            epsilon, stepSize, correction, decay)
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t n;
+  float* p[7];
+  float a[8];
+  if (!GetHeap(info, 0, &heap) || !GetInt(info, 2, &n) || !GetOffsets(info, 1, 7, heap, n, p) || !GetFloats(info, 3, 8, a))
+    return env.Undefined();
+  for (int j = 0; j < 7; j++)
+    if (p[j] == nullptr) return Fail(env, "adamUpdate needs all seven operands"), env.Undefined();
+  const float* __restrict w = p[0];
+  const float* __restrict g = p[1];
+  const float* __restrict m0 = p[2];
+  const float* __restrict v0 = p[3];
+  float* __restrict w1 = p[4];
+  float* __restrict m1 = p[5];
+  float* __restrict v1 = p[6];
+  const float b1 = a[0], c1 = a[1], b2 = a[2], c2 = a[3], eps = a[4], size = a[5], corr = a[6], keep = a[7];
+  if (keep == 1.0f) {
+    for (int64_t i = 0; i < n; i++) {
+      const float gi = g[i];
+      const float mi = m0[i] * b1 + gi * c1;
+      const float vi = v0[i] * b2 + (gi * gi) * c2;
+      const float denominator = std::sqrt(vi) / corr + eps;
+      m1[i] = mi;
+      v1[i] = vi;
+      w1[i] = w[i] - (mi / denominator) * size;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      const float gi = g[i];
+      const float mi = m0[i] * b1 + gi * c1;
+      const float vi = v0[i] * b2 + (gi * gi) * c2;
+      const float denominator = std::sqrt(vi) / corr + eps;
+      m1[i] = mi;
+      v1[i] = vi;
+      w1[i] = w[i] * keep - (mi / denominator) * size;
+    }
+  }
+  return env.Undefined();
+}
+
+// sgdUpdate(heap, offsets [w, g, outW, buffer | -1, outBuffer | -1], n, learningRate, momentum,
+//           nesterov (0 | 1), weightDecay)
+Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t n;
+  float* p[5];
+  float a[4];
+  if (!GetHeap(info, 0, &heap) || !GetInt(info, 2, &n) || !GetOffsets(info, 1, 5, heap, n, p) || !GetFloats(info, 3, 4, a))
+    return env.Undefined();
+  if (p[0] == nullptr || p[1] == nullptr || p[2] == nullptr || (p[3] == nullptr) != (p[4] == nullptr))
+    return Fail(env, "sgdUpdate: bad operands"), env.Undefined();
+  const float* __restrict w = p[0];
+  const float* __restrict g = p[1];
+  float* __restrict w1 = p[2];
+  const float* __restrict b0 = p[3];
+  float* __restrict b1 = p[4];
+  const float rate = a[0], mu = a[1], wd = a[3];
+  const bool nesterov = a[2] != 0.0f;
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = wd > 0 ? g[i] + w[i] * wd : g[i];
+    float direction = gi;
+    if (b0 != nullptr) {
+      const float next = b0[i] * mu + gi;
+      b1[i] = next;
+      direction = nesterov ? gi + next * mu : next;
+    }
+    w1[i] = w[i] - direction * rate;
+  }
+  return env.Undefined();
+}
+
+// rmspropUpdate(heap, offsets [w, g, square, outW, outSquare, buffer | -1, outBuffer | -1], n,
+//               learningRate, rho, 1 - rho, epsilon, momentum, weightDecay)
+Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t n;
+  float* p[7];
+  float a[6];
+  if (!GetHeap(info, 0, &heap) || !GetInt(info, 2, &n) || !GetOffsets(info, 1, 7, heap, n, p) || !GetFloats(info, 3, 6, a))
+    return env.Undefined();
+  for (int j = 0; j < 5; j++)
+    if (p[j] == nullptr) return Fail(env, "rmspropUpdate: bad operands"), env.Undefined();
+  if ((p[5] == nullptr) != (p[6] == nullptr)) return Fail(env, "rmspropUpdate: bad operands"), env.Undefined();
+  const float* __restrict w = p[0];
+  const float* __restrict g = p[1];
+  const float* __restrict s0 = p[2];
+  float* __restrict w1 = p[3];
+  float* __restrict s1 = p[4];
+  const float* __restrict b0 = p[5];
+  float* __restrict b1 = p[6];
+  const float rate = a[0], rho = a[1], q = a[2], eps = a[3], mu = a[4], wd = a[5];
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = wd > 0 ? g[i] + w[i] * wd : g[i];
+    const float si = s0[i] * rho + (gi * gi) * q;
+    s1[i] = si;
+    float direction = gi / (std::sqrt(si) + eps);
+    if (b0 != nullptr) {
+      direction = b0[i] * mu + direction;
+      b1[i] = direction;
+    }
+    w1[i] = w[i] - direction * rate;
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
@@ -544,6 +690,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
+  exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate, "adamUpdate"));
+  exports.Set("sgdUpdate", Napi::Function::New(env, SgdUpdate, "sgdUpdate"));
+  exports.Set("rmspropUpdate", Napi::Function::New(env, RmspropUpdate, "rmspropUpdate"));
   return exports;
 }
 
