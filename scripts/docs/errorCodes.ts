@@ -7,6 +7,7 @@ import { crdErrorCodes } from '@kd/crd';
 import { dataErrorCodes } from '@kd/data';
 import { fitnetErrorCodes } from '@kd/fitnet';
 import { logitsErrorCodes } from '@kd/logits';
+import { relationalErrorCodes } from '@kd/relational';
 import { specialistsErrorCodes } from '@kd/specialists';
 import { teacherStoreErrorCodes } from '@kd/teacher-store';
 
@@ -16,6 +17,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/crd', folder: 'crd', codes: crdErrorCodes },
   { name: '@kd/fitnet', folder: 'fitnet', codes: fitnetErrorCodes },
   { name: '@kd/logits', folder: 'logits', codes: logitsErrorCodes },
+  { name: '@kd/relational', folder: 'relational', codes: relationalErrorCodes },
   { name: '@kd/bit', folder: 'bit', codes: bitErrorCodes },
   { name: '@kd/data', folder: 'data', codes: dataErrorCodes },
   { name: '@kd/specialists', folder: 'specialists', codes: specialistsErrorCodes },
