@@ -14,6 +14,7 @@ import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
 import { neuronSelectivityTransfer, nstLoss } from './nst';
 import { HintRegressor, hintLoss, planRegressor } from './regressor';
+import { VariationalRegressor, variationalInformation } from './vid';
 
 type Case = readonly [what: string, run: () => unknown, code: string, fragment: string | RegExp];
 
@@ -126,6 +127,34 @@ const optionCases: Case[] = [
     'option "weight"',
   ],
   ['nstLoss: a student that is not a tensor', () => nstLoss([1] as never, map4), 'bad-option', 'student must be a tensor'],
+  // variationalInformation, VariationalRegressor
+  [
+    'variationalInformation: misspelt "epsilon"',
+    () => variationalInformation({ ...taps, epsilom: 1 } as never),
+    'unknown-option',
+    'did you mean "epsilon"',
+  ],
+  ['variationalInformation: no teacher', () => variationalInformation({ student: 's' } as never), 'bad-option', 'option "teacher"'],
+  ['variationalInformation: negative weight', () => variationalInformation({ ...taps, weight: -1 }), 'bad-option', 'option "weight"'],
+  [
+    'variationalInformation: NaN initVariance',
+    () => variationalInformation({ ...taps, initVariance: Number.NaN }),
+    'bad-option',
+    'option "initVariance"',
+  ],
+  ['variationalInformation: epsilon 0', () => variationalInformation({ ...taps, epsilon: 0 }), 'bad-option', 'option "epsilon"'],
+  [
+    'variationalInformation: hiddenChannels 2.5',
+    () => variationalInformation({ ...taps, hiddenChannels: 2.5 }),
+    'bad-option',
+    'option "hiddenChannels"',
+  ],
+  [
+    'VariationalRegressor: misspelt "initVariance"',
+    () => new VariationalRegressor([null, 2, 2, 1], [null, 2, 2, 1], { initVariane: 1 } as never),
+    'unknown-option',
+    'did you mean "initVariance"',
+  ],
   // HintRegressor, planRegressor, attention functions
   [
     'HintRegressor: misspelt "epsilon"',
@@ -216,6 +245,18 @@ const fitnetCodeCases: (readonly [FitnetErrorCode, string, () => unknown, string
   ],
   ['rank-mismatch', 'attentionLoss: a vector', () => attentionLoss(vec as never, map4), 'needs NHWC maps'],
   ['rank-mismatch', 'attentionMap: a vector', () => attentionMap(vec as never), 'must be an NHWC map'],
+  [
+    'rank-mismatch',
+    'VariationalRegressor: a vector shape',
+    () => new VariationalRegressor([null, 4], [null, 2, 2, 1]),
+    'student map must be an NHWC map shape',
+  ],
+  [
+    'unknown-size',
+    'VariationalRegressor: unknown teacher channels',
+    () => new VariationalRegressor([null, 2, 2, 1], [null, 2, 2, null]),
+    "teacher map's channel count must be known",
+  ],
   ['rank-mismatch', 'nstLoss: a vector teacher', () => nstLoss(map4, vec as never), 'teacher must be an NHWC map'],
   ['batch-size-mismatch', 'nstLoss: batches 1 and 2', () => nstLoss(map4, map4x2), 'different batch sizes (1 vs 2)'],
   ['unsupported-size-relation', 'nstLoss: 4x4 against 3x3', () => nstLoss(map4, map3), '4/3'],

@@ -32,3 +32,14 @@ export {
   type RegressorKind,
   type RegressorPlan,
 } from './regressor';
+export {
+  initialLogScale,
+  type VariationalInformationOptions,
+  type VariationalInformationState,
+  VariationalRegressor,
+  type VariationalRegressorOptions,
+  variationalInformation,
+  variationalInformationLoss,
+  variationalInformationSchema,
+  variationalRegressorSchema,
+} from './vid';
