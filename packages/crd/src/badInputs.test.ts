@@ -46,6 +46,17 @@ const queueCritic = new CrdQueueCritic({ studentDim: 6, teacherDim: 5, dataSize:
 const queueIds = Int32Array.of(5, 6, -1, 7); // the ids of a queue of K = 4 (one entry still initial)
 const queueSample = queueNegatives(queueIds, [0, 1], random);
 
+/** Runs `run` with NaN student and teacher features `[2, 6]`, `[2, 5]` (disposed after). */
+function withNaNFeatures(run: (student: tf.Tensor, teacher: tf.Tensor) => void): void {
+  const f = tf.fill([2, 6], Number.NaN);
+  const t = tf.fill([2, 5], Number.NaN);
+  try {
+    run(f, t);
+  } finally {
+    tf.dispose([f, t]);
+  }
+}
+
 afterAll(() => {
   bank.dispose();
   queue.dispose();
@@ -363,6 +374,48 @@ const crdCodeCases: (readonly [CrdErrorCode, string, () => unknown, string | Reg
     'CrdQueueCritic.loss: student features of the wrong size',
     () => queueCritic.loss(feats.s7, feats.t5, queueSample),
     '[batch, 6]',
+  ],
+  [
+    'feature-dim-mismatch',
+    'CrdQueueCritic.loss: teacher features of the wrong size (after the student embedding: nothing leaks)',
+    () => queueCritic.loss(feats.s6, feats.s6, queueSample),
+    '[batch, 5]',
+  ],
+  [
+    'feature-dim-mismatch',
+    'CrdCritic.loss: teacher features of the wrong size (after the student embedding: nothing leaks)',
+    () => critic.loss(feats.s6, feats.s6, sampler.sample([0, 1], random)),
+    '[batch, 5]',
+  ],
+  [
+    'non-finite-normaliser',
+    'CrdQueueCritic.loss: NaN features (Z on the first batch; nothing leaks, Z stays unset)',
+    () =>
+      withNaNFeatures((f, t) => {
+        const fresh = new CrdQueueCritic({ studentDim: 6, teacherDim: 5, dataSize: N, queueSize: 4, featureDim: 4 });
+        try {
+          fresh.loss(f, t, queueSample);
+        } finally {
+          expect([fresh.zStudent, fresh.zTeacher]).toEqual([null, null]);
+          fresh.dispose();
+        }
+      }),
+    'normaliser Z estimated on the first batch is NaN',
+  ],
+  [
+    'non-finite-normaliser',
+    'CrdCritic.loss: NaN features (Z on the first batch; nothing leaks, Z stays unset)',
+    () =>
+      withNaNFeatures((f, t) => {
+        const fresh = new CrdCritic({ studentDim: 6, teacherDim: 5, dataSize: N, featureDim: 4 });
+        try {
+          fresh.loss(f, t, sampler.sample([0, 1], random));
+        } finally {
+          expect([fresh.zStudent, fresh.zTeacher]).toEqual([null, null]);
+          fresh.dispose();
+        }
+      }),
+    'normaliser Z estimated on the first batch is NaN',
   ],
   [
     'bad-contrast',

@@ -130,22 +130,27 @@ export class CrdCritic {
         throw new CrdError('bad-contrast', `CRD: ${what} features have ${f.shape[0]} rows for ${b} sample indices`);
       }
     }
-    const vS = this.studentHead.apply(studentFeatures);
-    const vT = this.teacherHead.apply(teacherFeatures);
-    // Student anchors against the teacher bank, teacher anchors against the student bank.
-    const outS = this.scores(this.bank.teacher, vS, sample);
-    const outT = this.scores(this.bank.student, vT, sample);
-    if (this.zStudent === null) this.zStudent = estimateZ(outS, this.dataSize);
-    if (this.zTeacher === null) this.zTeacher = estimateZ(outT, this.dataSize);
-    const studentLoss = nceLossFromLogits(outS, this.zStudent, this.dataSize);
-    const teacherLoss = nceLossFromLogits(outT, this.zTeacher, this.dataSize);
-    return {
-      loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
-      studentLoss,
-      teacherLoss,
-      studentEmbedding: vS,
-      teacherEmbedding: vT,
-    };
+    // One scope: a throw part-way (a feature of the wrong size, a non-finite Z) leaves no tensor behind.
+    return tf.tidy(() => {
+      const vS = this.studentHead.apply(studentFeatures);
+      const vT = this.teacherHead.apply(teacherFeatures);
+      // Student anchors against the teacher bank, teacher anchors against the student bank.
+      const outS = this.scores(this.bank.teacher, vS, sample);
+      const outT = this.scores(this.bank.student, vT, sample);
+      const zStudent = this.zStudent ?? estimateZ(outS, this.dataSize);
+      const zTeacher = this.zTeacher ?? estimateZ(outT, this.dataSize);
+      this.zStudent = zStudent;
+      this.zTeacher = zTeacher;
+      const studentLoss = nceLossFromLogits(outS, zStudent, this.dataSize);
+      const teacherLoss = nceLossFromLogits(outT, zTeacher, this.dataSize);
+      return {
+        loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
+        studentLoss,
+        teacherLoss,
+        studentEmbedding: vS,
+        teacherEmbedding: vT,
+      };
+    });
   }
 
   /** Momentum update of both banks at the batch's own indices (no gradient). */

@@ -190,8 +190,14 @@ interface CriticSpec extends CrdEnsembleMember {
  * Reference defaults: featureDim 128, negatives 16384, temperature 0.07, momentum 0.5; RepDistiller
  * weights: CRD alone `hardLabel 1 + 0.8 crd`, CRD+KD `hardLabel 1 + softTargets 1 + 0.8 crd`.
  *
+ * `memory: 'queue'` (label `crd(queue)`) replaces the two banks with two FIFO queues of the last
+ * `queueSize` embeddings (memory `O(K*d)`, not `O(N*d)`): every anchor is scored against all K
+ * entries of the other side's queue, entries of the batch's own examples replaced by other entries;
+ * see {@link CrdCommonOptions.memory}.
+ *
  * @example
  * distiller.use(crd({ student: 'pool', teacher: 'pool', negatives: 4096, weight: 0.8 }));
+ * distiller.use(crd({ student: 'pool', teacher: 'pool', memory: 'queue', queueSize: 4096, weight: 0.8 }));
  */
 export function crd(options: CrdOptions & { readonly memory: 'queue' }): DistillationPlugin<CrdQueueState>;
 export function crd(options: CrdOptions & { readonly memory?: 'banks' }): DistillationPlugin<CrdState>;

@@ -126,22 +126,27 @@ export class CrdQueueCritic {
         `CRD (queue): ${sample.negatives.length} negatives for a queue of K = ${this.queueSize} entries (expected one position per entry)`,
       );
     }
-    const vS = this.studentHead.apply(studentFeatures);
-    const vT = this.teacherHead.apply(teacherFeatures);
-    // Student anchors against the teacher queue (positive: v_t), teacher anchors against the student queue (positive: v_s).
-    const outS = queueContrastLogits(this.queue.teacher, vS, vT, sample.negatives, this.temperature);
-    const outT = queueContrastLogits(this.queue.student, vT, vS, sample.negatives, this.temperature);
-    if (this.zStudent === null) this.zStudent = estimateZ(outS, this.dataSize);
-    if (this.zTeacher === null) this.zTeacher = estimateZ(outT, this.dataSize);
-    const studentLoss = nceLossFromLogits(outS, this.zStudent, this.dataSize);
-    const teacherLoss = nceLossFromLogits(outT, this.zTeacher, this.dataSize);
-    return {
-      loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
-      studentLoss,
-      teacherLoss,
-      studentEmbedding: vS,
-      teacherEmbedding: vT,
-    };
+    // One scope: a throw part-way (a feature of the wrong size, a non-finite Z) leaves no tensor behind.
+    return tf.tidy(() => {
+      const vS = this.studentHead.apply(studentFeatures);
+      const vT = this.teacherHead.apply(teacherFeatures);
+      // Student anchors against the teacher queue (positive: v_t), teacher anchors against the student queue (positive: v_s).
+      const outS = queueContrastLogits(this.queue.teacher, vS, vT, sample.negatives, this.temperature);
+      const outT = queueContrastLogits(this.queue.student, vT, vS, sample.negatives, this.temperature);
+      const zStudent = this.zStudent ?? estimateZ(outS, this.dataSize);
+      const zTeacher = this.zTeacher ?? estimateZ(outT, this.dataSize);
+      this.zStudent = zStudent;
+      this.zTeacher = zTeacher;
+      const studentLoss = nceLossFromLogits(outS, zStudent, this.dataSize);
+      const teacherLoss = nceLossFromLogits(outT, zTeacher, this.dataSize);
+      return {
+        loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
+        studentLoss,
+        teacherLoss,
+        studentEmbedding: vS,
+        teacherEmbedding: vT,
+      };
+    });
   }
 
   /** Enqueues the batch's embeddings into both queues (no gradient). */
