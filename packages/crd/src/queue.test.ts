@@ -181,6 +181,15 @@ describe("crd({ memory: 'queue' })", () => {
     disposeData(data);
   });
 
+  it('needs no labels (its negatives are not class-aware), unlike the default banks', () => {
+    const { labels: _, ...labelless } = setupContext(30);
+    const queued = crd({ student: 's', teacher: 't', featureDim: 4, memory: 'queue', queueSize: 8 });
+    const state = queued.setup!(labelless) as CrdQueueState;
+    expect(state.memory).toBe('queue');
+    queued.dispose!(state);
+    expect(() => crd({ student: 's', teacher: 't', featureDim: 4, negatives: 8 }).setup!(labelless)).toThrow(/needs the training labels/);
+  });
+
   it("refuses a checkpoint of the banks (and the banks refuse a queue's) before changing anything", () => {
     const queued = crd({ student: 's', teacher: 't', featureDim: 4, memory: 'queue', queueSize: 8 });
     const banked = crd({ student: 's', teacher: 't', featureDim: 4, negatives: 8 });
