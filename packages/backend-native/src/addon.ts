@@ -49,6 +49,8 @@ export interface NativeAddon {
   conv2d(heap: ArrayBuffer, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array, ...epilogue: number[]): void;
   conv2dBackpropInput(heap: ArrayBuffer, dyOffset: number, filterOffset: number, dxOffset: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xOffset: number, dyOffset: number, dwOffset: number, geometry: Int32Array): void;
+  /** geometry: [batch, h, w, c, oh, ow, sh, sw, kh, kw, dh, dw, pt, pl] (NHWC). */
+  maxPoolGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, yOffset: number, dxOffset: number, geometry: Int32Array): void;
   /** offsets: [w, g, m, v, outW, outM, outV]; then float32 beta1, 1 - beta1, beta2, 1 - beta2, epsilon, stepSize, correction, decay. */
   adamUpdate(heap: ArrayBuffer, offsets: Int32Array, n: number, ...scalars: number[]): void;
   /** offsets: [w, g, outW, buffer | -1, outBuffer | -1]; then learningRate, momentum, nesterov (0 | 1), weightDecay. */

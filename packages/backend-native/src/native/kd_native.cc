@@ -682,6 +682,101 @@ Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- max-pool gradient -----------------------------------------------------------------------
+
+// maxPoolGrad(heap, dyOffset, xOffset, yOffset, dxOffset, geometry Int32Array
+//             [batch, h, w, c, oh, ow, sh, sw, kh, kw, dh, dw, pt, pl])
+// 2-D NHWC: each dy goes to the first in-bounds tap of its window (row-major) whose value equals
+// the pooled maximum y, as in tfjs' cpu backend and @kd/backend-wasm's kernel; contributions to an
+// input element are added in the windows' row-major order, so the float32 sums are the same.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t o[4];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 4, o)) return env.Undefined();
+  if (info.Length() <= 5 || !info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array ||
+      info[5].As<Napi::Int32Array>().ElementLength() != 14)
+    return Fail(env, "maxPoolGrad: the geometry must be an Int32Array of 14"), env.Undefined();
+  Napi::Int32Array gm = info[5].As<Napi::Int32Array>();
+  int64_t g[14];
+  for (int j = 0; j < 14; j++) g[j] = gm[j];
+  const int64_t B = g[0], H = g[1], W = g[2], C = g[3], OH = g[4], OW = g[5], SH = g[6], SW = g[7], KH = g[8], KW = g[9],
+                DH = g[10], DW = g[11], PT = g[12], PL = g[13];
+  for (int j = 0; j < 14; j++)
+    if (g[j] < 0 || (j >= 6 && j <= 11 && g[j] == 0)) return Fail(env, "maxPoolGrad: bad geometry"), env.Undefined();
+  const int64_t inSize = B * H * W * C, outSize = B * OH * OW * C;
+  if (!InHeap(env, heap, o[0], outSize, "dy") || !InHeap(env, heap, o[1], inSize, "x") || !InHeap(env, heap, o[2], outSize, "y") ||
+      !InHeap(env, heap, o[3], inSize, "dx"))
+    return env.Undefined();
+  const float* dy = heap.data + o[0];
+  const float* x = heap.data + o[1];
+  const float* y = heap.data + o[2];
+  float* dx = heap.data + o[3];
+  std::memset(dx, 0, sizeof(float) * inSize);
+  for (int64_t b = 0; b < B; b++) {
+    for (int64_t oy = 0; oy < OH; oy++) {
+      const int64_t top = oy * SH - PT;
+      for (int64_t ox = 0; ox < OW; ox++) {
+        const int64_t left = ox * SW - PL;
+        const int64_t out = ((b * OH + oy) * OW + ox) * C;
+        const bool inside = top >= 0 && top + (KH - 1) * DH < H && left >= 0 && left + (KW - 1) * DW < W;
+        if (inside) {
+          // The window lies in the input: taps at fixed offsets from its first element.
+          const int64_t base = ((b * H + top) * W + left) * C;
+          const int64_t tapY = DH * W * C, tapX = DW * C;
+          if (KH == 2 && KW == 2) {
+            // Unrolled and without data-dependent branches (random data mispredicts them): the
+            // first matching tap chosen by conditional moves.
+            for (int64_t ch = 0; ch < C; ch++) {
+              const float m = y[out + ch];
+              const float* p = x + base + ch;
+              const bool e0 = p[0] == m, e1 = p[tapX] == m, e2 = p[tapY] == m, e3 = p[tapY + tapX] == m;
+              const int64_t at = e0 ? 0 : e1 ? tapX : e2 ? tapY : tapY + tapX;
+              if (e0 | e1 | e2 | e3) dx[base + ch + at] += dy[out + ch];
+            }
+            continue;
+          }
+          for (int64_t ch = 0; ch < C; ch++) {
+            const float m = y[out + ch];
+            const float* start = x + base + ch;
+            int64_t found = -1;
+            for (int64_t fy = 0; fy < KH && found < 0; fy++) {
+              const float* row = start + fy * tapY;
+              for (int64_t fx = 0; fx < KW; fx++) {
+                if (row[fx * tapX] == m) {
+                  found = base + ch + fy * tapY + fx * tapX;
+                  break;
+                }
+              }
+            }
+            if (found >= 0) dx[found] += dy[out + ch];
+          }
+          continue;
+        }
+        for (int64_t ch = 0; ch < C; ch++) {
+          const float m = y[out + ch];
+          int64_t found = -1;
+          for (int64_t fy = 0; fy < KH && found < 0; fy++) {
+            const int64_t iy = top + fy * DH;
+            if (!inside && (iy < 0 || iy >= H)) continue;
+            for (int64_t fx = 0; fx < KW; fx++) {
+              const int64_t ix = left + fx * DW;
+              if (!inside && (ix < 0 || ix >= W)) continue;
+              const int64_t a = ((b * H + iy) * W + ix) * C + ch;
+              if (x[a] == m) {
+                found = a;
+                break;
+              }
+            }
+          }
+          if (found >= 0) dx[found] += dy[out + ch];
+        }
+      }
+    }
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
@@ -690,6 +785,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad, "maxPoolGrad"));
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate, "adamUpdate"));
   exports.Set("sgdUpdate", Napi::Function::New(env, SgdUpdate, "sgdUpdate"));
   exports.Set("rmspropUpdate", Napi::Function::New(env, RmspropUpdate, "rmspropUpdate"));
