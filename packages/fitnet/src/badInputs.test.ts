@@ -12,6 +12,7 @@ import { convNet, disposeData, mlp, toyData } from '../test/helpers';
 import { attentionLoss, attentionMap, attentionTransfer } from './attention';
 import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
+import { flowOfSolution } from './fsp';
 import { neuronSelectivityTransfer, nstLoss } from './nst';
 import { HintRegressor, hintLoss, planRegressor } from './regressor';
 import { VariationalRegressor, variationalInformation } from './vid';
@@ -154,6 +155,26 @@ const optionCases: Case[] = [
     () => new VariationalRegressor([null, 2, 2, 1], [null, 2, 2, 1], { initVariane: 1 } as never),
     'unknown-option',
     'did you mean "initVariance"',
+  ],
+  // flowOfSolution
+  ['flowOfSolution: misspelt "pairs"', () => flowOfSolution({ pars: [] } as never), 'unknown-option', 'did you mean "pairs"'],
+  [
+    'flowOfSolution: a pair of one student layer',
+    () => flowOfSolution({ pairs: [{ student: ['a'], teacher: ['c', 'd'] }] } as never),
+    'bad-option',
+    'option "pairs[0].student',
+  ],
+  [
+    'flowOfSolution: an empty teacher layer name',
+    () => flowOfSolution({ pairs: [{ student: ['a', 'b'], teacher: ['c', ''] }] }),
+    'bad-option',
+    'option "pairs[0].teacher[1]"',
+  ],
+  [
+    'flowOfSolution: NaN weight',
+    () => flowOfSolution({ pairs: [{ student: ['a', 'b'], teacher: ['c', 'd'] }], weight: Number.NaN }),
+    'bad-option',
+    'option "weight"',
   ],
   // HintRegressor, planRegressor, attention functions
   [

@@ -16,6 +16,16 @@ export {
 export { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 export { type FitnetOptions, type FitnetState, fitnet, fitnetSchema } from './fitnet';
 export {
+  type FlowOfSolutionOptions,
+  type FlowOfSolutionPair,
+  type FspMapPair,
+  flowOfSolution,
+  flowOfSolutionPairSchema,
+  flowOfSolutionSchema,
+  fspLoss,
+  fspMatrix,
+} from './fsp';
+export {
   type NeuronSelectivityTransferOptions,
   type NstPair,
   neuronSelectivityTransfer,

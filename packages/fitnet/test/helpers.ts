@@ -204,3 +204,37 @@ export async function tinyRun<S>(args: {
   optimizer.dispose();
   return { terms, leaked, variableChange, leftAfterDispose: tf.memory().numTensors - start, roundTrip };
 }
+
+/**
+ * A seeded convnet on `[size, size, 1]` images with a chain of conv 3x3 (same padding) layers
+ * `<name>_map1, _map2, ...` (each `filters`, `strides`; linear, followed by a ReLU layer
+ * `<name>_relu<i>`, so `_map<i>` is the pre-activation map), then flatten and `<name>_logits`.
+ */
+export function mapNet(
+  size: number,
+  convs: readonly { readonly filters: number; readonly strides?: number }[],
+  classes: number,
+  seed: number,
+  name: string,
+): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  convs.forEach((c, i) => {
+    model.add(
+      tfl.layers.conv2d({
+        ...(i === 0 ? { inputShape: [size, size, 1] } : {}),
+        filters: c.filters,
+        kernelSize: 3,
+        strides: c.strides ?? 1,
+        padding: 'same',
+        name: `${name}_map${i + 1}`,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + i }),
+      }),
+    );
+    model.add(tfl.layers.reLU({ name: `${name}_relu${i + 1}` }));
+  });
+  model.add(tfl.layers.flatten({ name: `${name}_flat` }));
+  model.add(
+    tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 99 }) }),
+  );
+  return model;
+}
