@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, describe, expect, it } from 'vitest';
 import { convNet, disposeData, mlp, toyData } from '../test/helpers';
+import { activationBoundary } from './ab';
 import { attentionLoss, attentionMap, attentionTransfer } from './attention';
 import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
@@ -176,6 +177,18 @@ const optionCases: Case[] = [
     'bad-option',
     'option "weight"',
   ],
+  // activationBoundary
+  [
+    'activationBoundary: misspelt "margin"',
+    () => activationBoundary({ ...taps, margn: 1 } as never),
+    'unknown-option',
+    'did you mean "margin"',
+  ],
+  ['activationBoundary: negative margin', () => activationBoundary({ ...taps, margin: -1 }), 'bad-option', 'option "margin"'],
+  ['activationBoundary: NaN margin', () => activationBoundary({ ...taps, margin: Number.NaN }), 'bad-option', 'option "margin"'],
+  ['activationBoundary: margin 0', () => activationBoundary({ ...taps, margin: 0 }), 'bad-option', 'option "margin"'],
+  ['activationBoundary: negative weight', () => activationBoundary({ ...taps, weight: -1 }), 'bad-option', 'option "weight"'],
+  ['activationBoundary: empty student tap', () => activationBoundary({ student: '', teacher: 't' }), 'bad-option', 'option "student"'],
   // HintRegressor, planRegressor, attention functions
   [
     'HintRegressor: misspelt "epsilon"',

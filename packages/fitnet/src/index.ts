@@ -4,6 +4,16 @@
  * attention transfer (Zagoruyko & Komodakis 2017) for `@kd/core`.
  * @packageDocumentation
  */
+
+export {
+  type ActivationBoundaryLossOptions,
+  type ActivationBoundaryOptions,
+  type ActivationBoundaryState,
+  activationBoundary,
+  activationBoundaryLoss,
+  activationBoundaryLossSchema,
+  activationBoundarySchema,
+} from './ab';
 export {
   type AttentionPair,
   type AttentionTransferOptions,
