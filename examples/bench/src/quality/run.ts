@@ -5,15 +5,36 @@ import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
-import { attentionTransfer, fitnet } from '@kd/fitnet';
+import { attentionTransfer, fitnet, neuronSelectivityTransfer, variationalInformation } from '@kd/fitnet';
+import { dist, dkd } from '@kd/logits';
+import { correlationCongruence, pkt, rkd, similarityPreserving } from '@kd/relational';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { cnn, type ModelSizes, mlp } from './models';
 
-export const METHODS = ['scratch', 'kd', 'fitnet', 'at', 'crd', 'kd+crd', 'kd+crd+fitnet'] as const;
+export const METHODS = [
+  'scratch',
+  'kd',
+  'fitnet',
+  'at',
+  'crd',
+  'kd+crd',
+  'kd+crd+fitnet',
+  // issue 17: RepDistiller's other methods, mdistiller's DKD and DIST, each with hard labels (RepDistiller's -r 1 -a 0 -b <beta>)
+  'dkd',
+  'dist',
+  'sp',
+  'rkd',
+  'pkt',
+  'cc',
+  'nst',
+  'vid',
+] as const;
+/** issue 17's methods (the `--methods new` shorthand of main.ts). */
+export const NEW_METHODS: readonly Method[] = ['dkd', 'dist', 'sp', 'rkd', 'pkt', 'cc', 'nst', 'vid'];
 export type Method = (typeof METHODS)[number];
 /** Methods that need spatial feature maps in the student (attention transfer): CNN pair only. */
-export const SPATIAL_METHODS: readonly string[] = ['at'];
+export const SPATIAL_METHODS: readonly string[] = ['at', 'nst', 'vid'];
 export const PAIRS = ['cnn', 'mlp'] as const;
 export type Pair = (typeof PAIRS)[number];
 export const REGIMES = ['full', 'small', 'omitted'] as const;
@@ -196,6 +217,41 @@ function pluginsFor(method: Method, pair: Pair, h: HyperParameters, examples: nu
       add(kd(1));
       add(crdPlugin());
       add(fitnetPlugin());
+      break;
+    // Weights: the reference toolkits' defaults (RepDistiller's CIFAR-100 betas, mdistiller's DKD,
+    // DIST's paper), not tuned here. Relational methods on the penultimate features (RepDistiller's
+    // feat[-1]); NST and VID on the second conv block's maps.
+    case 'dkd':
+      add(hardLabel({ weight: 1 }));
+      add(dkd({ alpha: 1, beta: 8, temperature: 4, warmupEpochs: 20 }));
+      break;
+    case 'dist':
+      add(hardLabel({ weight: 1 }));
+      add(dist({ beta: 1, gamma: 1, temperature: 1 }));
+      break;
+    case 'sp':
+      add(hardLabel({ weight: 1 }));
+      add(similarityPreserving({ student: studentPool, teacher: 'teacher_pool', weight: 3000 }));
+      break;
+    case 'rkd':
+      add(hardLabel({ weight: 1 }));
+      add(rkd({ student: studentPool, teacher: 'teacher_pool', weight: 1 }));
+      break;
+    case 'pkt':
+      add(hardLabel({ weight: 1 }));
+      add(pkt({ student: studentPool, teacher: 'teacher_pool', weight: 30000 }));
+      break;
+    case 'cc':
+      add(hardLabel({ weight: 1 }));
+      add(correlationCongruence({ student: studentPool, teacher: 'teacher_pool', weight: 0.02 }));
+      break;
+    case 'nst':
+      add(hardLabel({ weight: 1 }));
+      add(neuronSelectivityTransfer({ pairs: [{ student: 'student_block2', teacher: 'teacher_block2' }], weight: 50 }));
+      break;
+    case 'vid':
+      add(hardLabel({ weight: 1 }));
+      add(variationalInformation({ student: 'student_block2', teacher: 'teacher_block2', weight: 1 }));
       break;
   }
   return list;
