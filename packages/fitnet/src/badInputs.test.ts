@@ -14,6 +14,7 @@ import { attentionLoss, attentionMap, attentionTransfer } from './attention';
 import { FitnetError, type FitnetErrorCode, fitnetErrorCodes } from './errors';
 import { fitnet } from './fitnet';
 import { flowOfSolution } from './fsp';
+import { factorTransfer, Paraphraser, paraphraserTraining } from './ft';
 import { neuronSelectivityTransfer, nstLoss } from './nst';
 import { HintRegressor, hintLoss, planRegressor } from './regressor';
 import { VariationalRegressor, variationalInformation } from './vid';
@@ -189,6 +190,35 @@ const optionCases: Case[] = [
   ['activationBoundary: margin 0', () => activationBoundary({ ...taps, margin: 0 }), 'bad-option', 'option "margin"'],
   ['activationBoundary: negative weight', () => activationBoundary({ ...taps, weight: -1 }), 'bad-option', 'option "weight"'],
   ['activationBoundary: empty student tap', () => activationBoundary({ student: '', teacher: 't' }), 'bad-option', 'option "student"'],
+  // FT
+  ['Paraphraser: misspelt "rate"', () => new Paraphraser({ rat: 0.5 } as never), 'unknown-option', 'did you mean "rate"'],
+  ['Paraphraser: rate 0', () => new Paraphraser({ rate: 0 }), 'bad-option', 'option "rate"'],
+  ['Paraphraser: rate 2', () => new Paraphraser({ rate: 2 }), 'bad-option', 'option "rate"'],
+  ['Paraphraser: NaN rate', () => new Paraphraser({ rate: Number.NaN }), 'bad-option', 'option "rate"'],
+  [
+    'paraphraserTraining: no paraphraser',
+    () => paraphraserTraining({ teacher: 't', paraphraser: {} as never }),
+    'bad-option',
+    'option "paraphraser" must be a Paraphraser',
+  ],
+  [
+    'factorTransfer: misspelt "factor"',
+    () => factorTransfer({ ...taps, paraphraser: new Paraphraser(), facter: 'flattened' } as never),
+    'unknown-option',
+    'did you mean "factor"',
+  ],
+  [
+    'factorTransfer: an unknown factor form',
+    () => factorTransfer({ ...taps, paraphraser: new Paraphraser(), factor: 'l2' as never }),
+    'bad-option',
+    'option "factor"',
+  ],
+  [
+    'factorTransfer: negative weight',
+    () => factorTransfer({ ...taps, paraphraser: new Paraphraser(), weight: -200 }),
+    'bad-option',
+    'option "weight"',
+  ],
   // HintRegressor, planRegressor, attention functions
   [
     'HintRegressor: misspelt "epsilon"',
@@ -279,6 +309,16 @@ const fitnetCodeCases: (readonly [FitnetErrorCode, string, () => unknown, string
   ],
   ['rank-mismatch', 'attentionLoss: a vector', () => attentionLoss(vec as never, map4), 'needs NHWC maps'],
   ['rank-mismatch', 'attentionMap: a vector', () => attentionMap(vec as never), 'must be an NHWC map'],
+  [
+    'untrained-paraphraser',
+    'factorTransfer setup: a paraphraser never built',
+    () =>
+      setupAndLoss(
+        factorTransfer({ ...taps, paraphraser: new Paraphraser() }),
+        setupContext({ s: [null, 2, 2, 3] }, { t: [null, 4, 4, 4] }),
+      ),
+    'was never trained',
+  ],
   [
     'rank-mismatch',
     'VariationalRegressor: a vector shape',

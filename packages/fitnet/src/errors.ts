@@ -14,6 +14,8 @@ export const fitnetErrorCodes = {
   'feature-shape-mismatch':
     'Features at run time do not have the shape the regressor was built for, or regressed features and hint differ in shape.',
   'missing-feature': 'A tapped student or teacher feature the plugin needs is missing from the setup context or from the step.',
+  'untrained-paraphraser':
+    'A factor-transfer plugin got a Paraphraser that no paraphraser-training stage has built (nor paraphraser.restore(checkpoint) restored).',
   'batch-size-mismatch': 'Two tensors of one loss (student and teacher maps, prediction and target) have different batch sizes.',
 } as const;
 

@@ -36,6 +36,25 @@ export {
   fspMatrix,
 } from './fsp';
 export {
+  type FactorForm,
+  type FactorTransferLossOptions,
+  type FactorTransferOptions,
+  type FactorTransferState,
+  factorTransfer,
+  factorTransferLoss,
+  factorTransferLossSchema,
+  factorTransferSchema,
+  Paraphraser,
+  type ParaphraserOptions,
+  type ParaphraserTrainingOptions,
+  paraphraserSchema,
+  paraphraserTraining,
+  paraphraserTrainingSchema,
+  Translator,
+  type TranslatorOptions,
+  translatorSchema,
+} from './ft';
+export {
   type NeuronSelectivityTransferOptions,
   type NstPair,
   neuronSelectivityTransfer,

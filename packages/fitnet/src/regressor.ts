@@ -2,6 +2,7 @@ import { DistillationError, type LayerShape, optionsSchema, parseOptions } from 
 import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { FitnetError } from './errors';
+import { uniqueName } from './layers';
 import { nameSchema } from './options';
 
 /**
@@ -46,8 +47,6 @@ export const hintRegressorSchema = optionsSchema<HintRegressorOptions>()({
   relu: z.boolean({ message: 'must be a boolean' }).default(true),
   epsilon: z.number({ message: 'must be a finite number > 0' }).positive({ message: 'must be > 0' }).default(1e-5),
 });
-
-let counter = 0;
 
 /**
  * Decides the regressor for a student shape and a teacher shape (batch dimension first, as the
@@ -162,8 +161,7 @@ export class HintRegressor {
     this.relu = parsed.relu;
     this.epsilon = parsed.epsilon;
     const seed = parsed.seed;
-    counter += 1;
-    const name = `${parsed.name}_${counter}`;
+    const name = uniqueName(parsed.name);
     const k = plan.kernelShape;
     // linear [s, t]: s; conv [kH, kW, sC, tC]: kH*kW*sC; transposed [4, 4, tC, sC]: 16*tC (as PyTorch).
     const fanIn = plan.kind === 'linear' ? k[0]! : k[0]! * k[1]! * k[2]!;
