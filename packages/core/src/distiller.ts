@@ -1047,7 +1047,9 @@ export class Distiller {
         }
         return (weighted.length === 1 ? weighted[0]! : tf.addN(weighted)) as tf.Scalar;
       }, this.trainableVariables());
-      const values = await tf.stack(termTensors).data();
+      // One read for the total and every term: [total, ...terms].
+      const readBack = await tf.stack([value, ...termTensors]).data();
+      const values = readBack.subarray(1);
       const terms: Record<string, number> = {};
       names.forEach((name, i) => {
         terms[name] = values[i]!;
@@ -1055,7 +1057,7 @@ export class Distiller {
       for (let i = 0; i < names.length; i++) {
         if (!Number.isFinite(values[i]!)) throw new NonFiniteLossError(names[i]!, step, epoch, values[i]!);
       }
-      const loss = (await value.data())[0]!;
+      const loss = readBack[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError('total', step, epoch, loss);
       this.optimizer.applyGradients(grads);
       this.globalStep++;
