@@ -49,6 +49,10 @@ export interface NativeAddon {
   conv2d(heap: ArrayBuffer, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array, ...epilogue: number[]): void;
   conv2dBackpropInput(heap: ArrayBuffer, dyOffset: number, filterOffset: number, dxOffset: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xOffset: number, dyOffset: number, dwOffset: number, geometry: Int32Array): void;
+  /** out[j] = sum over i of x[i, j] for x [rows, columns], i increasing. */
+  sumColumns(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number): void;
+  /** out[i] = sum over j of x[i, j] for x [rows, columns], j increasing. */
+  sumRows(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number): void;
   /** geometry: [batch, h, w, c, oh, ow, sh, sw, kh, kw, dh, dw, pt, pl] (NHWC). */
   maxPoolGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, yOffset: number, dxOffset: number, geometry: Int32Array): void;
   /** offsets: [w, g, m, v, outW, outM, outV]; then float32 beta1, 1 - beta1, beta2, 1 - beta2, epsilon, stepSize, correction, decay. */

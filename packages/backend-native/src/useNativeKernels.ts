@@ -18,10 +18,11 @@ import { state, WASM } from './kernels/heap';
 import { matMulKernels } from './kernels/matmul';
 import { optimizerKernels } from './kernels/optimizers';
 import { poolKernels } from './kernels/pool';
+import { reduceKernels } from './kernels/reduce';
 import { badOption, checkKeys, describeValue, didYouMean } from './options';
 
 /** Every kernel this package computes natively, in registration order. */
-const KERNELS: readonly KernelConfig[] = [...matMulKernels, ...convKernels, ...poolKernels, ...optimizerKernels];
+const KERNELS: readonly KernelConfig[] = [...matMulKernels, ...convKernels, ...poolKernels, ...reduceKernels, ...optimizerKernels];
 
 /**
  * Names of the kernels `useNativeKernels` registers on `wasm`. (tfjs 4.22 has no separate
@@ -78,7 +79,7 @@ export interface NativeReport {
   active: boolean;
   /** Why not, in one line (only when `active` is false); the wasm kernels stay in place. */
   reason?: string;
-  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 10 kernels on wasm`. */
+  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 11 kernels on wasm`. */
   description: string;
   /** The addon file (when one was found). */
   addonPath?: string;
@@ -316,7 +317,7 @@ function checkWasmKernels(where: string): void {
  * import { useNativeKernels } from '@kd/backend-native';
  *
  * const report = await useNativeKernels();
- * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 10 kernels on wasm
+ * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 11 kernels on wasm
  * ```
  * @throws `unknown-option` / `bad-option` / `unknown-kernel` for bad options (before anything is
  *   loaded); `native-unavailable` only with `required: true`; `@kd/backend-wasm`'s errors when
