@@ -49,6 +49,17 @@ export interface NativeAddon {
   conv2d(heap: ArrayBuffer, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array, ...epilogue: number[]): void;
   conv2dBackpropInput(heap: ArrayBuffer, dyOffset: number, filterOffset: number, dxOffset: number, geometry: Int32Array): void;
   conv2dBackpropFilter(heap: ArrayBuffer, xOffset: number, dyOffset: number, dwOffset: number, geometry: Int32Array): void;
+  /** out [rows, columns] = a op b (op 0 add, 1 sub, 2 mul; mode 0 same shape, 1 b scalar, 2 b per column, 3 a scalar, 4 a per column). */
+  binary(
+    heap: ArrayBuffer,
+    op: number,
+    mode: number,
+    aOffset: number,
+    bOffset: number,
+    outOffset: number,
+    rows: number,
+    columns: number,
+  ): void;
   /** out[j] = sum over i of x[i, j] for x [rows, columns], i increasing. */
   sumColumns(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number): void;
   /** out[i] = sum over j of x[i, j] for x [rows, columns], j increasing. */

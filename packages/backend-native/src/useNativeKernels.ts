@@ -14,6 +14,7 @@ import {
 } from './addon';
 import { BackendNativeError } from './errors';
 import { convKernels } from './kernels/conv';
+import { elementwiseKernels } from './kernels/elementwise';
 import { state, WASM } from './kernels/heap';
 import { matMulKernels } from './kernels/matmul';
 import { optimizerKernels } from './kernels/optimizers';
@@ -22,7 +23,14 @@ import { reduceKernels } from './kernels/reduce';
 import { badOption, checkKeys, describeValue, didYouMean } from './options';
 
 /** Every kernel this package computes natively, in registration order. */
-const KERNELS: readonly KernelConfig[] = [...matMulKernels, ...convKernels, ...poolKernels, ...reduceKernels, ...optimizerKernels];
+const KERNELS: readonly KernelConfig[] = [
+  ...matMulKernels,
+  ...convKernels,
+  ...poolKernels,
+  ...reduceKernels,
+  ...elementwiseKernels,
+  ...optimizerKernels,
+];
 
 /**
  * Names of the kernels `useNativeKernels` registers on `wasm`. (tfjs 4.22 has no separate
@@ -79,7 +87,7 @@ export interface NativeReport {
   active: boolean;
   /** Why not, in one line (only when `active` is false); the wasm kernels stay in place. */
   reason?: string;
-  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 11 kernels on wasm`. */
+  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 14 kernels on wasm`. */
   description: string;
   /** The addon file (when one was found). */
   addonPath?: string;
@@ -317,7 +325,7 @@ function checkWasmKernels(where: string): void {
  * import { useNativeKernels } from '@kd/backend-native';
  *
  * const report = await useNativeKernels();
- * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 11 kernels on wasm
+ * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 14 kernels on wasm
  * ```
  * @throws `unknown-option` / `bad-option` / `unknown-kernel` for bad options (before anything is
  *   loaded); `native-unavailable` only with `required: true`; `@kd/backend-wasm`'s errors when

@@ -216,7 +216,7 @@ describe.skipIf(skipReason !== undefined)(`native conv2d kernels${skipReason ? `
       let r: ReturnType<typeof runOn> | undefined;
       delegated = delegatedCalls(() => {
         r = runOn('wasm', step);
-      });
+      }, ['Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', '_FusedMatMul']);
       return r!;
     })();
     expect(delegated).toBe(2); // conv1's forward (8 filters, 1 channel) goes to XNNPACK, once per step

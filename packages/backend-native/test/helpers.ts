@@ -85,11 +85,13 @@ export function rand(shape: number[], seed: number, mean = 0): tf.Tensor {
 /**
  * Counts how often the native kernels handed their inputs to the kernel registered before them
  * (kd's patched wasm kernel) while `fn` runs: 0 proves the native path computed everything.
+ * `only`: count only these kernels.
  */
-export function delegatedCalls(fn: () => void): number {
+export function delegatedCalls(fn: () => void, only?: readonly string[]): number {
   let n = 0;
   const saved = new Map(state.previous);
   for (const [name, config] of saved) {
+    if (only && !only.includes(name)) continue;
     state.previous.set(name, {
       ...config,
       kernelFunc: (args) => {

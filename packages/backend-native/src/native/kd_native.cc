@@ -682,6 +682,68 @@ Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- element-wise binary ops ----------------------------------------------------------------
+
+// binary(heap, op (0 add, 1 sub, 2 mul), mode, aOffset, bOffset, outOffset, rows, columns)
+// out [rows, columns] = a op b, with mode 0: a and b [rows, columns]; 1: b one value; 2: b one per
+// column [columns]; 3: a one value; 4: a one per column. One float32 operation per element, so the
+// result is what any correct kernel computes, bit for bit.
+template <int Op>
+inline float Apply(float a, float b) {
+  if (Op == 0) return a + b;
+  if (Op == 1) return a - b;
+  return a * b;
+}
+
+template <int Op>
+void BinaryLoop(int mode, const float* __restrict a, const float* __restrict b, float* __restrict out, int64_t rows, int64_t cols) {
+  const int64_t n = rows * cols;
+  switch (mode) {
+    case 0:
+      for (int64_t i = 0; i < n; i++) out[i] = Apply<Op>(a[i], b[i]);
+      break;
+    case 1: {
+      const float v = b[0];
+      for (int64_t i = 0; i < n; i++) out[i] = Apply<Op>(a[i], v);
+      break;
+    }
+    case 2:
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) out[r * cols + j] = Apply<Op>(a[r * cols + j], b[j]);
+      break;
+    case 3: {
+      const float v = a[0];
+      for (int64_t i = 0; i < n; i++) out[i] = Apply<Op>(v, b[i]);
+      break;
+    }
+    default:
+      for (int64_t r = 0; r < rows; r++)
+        for (int64_t j = 0; j < cols; j++) out[r * cols + j] = Apply<Op>(a[j], b[r * cols + j]);
+      break;
+  }
+}
+
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t v[7];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 7, v)) return env.Undefined();
+  const int64_t op = v[0], mode = v[1], rows = v[5], cols = v[6];
+  if (op < 0 || op > 2 || mode < 0 || mode > 4 || rows < 0 || cols < 0) return Fail(env, "binary: bad arguments"), env.Undefined();
+  const int64_t n = rows * cols;
+  const int64_t aSize = mode == 3 ? 1 : mode == 4 ? cols : n;
+  const int64_t bSize = mode == 1 ? 1 : mode == 2 ? cols : n;
+  if (!InHeap(env, heap, v[2], aSize, "a") || !InHeap(env, heap, v[3], bSize, "b") || !InHeap(env, heap, v[4], n, "the output"))
+    return env.Undefined();
+  const float* a = heap.data + v[2];
+  const float* b = heap.data + v[3];
+  float* out = heap.data + v[4];
+  if (op == 0) BinaryLoop<0>(static_cast<int>(mode), a, b, out, rows, cols);
+  else if (op == 1) BinaryLoop<1>(static_cast<int>(mode), a, b, out, rows, cols);
+  else BinaryLoop<2>(static_cast<int>(mode), a, b, out, rows, cols);
+  return env.Undefined();
+}
+
 // ---- sums over leading or trailing axes ----------------------------------------------------
 
 // sumColumns(heap, xOffset, outOffset, rows, columns): out[j] = sum over i of x[i, j], added in
@@ -828,6 +890,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2d", Napi::Function::New(env, Conv2d, "conv2d"));
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
+  exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
   exports.Set("sumColumns", Napi::Function::New(env, SumColumns, "sumColumns"));
   exports.Set("sumRows", Napi::Function::New(env, SumRows, "sumRows"));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad, "maxPoolGrad"));
