@@ -33,6 +33,13 @@ describe('factorTransferLoss', () => {
     const one = tf.zeros([1, 2, 2, 3]) as tf.Tensor4D;
     expect(tf.tidy(() => factorTransferLoss(scaled, f).dataSync()[0]!)).toBeLessThan(1e-6);
     expect(tf.tidy(() => factorTransferLoss(scaled, f, { factor: 'flattened' }).dataSync()[0]!)).toBeLessThan(1e-6);
+    const deadFinite = tf.tidy(() =>
+      tf
+        .grad((z: tf.Tensor) => factorTransferLoss(z as tf.Tensor4D, f))(tf.zeros([2, 2, 2, 3]))
+        .dataSync()
+        .every(Number.isFinite),
+    );
+    expect(deadFinite).toBe(true); // an all-zero factor: no NaN, as PyTorch
     await expectRefused(() => factorTransferLoss(f, other, { factor: 'flattened' }), 'feature-shape-mismatch', 'same channel count');
     await expectRefused(() => factorTransferLoss(f, f, { factor: 'vec' as never }), 'bad-option', 'option "factor"');
     await expectRefused(() => factorTransferLoss(f, f, { p: 2 } as never), 'unknown-option', 'unknown option "p"');

@@ -17,6 +17,17 @@ describe('nstLoss', () => {
     });
   });
 
+  it('has a finite gradient when a channel is all zeros (a dead ReLU), as PyTorch', () => {
+    tf.tidy(() => {
+      const live = tf.relu(tf.randomNormal([2, 3, 3, 2], 0, 1, 'float32', 8));
+      const s = tf.concat([live, tf.zeros([2, 3, 3, 1])], 3) as tf.Tensor4D;
+      const t = tf.randomNormal([2, 3, 3, 4], 0, 1, 'float32', 9) as tf.Tensor4D;
+      const g = tf.grad((x: tf.Tensor) => nstLoss(x as tf.Tensor4D, t))(s);
+      expect(g.dataSync().every(Number.isFinite)).toBe(true);
+      expect(tf.max(tf.abs(g)).dataSync()[0]!).toBeGreaterThan(0);
+    });
+  });
+
   it('pools the larger map by an integer factor (2x, 4x): equal to the loss on the pooled map', () => {
     tf.tidy(() => {
       const small = tf.randomNormal([2, 2, 2, 3], 0, 1, 'float32', 3) as tf.Tensor4D;

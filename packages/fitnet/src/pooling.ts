@@ -70,10 +70,13 @@ export function poolToSmaller(a: tf.Tensor4D, b: tf.Tensor4D): [tf.Tensor4D, tf.
   return [a, b];
 }
 
-/** `x / max(||x||_2, 1e-12)` along `axis` (PyTorch `F.normalize`). */
+/**
+ * `x / max(||x||_2, 1e-12)` along `axis` (PyTorch `F.normalize`), computed as
+ * `x / sqrt(max(sum x^2, 1e-24))`: the same values, and a finite gradient (0 through the norm, as
+ * PyTorch's) for an all-zero vector, e.g. a dead ReLU channel, where `sqrt` at 0 would give NaN.
+ */
 export function l2Normalise(x: tf.Tensor, axis: number): tf.Tensor {
-  const norm = tf.sqrt(tf.sum(tf.square(x), axis, true));
-  return tf.div(x, tf.maximum(norm, 1e-12));
+  return tf.div(x, tf.sqrt(tf.maximum(tf.sum(tf.square(x), axis, true), 1e-24)));
 }
 
 /** The identity with a zero gradient (PyTorch `.detach()`): the tensor is a constant for the tape. */
