@@ -56,3 +56,15 @@ describe('attentionTransfer plugin', () => {
     disposeData(data);
   });
 });
+
+describe('attentionLoss on an all-zero map (every ReLU of an example dead)', () => {
+  it('has a finite gradient (0 through the norm, as PyTorch F.normalize), not NaN', () => {
+    tf.tidy(() => {
+      const s = tf.concat([tf.zeros([1, 2, 2, 3]), tf.randomNormal([1, 2, 2, 3], 0, 1, 'float32', 4)], 0) as tf.Tensor4D;
+      const t = tf.randomNormal([2, 2, 2, 5], 0, 1, 'float32', 5) as tf.Tensor4D;
+      const g = tf.grad((x: tf.Tensor) => attentionLoss(x as tf.Tensor4D, t))(s);
+      expect(g.dataSync().every(Number.isFinite)).toBe(true);
+      expect(Array.from(attentionMap(s).dataSync().slice(0, 4))).toEqual([0, 0, 0, 0]);
+    });
+  });
+});

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { FitnetError } from './errors';
 import { nameSchema, powerSchema, tapSchema } from './options';
+import { l2Normalise } from './pooling';
 
 /** One student/teacher pair of tapped NHWC maps. */
 export interface AttentionPair {
@@ -62,9 +63,7 @@ export function attentionMap(features: tf.Tensor4D, p = 2): tf.Tensor2D {
   return tf.tidy(() => {
     const [batch, h, w] = features.shape;
     const powered = p === 2 ? tf.square(features) : tf.pow(features, p);
-    const map = tf.reshape(tf.mean(powered, 3), [batch, h * w]);
-    const norm = tf.sqrt(tf.sum(tf.square(map), 1, true));
-    return tf.div(map, tf.maximum(norm, 1e-12)) as tf.Tensor2D;
+    return l2Normalise(tf.reshape(tf.mean(powered, 3), [batch, h * w]), 1) as tf.Tensor2D;
   });
 }
 

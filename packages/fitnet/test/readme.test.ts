@@ -40,8 +40,8 @@ function convNet(name: string, filters: number[], strides: number[]): tfl.Layers
 }
 const teacher = convNet('teacher', [16, 32], [1, 2]); // teacher_relu1 [8, 8, 16], teacher_relu2 [4, 4, 32]
 const student = convNet('student', [8, 16], [2, 1]); // student_relu1 [4, 4, 8], student_relu2 [4, 4, 16]
-const x = tf.randomNormal([64, 8, 8, 1]);
-const y = tf.randomUniform([64], 0, 10, 'int32') as tf.Tensor1D;
+const x = tf.randomNormal([32, 8, 8, 1]);
+const y = tf.randomUniform([32], 0, 10, 'int32') as tf.Tensor1D;
 // end snippet
 
 const readmePath = fileURLToPath(new URL('../README.md', import.meta.url));
