@@ -1,7 +1,9 @@
 /**
- * `@kd/fitnet`: FitNets hints (Romero et al. 2015) — dense, conv, strided-conv and
- * transposed-conv hint regressors, the `fitnet` plugin for one- and two-stage training — and
- * attention transfer (Zagoruyko & Komodakis 2017) for `@kd/core`.
+ * `@kd/fitnet`: feature distillation for `@kd/core` — FitNets hints (Romero et al. 2015: dense,
+ * conv, strided-conv and transposed-conv hint regressors, the `fitnet` plugin for one- and
+ * two-stage training), attention transfer (Zagoruyko & Komodakis 2017), neuron selectivity
+ * transfer (Huang & Wang 2017), variational information distillation (Ahn et al. 2019), FSP
+ * (Yim et al. 2017), activation boundaries (Heo et al. 2019) and factor transfer (Kim et al. 2018).
  * @packageDocumentation
  */
 
