@@ -211,8 +211,8 @@ export class Distiller {
   private epochsDone = 0;
   private globalStep = 0;
   private history: EpochLogs[] = [];
-  /** Scalar tensors of the plugins' weights other than 1, made once per value (see `constant`). */
-  private readonly constants = new Map<number, tf.Scalar>();
+  /** Each plugin's weight as a scalar tensor (when it is not 1), remade only when the value changes. */
+  private readonly constants = new Map<Slot, { value: number; scalar: tf.Scalar }>();
   /** Whether the Distiller wrapped the teacher in its default cache (and so clears it on dispose). */
   private readonly ownsCache: boolean;
   /** Whether the teacher's `begin` ran in the current fit (its `end` is then due). */
@@ -792,17 +792,20 @@ export class Distiller {
       slot.state = undefined;
     }
     this.prepared = undefined;
-    for (const c of this.constants.values()) c.dispose();
+    for (const c of this.constants.values()) c.scalar.dispose();
     this.constants.clear();
   }
 
-  /** A kept scalar of `value`, made on first use and disposed by `dispose()`. */
-  private constant(value: number): tf.Scalar {
-    let scalar = this.constants.get(value);
-    if (!scalar) {
-      scalar = tf.keep(tf.scalar(value));
-      this.constants.set(value, scalar);
-    }
+  /**
+   * `slot`'s weight `value` as a kept scalar, made on first use and again only when a schedule
+   * changes the value (the old one is disposed then; all by `dispose()`).
+   */
+  private constant(slot: Slot, value: number): tf.Scalar {
+    const held = this.constants.get(slot);
+    if (held?.value === value) return held.scalar;
+    held?.scalar.dispose();
+    const scalar = tf.keep(tf.scalar(value));
+    this.constants.set(slot, { value, scalar });
     return scalar;
   }
 
@@ -1041,8 +1044,8 @@ export class Distiller {
             const weight = weightAt(slot.weight, epoch);
             names.push(name);
             termTensors.push(keep(term));
-            // A weight of 1 adds no kernel; other weights multiply by a scalar made once per value.
-            weighted.push(weight === 1 ? term : (tf.mul(term, this.constant(weight)) as tf.Scalar));
+            // A weight of 1 adds no kernel; other weights multiply by the plugin's kept weight scalar.
+            weighted.push(weight === 1 ? term : (tf.mul(term, this.constant(slot, weight)) as tf.Scalar));
           }
         }
         return (weighted.length === 1 ? weighted[0]! : tf.addN(weighted)) as tf.Scalar;

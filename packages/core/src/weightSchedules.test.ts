@@ -69,6 +69,26 @@ describe('weight schedules', () => {
     expect(codeOf(() => distiller.use(plugin))).toBe('bad-plugin');
   });
 
+  it("plugins' option schemas apply the builders' defaults to plain-JSON schedules", () => {
+    expect(hardLabel({ weight: { kind: 'cosine', value: 1, epochs: 4 } as never }).weight).toEqual(cosineWeight({ value: 1, epochs: 4 }));
+    expect(softTargets({ weight: { kind: 'step', value: 2, boundaries: [3] } as never }).weight).toEqual(
+      stepWeight({ value: 2, boundaries: [3] }),
+    );
+  });
+
+  it('a changing weight keeps one scalar per plugin, not one per value', async () => {
+    const data = toyData(20, 4, 3, 3);
+    const distiller = new Distiller({ student: mlp(4, 5, 3, 1), optimizer: tf.train.sgd(0.1), seed: 1 }).use(
+      hardLabel({ weight: cosineWeight({ value: 2, final: 0.5, epochs: 6 }) }),
+    );
+    await distiller.fit(data, { epochs: 1, batchSize: 10 });
+    const after1 = tf.memory().numTensors;
+    await distiller.fit(data, { epochs: 6, batchSize: 10 });
+    expect(tf.memory().numTensors).toBe(after1);
+    distiller.dispose();
+    disposeData(data);
+  });
+
   it('describe() prints the schedule inside the label', () => {
     expect(describeWeighted(linearWarmupWeight({ value: 1, epochs: 20 }), 'dkd(T=4)')).toBe('1*dkd(T=4, warm-up 20 epochs)');
     expect(describeWeighted(stepWeight({ value: 2, boundaries: [3, 6] }), 'ce')).toBe('2*ce(x0.1 at epochs 3, 6)');

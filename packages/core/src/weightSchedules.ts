@@ -78,9 +78,9 @@ export const scheduledWeightSchema = z.union([
           .array(z.number().int().nonnegative())
           .readonly()
           .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]!), { message: 'must be strictly ascending' }),
-        factor: weightValue,
+        factor: weightValue.default(0.1),
       }),
-      z.strictObject({ kind: z.literal('cosine'), value: weightValue, final: weightValue, epochs: epochCount }),
+      z.strictObject({ kind: z.literal('cosine'), value: weightValue, final: weightValue.default(0), epochs: epochCount }),
     ],
     { message: 'must be a weight schedule (linearWarmupWeight, stepWeight or cosineWeight)' },
   ),
