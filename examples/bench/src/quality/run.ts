@@ -5,7 +5,15 @@ import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
-import { attentionTransfer, fitnet, neuronSelectivityTransfer, variationalInformation } from '@kd/fitnet';
+import {
+  attentionTransfer,
+  factorTransfer,
+  fitnet,
+  neuronSelectivityTransfer,
+  Paraphraser,
+  paraphraserTraining,
+  variationalInformation,
+} from '@kd/fitnet';
 import { dist, dkd } from '@kd/logits';
 import { correlationCongruence, pkt, rkd, similarityPreserving } from '@kd/relational';
 import * as tf from '@tensorflow/tfjs-core';
@@ -29,12 +37,15 @@ export const METHODS = [
   'cc',
   'nst',
   'vid',
+  'ft',
 ] as const;
 /** issue 17's methods (the `--methods new` shorthand of main.ts). */
-export const NEW_METHODS: readonly Method[] = ['dkd', 'dist', 'sp', 'rkd', 'pkt', 'cc', 'nst', 'vid'];
+export const NEW_METHODS: readonly Method[] = ['dkd', 'dist', 'sp', 'rkd', 'pkt', 'cc', 'nst', 'vid', 'ft'];
 export type Method = (typeof METHODS)[number];
 /** Methods that need spatial feature maps in the student (attention transfer): CNN pair only. */
-export const SPATIAL_METHODS: readonly string[] = ['at', 'nst', 'vid'];
+export const SPATIAL_METHODS: readonly string[] = ['at', 'nst', 'vid', 'ft'];
+/** Epochs of FT's paraphraser stage before the student trains (RepDistiller: 30 of 240 on CIFAR; here about the same share). */
+export const PARAPHRASER_EPOCHS = 10;
 export const PAIRS = ['cnn', 'mlp'] as const;
 export type Pair = (typeof PAIRS)[number];
 export const REGIMES = ['full', 'small', 'omitted'] as const;
@@ -167,7 +178,14 @@ export interface QualityResult {
   readonly seconds: number;
 }
 
-function pluginsFor(method: Method, pair: Pair, h: HyperParameters, examples: number, batchSize: number): DistillationPlugin<unknown>[] {
+function pluginsFor(
+  method: Method,
+  pair: Pair,
+  h: HyperParameters,
+  examples: number,
+  batchSize: number,
+  paraphraser?: Paraphraser,
+): DistillationPlugin<unknown>[] {
   const studentPool = pair === 'cnn' ? 'student_pool' : 'mlp_pool';
   const guided = pair === 'cnn' ? 'student_block2' : 'mlp_hidden';
   const hint = pair === 'cnn' ? 'teacher_block2' : 'teacher_pool';
@@ -252,6 +270,11 @@ function pluginsFor(method: Method, pair: Pair, h: HyperParameters, examples: nu
     case 'vid':
       add(hardLabel({ weight: 1 }));
       add(variationalInformation({ student: 'student_block2', teacher: 'teacher_block2', weight: 1 }));
+      break;
+    case 'ft':
+      // After the paraphraser's own stage (runMethod): hard labels + factor transfer at 200.
+      add(hardLabel({ weight: 1 }));
+      add(factorTransfer({ student: 'student_block2', teacher: 'teacher_block2', paraphraser: paraphraser!, weight: 200 }));
       break;
   }
   return list;
@@ -418,8 +441,23 @@ export async function runMethod(
   const model = student(args.pair, o.sizes, args.seed);
   const examples = args.data.x.shape[0]!;
   const optimizer = tf.train.adam(o.learningRate);
+  // FT: the paraphraser (an autoencoder on the teacher's map) trains first, alone, then is shared.
+  const paraphraser = args.method === 'ft' ? new Paraphraser({ rate: 0.5 }) : undefined;
+  if (paraphraser) {
+    const stageOptimizer = tf.train.adam(o.learningRate);
+    const stage = new Distiller({
+      student: model,
+      teacher: args.teacher,
+      optimizer: stageOptimizer,
+      seed: args.seed * 7919 + 17,
+      trainable: paraphraser.trainableFilter(),
+    }).use(paraphraserTraining({ teacher: 'teacher_block2', paraphraser }));
+    await stage.fit(args.data, { epochs: PARAPHRASER_EPOCHS, batchSize: o.batchSize });
+    stage.dispose();
+    stageOptimizer.dispose();
+  }
   const distiller = new Distiller({ student: model, teacher: args.teacher, optimizer, seed: args.seed * 7919 + 13 });
-  for (const p of pluginsFor(args.method, args.pair, hyper, examples, o.batchSize)) distiller.use(p);
+  for (const p of pluginsFor(args.method, args.pair, hyper, examples, o.batchSize, paraphraser)) distiller.use(p);
   const curve: CurvePoint[] = [];
   let trainSeconds = 0;
   let steps = 0;
@@ -436,6 +474,7 @@ export async function runMethod(
   await args.inspect?.(model);
   distiller.dispose();
   optimizer.dispose();
+  paraphraser?.dispose();
   model.dispose();
   let selected = curve[0]!;
   for (const p of curve) if (p.validation > selected.validation) selected = p;
