@@ -1,11 +1,13 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { EmbedHead } from './embedHead';
+import { createCriticModules, headTensors } from './criticHeads';
+import type { EmbedHead } from './embedHead';
 import { CrdError } from './errors';
 import { MemoryBank } from './memoryBank';
-import { type ContrastLogits, contrastLogits, estimateZ, nceLossFromLogits, type ScoringStrategy, sharedContrastLogits } from './nce';
+import { type ContrastLogits, contrastLogits, type ScoringStrategy, sharedContrastLogits } from './nce';
 import { momentumSchema, nameSchema, positiveInt, scoringSchema, seedSchema, temperatureSchema } from './options';
 import type { ContrastSample } from './sampler';
+import { symmetricNceLoss } from './symmetricNce';
 
 /** Options of {@link CrdCritic}. */
 export interface CrdCriticOptions {
@@ -93,18 +95,15 @@ export class CrdCritic {
     this.momentum = parsed.momentum;
     this.scoring = parsed.scoring;
     this.dataSize = parsed.dataSize;
-    const { seed, name } = parsed;
-    const made: { dispose(): void }[] = [];
-    try {
-      this.studentHead = new EmbedHead(parsed.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
-      made.push(this.studentHead);
-      this.teacherHead = new EmbedHead(parsed.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
-      made.push(this.teacherHead);
-      this.bank = new MemoryBank(parsed.dataSize, this.featureDim, { seed: seed + 4, name: `${name}_bank` });
-    } catch (error) {
-      for (const m of made) m.dispose();
-      throw error;
-    }
+    const modules = createCriticModules(
+      parsed,
+      parsed.seed,
+      parsed.name,
+      (seed) => new MemoryBank(parsed.dataSize, this.featureDim, { seed, name: `${parsed.name}_bank` }),
+    );
+    this.studentHead = modules.studentHead;
+    this.teacherHead = modules.teacherHead;
+    this.bank = modules.memory;
   }
 
   /** The heads' trainable variables. */
@@ -137,19 +136,7 @@ export class CrdCritic {
       // Student anchors against the teacher bank, teacher anchors against the student bank.
       const outS = this.scores(this.bank.teacher, vS, sample);
       const outT = this.scores(this.bank.student, vT, sample);
-      const zStudent = this.zStudent ?? estimateZ(outS, this.dataSize);
-      const zTeacher = this.zTeacher ?? estimateZ(outT, this.dataSize);
-      this.zStudent = zStudent;
-      this.zTeacher = zTeacher;
-      const studentLoss = nceLossFromLogits(outS, zStudent, this.dataSize);
-      const teacherLoss = nceLossFromLogits(outT, zTeacher, this.dataSize);
-      return {
-        loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
-        studentLoss,
-        teacherLoss,
-        studentEmbedding: vS,
-        teacherEmbedding: vT,
-      };
+      return symmetricNceLoss(this, outS, outT, this.dataSize, vS, vT);
     });
   }
 
@@ -162,10 +149,7 @@ export class CrdCritic {
   state(): CrdCriticState {
     return {
       tensors: {
-        'embed_s/kernel': this.studentHead.kernel,
-        'embed_s/bias': this.studentHead.bias,
-        'embed_t/kernel': this.teacherHead.kernel,
-        'embed_t/bias': this.teacherHead.bias,
+        ...headTensors(this.studentHead, this.teacherHead),
         'bank/student': this.bank.student,
         'bank/teacher': this.bank.teacher,
       },

@@ -1,8 +1,8 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { createEmbeddingTables } from './embeddingTables';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
-import { MemoryBank } from './memoryBank';
 import { nameSchema, seedSchema } from './options';
 import { copyOf } from './rows';
 
@@ -72,15 +72,11 @@ export class EmbeddingQueue {
       throw new DistillationError('bad-option', `EmbeddingQueue: dim must be a positive integer, got ${dim}`);
     }
     const parsed = parseOptions(embeddingQueueSchema, options, 'EmbeddingQueue');
-    const s = MemoryBank.initScale(dim);
     const name = uniqueId(parsed.name);
     this.ids = new Int32Array(size).fill(-1);
-    this.student = tf.tidy(() =>
-      tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', parsed.seed), false, `${name}/student`),
-    ) as tf.Variable<tf.Rank.R2>;
-    this.teacher = tf.tidy(() =>
-      tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', parsed.seed + 1), false, `${name}/teacher`),
-    ) as tf.Variable<tf.Rank.R2>;
+    const tables = createEmbeddingTables(size, dim, parsed.seed, name);
+    this.student = tables.student;
+    this.teacher = tables.teacher;
   }
 
   /** Bytes held by both queues' entries: exactly `2 * K * d * 4` (the ids add `4 * K` on the host). */

@@ -1,5 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { createEmbeddingTables, embeddingInitScale } from './embeddingTables';
 import { l2Normalize } from './embedHead';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
@@ -61,20 +62,14 @@ export class MemoryBank {
       throw new DistillationError('bad-option', `MemoryBank: dim must be a positive integer, got ${dim}`);
     }
     const parsed = parseOptions(memoryBankSchema, options, 'MemoryBank');
-    const s = MemoryBank.initScale(dim);
-    const seed = parsed.seed;
-    const name = uniqueId(parsed.name);
-    this.student = tf.tidy(() =>
-      tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', seed), false, `${name}/student`),
-    ) as tf.Variable<tf.Rank.R2>;
-    this.teacher = tf.tidy(() =>
-      tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', seed + 1), false, `${name}/teacher`),
-    ) as tf.Variable<tf.Rank.R2>;
+    const tables = createEmbeddingTables(size, dim, parsed.seed, uniqueId(parsed.name));
+    this.student = tables.student;
+    this.teacher = tables.teacher;
   }
 
   /** Half-width of the uniform initialisation, `1/sqrt(d/3)`. */
   static initScale(dim: number): number {
-    return 1 / Math.sqrt(dim / 3);
+    return embeddingInitScale(dim);
   }
 
   /** Bytes held by both banks: exactly `2 * N * d * 4`. */

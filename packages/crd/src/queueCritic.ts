@@ -1,12 +1,14 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CrdCriticResult, CrdCriticState } from './critic';
+import { createCriticModules, headTensors } from './criticHeads';
 import { EmbeddingQueue } from './embeddingQueue';
-import { EmbedHead } from './embedHead';
+import type { EmbedHead } from './embedHead';
 import { CrdError } from './errors';
-import { estimateZ, nceLossFromLogits, queueContrastLogits } from './nce';
+import { queueContrastLogits } from './nce';
 import { nameSchema, positiveInt, seedSchema, temperatureSchema } from './options';
 import type { QueueContrastIndices } from './queueSampler';
+import { symmetricNceLoss } from './symmetricNce';
 
 /** Options of {@link CrdQueueCritic}. */
 export interface CrdQueueCriticOptions {
@@ -80,18 +82,15 @@ export class CrdQueueCritic {
     this.temperature = parsed.temperature;
     this.dataSize = parsed.dataSize;
     this.queueSize = parsed.queueSize;
-    const { seed, name } = parsed;
-    const made: { dispose(): void }[] = [];
-    try {
-      this.studentHead = new EmbedHead(parsed.studentDim, this.featureDim, { seed, name: `${name}_embed_s` });
-      made.push(this.studentHead);
-      this.teacherHead = new EmbedHead(parsed.teacherDim, this.featureDim, { seed: seed + 2, name: `${name}_embed_t` });
-      made.push(this.teacherHead);
-      this.queue = new EmbeddingQueue(parsed.queueSize, this.featureDim, { seed: seed + 4, name: `${name}_queue` });
-    } catch (error) {
-      for (const m of made) m.dispose();
-      throw error;
-    }
+    const modules = createCriticModules(
+      parsed,
+      parsed.seed,
+      parsed.name,
+      (seed) => new EmbeddingQueue(parsed.queueSize, this.featureDim, { seed, name: `${parsed.name}_queue` }),
+    );
+    this.studentHead = modules.studentHead;
+    this.teacherHead = modules.teacherHead;
+    this.queue = modules.memory;
   }
 
   /** The heads' trainable variables. */
@@ -133,19 +132,7 @@ export class CrdQueueCritic {
       // Student anchors against the teacher queue (positive: v_t), teacher anchors against the student queue (positive: v_s).
       const outS = queueContrastLogits(this.queue.teacher, vS, vT, sample.negatives, this.temperature);
       const outT = queueContrastLogits(this.queue.student, vT, vS, sample.negatives, this.temperature);
-      const zStudent = this.zStudent ?? estimateZ(outS, this.dataSize);
-      const zTeacher = this.zTeacher ?? estimateZ(outT, this.dataSize);
-      this.zStudent = zStudent;
-      this.zTeacher = zTeacher;
-      const studentLoss = nceLossFromLogits(outS, zStudent, this.dataSize);
-      const teacherLoss = nceLossFromLogits(outT, zTeacher, this.dataSize);
-      return {
-        loss: tf.add(studentLoss, teacherLoss) as tf.Scalar,
-        studentLoss,
-        teacherLoss,
-        studentEmbedding: vS,
-        teacherEmbedding: vT,
-      };
+      return symmetricNceLoss(this, outS, outT, this.dataSize, vS, vT);
     });
   }
 
@@ -159,10 +146,7 @@ export class CrdQueueCritic {
     const queue = this.queue.state();
     return {
       tensors: {
-        'embed_s/kernel': this.studentHead.kernel,
-        'embed_s/bias': this.studentHead.bias,
-        'embed_t/kernel': this.teacherHead.kernel,
-        'embed_t/bias': this.teacherHead.bias,
+        ...headTensors(this.studentHead, this.teacherHead),
         'queue/student': queue.student,
         'queue/teacher': queue.teacher,
       },

@@ -1,0 +1,26 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/** Half-width of the uniform initialisation of embedding rows, `1/sqrt(d/3)`. */
+export function embeddingInitScale(dim: number): number {
+  return 1 / Math.sqrt(dim / 3);
+}
+
+/**
+ * A student and a teacher table `[size, dim]` of non-trainable variables (`${name}/student`,
+ * `${name}/teacher`), uniform in `±`{@link embeddingInitScale}, seeded `seed` and `seed + 1`.
+ */
+export function createEmbeddingTables(
+  size: number,
+  dim: number,
+  seed: number,
+  name: string,
+): { readonly student: tf.Variable<tf.Rank.R2>; readonly teacher: tf.Variable<tf.Rank.R2> } {
+  const s = embeddingInitScale(dim);
+  const student = tf.tidy(() =>
+    tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', seed), false, `${name}/student`),
+  ) as tf.Variable<tf.Rank.R2>;
+  const teacher = tf.tidy(() =>
+    tf.variable(tf.randomUniform([size, dim], -s, s, 'float32', seed + 1), false, `${name}/teacher`),
+  ) as tf.Variable<tf.Rank.R2>;
+  return { student, teacher };
+}
