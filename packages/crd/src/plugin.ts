@@ -1,24 +1,24 @@
 import {
-  type Batch,
   DistillationError,
   type DistillationPlugin,
   definePlugin,
-  type LossTerms,
   optionsSchema,
   type PluginCheckpoint,
   parseOptions,
   type SeededRandom,
   type SetupContext,
-  type StepOutputs,
   weightSchema,
 } from '@kd/core';
-import * as tf from '@tensorflow/tfjs-core';
+import type * as tf from '@tensorflow/tfjs-core';
 import { z } from 'zod';
 import { CrdCritic } from './critic';
+import { criticTensors, mergeCriticStates } from './criticCheckpoint';
+import { type CriticSpec, createCritics, criticTaps } from './criticSetup';
+import { criticStepHooks } from './criticSteps';
 import { CrdError } from './errors';
 import type { ScoringStrategy } from './nce';
 import { momentumSchema, nameSchema, positiveInt, positiveSchema, scoringSchema, tapSchema, temperatureSchema } from './options';
-import { CrdQueueCritic, type CrdQueueCriticState } from './queueCritic';
+import { CrdQueueCritic } from './queueCritic';
 import { type QueueContrastIndices, queueNegatives } from './queueSampler';
 import { type ContrastSample, NegativeSampler, type PositiveMode } from './sampler';
 
@@ -174,10 +174,6 @@ export interface CrdQueueState {
   embeddings?: { readonly step: number; readonly sample: QueueContrastIndices; readonly pairs: [tf.Tensor2D, tf.Tensor2D][] };
 }
 
-interface CriticSpec extends CrdEnsembleMember {
-  readonly label: string;
-}
-
 /**
  * Contrastive Representation Distillation (Tian, Krishnan, Isola 2019; docs/methods.md §8) as a
  * plugin: embedding heads on the tapped pooled penultimate layers of student and teacher, a memory
@@ -280,23 +276,6 @@ function crdPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble
   return crdBankPlugin(specs, options, ensemble) as DistillationPlugin<CrdState | CrdQueueState>;
 }
 
-function indexOf(batch: Batch, name: string): tf.Tensor1D {
-  const index = batch?.index;
-  if (!(index instanceof tf.Tensor)) {
-    throw new CrdError(
-      'missing-indices',
-      `Plugin "${name}" needs the sample index of every example (batch.index [batch] int32); the batch has none`,
-    );
-  }
-  if (index.rank !== 1 || index.shape[0] !== batch.x.shape[0]) {
-    throw new CrdError(
-      'missing-indices',
-      `Plugin "${name}": batch.index must be [${batch.x.shape[0]}] (one index per example), got [${index.shape}]`,
-    );
-  }
-  return index as tf.Tensor1D;
-}
-
 function crdBankPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ensemble: boolean): DistillationPlugin<CrdState> {
   const { name, featureDim, negatives, temperature, momentum, sampling, positive, classAware, scoring } = options;
   const label = `${name}${sampling === 'shared' ? '(shared)' : ''}`;
@@ -309,10 +288,7 @@ function crdBankPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ense
     label,
     weight: options.weight,
     needsTeacher: true,
-    taps: {
-      student: [...new Set(specs.map((s) => s.student))],
-      teacher: [...new Set(specs.map((s) => s.teacher))],
-    },
+    taps: criticTaps(specs),
 
     setup(context: SetupContext): CrdState {
       if (sampling === 'reference' && classAware && !context.labels) {
@@ -329,101 +305,27 @@ function crdBankPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ense
         classAware,
         positive,
       });
-      const critics: CrdCritic[] = [];
-      try {
-        for (const spec of specs) {
-          const studentDim = featureSize(context.studentShapes[spec.student], spec.student, 'student', spec.studentDim, name);
-          const teacherDim = featureSize(context.teacherShapes[spec.teacher], spec.teacher, 'teacher', spec.teacherDim, name);
-          critics.push(
-            new CrdCritic({
-              studentDim,
-              teacherDim,
-              dataSize: context.dataSize,
-              featureDim,
-              temperature,
-              momentum,
-              scoring,
-              seed: context.random.seed(),
-              name: `${name}_${critics.length}`,
-            }),
-          );
-        }
-      } catch (error) {
-        for (const c of critics) c.dispose();
-        throw error;
-      }
+      const critics = createCritics(
+        specs,
+        context,
+        name,
+        (basis) => new CrdCritic({ ...basis, dataSize: context.dataSize, featureDim, temperature, momentum, scoring }),
+      );
       return { memory: 'banks', critics, sampler, sampling };
     },
 
-    variables(state) {
-      return state.critics.flatMap((c) => c.variables);
-    },
-
-    async transformBatch(batch, context) {
-      const index = await indexOf(batch, name).data();
-      context.state.pending = { step: context.step, sample: draw(context.state, index, context.random) };
-      return batch;
-    },
-
-    loss(outputs: StepOutputs, context): LossTerms {
-      const state = context.state;
-      if (!outputs.teacher) {
-        throw new DistillationError('no-teacher', `Plugin "${name}" needs teacher outputs`);
-      }
-      let sample = state.pending?.step === context.step ? state.pending.sample : undefined;
-      if (!sample) sample = draw(state, indexOf(outputs.batch, name).dataSync(), context.random);
-      const terms: Record<string, tf.Scalar> = {};
-      const pairs: [tf.Tensor2D, tf.Tensor2D][] = [];
-      specs.forEach((spec, i) => {
-        const fs = feature(outputs.student.features, spec.student, 'student', name);
-        const ft = feature(outputs.teacher!.features, spec.teacher, 'teacher', name);
-        const result = state.critics[i]!.loss(fs, ft, sample);
-        pairs.push([context.keep(result.studentEmbedding), context.keep(result.teacherEmbedding)]);
-        terms[spec.label] = result.loss;
-      });
-      state.embeddings = { step: context.step, sample, pairs };
-      return ensemble ? terms : terms[specs[0]!.label]!;
-    },
-
-    afterStep(_outputs, context) {
-      const state = context.state;
-      const kept = state.embeddings;
-      state.pending = undefined;
-      state.embeddings = undefined;
-      if (!kept || kept.step !== context.step) return;
-      kept.pairs.forEach(([vS, vT], i) => {
-        state.critics[i]!.update(kept.sample.index, vS, vT);
-      });
-    },
+    ...criticStepHooks(specs, name, ensemble, draw),
 
     state(state): PluginCheckpoint {
-      const tensors: Record<string, tf.Tensor> = {};
-      const z: { zStudent: number | null; zTeacher: number | null }[] = [];
-      state.critics.forEach((c, i) => {
-        const saved = c.state();
-        for (const [k, t] of Object.entries(saved.tensors)) tensors[`${i}/${k}`] = t;
-        z.push(saved.json);
-      });
+      const { tensors, json: z } = mergeCriticStates(state.critics);
       return { tensors, json: { z } };
     },
 
     loadState(state, checkpoint) {
       const json = (checkpoint.json ?? {}) as { z?: { zStudent: number | null; zTeacher: number | null }[] };
       state.critics.forEach((c, i) => {
-        const prefix = `${i}/`;
-        const tensors = Object.fromEntries(
-          Object.entries(checkpoint.tensors)
-            .filter(([k]) => k.startsWith(prefix))
-            .map(([k, t]) => [k.slice(prefix.length), t]),
-        );
-        c.loadState({ tensors, json: json.z?.[i] });
+        c.loadState({ tensors: criticTensors(checkpoint.tensors, i), json: json.z?.[i] });
       });
-    },
-
-    dispose(state) {
-      for (const c of state.critics) c.dispose();
-      state.pending = undefined;
-      state.embeddings = undefined;
     },
   });
 }
@@ -446,10 +348,7 @@ function crdQueuePlugin(specs: readonly CriticSpec[], options: ParsedCommon, ens
     label,
     weight: options.weight,
     needsTeacher: true,
-    taps: {
-      student: [...new Set(specs.map((s) => s.student))],
-      teacher: [...new Set(specs.map((s) => s.teacher))],
-    },
+    taps: criticTaps(specs),
 
     setup(context: SetupContext): CrdQueueState {
       if (queueSize >= context.dataSize) {
@@ -459,80 +358,19 @@ function crdQueuePlugin(specs: readonly CriticSpec[], options: ParsedCommon, ens
             '(the NCE noise constant is K/N; a queue as large as the data holds every example: use the memory banks)',
         );
       }
-      const critics: CrdQueueCritic[] = [];
-      try {
-        for (const spec of specs) {
-          const studentDim = featureSize(context.studentShapes[spec.student], spec.student, 'student', spec.studentDim, name);
-          const teacherDim = featureSize(context.teacherShapes[spec.teacher], spec.teacher, 'teacher', spec.teacherDim, name);
-          critics.push(
-            new CrdQueueCritic({
-              studentDim,
-              teacherDim,
-              dataSize: context.dataSize,
-              queueSize,
-              featureDim,
-              temperature,
-              seed: context.random.seed(),
-              name: `${name}_${critics.length}`,
-            }),
-          );
-        }
-      } catch (error) {
-        for (const c of critics) c.dispose();
-        throw error;
-      }
+      const critics = createCritics(
+        specs,
+        context,
+        name,
+        (basis) => new CrdQueueCritic({ ...basis, dataSize: context.dataSize, queueSize, featureDim, temperature }),
+      );
       return { memory: 'queue', critics, dataSize: context.dataSize };
     },
 
-    variables(state) {
-      return state.critics.flatMap((c) => c.variables);
-    },
-
-    async transformBatch(batch, context) {
-      const index = await indexOf(batch, name).data();
-      context.state.pending = { step: context.step, sample: draw(context.state, index, context.random) };
-      return batch;
-    },
-
-    loss(outputs: StepOutputs, context): LossTerms {
-      const state = context.state;
-      if (!outputs.teacher) {
-        throw new DistillationError('no-teacher', `Plugin "${name}" needs teacher outputs`);
-      }
-      let sample = state.pending?.step === context.step ? state.pending.sample : undefined;
-      if (!sample) sample = draw(state, indexOf(outputs.batch, name).dataSync(), context.random);
-      const terms: Record<string, tf.Scalar> = {};
-      const pairs: [tf.Tensor2D, tf.Tensor2D][] = [];
-      specs.forEach((spec, i) => {
-        const fs = feature(outputs.student.features, spec.student, 'student', name);
-        const ft = feature(outputs.teacher!.features, spec.teacher, 'teacher', name);
-        const result = state.critics[i]!.loss(fs, ft, sample);
-        pairs.push([context.keep(result.studentEmbedding), context.keep(result.teacherEmbedding)]);
-        terms[spec.label] = result.loss;
-      });
-      state.embeddings = { step: context.step, sample, pairs };
-      return ensemble ? terms : terms[specs[0]!.label]!;
-    },
-
-    afterStep(_outputs, context) {
-      const state = context.state;
-      const kept = state.embeddings;
-      state.pending = undefined;
-      state.embeddings = undefined;
-      if (!kept || kept.step !== context.step) return;
-      kept.pairs.forEach(([vS, vT], i) => {
-        state.critics[i]!.update(kept.sample.index, vS, vT);
-      });
-    },
+    ...criticStepHooks(specs, name, ensemble, draw),
 
     state(state): PluginCheckpoint {
-      const tensors: Record<string, tf.Tensor> = {};
-      const critics: CrdQueueCriticState['json'][] = [];
-      state.critics.forEach((c, i) => {
-        const saved = c.state();
-        for (const [k, t] of Object.entries(saved.tensors)) tensors[`${i}/${k}`] = t;
-        critics.push(saved.json);
-      });
+      const { tensors, json: critics } = mergeCriticStates(state.critics);
       return { tensors, json: { memory: 'queue', critics } };
     },
 
@@ -546,61 +384,10 @@ function crdQueuePlugin(specs: readonly CriticSpec[], options: ParsedCommon, ens
         );
       }
       state.critics.forEach((c, i) => {
-        const prefix = `${i}/`;
-        const tensors = Object.fromEntries(
-          Object.entries(checkpoint.tensors)
-            .filter(([k]) => k.startsWith(prefix))
-            .map(([k, t]) => [k.slice(prefix.length), t]),
-        );
-        c.loadState({ tensors, json: json.critics![i] });
+        c.loadState({ tensors: criticTensors(checkpoint.tensors, i), json: json.critics![i] });
       });
       state.pending = undefined;
       state.embeddings = undefined;
     },
-
-    dispose(state) {
-      for (const c of state.critics) c.dispose();
-      state.pending = undefined;
-      state.embeddings = undefined;
-    },
   });
-}
-
-function featureSize(
-  shape: readonly (number | null)[] | undefined,
-  layer: string,
-  role: 'student' | 'teacher',
-  expected: number | undefined,
-  plugin: string,
-): number {
-  if (!shape) {
-    throw new DistillationError('unknown-layer', `Plugin "${plugin}": the ${role} layer "${layer}" was not tapped`);
-  }
-  const rest = shape.slice(1);
-  if (rest.length === 0 || rest.some((d) => d == null)) {
-    if (expected !== undefined) return expected;
-    throw new CrdError(
-      'feature-dim-mismatch',
-      `Plugin "${plugin}": the ${role} layer "${layer}" has shape [${shape.map(String)}]; CRD needs a fixed-size (pooled) feature, or pass ${role}Dim`,
-    );
-  }
-  const size = (rest as number[]).reduce((a, d) => a * d, 1);
-  if (expected !== undefined && expected !== size) {
-    throw new CrdError(
-      'feature-dim-mismatch',
-      `Plugin "${plugin}": ${role}Dim = ${expected} disagrees with the tapped ${role} layer "${layer}" of shape [${shape.map(String)}] (${size} values per example)`,
-    );
-  }
-  return size;
-}
-
-function feature(features: Readonly<Record<string, tf.Tensor>>, layer: string, role: string, plugin: string): tf.Tensor {
-  const f = features[layer];
-  if (!f) {
-    throw new DistillationError(
-      'unknown-layer',
-      `Plugin "${plugin}": no tapped ${role} feature "${layer}" in this step (tapped: ${Object.keys(features).join(', ') || 'none'})`,
-    );
-  }
-  return f;
 }
