@@ -1,6 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { createEmbeddingTables } from './embeddingTables';
+import { checkTableShape, createEmbeddingTables } from './embeddingTables';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
 import { nameSchema, seedSchema } from './options';
@@ -65,12 +65,7 @@ export class EmbeddingQueue {
     readonly dim: number,
     options: EmbeddingQueueOptions = {},
   ) {
-    if (!Number.isInteger(size) || size <= 0) {
-      throw new DistillationError('bad-option', `EmbeddingQueue: size K must be a positive integer, got ${size}`);
-    }
-    if (!Number.isInteger(dim) || dim <= 0) {
-      throw new DistillationError('bad-option', `EmbeddingQueue: dim must be a positive integer, got ${dim}`);
-    }
+    checkTableShape('EmbeddingQueue', 'K', size, dim);
     const parsed = parseOptions(embeddingQueueSchema, options, 'EmbeddingQueue');
     const name = uniqueId(parsed.name);
     this.ids = new Int32Array(size).fill(-1);

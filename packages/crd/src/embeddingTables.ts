@@ -1,8 +1,22 @@
+import { DistillationError } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** Half-width of the uniform initialisation of embedding rows, `1/sqrt(d/3)`. */
 export function embeddingInitScale(dim: number): number {
   return 1 / Math.sqrt(dim / 3);
+}
+
+/**
+ * Refuses a table size or embedding size that is not a positive integer (`bad-option`, naming
+ * `owner` and the size's letter, e.g. `MemoryBank: size N ...`).
+ */
+export function checkTableShape(owner: string, sizeLetter: string, size: number, dim: number): void {
+  if (!Number.isInteger(size) || size <= 0) {
+    throw new DistillationError('bad-option', `${owner}: size ${sizeLetter} must be a positive integer, got ${size}`);
+  }
+  if (!Number.isInteger(dim) || dim <= 0) {
+    throw new DistillationError('bad-option', `${owner}: dim must be a positive integer, got ${dim}`);
+  }
 }
 
 /**

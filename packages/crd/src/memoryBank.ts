@@ -1,6 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { createEmbeddingTables, embeddingInitScale } from './embeddingTables';
+import { checkTableShape, createEmbeddingTables, embeddingInitScale } from './embeddingTables';
 import { l2Normalize } from './embedHead';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
@@ -55,12 +55,7 @@ export class MemoryBank {
     readonly dim: number,
     options: MemoryBankOptions = {},
   ) {
-    if (!Number.isInteger(size) || size <= 0) {
-      throw new DistillationError('bad-option', `MemoryBank: size N must be a positive integer, got ${size}`);
-    }
-    if (!Number.isInteger(dim) || dim <= 0) {
-      throw new DistillationError('bad-option', `MemoryBank: dim must be a positive integer, got ${dim}`);
-    }
+    checkTableShape('MemoryBank', 'N', size, dim);
     const parsed = parseOptions(memoryBankSchema, options, 'MemoryBank');
     const tables = createEmbeddingTables(size, dim, parsed.seed, uniqueId(parsed.name));
     this.student = tables.student;
