@@ -21,12 +21,27 @@ export async function leakedTensors(fn: () => Promise<unknown> | unknown): Promi
   return tf.memory().numTensors - before;
 }
 
-/** Labels from a fixed random projection of Gaussian inputs `[n, inputs]`: a learnable toy problem. */
-export function toyData(n: number, inputs: number, classes: number, seed: number): LabeledData {
+/**
+ * Labels from a fixed random projection of Gaussian inputs: a learnable toy problem. `inputs` is
+ * the feature count (`x` is `[n, inputs]`) or an example's shape (`x` is `[n, ...inputs]`,
+ * flattened for the projection).
+ */
+export function toyData(n: number, inputs: number | readonly number[], classes: number, seed: number): LabeledData {
+  if (typeof inputs !== 'number') return toyDataOfShape(n, inputs, classes, seed);
   return tf.tidy(() => {
     const x = tf.randomNormal([n, inputs], 0, 1, 'float32', seed);
     const w = tf.randomNormal([inputs, classes], 0, 1, 'float32', seed + 7);
     const y = tf.argMax(tf.matMul(x, w), 1) as tf.Tensor1D;
+    return { x, y };
+  });
+}
+
+function toyDataOfShape(n: number, shape: readonly number[], classes: number, seed: number): LabeledData {
+  return tf.tidy(() => {
+    const x = tf.randomNormal([n, ...shape], 0, 1, 'float32', seed);
+    const flat = tf.reshape(x, [n, -1]);
+    const w = tf.randomNormal([flat.shape[1]!, classes], 0, 1, 'float32', seed + 7);
+    const y = tf.argMax(tf.matMul(flat as tf.Tensor2D, w), 1) as tf.Tensor1D;
     return { x, y };
   });
 }
@@ -87,6 +102,123 @@ export function maxDiff(actual: ArrayLike<number>, expected: unknown): { abs: nu
     scale = Math.max(scale, Math.abs(e));
   });
   return { abs, rel, scale };
+}
+
+/**
+ * A seeded MLP `inputs -> hidden... (relu, named <name>_h1, _h2...) -> classes` (`<name>_logits`;
+ * kernels glorot-uniform seeded `seed + i` for hidden layer i, `seed + 99` for the logits).
+ */
+export function layeredMlp(inputs: number, hidden: readonly number[], classes: number, seed: number, name: string): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  hidden.forEach((units, i) => {
+    model.add(
+      tfl.layers.dense({
+        ...(i === 0 ? { inputShape: [inputs] } : {}),
+        units,
+        activation: 'relu',
+        name: `${name}_h${i + 1}`,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + i }),
+      }),
+    );
+  });
+  model.add(
+    tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 99 }) }),
+  );
+  return model;
+}
+
+/**
+ * A tiny seeded convnet on `[size, size, 1]` images: conv 3x3 (`strides`, same padding, relu,
+ * `filters` channels) named `<name>_map`, then flatten and a dense classifier `<name>_logits`.
+ */
+export function convNet(size: number, filters: number, strides: number, classes: number, seed: number, name: string): tfl.LayersModel {
+  const model = tfl.sequential({ name });
+  model.add(
+    tfl.layers.conv2d({
+      inputShape: [size, size, 1],
+      filters,
+      kernelSize: 3,
+      strides,
+      padding: 'same',
+      activation: 'relu',
+      name: `${name}_map`,
+      kernelInitializer: tfl.initializers.glorotUniform({ seed }),
+    }),
+  );
+  model.add(tfl.layers.flatten({ name: `${name}_flat` }));
+  model.add(
+    tfl.layers.dense({ units: classes, name: `${name}_logits`, kernelInitializer: tfl.initializers.glorotUniform({ seed: seed + 1 }) }),
+  );
+  return model;
+}
+
+/** Copies of the values of some variables. */
+export const snapshot = (vars: readonly tf.Variable[]): Float32Array[] => vars.map((v) => Float32Array.from(v.dataSync()));
+
+/** Largest absolute change of `vars` since `before` (a {@link snapshot}). */
+export function maxChange(before: readonly Float32Array[], vars: readonly tf.Variable[]): number {
+  let max = 0;
+  vars.forEach((v, i) => {
+    const now = v.dataSync();
+    for (let j = 0; j < now.length; j++) max = Math.max(max, Math.abs(now[j]! - before[i]![j]!));
+  });
+  return max;
+}
+
+/** Nested number arrays of a golden fixture. */
+export type Nested = number | Nested[];
+
+/** A float32 tensor of nested golden values (shape from the nesting). */
+export const tensorOf = (v: Nested): tf.Tensor => tf.tensor(v as number[], undefined, 'float32');
+
+/** Absolute part of the golden tolerance of float32 results against float64 values. */
+export const GOLDEN_ABS = 1e-6;
+/** Relative part of the golden tolerance of float32 results against float64 values. */
+export const GOLDEN_REL = 1e-4;
+
+/**
+ * Worst ratio over the entries (nested arrays flattened) of
+ * `|actual - expected| / (GOLDEN_ABS + GOLDEN_REL * reference)`, where the reference magnitude is
+ * `|expected|` per entry (`perElement`, default) or the largest `|expected|` of the tensor
+ * (`tensor`: for gradients, whose small entries are differences of large terms). At most 1 when
+ * every entry is within the golden tolerance.
+ */
+export function toleranceRatio(actual: ArrayLike<number>, expected: unknown, scale: 'perElement' | 'tensor' = 'perElement'): number {
+  const flat = (Array.isArray(expected) ? (expected as unknown[]).flat(Number.POSITIVE_INFINITY) : [expected]) as number[];
+  if (flat.length !== actual.length) throw new Error(`length ${actual.length} vs expected ${flat.length}`);
+  const largest = flat.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  let worst = 0;
+  for (let i = 0; i < flat.length; i++) {
+    const reference = scale === 'tensor' ? largest : Math.abs(flat[i]!);
+    worst = Math.max(worst, Math.abs(actual[i]! - flat[i]!) / (GOLDEN_ABS + GOLDEN_REL * reference));
+  }
+  return worst;
+}
+
+/**
+ * Central finite differences of the scalar `f` at `x` for a few entries (every `stride`-th),
+ * compared with `analytic`: returns the largest `|numeric - analytic| / (atol + rtol |analytic|)`.
+ * `f` is evaluated in float32, so the step is large (1e-2) and the tolerance loose.
+ */
+export function finiteDifferenceRatio(
+  f: (x: tf.Tensor) => tf.Scalar,
+  x: tf.Tensor,
+  analytic: ArrayLike<number>,
+  { step = 1e-2, stride = 1, atol = 2e-3, rtol = 2e-2 }: { step?: number; stride?: number; atol?: number; rtol?: number } = {},
+): number {
+  const values = Float32Array.from(x.dataSync());
+  let worst = 0;
+  for (let i = 0; i < values.length; i += stride) {
+    const at = (delta: number) =>
+      tf.tidy(() => {
+        const moved = Float32Array.from(values);
+        moved[i] = moved[i]! + delta;
+        return f(tf.tensor(moved, x.shape, 'float32')).dataSync()[0]!;
+      });
+    const numeric = (at(step) - at(-step)) / (2 * step);
+    worst = Math.max(worst, Math.abs(numeric - analytic[i]!) / (atol + rtol * Math.abs(analytic[i]!)));
+  }
+  return worst;
 }
 
 const BRAND = Symbol.for('@kd/DistillationError');
