@@ -169,7 +169,7 @@ const KNOWN_HOOKS = [
   'loadState',
   'dispose',
 ];
-const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels', 'changesTeacherInput'];
+const KNOWN_FIELDS = ['name', 'weight', 'label', 'needsTeacher', 'taps', 'labels', 'changesTeacherInput', 'minimumBatch'];
 
 /** Result of {@link Distiller.fit}: one entry per completed epoch. */
 export interface History {
@@ -305,6 +305,12 @@ export class Distiller {
       throw new DistillationError('plugin-after-setup', `Distiller.use("${plugin.name}"): add plugins before the first fit()`);
     }
     const weight = checkWeight(plugin.weight ?? 1, plugin.name);
+    if (plugin.minimumBatch !== undefined && !(Number.isInteger(plugin.minimumBatch) && plugin.minimumBatch >= 1)) {
+      throw new DistillationError(
+        'bad-plugin',
+        `Plugin "${plugin.name}": minimumBatch must be an integer >= 1, got ${plugin.minimumBatch}`,
+      );
+    }
     if (plugin.needsTeacher && !this.teacher) {
       throw new DistillationError('no-teacher', `Plugin "${plugin.name}" needs a teacher, but the Distiller has none`);
     }
@@ -417,6 +423,7 @@ export class Distiller {
       if (isDataSource(validation)) checkSource(validation, 'validation data', numClasses, { exampleShape: inputShape?.slice(1) });
       else validateData(validation, 'validation data', numClasses, inputShape);
     }
+    this.checkBatchSizes(source.size, batchSize);
     await options.checkpoint?.probe?.();
     await this.prepare(source.size, numClasses, labels);
     if (options.resume) {
@@ -807,6 +814,21 @@ export class Distiller {
     const scalar = tf.keep(tf.scalar(value));
     this.constants.set(slot, { value, scalar });
     return scalar;
+  }
+
+  /** Refuses, before any work, batches smaller than a plugin's `minimumBatch` (the last partial one included). */
+  private checkBatchSizes(n: number, batchSize: number): void {
+    const last = n % batchSize || Math.min(batchSize, n);
+    const smallest = Math.min(batchSize, last);
+    for (const slot of this.slots) {
+      const need = slot.plugin.minimumBatch;
+      if (need === undefined || smallest >= need || n === 0) continue;
+      throw new DistillationError(
+        'batch-too-small',
+        `fit: plugin "${slot.plugin.name}" needs batches of at least ${need} examples, but ${n} examples in batches of ${batchSize} ` +
+          `leave ${last < batchSize ? `a last batch of ${last}` : `batches of ${smallest}`}; choose a batch size that leaves at least ${need} examples in every batch`,
+      );
+    }
   }
 
   /** The weight of every plugin with a loss at zero-based `epoch` (what `EpochLogs.weights` records). */

@@ -11,6 +11,8 @@ export const coreErrorCodes = {
   'plugin-name-clash': 'Two plugins in one Distiller have the same name.',
   'plugin-after-setup': 'use() was called after the first fit().',
   'no-teacher': 'A plugin needs a teacher (or taps teacher layers), but the Distiller has none.',
+  'batch-too-small':
+    "A plugin's loss needs batches of at least its `minimumBatch` examples (relations between examples), and the fit's batch size or its last partial batch is smaller.",
   'no-loss': 'No plugin contributes a loss term.',
   'teacher-not-declared': 'A plugin read outputs.teacher without declaring needsTeacher.',
   'bad-teacher': 'The teacher is not a model, a function or an object with predict().',

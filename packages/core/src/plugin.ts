@@ -157,6 +157,12 @@ export interface DistillationPlugin<State = unknown> {
    * step, and those steps run the teacher.)
    */
   readonly changesTeacherInput?: boolean;
+  /**
+   * The fewest examples a batch must hold for this plugin's loss (methods on relations between
+   * examples need 2 or 3). `fit` refuses, before any work, a batch size or a last partial batch
+   * that is smaller (`batch-too-small`). Default: no minimum.
+   */
+  readonly minimumBatch?: number;
   setup?(context: SetupContext): State | Promise<State>;
   variables?(state: State): tf.Variable[];
   transformBatch?(batch: Batch, context: StepContext<State>): Batch | Promise<Batch>;

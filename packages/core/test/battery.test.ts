@@ -239,6 +239,18 @@ const cases: Case[] = [
     run: (e) => e.distiller().use({ name: 'mine', weight: '2' as never }),
   },
   {
+    name: 'minimumBatch not a positive integer',
+    code: 'bad-plugin',
+    message: /Plugin "mine": minimumBatch must be an integer >= 1, got 1.5/,
+    run: (e) => e.distiller().use({ name: 'mine', minimumBatch: 1.5 }),
+  },
+  {
+    name: 'last batch smaller than a plugin minimumBatch',
+    code: 'batch-too-small',
+    message: /^fit: plugin "pairs" needs batches of at least 7 examples, but \d+ examples in batches of 8 leave a last batch of \d; choose a batch size/,
+    run: (e) => e.distiller([{ name: 'pairs', minimumBatch: 7, loss: () => tf.scalar(0) }]).fit(e.data, fitOptions),
+  },
+  {
     name: 'loss hook not a function',
     code: 'bad-plugin',
     message: /Plugin "mine": loss must be a function, got object/,

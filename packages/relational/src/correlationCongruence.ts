@@ -97,6 +97,7 @@ export function correlationCongruence(options: CorrelationCongruenceOptions): Di
     'correlationCongruence',
   );
   return featurePairPlugin<CorrelationCongruenceState>({
+    minimumBatch: 2,
     name,
     label: name,
     weight,

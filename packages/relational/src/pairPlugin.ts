@@ -9,6 +9,8 @@ export interface FeaturePairSpec<State> {
   readonly weight: number;
   readonly student: string;
   readonly teacher: string;
+  /** The fewest examples a batch needs (2 for pairs, 3 for triples): `fit` refuses smaller batches up front. */
+  readonly minimumBatch: number;
   /** Builds the state from the two tapped shapes (checked: rank 2 or 4). */
   readonly setup: (studentShape: LayerShape, teacherShape: LayerShape, seed: () => number) => State;
   /** The term from the step's two features. */
@@ -48,6 +50,7 @@ export function featurePairPlugin<State>(spec: FeaturePairSpec<State>): Distilla
     name,
     label: spec.label,
     weight: spec.weight,
+    minimumBatch: spec.minimumBatch,
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup(context) {

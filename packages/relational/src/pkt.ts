@@ -80,6 +80,7 @@ export const pktSchema = optionsSchema<PktOptions>()({
 export function pkt(options: PktOptions): DistillationPlugin<void> {
   const { student, teacher, weight, name } = parseOptions(pktSchema, options, 'pkt');
   return featurePairPlugin<void>({
+    minimumBatch: 2,
     name,
     label: name,
     weight,

@@ -140,6 +140,7 @@ export function rkd(options: RkdOptions): DistillationPlugin<void> {
     name,
     label: defaults ? name : `${name}(distance=${distanceWeight},angle=${angleWeight})`,
     weight,
+    minimumBatch: angleWeight > 0 ? 3 : 2,
     student,
     teacher,
     setup: () => undefined,

@@ -69,6 +69,7 @@ export const similarityPreservingSchema = optionsSchema<SimilarityPreservingOpti
 export function similarityPreserving(options: SimilarityPreservingOptions): DistillationPlugin<void> {
   const { student, teacher, weight, name } = parseOptions(similarityPreservingSchema, options, 'similarityPreserving');
   return featurePairPlugin<void>({
+    minimumBatch: 2,
     name,
     label: name,
     weight,
