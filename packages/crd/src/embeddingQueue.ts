@@ -1,6 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkTableShape, createEmbeddingTables } from './embeddingTables';
+import { checkSavedTables, checkTableShape, createEmbeddingTables } from './embeddingTables';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
 import { nameSchema, seedSchema } from './options';
@@ -148,17 +148,7 @@ export class EmbeddingQueue {
    * `dataSize` (N), when given, bounds the ids to `[-1, N)`. The caller keeps ownership of the inputs.
    */
   loadState(state: EmbeddingQueueState, dataSize?: number): void {
-    for (const [what, t] of [
-      ['student', state.student],
-      ['teacher', state.teacher],
-    ] as const) {
-      if (!(t instanceof tf.Tensor) || t.rank !== 2 || t.shape[0] !== this.size || t.shape[1] !== this.dim) {
-        throw new DistillationError(
-          'checkpoint-mismatch',
-          `EmbeddingQueue.loadState: ${what} queue must be [${this.size}, ${this.dim}], got [${t instanceof tf.Tensor ? t.shape : typeof t}]`,
-        );
-      }
-    }
+    checkSavedTables('EmbeddingQueue.loadState', 'queue', this.size, this.dim, state);
     const ids = state.ids;
     if (ids == null || typeof ids.length !== 'number' || ids.length !== this.size) {
       throw new DistillationError(

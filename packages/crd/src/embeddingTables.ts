@@ -38,3 +38,27 @@ export function createEmbeddingTables(
   ) as tf.Variable<tf.Rank.R2>;
   return { student, teacher };
 }
+
+/**
+ * Refuses saved student and teacher tables that are not tensors `[size, dim]`
+ * (`checkpoint-mismatch`, e.g. `MemoryBank.loadState: student bank must be [N, d], got [...]`).
+ */
+export function checkSavedTables(
+  where: string,
+  noun: string,
+  size: number,
+  dim: number,
+  state: { readonly student: unknown; readonly teacher: unknown },
+): void {
+  for (const [what, t] of [
+    ['student', state.student],
+    ['teacher', state.teacher],
+  ] as const) {
+    if (!(t instanceof tf.Tensor) || t.rank !== 2 || t.shape[0] !== size || t.shape[1] !== dim) {
+      throw new DistillationError(
+        'checkpoint-mismatch',
+        `${where}: ${what} ${noun} must be [${size}, ${dim}], got [${t instanceof tf.Tensor ? t.shape : typeof t}]`,
+      );
+    }
+  }
+}

@@ -1,6 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
-import { checkTableShape, createEmbeddingTables, embeddingInitScale } from './embeddingTables';
+import { checkSavedTables, checkTableShape, createEmbeddingTables, embeddingInitScale } from './embeddingTables';
 import { l2Normalize } from './embedHead';
 import { CrdError } from './errors';
 import { uniqueId } from './ids';
@@ -130,17 +130,7 @@ export class MemoryBank {
 
   /** Copies saved banks in (shapes must match). The caller keeps ownership of the inputs. */
   loadState(state: MemoryBankState): void {
-    for (const [what, t] of [
-      ['student', state.student],
-      ['teacher', state.teacher],
-    ] as const) {
-      if (!(t instanceof tf.Tensor) || t.rank !== 2 || t.shape[0] !== this.size || t.shape[1] !== this.dim) {
-        throw new DistillationError(
-          'checkpoint-mismatch',
-          `MemoryBank.loadState: ${what} bank must be [${this.size}, ${this.dim}], got [${t instanceof tf.Tensor ? t.shape : typeof t}]`,
-        );
-      }
-    }
+    checkSavedTables('MemoryBank.loadState', 'bank', this.size, this.dim, state);
     // Own storage: the cpu scatter kernel updates a bank in place, which must not reach the input.
     tf.tidy(() => {
       this.student.assign(copyOf(state.student));
