@@ -615,8 +615,11 @@ export function factorTransfer(options: FactorTransferOptions): DistillationPlug
       const mine: Record<string, tf.Tensor> = {};
       for (const [key, t] of Object.entries(checkpoint.tensors))
         if (key.startsWith('translator/')) mine[key.slice('translator/'.length)] = t;
-      state.translator.setWeights(mine);
+      // Both parts are checked before either changes: a refused checkpoint leaves the state as it was.
+      const problem = weightMismatch(state.translator.weights(), mine, 'Translator');
+      if (problem) throw new DistillationError('checkpoint-mismatch', problem);
       state.paraphraser.loadCheckpointPart(checkpoint.tensors, checkpoint.json);
+      state.translator.setWeights(mine);
     },
     dispose(state) {
       state.translator.dispose();

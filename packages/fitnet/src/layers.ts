@@ -47,5 +47,8 @@ export function weightMismatch(
       return `${where}: weight "${key}" must be [${target.shape}], got ${value instanceof tf.Tensor ? `[${value.shape}]` : String(value)}`;
     }
   }
+  // A partial set would leave the missing weights at their initial values: the resume would not be exact.
+  const missing = Object.keys(own).filter((key) => !(key in weights));
+  if (missing.length > 0) return `${where}: the saved weights lack ${missing.map((k) => `"${k}"`).join(', ')}`;
   return undefined;
 }
