@@ -158,6 +158,12 @@ const optionCases: Case[] = [
     'unknown-option',
     'did you mean "initVariance"',
   ],
+  [
+    'VariationalRegressor: initVariance not above epsilon (alpha would start as NaN)',
+    () => new VariationalRegressor([null, 2, 2, 1], [null, 2, 2, 1], { initVariance: 1e-6, epsilon: 1e-5 }),
+    'bad-option',
+    'option "initVariance" must be > epsilon (0.00001), got 0.000001',
+  ],
   // flowOfSolution
   ['flowOfSolution: misspelt "pairs"', () => flowOfSolution({ pars: [] } as never), 'unknown-option', 'did you mean "pairs"'],
   [

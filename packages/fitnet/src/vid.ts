@@ -67,6 +67,13 @@ export class VariationalRegressor {
   /** Sizes the regressor from the student and teacher map shapes (NHWC, batch first, channels known). */
   constructor(studentShape: LayerShape, teacherShape: LayerShape, options: VariationalRegressorOptions = {}) {
     const parsed = parseOptions(variationalRegressorSchema, options, 'VariationalRegressor');
+    if (parsed.initVariance <= parsed.epsilon) {
+      // softplus(alpha) + epsilon cannot equal a variance <= epsilon: alpha would start as NaN.
+      throw new DistillationError(
+        'bad-option',
+        `VariationalRegressor: option "initVariance" must be > epsilon (${parsed.epsilon}), got ${parsed.initVariance}`,
+      );
+    }
     const channels = (shape: LayerShape, what: string): number => {
       if (!Array.isArray(shape) || shape.length !== 4) {
         throw new FitnetError('rank-mismatch', `VariationalRegressor: the ${what} must be an NHWC map shape, got [${String(shape)}]`);
