@@ -247,7 +247,8 @@ const cases: Case[] = [
   {
     name: 'last batch smaller than a plugin minimumBatch',
     code: 'batch-too-small',
-    message: /^fit: plugin "pairs" needs batches of at least 7 examples, but \d+ examples in batches of 8 leave a last batch of \d; choose a batch size/,
+    message:
+      /^fit: plugin "pairs" needs batches of at least 7 examples, but \d+ examples in batches of 8 leave a last batch of \d; choose a batch size/,
     run: (e) => e.distiller([{ name: 'pairs', minimumBatch: 7, loss: () => tf.scalar(0) }]).fit(e.data, fitOptions),
   },
   {
