@@ -13,6 +13,7 @@ import { FitnetError } from './errors';
 import { nameSchema, tapSchema } from './options';
 import { checkSameBatch, detach } from './pooling';
 import { HintRegressor } from './regressor';
+import { tappedFeatures, tappedShapes } from './tappedPair';
 
 /** Options of {@link activationBoundaryLoss}. */
 export interface ActivationBoundaryLossOptions {
@@ -124,14 +125,7 @@ export function activationBoundary(options: ActivationBoundaryOptions): Distilla
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup(context) {
-      const s = context.studentShapes[student];
-      const t = context.teacherShapes[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": no tapped shape for ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedShapes(context, name, student, teacher);
       try {
         return { connector: new HintRegressor(s, t, { seed: context.random.seed(), name, relu: false }) };
       } catch (error) {
@@ -141,14 +135,7 @@ export function activationBoundary(options: ActivationBoundaryOptions): Distilla
     },
     variables: (state) => state.connector.variables,
     loss(outputs, context) {
-      const s = outputs.student.features[student];
-      const t = outputs.teacher?.features[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedFeatures(outputs, name, student, teacher);
       return tf.tidy(() => activationBoundaryLoss(context.state.connector.apply(s), t, { margin }));
     },
     state: (state) => ({ tensors: state.connector.weights(), json: { kind: state.connector.kind } }),

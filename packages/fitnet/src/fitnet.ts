@@ -1,17 +1,8 @@
-import {
-  type DistillationPlugin,
-  definePlugin,
-  isDistillationError,
-  optionsSchema,
-  parseOptions,
-  type StepOutputs,
-  weightSchema,
-} from '@kd/core';
-import type * as tf from '@tensorflow/tfjs-core';
+import { type DistillationPlugin, definePlugin, isDistillationError, optionsSchema, parseOptions, weightSchema } from '@kd/core';
 import { z } from 'zod';
-import { FitnetError } from './errors';
 import { nameSchema, tapSchema } from './options';
 import { HintRegressor, hintLoss } from './regressor';
+import { tappedFeatures, tappedShapes } from './tappedPair';
 
 /** Options of {@link fitnet}. */
 export interface FitnetOptions {
@@ -58,18 +49,6 @@ export interface FitnetState {
 export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> {
   const { student, teacher, weight, relu, name } = parseOptions(fitnetSchema, options, 'fitnet');
 
-  const features = (outputs: StepOutputs): [tf.Tensor, tf.Tensor] => {
-    const s = outputs.student.features[student];
-    const t = outputs.teacher?.features[teacher];
-    if (!s || !t) {
-      throw new FitnetError(
-        'missing-feature',
-        `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-      );
-    }
-    return [s, t];
-  };
-
   return definePlugin<FitnetState>({
     name,
     label: name,
@@ -77,14 +56,7 @@ export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> 
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup(context) {
-      const studentShape = context.studentShapes[student];
-      const teacherShape = context.teacherShapes[teacher];
-      if (!studentShape || !teacherShape) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": no tapped shape for ${!studentShape ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [studentShape, teacherShape] = tappedShapes(context, name, student, teacher);
       try {
         return { regressor: new HintRegressor(studentShape, teacherShape, { seed: context.random.seed(), name, relu }) };
       } catch (error) {
@@ -94,7 +66,7 @@ export function fitnet(options: FitnetOptions): DistillationPlugin<FitnetState> 
     },
     variables: (state) => state.regressor.variables,
     loss(outputs, context) {
-      const [s, t] = features(outputs);
+      const [s, t] = tappedFeatures(outputs, name, student, teacher);
       return hintLoss(context.state.regressor.apply(s), t);
     },
     state: (state) => ({ tensors: state.regressor.weights(), json: { kind: state.regressor.kind } }),

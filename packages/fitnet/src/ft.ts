@@ -15,6 +15,7 @@ import { FitnetError } from './errors';
 import { batchNormTrain, filledVariable, uniformVariable, uniqueName, weightMismatch } from './layers';
 import { nameSchema, tapSchema } from './options';
 import { checkMap, checkPoolable, checkSameBatch, detach, l2Normalise, poolToSmaller } from './pooling';
+import { tappedFeatures, tappedShapes } from './tappedPair';
 
 /** How {@link factorTransferLoss} turns a factor map into a vector before normalising it. */
 export type FactorForm = 'squared-mean' | 'flattened';
@@ -565,14 +566,7 @@ export function factorTransfer(options: FactorTransferOptions): DistillationPlug
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup(context) {
-      const s = context.studentShapes[student];
-      const t = context.teacherShapes[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": no tapped shape for ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedShapes(context, name, student, teacher);
       const where = `Plugin "${name}" (student "${student}" -> teacher "${teacher}")`;
       checkPoolable(s, 'student', t, 'teacher', where);
       if (!paraphraser.built) {
@@ -592,14 +586,7 @@ export function factorTransfer(options: FactorTransferOptions): DistillationPlug
     },
     variables: (state) => state.translator.variables,
     loss(outputs, context) {
-      const s = outputs.student.features[student];
-      const t = outputs.teacher?.features[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedFeatures(outputs, name, student, teacher);
       const { translator } = context.state;
       return tf.tidy(() =>
         factorTransferLoss(translator.apply(s as tf.Tensor4D), detach(paraphraser.encode(t as tf.Tensor4D)), { factor }),

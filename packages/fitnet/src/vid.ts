@@ -14,6 +14,7 @@ import { FitnetError } from './errors';
 import { filledVariable, uniformVariable, uniqueName, weightMismatch } from './layers';
 import { nameSchema, tapSchema } from './options';
 import { checkMap, checkPoolable, checkSameBatch, poolToSmaller } from './pooling';
+import { tappedFeatures, tappedShapes } from './tappedPair';
 
 /** Options of {@link VariationalRegressor}. */
 export interface VariationalRegressorOptions {
@@ -245,14 +246,7 @@ export function variationalInformation(options: VariationalInformationOptions): 
     needsTeacher: true,
     taps: { student: [student], teacher: [teacher] },
     setup(context) {
-      const s = context.studentShapes[student];
-      const t = context.teacherShapes[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": no tapped shape for ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedShapes(context, name, student, teacher);
       const where = `Plugin "${name}" (student "${student}" -> teacher "${teacher}")`;
       checkPoolable(s, 'student', t, 'teacher', where);
       try {
@@ -272,14 +266,7 @@ export function variationalInformation(options: VariationalInformationOptions): 
     },
     variables: (state) => state.regressor.variables,
     loss(outputs, context) {
-      const s = outputs.student.features[student];
-      const t = outputs.teacher?.features[teacher];
-      if (!s || !t) {
-        throw new FitnetError(
-          'missing-feature',
-          `Plugin "${name}": the step has no tapped ${!s ? `student layer "${student}"` : `teacher layer "${teacher}"`}`,
-        );
-      }
+      const [s, t] = tappedFeatures(outputs, name, student, teacher);
       return tf.tidy(() => {
         const [pooledStudent, pooledTeacher] = poolToSmaller(s as tf.Tensor4D, t as tf.Tensor4D);
         const regressor = context.state.regressor;
