@@ -60,10 +60,8 @@ export interface NativeAddon {
     rows: number,
     columns: number,
   ): void;
-  /** out[j] = sum over i of x[i, j] for x [rows, columns], i increasing. */
-  sumColumns(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number): void;
-  /** out[i] = sum over j of x[i, j] for x [rows, columns], j increasing. */
-  sumRows(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number): void;
+  /** Sums of x [rows, columns]: column sums (over i, increasing) when alongColumns is 1, else row sums (over j, increasing). */
+  sum(heap: ArrayBuffer, xOffset: number, outOffset: number, rows: number, columns: number, alongColumns: number): void;
   /** geometry: [batch, h, w, c, oh, ow, sh, sw, kh, kw, dh, dw, pt, pl] (NHWC). */
   maxPoolGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, yOffset: number, dxOffset: number, geometry: Int32Array): void;
   /** offsets: [w, g, m, v, outW, outM, outV]; then float32 beta1, 1 - beta1, beta2, 1 - beta2, epsilon, stepSize, correction, decay. */

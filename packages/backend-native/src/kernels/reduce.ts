@@ -25,10 +25,11 @@ function sum(args: KernelArgs): TensorInfo | TensorInfo[] {
   const outShape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
   const heap = new Heap(args.backend);
   const out = heap.allocate(outShape);
-  call('Sum', () => {
-    if (leading && !(trailing && axes.length === rank)) addon().sumColumns(heap.buffer(), heap.offset(x), heap.offset(out), reduced, kept);
-    else addon().sumRows(heap.buffer(), heap.offset(x), heap.offset(out), kept, reduced);
-  });
+  // Leading axes: column sums of [reduced, kept]; trailing (or all) axes: row sums of [kept, reduced].
+  const columns = leading && !(trailing && axes.length === rank);
+  call('Sum', () =>
+    addon().sum(heap.buffer(), heap.offset(x), heap.offset(out), columns ? reduced : kept, columns ? kept : reduced, columns ? 1 : 0),
+  );
   return out;
 }
 

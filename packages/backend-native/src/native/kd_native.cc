@@ -746,43 +746,32 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
 
 // ---- sums over leading or trailing axes ----------------------------------------------------
 
-// sumColumns(heap, xOffset, outOffset, rows, columns): out[j] = sum over i of x[i, j], added in
-// increasing i (the order of wasm's Sum after its transpose: the same float32 sums). One pass
-// over x instead of a transpose and a pass: what a bias gradient over [batch, h, w, c] needs.
-Napi::Value SumColumns(const Napi::CallbackInfo& info) {
+// sum(heap, xOffset, outOffset, rows, columns, alongColumns): sums of the [rows, columns] matrix x.
+// alongColumns 1: out[j] = sum over i of x[i, j], added in increasing i (the order of wasm's Sum
+// after its transpose: the same float32 sums), one pass over x instead of a transpose and a pass,
+// what a bias gradient over [batch, h, w, c] needs. 0: out[i] = sum over j of x[i, j], increasing j.
+Napi::Value Sum(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Heap heap;
-  int64_t v[4];
-  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 4, v)) return env.Undefined();
+  int64_t v[5];
+  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 5, v)) return env.Undefined();
   const int64_t rows = v[2], cols = v[3];
+  const bool alongColumns = v[4] != 0;
   if (rows < 0 || cols < 0) return Fail(env, "negative size"), env.Undefined();
-  if (!InHeap(env, heap, v[0], rows * cols, "x") || !InHeap(env, heap, v[1], cols, "the output")) return env.Undefined();
+  if (!InHeap(env, heap, v[0], rows * cols, "x") || !InHeap(env, heap, v[1], alongColumns ? cols : rows, "the output"))
+    return env.Undefined();
   const float* __restrict x = heap.data + v[0];
   float* __restrict out = heap.data + v[1];
-  for (int64_t j = 0; j < cols; j++) out[j] = 0.0f;
-  for (int64_t i = 0; i < rows; i++) {
-    const float* row = x + i * cols;
-    for (int64_t j = 0; j < cols; j++) out[j] += row[j];
-  }
-  return env.Undefined();
-}
-
-// sumRows(heap, xOffset, outOffset, rows, columns): out[i] = sum over j of x[i, j], in increasing j.
-Napi::Value SumRows(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Heap heap;
-  int64_t v[4];
-  if (!GetHeap(info, 0, &heap) || !GetInts(info, 1, 4, v)) return env.Undefined();
-  const int64_t rows = v[2], cols = v[3];
-  if (rows < 0 || cols < 0) return Fail(env, "negative size"), env.Undefined();
-  if (!InHeap(env, heap, v[0], rows * cols, "x") || !InHeap(env, heap, v[1], rows, "the output")) return env.Undefined();
-  const float* x = heap.data + v[0];
-  float* out = heap.data + v[1];
-  for (int64_t i = 0; i < rows; i++) {
-    const float* row = x + i * cols;
-    float sum = 0.0f;
-    for (int64_t j = 0; j < cols; j++) sum += row[j];
-    out[i] = sum;
+  if (alongColumns) {
+    for (int64_t j = 0; j < cols; j++) out[j] = 0.0f;
+    for (int64_t i = 0; i < rows; i++)
+      for (int64_t j = 0; j < cols; j++) out[j] += x[i * cols + j];
+  } else {
+    for (int64_t i = 0; i < rows; i++) {
+      float sum = 0.0f;
+      for (int64_t j = 0; j < cols; j++) sum += x[i * cols + j];
+      out[i] = sum;
+    }
   }
   return env.Undefined();
 }
@@ -891,8 +880,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput, "conv2dBackpropInput"));
   exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter, "conv2dBackpropFilter"));
   exports.Set("binary", Napi::Function::New(env, Binary, "binary"));
-  exports.Set("sumColumns", Napi::Function::New(env, SumColumns, "sumColumns"));
-  exports.Set("sumRows", Napi::Function::New(env, SumRows, "sumRows"));
+  exports.Set("sum", Napi::Function::New(env, Sum, "sum"));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad, "maxPoolGrad"));
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate, "adamUpdate"));
   exports.Set("sgdUpdate", Napi::Function::New(env, SgdUpdate, "sgdUpdate"));
