@@ -50,7 +50,10 @@ export const linearWarmupWeightSchema = optionsSchema<Omit<LinearWarmupWeight, '
 /** Schema of {@link stepWeight}'s options. */
 export const stepWeightSchema = optionsSchema<Omit<StepWeight, 'kind' | 'factor'> & { readonly factor?: number }>()({
   value: weightValue,
-  boundaries: z.array(z.number().int().nonnegative()).readonly(),
+  boundaries: z
+    .array(z.number().int().nonnegative())
+    .readonly()
+    .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]!), { message: 'must be strictly ascending' }),
   factor: weightValue.default(0.1),
 });
 /** Schema of {@link cosineWeight}'s options. */
@@ -69,18 +72,11 @@ export const scheduledWeightSchema = z.union([
   weightSchema,
   z.discriminatedUnion(
     'kind',
+    // The builders' own schemas, tagged with their kind: one set of rules for both paths.
     [
-      z.strictObject({ kind: z.literal('linear-warmup'), value: weightValue, epochs: epochCount }),
-      z.strictObject({
-        kind: z.literal('step'),
-        value: weightValue,
-        boundaries: z
-          .array(z.number().int().nonnegative())
-          .readonly()
-          .refine((b) => b.every((x, i) => i === 0 || x > b[i - 1]!), { message: 'must be strictly ascending' }),
-        factor: weightValue.default(0.1),
-      }),
-      z.strictObject({ kind: z.literal('cosine'), value: weightValue, final: weightValue.default(0), epochs: epochCount }),
+      z.strictObject({ kind: z.literal('linear-warmup'), ...linearWarmupWeightSchema.shape }),
+      z.strictObject({ kind: z.literal('step'), ...stepWeightSchema.shape }),
+      z.strictObject({ kind: z.literal('cosine'), ...cosineWeightSchema.shape }),
     ],
     { message: 'must be a weight schedule (linearWarmupWeight, stepWeight or cosineWeight)' },
   ),
@@ -94,11 +90,6 @@ export function linearWarmupWeight(options: Omit<LinearWarmupWeight, 'kind'>): L
 /** A piecewise-constant weight (see {@link StepWeight}); `factor` defaults to 0.1. */
 export function stepWeight(options: Omit<StepWeight, 'kind' | 'factor'> & { readonly factor?: number }): StepWeight {
   const parsed = parseOptions(stepWeightSchema, options, 'stepWeight');
-  parsed.boundaries.forEach((b, i) => {
-    if (i > 0 && b <= parsed.boundaries[i - 1]!) {
-      throw new DistillationError('bad-option', `stepWeight: option "boundaries" must be strictly ascending, got [${parsed.boundaries}]`);
-    }
-  });
   return { kind: 'step', value: parsed.value, boundaries: [...parsed.boundaries], factor: parsed.factor };
 }
 
