@@ -22,7 +22,7 @@ import { precomputeTeacher, storedTeacher } from '@kd/teacher-store/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
-import { FULL_SIZES, QUICK_SIZES } from '../quality/models';
+import { numberFlags, regimeTwoOptions } from '../quality/regimeTwo';
 import { meanStd } from '../quality/report';
 import {
   DEFAULT_HYPER,
@@ -53,13 +53,7 @@ const { values } = parseArgs({
   },
 });
 const quick = values.quick!;
-const num = (name: string, fallback: number) => {
-  const text = (values as Record<string, string | boolean | undefined>)[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value)) throw new Error(`--${name} must be a number, got "${text}"`);
-  return value;
-};
+const num = numberFlags(values);
 const here = resolve(import.meta.dirname, '..', '..');
 const out = resolve(values.out ?? join(here, quick ? 'out/store-accuracy-quick' : 'results/store'));
 const choice = await useBestBackend(values.backend as BackendName);
@@ -67,32 +61,15 @@ const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const uptimeStart = uptime();
 console.log(`Backend: ${choice.description}; ${uptimeStart}`);
 
-/**
- * The quality bench's regime (ii) as measured in README's medium run (3 rounds of 29 epochs of the
- * 1,800-example transfer set = 2,523 steps, teachers 5 epochs on the 54,000-example pool, T = 2
- * picked there by `--tune`); `--quick`: tiny models and sizes.
- */
-const o: QualityOptions = {
-  seeds: values.seeds ? values.seeds.split(',').map(Number) : quick ? [1] : [1, 2, 3],
-  trainSize: num('train-size', quick ? 1200 : 54000),
-  validationSize: num('validation-size', quick ? 300 : 6000),
-  smallSize: num('small-size', quick ? 200 : 1800),
-  omittedClass: 3,
-  testSize: num('test-size', quick ? 500 : 10000),
-  epochs: num('epochs', quick ? 2 : 3),
-  teacherEpochs: num('teacher-epochs', quick ? 1 : 5),
-  batchSize: 64,
-  learningRate: 0.001,
-  sizes: quick ? QUICK_SIZES : FULL_SIZES,
-  pairs: ['cnn'],
-  regimes: ['small'],
+const o: QualityOptions = regimeTwoOptions({
+  quick,
+  num,
+  ...(values.seeds ? { seeds: values.seeds } : {}),
+  ...(values.teachers ? { teachers: values.teachers } : {}),
   methods: ['kd'],
   hyper: { ...DEFAULT_HYPER, temperature: num('temperature', 2) },
-  // The quality bench's default output folder: its teacher cache (`teachers/`) is shared.
-  out: resolve(values.teachers ?? join(here, quick ? 'out/quick' : 'out/full')),
   backend: choice.description,
-  log: (line) => console.log(line),
-};
+});
 
 /** Hex SHA-256 of the model's weights (shapes and bytes, in order). */
 async function weightsSha256(model: tfl.LayersModel): Promise<string> {
