@@ -62,6 +62,9 @@ export const coreErrorCodes = {
   'bad-teacher-cache': 'A teacher-output cache store or entry is invalid.',
   'bad-stage': 'A stage of fitStages is invalid.',
   'no-output': 'A model produced no output.',
+  'bad-registry': "A package's registry (for config-file runs) has a bad name or an entry without schema, summary or create.",
+  'registry-conflict': 'Two packages of one config-file run register the same name of one kind (method, model, source, ...).',
+  'unknown-name': 'A config names a method, model, source, optimizer or schedule that no loaded package registers.',
 } as const;
 
 /** A code of `@kd/core`'s errors. */

@@ -14,6 +14,7 @@ export {
   memoryCheckpointStore,
   type TensorRecord,
 } from './checkpoint';
+export { registry } from './coreRegistry';
 export { validateData } from './data';
 export { type ContentDigest, sha256Digest } from './digest';
 export { Distiller, type DistillerConfig, type FitOptions, type History, type TeacherCacheMode } from './distiller';
@@ -72,14 +73,36 @@ export { type LogitMatchingOptions, logitMatching, logitMatchingSchema } from '.
 export { type SoftTargetsOptions, softTargets, softTargetsSchema } from './plugins/softTargets';
 export { SeededRandom } from './random';
 export {
+  defineRegistry,
+  lookupEntry,
+  type MergedRegistry,
+  type MethodContext,
+  type MethodEntry,
+  type ModelContext,
+  type ModelEntry,
+  mergeRegistries,
+  type OpenedData,
+  type OptimizerEntry,
+  REGISTRY_KINDS,
+  type Registry,
+  type RegistryEntry,
+  type RegistryKind,
+  registryEntry,
+  type ScheduleEntry,
+  type SourceContext,
+  type SourceEntry,
+} from './registry';
+export {
   type CosineDecayOptions,
   constantRate,
   cosineDecay,
+  cosineDecaySchema,
   type LearningRateSchedule,
   linearWarmup,
   type ScheduleProgress,
   type StepDecayOptions,
   stepDecay,
+  stepDecaySchema,
 } from './schedules';
 export {
   integerSchema,
