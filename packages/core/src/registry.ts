@@ -62,7 +62,11 @@ export interface OpenedData {
 type AnyOptions = any;
 
 /** A method: a plugin (or several) for `Distiller.use`. */
-export type MethodEntry = RegistryEntry<AnyOptions, MethodContext, DistillationPlugin<AnyOptions> | readonly DistillationPlugin<AnyOptions>[]>;
+export type MethodEntry = RegistryEntry<
+  AnyOptions,
+  MethodContext,
+  DistillationPlugin<AnyOptions> | readonly DistillationPlugin<AnyOptions>[]
+>;
 /** A model builder: an untrained LayersModel whose first output is logits. */
 export type ModelEntry = RegistryEntry<AnyOptions, ModelContext, tfl.LayersModel>;
 /** A data source: its splits. */
