@@ -148,7 +148,7 @@ export interface MergedRegistry {
 export function mergeRegistries(parts: readonly { readonly from: string; readonly registry: Registry }[]): MergedRegistry {
   const registry = Object.fromEntries(REGISTRY_KINDS.map((k) => [k, {}])) as Record<
     RegistryKind,
-    Record<string, RegistryEntry<AnyOptions, any, any>>
+    Record<string, RegistryEntry<AnyOptions, AnyOptions, unknown>>
   >;
   const origins = Object.fromEntries(REGISTRY_KINDS.map((k) => [k, {}])) as Record<RegistryKind, Record<string, string>>;
   for (const { from, registry: part } of parts) {
