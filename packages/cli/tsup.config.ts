@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+// ESM only (vega and vega-lite are); the bin gets its shebang from src/bin.ts.
+export default defineConfig({
+  entry: { index: 'src/index.ts', bin: 'src/bin.ts' },
+  format: ['esm'],
+  dts: { entry: { index: 'src/index.ts' } },
+  sourcemap: true,
+  clean: true,
+  target: 'es2022',
+  external: [/^@tensorflow\//, /^@kd\//, 'vega', 'vega-lite', 'yaml', 'commander', 'zod'],
+});
