@@ -111,6 +111,12 @@ export interface FitOptions {
    * `totalSteps = min(epochs * stepsPerEpoch, maxSteps)`. Default: no limit.
    */
   readonly maxSteps?: number;
+  /**
+   * Asked after every completed epoch (after its checkpoint is saved) with that epoch's logs and
+   * the history so far; `true` ends the fit there (early stopping). A later `fit` or a resume
+   * continues from the next epoch. Default: never.
+   */
+  readonly stopWhen?: (logs: EpochLogs, history: readonly EpochLogs[]) => boolean;
 }
 
 const dataSchema = z.custom<LabeledData | DataSource>((v) => typeof v === 'object' && v !== null, {
@@ -138,6 +144,7 @@ export const fitOptionsSchema = optionsSchema<FitOptions>()({
   shuffleBuffer: positiveInteger.default(10_000),
   validation: dataSchema.optional(),
   learningRate: z.union([z.number().finite().nonnegative(), functionSchema<LearningRateSchedule>('a number or a schedule')]).optional(),
+  stopWhen: functionSchema<(logs: EpochLogs, history: readonly EpochLogs[]) => boolean>('a function (logs, history) => boolean').optional(),
   onEvent: functionSchema<ProgressListener>().optional(),
   checkpoint: z
     .custom<CheckpointStore>(
@@ -578,6 +585,7 @@ export class Distiller {
         await options.checkpoint.save(await this.checkpoint());
         await emit({ type: 'checkpoint', epoch, step: this.globalStep });
       }
+      if (options.stopWhen?.(logs, this.history)) break;
     }
     const history = { epochs: [...this.history, ...(partial ? [partial] : [])] };
     await emit({ type: 'fit-end', history: history.epochs });
