@@ -24,9 +24,10 @@ export function optionsSchema<T extends object>() {
  * Parses `value` with `schema` and returns the result (defaults applied). Throws a
  * `DistillationError` before any work: `unknown-option` for a key the schema lacks, with a
  * "did you mean" suggestion, `bad-option` for a wrong type or a value out of range. The message
- * starts with `where` and names the key's path (`methods[2].weight`).
+ * starts with `where` and names the key's path (`methods[2].weight`); `at` is the path of
+ * `value` itself inside a larger document (a config file), prefixed to every key path.
  */
-export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, where: string, at: readonly PropertyKey[] = []): z.output<S> {
   const result = schema.safeParse(value === undefined ? {} : value);
   if (result.success) return result.data;
   // A misspelt key is also a missing one: report the unknown key (with its suggestion) first.
@@ -34,17 +35,17 @@ export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, whe
   if (issue.code === 'unrecognized_keys') {
     const known = knownKeys(schema, issue.path);
     const key = issue.keys[0]!;
-    const at = formatPath([...issue.path, key]);
+    const path = formatPath([...at, ...issue.path, key]);
     const suggestion = suggest(key, known);
     throw new DistillationError(
       'unknown-option',
-      `${where}: unknown option "${at}"${suggestion ? `; did you mean "${formatPath([...issue.path, suggestion])}"?` : ''} ` +
+      `${where}: unknown option "${path}"${suggestion ? `; did you mean "${formatPath([...at, ...issue.path, suggestion])}"?` : ''} ` +
         `(known: ${known.join(', ') || 'none'})`,
     );
   }
-  const at = formatPath(issue.path);
+  const path = formatPath([...at, ...issue.path]);
   const received = describeValue(valueAt(value, issue.path));
-  throw new DistillationError('bad-option', `${where}: ${at ? `option "${at}"` : 'options'} ${describeIssue(issue)}, got ${received}`);
+  throw new DistillationError('bad-option', `${where}: ${path ? `option "${path}"` : 'options'} ${describeIssue(issue)}, got ${received}`);
 }
 
 /** A zod issue as the end of "option "x" ..." (zod's own messages are for forms). */

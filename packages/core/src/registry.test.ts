@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { registry as coreRegistry } from './coreRegistry';
 import { isDistillationError } from './errors';
 import { Adam } from './optimizers/adam';
+import { parseOptions } from './options';
 import { defineRegistry, lookupEntry, mergeRegistries, registryEntry } from './registry';
 
 function codeOf(fn: () => unknown): string | undefined {
@@ -60,5 +61,15 @@ describe('registry', () => {
     expect(codeOf(() => defineRegistry({ models: { '1x': entry as never } }))).toBe('bad-registry');
     expect(codeOf(() => defineRegistry({ models: { tiny: { summary: 'x' } as never } }))).toBe('bad-registry');
     expect(codeOf(() => defineRegistry({ layers: {} } as never))).toBe('bad-registry');
+  });
+
+  it('parseOptions prefixes the path of the value inside its document (a config file)', () => {
+    const { schema } = coreRegistry.methods.softTargets;
+    expect(() => parseOptions(schema, { temprature: 2 }, 'run.yaml', ['methods', 2])).toThrow(
+      'run.yaml: unknown option "methods[2].temprature"; did you mean "methods[2].temperature"? (known: temperature, weight, form)',
+    );
+    expect(() => parseOptions(schema, { weight: -1 }, 'run.yaml', ['methods', 2])).toThrow(
+      'run.yaml: option "methods[2].weight" must be >= 0, got -1',
+    );
   });
 });
