@@ -9,3 +9,4 @@ export { type DistOptions, dist, distSchema } from './distPlugin';
 export { type DkdLossOptions, dkdLoss, dkdLossSchema } from './dkd';
 export { type DkdOptions, dkd, dkdSchema } from './dkdPlugin';
 export { LogitsError, type LogitsErrorCode, logitsErrorCodes } from './errors';
+export { registry } from './registry';
