@@ -17,4 +17,5 @@ export {
   type StoreReader,
 } from './read';
 export { decodeShard, encodeShard, type ShardRows, tapColumn } from './shard';
+export { toHalf } from './half';
 export { type StoredTeacher, teacherFromShards } from './storedTeacher';

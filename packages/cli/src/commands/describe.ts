@@ -1,0 +1,72 @@
+import { basename, dirname, resolve } from 'node:path';
+import { type DistillationPlugin, describeWeighted, lookupEntry } from '@kd/core';
+import { parseRunConfig } from '../config/parseRunConfig';
+import { readConfigFile } from '../config/readConfigFile';
+import { resolveRunConfig } from '../config/resolveRunConfig';
+import { loadRegistry } from '../registry/loadRegistry';
+import { buildPlugins } from '../run/buildStages';
+
+const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readonly order: 'use' | 'reverse' }[] = [
+  { hook: 'setup', order: 'use' },
+  { hook: 'onEpochStart', order: 'use' },
+  { hook: 'transformBatch', order: 'use' },
+  { hook: 'loss', order: 'use' },
+  { hook: 'afterStep', order: 'reverse' },
+  { hook: 'onEpochEnd', order: 'reverse' },
+];
+
+/**
+ * `kd describe run.yaml`: the run's loss formula per stage (weighted terms, then each method's
+ * formula from its registry entry) and the order in which the plugins' hooks run, without
+ * loading data or models or training. The config is checked exactly as `kd train` checks it.
+ */
+export async function describeRun(configFile: string): Promise<string> {
+  const file = resolve(configFile);
+  const where = basename(file);
+  const config = parseRunConfig(await readConfigFile(file), where);
+  const registry = await loadRegistry(config.packages, dirname(file));
+  const resolved = resolveRunConfig(config, registry, where);
+  const lines: string[] = [`Run ${config.name ?? basename(file)}: seed ${resolved.seed}, backend ${resolved.backend}`];
+  lines.push(`Data: ${resolved.data.source} (${lookupEntry(registry, 'sources', resolved.data.source, where).summary})`);
+  lines.push(
+    `Student: ${resolved.student.builder ? `${resolved.student.builder} (${lookupEntry(registry, 'models', resolved.student.builder, where).summary})` : resolved.student.model}`,
+  );
+  if (resolved.teacher) {
+    const t = resolved.teacher;
+    lines.push(
+      `Teacher: ${t.store ? `stored outputs ${t.store}` : t.ensemble ? `ensemble (${t.mean ?? 'arithmetic'} mean) of ${t.ensemble.map((m) => m.model).join(', ')}` : t.model}`,
+    );
+  }
+  const single = resolved.stages.length === 1 && resolved.stages[0]!.name === 'train';
+  resolved.stages.forEach((stage, i) => {
+    // Plugins hold nothing before setup (a Distiller's fit sets them up), so there is nothing to free.
+    const plugins = buildPlugins(stage, registry, where, single ? '' : `stages[${i}].`);
+    const terms = plugins.filter((p) => p.loss).map((p) => describeWeighted(p.weight ?? 1, p.label ?? p.name));
+    lines.push('');
+    lines.push(
+      `Stage ${i + 1} "${stage.name}": ${stage.epochs} epochs, trains ${describeTrainable(stage.trainable)}, optimizer ${describeObject(stage.optimizer, 'name')}${stage.learningRate !== undefined ? `, learning rate ${typeof stage.learningRate === 'number' ? stage.learningRate : describeObject(stage.learningRate, 'schedule')}` : ''}`,
+    );
+    lines.push(`  Loss = ${terms.join(' + ') || '0'}`);
+    for (const spec of stage.methods) lines.push(`    ${spec.method}: ${lookupEntry(registry, 'methods', spec.method, where).summary}`);
+    lines.push('  Hook order:');
+    for (const { hook, order } of HOOKS) {
+      const names = plugins.filter((p) => typeof p[hook] === 'function').map((p) => p.name);
+      if (names.length)
+        lines.push(
+          `    ${hook}: ${(order === 'reverse' ? names.reverse() : names).join(' -> ')}${order === 'reverse' ? ' (reverse use order)' : ''}`,
+        );
+    }
+  });
+  return lines.join('\n');
+}
+
+function describeTrainable(rule: 'all' | { upTo: string } | { layers: string[] }): string {
+  if (rule === 'all') return 'everything';
+  return 'upTo' in rule ? `the student up to ${rule.upTo}` : `layers ${rule.layers.join(', ')}`;
+}
+
+function describeObject(value: object, nameKey: string): string {
+  const { [nameKey]: name, ...rest } = value as Record<string, unknown>;
+  const options = Object.entries(rest).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return `${String(name)}${options.length ? `(${options.join(', ')})` : ''}`;
+}

@@ -1,0 +1,106 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename, dirname, resolve } from 'node:path';
+import { ensembleTeacher, ioError, lookupEntry, type MergedRegistry, type TeacherLike } from '@kd/core';
+import { fileSystem, loadModel } from '@kd/core/node';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ResolvedRunConfig } from '../config/resolveRunConfig';
+import type { ModelSpec, TeacherSpec } from '../config/runConfigSchema';
+import { CliError } from '../errors';
+import { importPackage } from '../registry/loadRegistry';
+
+/** The directory holding a `model.json`, from a path to the file or to its directory. */
+export async function modelDirectory(path: string, baseDirectory: string): Promise<string> {
+  const full = resolve(baseDirectory, path);
+  try {
+    return (await stat(full)).isDirectory() ? full : dirname(full);
+  } catch (error) {
+    throw ioError('find the model', full, error);
+  }
+}
+
+/**
+ * Loads a saved model: a LayersModel, or a GraphModel (`"format": "graph-model"`) through the
+ * optional peer `@tensorflow/tfjs-converter` (teachers only: a GraphModel cannot be trained).
+ */
+export async function loadSavedModel(path: string, baseDirectory: string, what: string): Promise<tfl.LayersModel | TeacherLike> {
+  const directory = await modelDirectory(path, baseDirectory);
+  const manifestPath = resolve(directory, basename(path).endsWith('.json') ? basename(path) : 'model.json');
+  let format: unknown;
+  try {
+    format = (JSON.parse(await readFile(manifestPath, 'utf8')) as { format?: unknown }).format;
+  } catch {
+    format = undefined; // loadModel reports a missing or malformed model.json with its own code
+  }
+  if (format !== 'graph-model') return loadModel(directory);
+  let converter: { loadGraphModel(handler: unknown): Promise<TeacherLike> };
+  try {
+    converter = (await importPackage('@tensorflow/tfjs-converter', baseDirectory)) as unknown as typeof converter;
+  } catch (error) {
+    throw new CliError(
+      'converter-not-installed',
+      `${what}: ${manifestPath} is a GraphModel; install the optional peer @tensorflow/tfjs-converter to load it`,
+      { cause: error },
+    );
+  }
+  return converter.loadGraphModel(fileSystem(directory));
+}
+
+/** The student: a saved LayersModel or a registered builder's fresh model. */
+export async function buildStudent(
+  spec: ModelSpec,
+  context: { registry: MergedRegistry; baseDirectory: string; inputShape: readonly number[]; classes: number; seed: number; where: string },
+): Promise<tfl.LayersModel> {
+  if (spec.model !== undefined) {
+    const model = await loadSavedModel(spec.model, context.baseDirectory, `${context.where}: student.model`);
+    if (typeof (model as tfl.LayersModel).fit !== 'function') {
+      throw new CliError('bad-config', `${context.where}: "student.model" is a GraphModel, which cannot be trained; give a LayersModel`);
+    }
+    return model as tfl.LayersModel;
+  }
+  const entry = lookupEntry(context.registry, 'models', spec.builder, `${context.where}: student.builder`);
+  return entry.create(spec.options ?? {}, {
+    inputShape: context.inputShape,
+    classes: context.classes,
+    seed: spec.seed ?? context.seed,
+    name: 'student',
+  });
+}
+
+/** What the teacher of a run is, and what to dispose when the run ends. */
+export interface BuiltTeacher {
+  readonly teacher: TeacherLike;
+  /** Teacher models to evaluate on their own (empty for a store). */
+  readonly description: string;
+  dispose(): void;
+}
+
+/** The teacher: one saved model, an ensemble of them, or a store of precomputed outputs. */
+export async function buildTeacher(spec: TeacherSpec, baseDirectory: string, where: string): Promise<BuiltTeacher> {
+  const disposeAll = (models: readonly unknown[]) => {
+    for (const model of models) (model as { dispose?: () => void }).dispose?.();
+  };
+  if (spec.store !== undefined) {
+    const module = (await importPackage('@kd/teacher-store/node', baseDirectory)) as unknown as {
+      storedTeacher(dir: string): Promise<TeacherLike & { dispose?: () => void }>;
+    };
+    const stored = await module.storedTeacher(resolve(baseDirectory, spec.store));
+    return { teacher: stored, description: `stored outputs at ${spec.store}`, dispose: () => stored.dispose?.() };
+  }
+  if (spec.ensemble) {
+    const members: TeacherLike[] = [];
+    try {
+      for (const [i, member] of spec.ensemble.entries())
+        members.push(await loadSavedModel(member.model!, baseDirectory, `${where}: teacher.ensemble[${i}]`));
+    } catch (error) {
+      disposeAll(members);
+      throw error;
+    }
+    return {
+      teacher: ensembleTeacher(members, { mean: spec.mean ?? 'arithmetic' }),
+      description: `ensemble of ${members.length} (${spec.mean ?? 'arithmetic'} mean)`,
+      dispose: () => disposeAll(members),
+    };
+  }
+  const model = await loadSavedModel(spec.model!, baseDirectory, `${where}: teacher.model`);
+  return { teacher: model, description: spec.model!, dispose: () => disposeAll([model]) };
+}

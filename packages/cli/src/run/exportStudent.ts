@@ -1,0 +1,80 @@
+import { fileSystem } from '@kd/core/node';
+import { toHalf } from '@kd/teacher-store';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+
+/** A weight form of the exported student. */
+export type WeightForm = 'float32' | 'float16' | 'uint8';
+
+/** Artifacts of a model, as `model.save` hands them to a handler. */
+async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  return saved!;
+}
+
+/**
+ * The weights of `artifacts` in `form`, with the manifest's `quantization` fields tfjs reads
+ * back (`tf.loadLayersModel` dequantises on load): `float16` keeps IEEE half precision;
+ * `uint8` maps each tensor affinely to 0..255 (`value = min + scale * q`, per tensor). Only
+ * float32 weights are quantised; others are copied.
+ */
+export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude<WeightForm, 'float32'>): tf.io.ModelArtifacts {
+  const specs = artifacts.weightSpecs ?? [];
+  const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
+  const out: Uint8Array[] = [];
+  const outSpecs: tf.io.WeightsManifestEntry[] = [];
+  let offset = 0;
+  for (const spec of specs) {
+    const count = spec.shape.reduce((a, b) => a * b, 1);
+    const bytes = count * (spec.dtype === 'float32' || spec.dtype === 'int32' ? 4 : 1);
+    const slice = data.slice(offset, offset + bytes);
+    offset += bytes;
+    if (spec.dtype !== 'float32' || spec.quantization) {
+      out.push(new Uint8Array(slice));
+      outSpecs.push(spec);
+      continue;
+    }
+    const values = new Float32Array(slice);
+    if (form === 'float16') {
+      const half = new Uint16Array(count);
+      for (let i = 0; i < count; i++) half[i] = toHalf(values[i]!, `export float16: weight ${spec.name}[${i}]`);
+      out.push(new Uint8Array(half.buffer));
+      outSpecs.push({ ...spec, quantization: { dtype: 'float16' } });
+    } else {
+      let min = Number.POSITIVE_INFINITY;
+      let max = Number.NEGATIVE_INFINITY;
+      for (const v of values) {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+      if (count === 0) min = max = 0;
+      const scale = max > min ? (max - min) / 255 : 1;
+      const q = new Uint8Array(count);
+      for (let i = 0; i < count; i++) q[i] = Math.round((values[i]! - min) / scale);
+      out.push(q);
+      outSpecs.push({ ...spec, quantization: { dtype: 'uint8', scale, min } });
+    }
+  }
+  const total = out.reduce((n, part) => n + part.byteLength, 0);
+  const joined = new Uint8Array(total);
+  let at = 0;
+  for (const part of out) {
+    joined.set(part, at);
+    at += part.byteLength;
+  }
+  return { ...artifacts, weightSpecs: outSpecs, weightData: joined.buffer };
+}
+
+/** Saves `model` to `directory` in `form`; returns the bytes of its weights. */
+export async function exportStudent(model: tfl.LayersModel, directory: string, form: WeightForm): Promise<number> {
+  const artifacts = await artifactsOf(model);
+  const saved = form === 'float32' ? artifacts : quantizeArtifacts(artifacts, form);
+  await fileSystem(directory).save!(saved);
+  return tf.io.CompositeArrayBuffer.join(saved.weightData ?? new ArrayBuffer(0)).byteLength;
+}

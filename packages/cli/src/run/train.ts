@@ -1,0 +1,284 @@
+import { appendFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, extname, resolve } from 'node:path';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import {
+  type EpochLogs,
+  type EvaluationResult,
+  evaluateModel,
+  fitStages,
+  type ProgressEvent,
+  type ProgressListener,
+  type TeacherLike,
+} from '@kd/core';
+import { atomicWriteFile, fileCheckpointStore, loadModel, saveModel } from '@kd/core/node';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { parseRunConfig } from '../config/parseRunConfig';
+import { readConfigFile } from '../config/readConfigFile';
+import { type ResolvedRunConfig, resolveRunConfig } from '../config/resolveRunConfig';
+import { CliError } from '../errors';
+import { loadRegistry } from '../registry/loadRegistry';
+import { buildData, type RunData } from './buildData';
+import { type BuiltTeacher, buildStudent, buildTeacher } from './buildModels';
+import { type BuiltStage, buildStages, disposeStages } from './buildStages';
+import { exportStudent, type WeightForm } from './exportStudent';
+import { predictSplit } from './predictions';
+import { type RunPaths, runPaths } from './runPaths';
+import type { StageProgress } from './terminalProgress';
+import { ValidationWatch } from './validationWatch';
+
+/** Where the run's human-readable lines and progress go. */
+export interface TrainOutput {
+  /** One line of text (the backend chosen, where outputs went). Default: stderr. */
+  readonly log?: (line: string) => void;
+  /** Progress consumer (`terminalProgress` on a terminal, `jsonProgress` otherwise); none by default. */
+  readonly progress?: StageProgress;
+}
+
+/** What a finished run reports. */
+export interface RunSummary {
+  readonly name: string;
+  readonly backend: string;
+  readonly wallSeconds: number;
+  readonly student: EvaluationResult;
+  readonly teacher?: EvaluationResult;
+  readonly evaluatedOn: 'test' | 'validation';
+  readonly best?: { readonly epoch: number; readonly metric: 'accuracy' | 'loss'; readonly value: number };
+  readonly stoppedEarly?: { readonly stage: string; readonly epoch: number };
+  readonly exports: readonly { readonly form: WeightForm; readonly bytes: number; readonly accuracy: number }[];
+}
+
+/** The `run.json` of a run folder. */
+interface RunInfo {
+  readonly configFile: string;
+  readonly baseDirectory: string;
+  readonly name: string;
+}
+
+/**
+ * `kd train run.yaml`: checks the whole config against the registry before any work, writes
+ * the run folder (`out`, default `runs/<config name>`), trains every stage with checkpoints,
+ * and writes the student, its quantised exports, predictions and summary. A folder that already
+ * holds a run is refused (`run-exists`): resume it with {@link resumeRun}.
+ */
+export async function trainFromConfig(configFile: string, options: TrainOutput & { readonly out?: string } = {}): Promise<RunSummary> {
+  const file = resolve(configFile);
+  const where = basename(file);
+  const config = parseRunConfig(await readConfigFile(file), where);
+  const baseDirectory = dirname(file);
+  const registry = await loadRegistry(config.packages, baseDirectory);
+  const resolved = resolveRunConfig(config, registry, where);
+  const name = config.name ?? basename(file, extname(file));
+  const paths = runPaths(resolve(options.out ?? resolve('runs', name)));
+  if (await exists(paths.resolvedConfig)) {
+    throw new CliError(
+      'run-exists',
+      `${paths.root} already holds a run; continue it with \`kd train --resume ${paths.root}\` or choose another --out`,
+    );
+  }
+  await mkdir(paths.root, { recursive: true });
+  await atomicWriteFile(paths.resolvedConfig, `${JSON.stringify(resolved, null, 2)}\n`);
+  const info: RunInfo = { configFile: file, baseDirectory, name };
+  await atomicWriteFile(paths.run, `${JSON.stringify(info, null, 2)}\n`);
+  return runTraining(paths, resolved, info, false, options);
+}
+
+/**
+ * `kd train --resume RUN_DIR`: continues a run from its last checkpoint with the config it was
+ * started with (`config.resolved.json`); the result is bit-identical to an uninterrupted run.
+ * A finished run (one with `summary.json`) is reported, not retrained.
+ */
+export async function resumeRun(runDirectory: string, options: TrainOutput = {}): Promise<RunSummary> {
+  const paths = runPaths(resolve(runDirectory));
+  if (!(await exists(paths.resolvedConfig))) {
+    throw new CliError('config-not-found', `${paths.root} is not a run folder: ${paths.resolvedConfig} does not exist`);
+  }
+  const resolved = JSON.parse(await readFile(paths.resolvedConfig, 'utf8')) as ResolvedRunConfig;
+  const info = JSON.parse(await readFile(paths.run, 'utf8')) as RunInfo;
+  if (await exists(paths.summary)) {
+    (options.log ?? stderrLine)(`${paths.root} is finished; nothing to resume`);
+    return JSON.parse(await readFile(paths.summary, 'utf8')) as RunSummary;
+  }
+  return runTraining(paths, resolved, info, true, options);
+}
+
+async function runTraining(
+  paths: RunPaths,
+  config: ResolvedRunConfig,
+  info: RunInfo,
+  resume: boolean,
+  output: TrainOutput,
+): Promise<RunSummary> {
+  const log = output.log ?? stderrLine;
+  const where = basename(info.configFile);
+  const started = Date.now();
+  const registry = await loadRegistry(config.packages, info.baseDirectory);
+  const choice = await useBestBackend(config.backend as BackendName | 'auto');
+  log(`Backend: ${choice.description}`);
+  // kd said which backend it chose and why: tfjs' own "install tfjs-node" banner adds nothing.
+  tf.env().set('PROD', true);
+
+  let data: RunData | undefined;
+  let student: tfl.LayersModel | undefined;
+  let teacher: BuiltTeacher | undefined;
+  let stages: BuiltStage[] = [];
+  try {
+    data = await buildData(config, registry, info.baseDirectory, where);
+    student = await buildStudent(config.student, {
+      registry,
+      baseDirectory: info.baseDirectory,
+      inputShape: data.inputShape,
+      classes: data.classes,
+      seed: config.seed,
+      where,
+    });
+    teacher = config.teacher ? await buildTeacher(config.teacher, info.baseDirectory, where) : undefined;
+    stages = buildStages(config.stages, student, registry, where, config.stages.length === 1 && config.stages[0]!.name === 'train');
+    const lastStage = config.stages.at(-1)!.name;
+    const watch = new ValidationWatch(config.training.keepBest, config.training.earlyStopping);
+    if (resume) for (const logs of await readEpochLogs(paths.logs, lastStage)) watch.observe(logs);
+    let stoppedEarly: RunSummary['stoppedEarly'];
+    let stage = config.stages[0]!.name;
+    const onEvent: ProgressListener = async (event: ProgressEvent) => {
+      await appendFile(paths.logs, `${JSON.stringify({ stage, ...event })}\n`);
+      if (event.type === 'epoch-end' && stage === lastStage && watch.observe(event.logs)) await saveBest(student!, paths.best);
+      await output.progress?.(event, stage);
+    };
+    const { batchSize, shuffle, maxSteps, checkpointEvery } = config.training;
+    await fitStages(
+      {
+        student,
+        ...(teacher ? { teacher: teacher.teacher } : {}),
+        seed: config.seed,
+        checkpoint: fileCheckpointStore(paths.checkpoint),
+        resume,
+        ...(checkpointEvery ? { checkpointEvery } : {}),
+        stages: stages.map(({ stage: s, learningRate }) => ({
+          ...s,
+          fit: {
+            batchSize,
+            shuffle,
+            onEvent,
+            ...(data!.validation ? { validation: data!.validation } : {}),
+            ...(learningRate !== undefined ? { learningRate } : {}),
+            ...(maxSteps ? { maxSteps } : {}),
+            ...(s.name === lastStage && config.training.earlyStopping
+              ? {
+                  stopWhen: (logs: EpochLogs) => {
+                    if (watch.shouldStop) stoppedEarly = { stage: s.name, epoch: logs.epoch };
+                    return watch.shouldStop;
+                  },
+                }
+              : {}),
+          },
+        })),
+      },
+      data.train,
+      {
+        onStageStart: ({ stage: s }) => {
+          stage = s.name;
+        },
+      },
+    );
+
+    if (config.training.keepBest && (await exists(paths.best))) {
+      const best = await loadModel(paths.best);
+      student.setWeights(best.getWeights());
+      best.dispose();
+    }
+    const evaluation = data.test ?? data.validation;
+    const evaluatedOn = data.test ? 'test' : 'validation';
+    const exports: { form: WeightForm; bytes: number; accuracy: number }[] = [];
+    const forms: WeightForm[] = ['float32', ...config.export.quantize];
+    for (const form of forms) {
+      const directory = form === 'float32' ? paths.student : resolve(paths.exports, form);
+      const bytes = await exportStudent(student, directory, form);
+      let accuracy = Number.NaN;
+      if (evaluation) {
+        const loaded = await loadModel(directory);
+        accuracy = (await evaluateModel(loaded, evaluation)).accuracy;
+        loaded.dispose();
+      }
+      exports.push({ form, bytes, accuracy });
+    }
+    const studentResult = evaluation ? await evaluateModel(student, evaluation) : { accuracy: Number.NaN, loss: Number.NaN };
+    const teacherModel: TeacherLike | undefined = teacher && config.teacher?.store === undefined ? teacher.teacher : undefined;
+    const teacherResult = evaluation && teacherModel ? await evaluateModel(teacherModel, evaluation) : undefined;
+    if (evaluation) {
+      const [s, t] = await predictSplit([student, ...(teacherModel ? [teacherModel] : [])], evaluation, data.classes);
+      const predictions = {
+        classes: data.classes,
+        ...(data.classNames ? { classNames: data.classNames } : {}),
+        split: evaluatedOn,
+        labels: s!.labels,
+        student: s!.logits,
+        ...(t ? { teacher: t.logits } : {}),
+      };
+      await atomicWriteFile(paths.predictions, JSON.stringify(predictions));
+    }
+    const best = watch.bestEpoch;
+    const summary: RunSummary = {
+      name: info.name,
+      backend: choice.description,
+      wallSeconds: (Date.now() - started) / 1000,
+      evaluatedOn,
+      student: studentResult,
+      ...(teacherResult ? { teacher: teacherResult } : {}),
+      ...(best ? { best } : {}),
+      ...(stoppedEarly ? { stoppedEarly } : {}),
+      exports,
+    };
+    await atomicWriteFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    log(`Student: ${paths.student} (${evaluatedOn} accuracy ${(studentResult.accuracy * 100).toFixed(2)}%)`);
+    return summary;
+  } finally {
+    disposeStages(stages);
+    teacher?.dispose();
+    student?.dispose();
+    data?.dispose();
+  }
+}
+
+/** The epoch-end logs of `stage` in a run's logs.jsonl (the last line of each epoch wins). */
+async function readEpochLogs(path: string, stage: string): Promise<EpochLogs[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return [];
+  }
+  const byEpoch = new Map<number, EpochLogs>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let event: { stage?: string; type?: string; logs?: EpochLogs };
+    try {
+      event = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by a kill: the epoch is logged again after the resume
+    }
+    if (event.type === 'epoch-end' && event.stage === stage && event.logs) byEpoch.set(event.logs.epoch, event.logs);
+  }
+  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
+}
+
+/** Saves the best student: written beside, then renamed over the previous best. */
+async function saveBest(student: tfl.LayersModel, directory: string): Promise<void> {
+  const next = `${directory}.next`;
+  await rm(next, { recursive: true, force: true });
+  await saveModel(student, next);
+  await rm(directory, { recursive: true, force: true });
+  await rename(next, directory);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function stderrLine(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
