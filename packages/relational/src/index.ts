@@ -15,6 +15,7 @@ export {
 export { EmbeddingHead, type EmbeddingHeadOptions } from './embeddingHead';
 export { RelationalError, type RelationalErrorCode, relationalErrorCodes } from './errors';
 export { conditionalProbabilities, PKT_EPSILON, type PktOptions, pkt, pktLoss, pktSchema } from './pkt';
+export { registry } from './registry';
 export {
   anglePotentials,
   normalizedDistances,
