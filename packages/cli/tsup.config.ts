@@ -2,9 +2,9 @@ import { defineConfig } from 'tsup';
 
 // ESM only (vega and vega-lite are); the bin gets its shebang from src/bin.ts.
 export default defineConfig({
-  entry: { index: 'src/index.ts', bin: 'src/bin.ts' },
+  entry: { index: 'src/index.ts', flags: 'src/flags.ts', bin: 'src/bin.ts' },
   format: ['esm'],
-  dts: { entry: { index: 'src/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', flags: 'src/flags.ts' } },
   sourcemap: true,
   clean: true,
   target: 'es2022',

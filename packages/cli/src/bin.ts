@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { isDistillationError } from '@kd/core';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { describeRun } from './commands/describe';
+import { type EvaluatedSplit, evaluateSaved } from './commands/evaluate';
+import { precomputeTeacherFromConfig } from './commands/precomputeTeacher';
 import { CliError } from './errors';
+import { integerFlag } from './flags';
 import { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
 import { resumeRun, trainFromConfig } from './run/train';
 
@@ -28,7 +31,8 @@ program
       throw new CliError('bad-config', `--progress must be auto, bar, json or none, got "${options.progress}"`);
     }
     if (options.resume !== undefined) {
-      if (config !== undefined || options.out !== undefined) throw new CliError('bad-config', '--resume takes the run folder only (its config is inside it)');
+      if (config !== undefined || options.out !== undefined)
+        throw new CliError('bad-config', '--resume takes the run folder only (its config is inside it)');
       await resumeRun(options.resume, { progress: progress(options.progress) });
       return;
     }
@@ -42,6 +46,28 @@ program
   .argument('<config>', 'run config')
   .action(async (config: string) => {
     process.stdout.write(`${await describeRun(config)}\n`);
+  });
+
+program
+  .command('evaluate')
+  .description("accuracy and cross-entropy of a saved model on a split of a config's data")
+  .argument('<config>', 'run config (its data and backend are used)')
+  .requiredOption('--model <path>', 'model.json (or its folder): a student, teacher or quantised export')
+  .addOption(new Option('--split <split>', 'which split').choices(['train', 'validation', 'test']).default('test'))
+  .action(async (config: string, options: { model: string; split: EvaluatedSplit }) => {
+    const result = await evaluateSaved(config, options.model, options.split);
+    process.stdout.write(`${JSON.stringify({ split: options.split, ...result })}\n`);
+  });
+
+program
+  .command('precompute-teacher')
+  .description("run a config's teacher once over its training data into a teacher store")
+  .argument('<config>', 'run config with a teacher model or ensemble')
+  .requiredOption('--out <dir>', 'store folder')
+  .addOption(new Option('--dtype <dtype>', 'stored precision').choices(['float32', 'float16']).default('float32'))
+  .option('--shard-size <n>', 'examples per shard', integerFlag('--shard-size', { min: 1 }))
+  .action(async (config: string, options: { out: string; dtype: 'float32' | 'float16'; shardSize?: number }) => {
+    await precomputeTeacherFromConfig(config, options);
   });
 
 try {

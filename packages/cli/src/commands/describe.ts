@@ -1,9 +1,6 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { type DistillationPlugin, describeWeighted, lookupEntry } from '@kd/core';
-import { parseRunConfig } from '../config/parseRunConfig';
-import { readConfigFile } from '../config/readConfigFile';
-import { resolveRunConfig } from '../config/resolveRunConfig';
-import { loadRegistry } from '../registry/loadRegistry';
+import { openConfig } from '../config/openConfig';
 import { buildPlugins } from '../run/buildStages';
 
 const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readonly order: 'use' | 'reverse' }[] = [
@@ -21,11 +18,7 @@ const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readon
  * loading data or models or training. The config is checked exactly as `kd train` checks it.
  */
 export async function describeRun(configFile: string): Promise<string> {
-  const file = resolve(configFile);
-  const where = basename(file);
-  const config = parseRunConfig(await readConfigFile(file), where);
-  const registry = await loadRegistry(config.packages, dirname(file));
-  const resolved = resolveRunConfig(config, registry, where);
+  const { file, where, config, resolved, registry } = await openConfig(configFile);
   const lines: string[] = [`Run ${config.name ?? basename(file)}: seed ${resolved.seed}, backend ${resolved.backend}`];
   lines.push(`Data: ${resolved.data.source} (${lookupEntry(registry, 'sources', resolved.data.source, where).summary})`);
   lines.push(

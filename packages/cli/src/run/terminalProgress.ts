@@ -10,7 +10,11 @@ function format(value: number): string {
 function duration(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
   const s = Math.round(seconds);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 /**
@@ -49,8 +53,12 @@ export function terminalProgress(sink: TextSink, width = 20): StageProgress {
       const terms = Object.entries(logs.terms)
         .map(([k, v]) => `${k} ${format(v)}`)
         .join(' ');
-      const validation = logs.validation ? ` | val acc ${(logs.validation.accuracy * 100).toFixed(2)}% loss ${format(logs.validation.loss)}` : '';
-      sink.write(`\r\x1b[2K${stage} epoch ${event.epoch + 1}/${event.epochs} loss ${format(logs.loss)} (${terms})${validation} ${logs.seconds.toFixed(1)}s\n`);
+      const validation = logs.validation
+        ? ` | val acc ${(logs.validation.accuracy * 100).toFixed(2)}% loss ${format(logs.validation.loss)}`
+        : '';
+      sink.write(
+        `\r\x1b[2K${stage} epoch ${event.epoch + 1}/${event.epochs} loss ${format(logs.loss)} (${terms})${validation} ${logs.seconds.toFixed(1)}s\n`,
+      );
     }
   };
 }

@@ -13,9 +13,8 @@ import {
 import { atomicWriteFile, fileCheckpointStore, loadModel, saveModel } from '@kd/core/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { parseRunConfig } from '../config/parseRunConfig';
-import { readConfigFile } from '../config/readConfigFile';
-import { type ResolvedRunConfig, resolveRunConfig } from '../config/resolveRunConfig';
+import { openConfig } from '../config/openConfig';
+import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
 import { loadRegistry } from '../registry/loadRegistry';
 import { buildData, type RunData } from './buildData';
@@ -62,12 +61,7 @@ interface RunInfo {
  * holds a run is refused (`run-exists`): resume it with {@link resumeRun}.
  */
 export async function trainFromConfig(configFile: string, options: TrainOutput & { readonly out?: string } = {}): Promise<RunSummary> {
-  const file = resolve(configFile);
-  const where = basename(file);
-  const config = parseRunConfig(await readConfigFile(file), where);
-  const baseDirectory = dirname(file);
-  const registry = await loadRegistry(config.packages, baseDirectory);
-  const resolved = resolveRunConfig(config, registry, where);
+  const { file, baseDirectory, config, resolved } = await openConfig(configFile);
   const name = config.name ?? basename(file, extname(file));
   const paths = runPaths(resolve(options.out ?? resolve('runs', name)));
   if (await exists(paths.resolvedConfig)) {
