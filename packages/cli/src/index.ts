@@ -5,12 +5,13 @@
  * functions here for programs and tests.
  * @packageDocumentation
  */
+
+export { describeRun } from './commands/describe';
 export { parseRunConfig } from './config/parseRunConfig';
 export { readConfigFile } from './config/readConfigFile';
 export { type ResolvedRunConfig, type ResolvedStage, resolveRunConfig } from './config/resolveRunConfig';
 export { type RunConfig, runConfigSchema } from './config/runConfigSchema';
-export { describeRun } from './commands/describe';
-export { type CliErrorCode, CliError, cliErrorCodes } from './errors';
+export { CliError, type CliErrorCode, cliErrorCodes } from './errors';
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
 export { exportStudent, quantizeArtifacts, type WeightForm } from './run/exportStudent';
 export { runPaths } from './run/runPaths';
