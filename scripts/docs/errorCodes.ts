@@ -2,6 +2,7 @@ import { backendGpuErrorCodes } from '@kd/backend-gpu';
 import { backendNativeErrorCodes } from '@kd/backend-native';
 import { backendWasmErrorCodes } from '@kd/backend-wasm';
 import { bitErrorCodes } from '@kd/bit';
+import { cliErrorCodes } from '@kd/cli';
 import { coreErrorCodes } from '@kd/core';
 import { crdErrorCodes } from '@kd/crd';
 import { dataErrorCodes } from '@kd/data';
@@ -22,6 +23,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/data', folder: 'data', codes: dataErrorCodes },
   { name: '@kd/specialists', folder: 'specialists', codes: specialistsErrorCodes },
   { name: '@kd/teacher-store', folder: 'teacher-store', codes: teacherStoreErrorCodes },
+  { name: '@kd/cli', folder: 'cli', codes: cliErrorCodes },
   { name: '@kd/backend-wasm', folder: 'backend-wasm', codes: backendWasmErrorCodes },
   { name: '@kd/backend-gpu', folder: 'backend-gpu', codes: backendGpuErrorCodes },
   { name: '@kd/backend-native', folder: 'backend-native', codes: backendNativeErrorCodes },
