@@ -69,3 +69,4 @@ export {
   parseNpy,
   parseNpz,
 } from './npz';
+export { registry } from './registry';
