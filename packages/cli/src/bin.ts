@@ -9,6 +9,10 @@ import { integerFlag } from './flags';
 import { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
 import { resumeRun, trainFromConfig } from './run/train';
 
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 function progress(mode: string): StageProgress | undefined {
   if (mode === 'none') return undefined;
   if (mode === 'bar' || (mode === 'auto' && process.stderr.isTTY)) return terminalProgress(process.stderr);
@@ -25,8 +29,9 @@ program
   .argument('[config]', 'run config (.yaml, .yml or .json)')
   .option('--out <dir>', 'run folder (default: runs/<config name>)')
   .option('--resume <dir>', 'continue the run in this folder from its last checkpoint')
+  .option('--set <path=value>', 'override a config key, e.g. --set training.epochs=3 --set methods[1].weight=0.5', collect, [])
   .option('--progress <mode>', 'auto (a bar on a terminal, JSON lines otherwise), bar, json or none', 'auto')
-  .action(async (config: string | undefined, options: { out?: string; resume?: string; progress: string }) => {
+  .action(async (config: string | undefined, options: { out?: string; resume?: string; progress: string; set: string[] }) => {
     if (!['auto', 'bar', 'json', 'none'].includes(options.progress)) {
       throw new CliError('bad-config', `--progress must be auto, bar, json or none, got "${options.progress}"`);
     }
@@ -37,15 +42,20 @@ program
       return;
     }
     if (config === undefined) throw new CliError('bad-config', 'kd train: give a config file, or --resume RUN_DIR');
-    await trainFromConfig(config, { ...(options.out ? { out: options.out } : {}), progress: progress(options.progress) });
+    await trainFromConfig(config, {
+      ...(options.out ? { out: options.out } : {}),
+      overrides: options.set,
+      progress: progress(options.progress),
+    });
   });
 
 program
   .command('describe')
   .description('print the loss formula and hook order of a config, without training')
   .argument('<config>', 'run config')
-  .action(async (config: string) => {
-    process.stdout.write(`${await describeRun(config)}\n`);
+  .option('--set <path=value>', 'override a config key', collect, [])
+  .action(async (config: string, options: { set: string[] }) => {
+    process.stdout.write(`${await describeRun(config, options.set)}\n`);
   });
 
 program

@@ -17,8 +17,8 @@ const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readon
  * formula from its registry entry) and the order in which the plugins' hooks run, without
  * loading data or models or training. The config is checked exactly as `kd train` checks it.
  */
-export async function describeRun(configFile: string): Promise<string> {
-  const { file, where, config, resolved, registry } = await openConfig(configFile);
+export async function describeRun(configFile: string, overrides: readonly string[] = []): Promise<string> {
+  const { file, where, config, resolved, registry } = await openConfig(configFile, overrides);
   const lines: string[] = [`Run ${config.name ?? basename(file)}: seed ${resolved.seed}, backend ${resolved.backend}`];
   lines.push(`Data: ${resolved.data.source} (${lookupEntry(registry, 'sources', resolved.data.source, where).summary})`);
   lines.push(

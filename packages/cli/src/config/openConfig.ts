@@ -1,6 +1,7 @@
 import { basename, dirname, resolve } from 'node:path';
 import type { MergedRegistry } from '@kd/core';
 import { loadRegistry } from '../registry/loadRegistry';
+import { applyOverrides } from './applyOverrides';
 import { parseRunConfig } from './parseRunConfig';
 import { readConfigFile } from './readConfigFile';
 import { type ResolvedRunConfig, resolveRunConfig } from './resolveRunConfig';
@@ -19,11 +20,11 @@ export interface OpenedConfig {
   readonly registry: MergedRegistry;
 }
 
-/** Reads, checks and resolves a run config (every error before any work). */
-export async function openConfig(configFile: string): Promise<OpenedConfig> {
+/** Reads a run config, applies `--set` overrides, checks and resolves it (every error before any work). */
+export async function openConfig(configFile: string, overrides: readonly string[] = []): Promise<OpenedConfig> {
   const file = resolve(configFile);
   const where = basename(file);
-  const config = parseRunConfig(await readConfigFile(file), where);
+  const config = parseRunConfig(applyOverrides(await readConfigFile(file), overrides, where), where);
   const baseDirectory = dirname(file);
   const registry = await loadRegistry(config.packages, baseDirectory);
   return { file, where, baseDirectory, config, resolved: resolveRunConfig(config, registry, where), registry };

@@ -60,8 +60,11 @@ interface RunInfo {
  * and writes the student, its quantised exports, predictions and summary. A folder that already
  * holds a run is refused (`run-exists`): resume it with {@link resumeRun}.
  */
-export async function trainFromConfig(configFile: string, options: TrainOutput & { readonly out?: string } = {}): Promise<RunSummary> {
-  const { file, baseDirectory, config, resolved } = await openConfig(configFile);
+export async function trainFromConfig(
+  configFile: string,
+  options: TrainOutput & { readonly out?: string; readonly overrides?: readonly string[] } = {},
+): Promise<RunSummary> {
+  const { file, baseDirectory, config, resolved } = await openConfig(configFile, options.overrides);
   const name = config.name ?? basename(file, extname(file));
   const paths = runPaths(resolve(options.out ?? resolve('runs', name)));
   if (await exists(paths.resolvedConfig)) {
