@@ -71,7 +71,10 @@ for (const p of packages) {
   const publintOut = `${publint.stdout}${publint.stderr}`;
   if (publint.status !== 0 || !/All good!/.test(publintOut)) problems.push(`publint:\n${indent(publintOut)}`);
 
-  const attw = spawnSync(bin('attw'), ['--no-definitely-typed', '--no-color', '--no-emoji', '--format', 'table-flipped', p.tarball], { encoding: 'utf8' });
+  // An ESM-only package (no "require" condition: @kd/cli, whose vega is ESM only) is checked with attw's esm-only profile.
+  const esmOnly = !JSON.stringify(manifest.exports ?? {}).includes('"require"');
+  const profile = esmOnly ? ['--profile', 'esm-only'] : [];
+  const attw = spawnSync(bin('attw'), ['--no-definitely-typed', '--no-color', '--no-emoji', '--format', 'table-flipped', ...profile, p.tarball], { encoding: 'utf8' });
   if (attw.status !== 0) problems.push(`attw (are the types wrong):\n${indent(`${attw.stdout}${attw.stderr}`)}`);
 
   if (problems.length) {
