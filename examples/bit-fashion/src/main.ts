@@ -1,47 +1,57 @@
-import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-layers'; // registers the gradients
 import { useWasmTraining } from '@kd/backend-wasm';
+import { integerFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
 import * as tf from '@tensorflow/tfjs-core';
+import { Command, Option } from 'commander';
 import { run } from './run';
 
-const { values } = parseArgs({
-  // `pnpm <script> -- --flag` passes the '--' through.
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    'train-size': { type: 'string', default: '2000' },
-    'test-size': { type: 'string', default: '1000' },
-    'steps-scale': { type: 'string', default: '0.2' },
-    'teacher-steps-scale': { type: 'string', default: '0.4' },
-    'batch-size': { type: 'string', default: '64' },
-    resize: { type: 'string', default: '32' },
-    crop: { type: 'string', default: '28' },
-    'base-lr': { type: 'string', default: '0.05' },
-    temperature: { type: 'string', default: '4' },
-    seed: { type: 'string', default: '1' },
-    backend: { type: 'string', default: 'wasm' },
-    help: { type: 'boolean', default: false },
-  },
-});
-
-if (values.help) {
-  console.log(`Usage: pnpm --filter bit-fashion start [-- --train-size 2000 --test-size 1000 --steps-scale 0.2 --teacher-steps-scale 0.4
-                 --batch-size 64 --base-lr 0.05 --resize 32 --crop 28 --temperature 4 --seed 1 --backend wasm|cpu]
---steps-scale 1 --base-lr 0.003 runs the BiT-HyperRule schedule exactly (500 steps below 20 000 examples);
-its 0.003 assumes a pre-trained model, and this teacher starts from random weights.`);
-  process.exit(0);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly trainSize: number;
+  readonly testSize: number;
+  readonly stepsScale: number;
+  readonly teacherStepsScale: number;
+  readonly batchSize: number;
+  readonly resize: number;
+  readonly crop: number;
+  readonly baseLr: number;
+  readonly temperature: number;
+  readonly seed: number;
+  readonly backend: 'wasm' | 'cpu';
 }
 
-const number = (name: string, integer = false): number => {
-  const text = values[name as keyof typeof values] as string;
-  const value = Number(text);
-  if (!Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    console.error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-};
+const flags = new Command('pnpm --filter bit-fashion start')
+  .usage('[-- options]')
+  .description('Fine-tune a BiT teacher on Fashion-MNIST with the BiT-HyperRule schedule and distil it into a student.')
+  .option('--train-size <n>', 'training examples drawn (seeded) from the 60 000', integerFlag('--train-size', { min: 1 }), 2000)
+  .option('--test-size <n>', 'test examples drawn (seeded) from the 10 000', integerFlag('--test-size', { min: 1 }), 1000)
+  .option('--steps-scale <s>', "scale of the HyperRule's step boundaries (student)", numberFlag('--steps-scale', { above: 0 }), 0.2)
+  .option(
+    '--teacher-steps-scale <s>',
+    "scale of the HyperRule's step boundaries (teacher)",
+    numberFlag('--teacher-steps-scale', { above: 0 }),
+    0.4,
+  )
+  .option('--batch-size <n>', 'examples per step', integerFlag('--batch-size', { min: 1 }), 64)
+  .option('--resize <px>', 'square resize before the random crop', integerFlag('--resize', { min: 1 }), 32)
+  .option('--crop <px>', 'random crop size', integerFlag('--crop', { min: 1 }), 28)
+  .option('--base-lr <lr>', 'base learning rate', numberFlag('--base-lr', { above: 0 }), 0.05)
+  .option('--temperature <t>', 'softmax temperature of the KD term', numberFlag('--temperature', { above: 0 }), 4)
+  .option('--seed <n>', 'seed of the data draw, the models and the batches', integerFlag('--seed'), 1)
+  .addOption(
+    new Option('--backend <name>', 'wasm (patched for training by @kd/backend-wasm) or cpu').choices(['wasm', 'cpu']).default('wasm'),
+  )
+  .addHelpText(
+    'after',
+    `
+--steps-scale 1 --base-lr 0.003 runs the BiT-HyperRule schedule exactly (500 steps below 20 000 examples);
+its 0.003 assumes a pre-trained model, and this teacher starts from random weights.`,
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
 
-if (values.backend === 'wasm') {
+if (flags.backend === 'wasm') {
   const report = await useWasmTraining();
   console.log(`Backend: wasm (simd ${report.simd}, ${report.kernels.length} kernels patched by @kd/backend-wasm)`);
 } else {
@@ -50,15 +60,5 @@ if (values.backend === 'wasm') {
   console.log('Backend: cpu');
 }
 
-await run({
-  trainSize: number('train-size', true),
-  testSize: number('test-size', true),
-  stepsScale: number('steps-scale'),
-  teacherStepsScale: number('teacher-steps-scale'),
-  batchSize: number('batch-size', true),
-  resize: number('resize', true),
-  crop: number('crop', true),
-  baseLr: number('base-lr'),
-  temperature: number('temperature'),
-  seed: number('seed', true),
-});
+const { backend: _backend, ...options } = flags;
+await run(options);
