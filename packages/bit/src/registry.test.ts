@@ -26,7 +26,8 @@ function refusal(fn: () => unknown): { code: string; message: string } | undefin
 
 /** The values of the named weights of `model`, by weight name. */
 function weightsByName(model: tfl.LayersModel, names: readonly string[]): number[][] {
-  return names.map((n) => Array.from(model.weights.find((w) => w.originalName === n)!.read().dataSync()));
+  const byName = new Map(model.weights.map((w) => [w.originalName, w]));
+  return names.map((n) => Array.from(byName.get(n)!.read().dataSync()));
 }
 
 const values = (model: tfl.LayersModel) => model.getWeights().map((w) => Array.from(w.dataSync()));
