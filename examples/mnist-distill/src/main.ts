@@ -1,68 +1,81 @@
-import { parseArgs } from 'node:util';
-import { BACKEND_ORDER, type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { Command, Option } from 'commander';
 import { run } from './run';
 
-const { values } = parseArgs({
-  // `pnpm <script> -- --flag` passes the '--' through.
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    epochs: { type: 'string', default: '15' },
-    'teacher-epochs': { type: 'string', default: '15' },
-    temperature: { type: 'string', default: '20' },
-    alpha: { type: 'string', default: '0.9' },
-    seed: { type: 'string', default: '1' },
-    'student-seeds': { type: 'string', default: '3' },
-    'batch-size': { type: 'string', default: '64' },
-    'teacher-dropout': { type: 'string', default: '0' },
-    'teacher-hidden': { type: 'string', default: '400,400' },
-    'student-hidden': { type: 'string', default: '200,200' },
-    transfer: { type: 'string', default: 'all' },
-    backend: { type: 'string', default: 'auto' },
-    out: { type: 'string', default: 'out/mnist-student' },
-    help: { type: 'boolean', default: false },
-  },
-});
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly epochs: number;
+  readonly teacherEpochs: number;
+  readonly temperature: number;
+  readonly alpha: number;
+  readonly seed: number;
+  readonly studentSeeds: number;
+  readonly batchSize: number;
+  readonly teacherDropout: number;
+  readonly teacherHidden: number[];
+  readonly studentHidden: number[];
+  readonly transfer: number | 'all';
+  readonly backend: BackendName | 'auto';
+  readonly out: string;
+}
 
-if (values.help) {
-  console.log(`Usage: pnpm main [-- --epochs N --teacher-epochs N --temperature T --alpha A --seed S --student-seeds K
-                 --batch-size B --teacher-dropout P --teacher-hidden 400,400 --student-hidden 200,200 --transfer N|all
-                 --backend cpu|wasm|native|tfjs-node|tfjs-node-gpu|auto --out DIR]
+const transferSize = integerFlag('--transfer', { min: 0 });
+
+const flags = new Command('pnpm main')
+  .usage('[-- options]')
+  .description(
+    'Distil an MNIST MLP teacher into a smaller MLP student (Hinton et al. 2015) and compare it with students trained from scratch.',
+  )
+  .option('--epochs <n>', 'student epochs (scratch and distilled alike)', integerFlag('--epochs', { min: 0 }), 15)
+  .option('--teacher-epochs <n>', 'teacher epochs', integerFlag('--teacher-epochs', { min: 0 }), 15)
+  .option('--temperature <t>', 'softmax temperature of the soft targets', numberFlag('--temperature', { above: 0 }), 20)
+  .option(
+    '--alpha <a>',
+    'weight of the soft-target term (the hard-label term gets 1 - alpha)',
+    numberFlag('--alpha', { min: 0, max: 1 }),
+    0.9,
+  )
+  .option('--seed <n>', 'seed of the models, the data order and the transfer subset', integerFlag('--seed'), 1)
+  .option('--student-seeds <k>', 'student seeds per arm (scratch and KD pair up by seed)', integerFlag('--student-seeds', { min: 1 }), 3)
+  .option('--batch-size <n>', 'examples per step', integerFlag('--batch-size', { min: 1 }), 64)
+  .option(
+    '--teacher-dropout <p>',
+    "dropout rate after each of the teacher's hidden layers (0: none)",
+    numberFlag('--teacher-dropout', { min: 0 }),
+    0,
+  )
+  .addOption(
+    new Option('--teacher-hidden <units>', "teacher's hidden layer sizes")
+      .argParser(integerListFlag('--teacher-hidden', { min: 1 }))
+      .default([400, 400], '400,400'),
+  )
+  .addOption(
+    new Option('--student-hidden <units>', "student's hidden layer sizes")
+      .argParser(integerListFlag('--student-hidden', { min: 1 }))
+      .default([200, 200], '200,200'),
+  )
+  .option<number | 'all'>(
+    '--transfer <n>',
+    'training examples the students see (the transfer set) (0 or all: every one)',
+    (text) => (text === 'all' ? 'all' : transferSize(text)),
+    'all',
+  )
+  .addOption(backendOption())
+  .option('--out <dir>', 'folder the distilled student (first seed) is saved to', 'out/mnist-student')
+  .addHelpText(
+    'after',
+    `
 The default backend (auto) is the fastest installed: tfjs-node(-gpu), else native (wasm patched for
 training with @kd/backend-native's OpenBLAS kernels; skipped with the reason when its addon cannot load),
-else wasm patched for training by @kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`);
-  process.exit(0);
-}
+else wasm patched for training by @kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`,
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
 
-function number(name: string, text: string | undefined, integer = false): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    console.error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-}
-const layers = (name: string, text: string) => text.split(',').map((t) => number(name, t, true));
-
-const backend = values.backend!;
-if (backend !== 'auto' && !BACKEND_ORDER.includes(backend as BackendName)) {
-  console.error(`--backend must be one of ${BACKEND_ORDER.join(', ')} or auto, got "${backend}"`);
-  process.exit(2);
-}
-const choice = await useBestBackend(backend as BackendName | 'auto');
+const choice = await useBestBackend(flags.backend);
 console.log(`Backend: ${choice.description}`);
 
-await run({
-  epochs: number('epochs', values.epochs, true),
-  teacherEpochs: number('teacher-epochs', values['teacher-epochs'], true),
-  temperature: number('temperature', values.temperature),
-  alpha: number('alpha', values.alpha),
-  seed: number('seed', values.seed, true),
-  studentSeeds: number('student-seeds', values['student-seeds'], true),
-  batchSize: number('batch-size', values['batch-size'], true),
-  teacherDropout: number('teacher-dropout', values['teacher-dropout']),
-  teacherHidden: layers('teacher-hidden', values['teacher-hidden']!),
-  studentHidden: layers('student-hidden', values['student-hidden']!),
-  ...(values.transfer !== 'all' ? { transfer: number('transfer', values.transfer, true) } : {}),
-  out: values.out!,
-  verbose: true,
-});
+const { backend: _backend, transfer, ...options } = flags;
+await run({ ...options, ...(transfer !== 'all' ? { transfer } : {}), verbose: true });
