@@ -40,7 +40,7 @@ const TFJS_BANNER = /^=+$|looks like you are running TensorFlow\.js in Node\.js/
  * run on; tfjs-layers for @kd/backend-wasm, whose README has users import it (it registers the
  * gradients that training on wasm needs) though it is not a peer of that package.
  */
-const EXTRA_PEERS = { '@kd/core': [CPU], '@kd/crd': [CPU], '@kd/backend-wasm': ['@tensorflow/tfjs-layers'] };
+const EXTRA_PEERS = { '@kd/core': [CPU], '@kd/crd': [CPU], '@kd/models': [CPU], '@kd/backend-wasm': ['@tensorflow/tfjs-layers'] };
 const keep = process.argv.includes('--keep');
 const only = (() => {
   const i = process.argv.indexOf('--only');
