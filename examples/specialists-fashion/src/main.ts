@@ -1,73 +1,77 @@
-import { parseArgs } from 'node:util';
 import '@tensorflow/tfjs-backend-cpu';
+import { integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
 import * as tf from '@tensorflow/tfjs-core';
+import { Command, Option } from 'commander';
 import { run } from './run';
 
-const { values } = parseArgs({
-  // `pnpm <script> -- --flag` passes the '--' through.
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    train: { type: 'string', default: '8000' },
-    test: { type: 'string', default: '5000' },
-    hidden: { type: 'string', default: '128' },
-    'generalist-epochs': { type: 'string', default: '2' },
-    'specialist-epochs': { type: 'string', default: '2' },
-    'student-epochs': { type: 'string', default: '2' },
-    clusters: { type: 'string', default: '3,4,5' },
-    'max-size': { type: 'string', default: '5' },
-    top: { type: 'string', default: '1' },
-    steps: { type: 'string', default: '100' },
-    lr: { type: 'string', default: '2' },
-    solver: { type: 'string', default: 'gradient' },
-    temperature: { type: 'string', default: '2' },
-    'batch-size': { type: 'string', default: '64' },
-    seed: { type: 'string', default: '1' },
-    data: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
-
-if (values.help) {
-  console.log(`Usage: pnpm start [-- --train N --test N --hidden H --generalist-epochs E --specialist-epochs E
-                  --student-epochs E --clusters 3,4,5 --max-size 5 --top N --steps S --lr LR --solver gradient|em
-                  --temperature T --batch-size B --seed S --data DIR]
-Defaults run in about 3 minutes on the cpu backend (pure JS). --data: directory of the Fashion-MNIST
-IDX files (default /usr/share/datasets/fashion-mnist).`);
-  process.exit(0);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly train: number;
+  readonly test: number;
+  readonly hidden: number;
+  readonly generalistEpochs: number;
+  readonly specialistEpochs: number;
+  readonly studentEpochs: number;
+  readonly clusters: number[];
+  readonly maxSize: number;
+  readonly top: number;
+  readonly steps: number;
+  readonly lr: number;
+  readonly solver: 'gradient' | 'em';
+  readonly temperature: number;
+  readonly batchSize: number;
+  readonly seed: number;
+  readonly data?: string;
 }
 
-function number(name: string, text: string | undefined, integer = false): number {
-  const value = Number(text);
-  if (text === undefined || !Number.isFinite(value) || (integer && !Number.isInteger(value))) {
-    console.error(`--${name} must be ${integer ? 'an integer' : 'a number'}, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-}
-if (values.solver !== 'gradient' && values.solver !== 'em') {
-  console.error(`--solver must be gradient or em, got "${values.solver}"`);
-  process.exit(2);
-}
+const flags = new Command('pnpm start')
+  .usage('[-- options]')
+  .description(
+    'Specialists on Fashion-MNIST (Hinton et al. 2015, sect. 5): a generalist, specialists on confusable class subsets, their combination and a distilled student.',
+  )
+  .option('--train <n>', 'training examples drawn (seeded) from the 60 000', integerFlag('--train', { min: 1 }), 8000)
+  .option('--test <n>', 'test examples drawn (seeded) from the 10 000', integerFlag('--test', { min: 1 }), 5000)
+  .option('--hidden <h>', 'hidden units of the generalist / student MLP (784-h-10)', integerFlag('--hidden', { min: 1 }), 128)
+  .option('--generalist-epochs <n>', 'generalist epochs', integerFlag('--generalist-epochs', { min: 0 }), 2)
+  .option('--specialist-epochs <n>', 'epochs of each specialist', integerFlag('--specialist-epochs', { min: 0 }), 2)
+  .option('--student-epochs <n>', 'student epochs', integerFlag('--student-epochs', { min: 0 }), 2)
+  .addOption(
+    new Option('--clusters <counts>', 'k-means cluster counts (several give overlapping subsets)')
+      .argParser(integerListFlag('--clusters', { min: 1 }))
+      .default([3, 4, 5], '3,4,5'),
+  )
+  .option('--max-size <n>', 'largest class subset kept', integerFlag('--max-size', { min: 1 }), 5)
+  .option('--top <n>', "a specialist is active when its classes meet the generalist's top-n", integerFlag('--top', { min: 1 }), 1)
+  .option('--steps <s>', 'steps of the combination', integerFlag('--steps', { min: 0 }), 100)
+  .option('--lr <lr>', 'step size of the gradient solver', numberFlag('--lr', { above: 0 }), 2)
+  .addOption(new Option('--solver <name>', 'combination solver').choices(['gradient', 'em']).default('gradient'))
+  .option('--temperature <t>', 'distillation temperature', numberFlag('--temperature', { above: 0 }), 2)
+  .option('--batch-size <n>', 'examples per step', integerFlag('--batch-size', { min: 1 }), 64)
+  .option('--seed <n>', 'seed of the data draw, the models and the batches', integerFlag('--seed'), 1)
+  .option('--data <dir>', 'directory of the Fashion-MNIST IDX files (default: /usr/share/datasets/fashion-mnist)')
+  .addHelpText(
+    'after',
+    `
+Defaults run in about 3 minutes on the cpu backend (pure JS).`,
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
 
 await tf.setBackend('cpu');
 await run({
-  train: number('train', values.train, true),
-  test: number('test', values.test, true),
-  hidden: number('hidden', values.hidden, true),
-  generalistEpochs: number('generalist-epochs', values['generalist-epochs'], true),
-  specialistEpochs: number('specialist-epochs', values['specialist-epochs'], true),
-  studentEpochs: number('student-epochs', values['student-epochs'], true),
-  clusters: values.clusters!.split(',').map((t) => number('clusters', t, true)),
-  combine: {
-    topN: number('top', values.top, true),
-    steps: number('steps', values.steps, true),
-    lr: number('lr', values.lr),
-    solver: values.solver as 'gradient' | 'em',
-  },
-  maxSize: number('max-size', values['max-size'], true),
-  temperature: number('temperature', values.temperature),
-  batchSize: number('batch-size', values['batch-size'], true),
-  seed: number('seed', values.seed, true),
-  ...(values.data ? { directory: values.data } : {}),
+  train: flags.train,
+  test: flags.test,
+  hidden: flags.hidden,
+  generalistEpochs: flags.generalistEpochs,
+  specialistEpochs: flags.specialistEpochs,
+  studentEpochs: flags.studentEpochs,
+  clusters: flags.clusters,
+  combine: { topN: flags.top, steps: flags.steps, lr: flags.lr, solver: flags.solver },
+  maxSize: flags.maxSize,
+  temperature: flags.temperature,
+  batchSize: flags.batchSize,
+  seed: flags.seed,
+  ...(flags.data ? { directory: flags.data } : {}),
   verbose: true,
 });
