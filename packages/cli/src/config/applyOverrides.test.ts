@@ -6,7 +6,11 @@ describe('applyOverrides', () => {
   const config = { training: { epochs: 10 }, methods: [{ method: 'hardLabel' }, { method: 'softTargets', weight: 0.9 }] };
 
   it('sets key paths to YAML values, creating missing mappings, without touching the input', () => {
-    const out = applyOverrides(config, ['training.epochs=2', 'methods[1].weight=0.5', 'data.limit.train=300', 'export.quantize=[float16]'], 'run.yaml');
+    const out = applyOverrides(
+      config,
+      ['training.epochs=2', 'methods[1].weight=0.5', 'data.limit.train=300', 'export.quantize=[float16]'],
+      'run.yaml',
+    );
     expect(out).toEqual({
       training: { epochs: 2 },
       methods: [{ method: 'hardLabel' }, { method: 'softTargets', weight: 0.5 }],

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { CliError } from '../errors';
 
@@ -9,6 +9,7 @@ import { CliError } from '../errors';
  * `config-not-found`.
  */
 export async function readConfigFile(file: string): Promise<unknown> {
+  const where = basename(file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -23,16 +24,20 @@ export async function readConfigFile(file: string): Promise<unknown> {
     try {
       return JSON.parse(text);
     } catch (error) {
-      throw new CliError('bad-config', `${file}: not valid JSON: ${(error as Error).message}`, { cause: error });
+      throw new CliError('bad-config', `${where}: not valid JSON: ${(error as Error).message}`, { cause: error });
     }
   }
-  const document = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const document = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   const first = document.errors[0];
   if (first) {
     const at = first.linePos?.[0];
-    throw new CliError('bad-config', `${file}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`, {
-      cause: first,
-    });
+    throw new CliError(
+      'bad-config',
+      `${where}${at ? `:${at.line}:${at.col}` : ''}: not valid YAML: ${first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`,
+      {
+        cause: first,
+      },
+    );
   }
   return document.toJS();
 }

@@ -24,8 +24,16 @@ export interface ResolvedStage extends Omit<StageSpec, 'methods' | 'optimizer' |
  * (`unknown-option` / `bad-option` with the path, e.g. `methods[2].weight`).
  */
 export function resolveRunConfig(config: RunConfig, registry: MergedRegistry, where: string): ResolvedRunConfig {
-  const named = <K extends RegistryKind>(kind: K, name: string, options: unknown, at: readonly PropertyKey[], nameKey: string) => {
-    const entry = lookupEntry(registry, kind, name, `${where}: ${formatPath([...at, nameKey])}`);
+  /** `at`: the path of the options; `nameAt`: the path of the key naming the entry. */
+  const named = <K extends RegistryKind>(
+    kind: K,
+    name: string,
+    options: unknown,
+    at: readonly PropertyKey[],
+    nameAt: readonly PropertyKey[] | string,
+  ) => {
+    const namePath = typeof nameAt === 'string' ? [...at, nameAt] : nameAt;
+    const entry = lookupEntry(registry, kind, name, `${where}: ${formatPath(namePath)}`);
     return parseOptions(entry.schema, options, where, at) as Record<string, unknown>;
   };
   const method = (spec: MethodSpec, at: readonly PropertyKey[]): MethodSpec => {
@@ -35,7 +43,7 @@ export function resolveRunConfig(config: RunConfig, registry: MergedRegistry, wh
   const model = (spec: ModelSpec, at: readonly PropertyKey[]): ModelSpec =>
     spec.builder === undefined
       ? spec
-      : { ...spec, options: named('models', spec.builder, spec.options ?? {}, [...at, 'options'], 'builder') };
+      : { ...spec, options: named('models', spec.builder, spec.options ?? {}, [...at, 'options'], [...at, 'builder']) };
   const optimizer = (spec: { name: string }, at: readonly PropertyKey[]) => {
     const { name, ...options } = spec;
     return { name, ...named('optimizers', name, options, at, 'name') };
@@ -45,7 +53,10 @@ export function resolveRunConfig(config: RunConfig, registry: MergedRegistry, wh
     const { schedule, warmupSteps, ...options } = spec;
     return { schedule, ...(warmupSteps === undefined ? {} : { warmupSteps }), ...named('schedules', schedule, options, at, 'schedule') };
   };
-  const data = { ...config.data, options: named('sources', config.data.source, config.data.options, ['data', 'options'], 'source') };
+  const data = {
+    ...config.data,
+    options: named('sources', config.data.source, config.data.options, ['data', 'options'], ['data', 'source']),
+  };
   const rootOptimizer = optimizer(config.optimizer, ['optimizer']);
   const rootRate = learningRate(config.learningRate, ['learningRate']);
   const stages: ResolvedStage[] = config.stages
