@@ -64,6 +64,7 @@ export {
   nstLoss,
   nstPairSchema,
 } from './nst';
+export { registry } from './registry';
 export {
   HintRegressor,
   type HintRegressorOptions,
