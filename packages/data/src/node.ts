@@ -215,3 +215,4 @@ export { type IdxArray, IdxFormatError, type ReadIdxOptions, readIdxSchema } fro
 export { type ImageFolderOptions, type ImageFolderSource, imageFolder, imageFolderSchema, type SkippedFile } from './imageFolder';
 export { FASHION_MNIST_CLASSES } from './labeled';
 export { loadMnistDigits, loadMnistDigitsSchema, type MnistDigitsOptions } from './mnistDigits';
+export { registry } from './registry';
