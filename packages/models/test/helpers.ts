@@ -15,7 +15,7 @@ export function refusal(fn: () => unknown): { code: string; message: string } | 
   return undefined;
 }
 
-/** Every weight of `model` as plain numbers, by weight name (without the per-build unique suffix). */
+/** Every weight of `model` as plain numbers, in the order of `model.getWeights()`. */
 export function weightValues(model: tfl.LayersModel): number[][] {
   return model.getWeights().map((w) => Array.from(w.dataSync()));
 }
