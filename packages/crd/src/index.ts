@@ -41,6 +41,7 @@ export {
 } from './plugin';
 export { CrdQueueCritic, type CrdQueueCriticOptions, type CrdQueueCriticState, crdQueueCriticSchema } from './queueCritic';
 export { type QueueContrastIndices, queueNegatives } from './queueSampler';
+export { type CrdEnsembleEntryOptions, registry } from './registry';
 export {
   type ContrastIndices,
   type ContrastSample,
