@@ -26,6 +26,7 @@ export {
   generalistProbabilities,
   generalistProbabilitiesSchema,
 } from './probabilities';
+export { registry } from './registry';
 export {
   dustbinShift,
   type SpecialistSample,
