@@ -11,59 +11,60 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { useBestBackend } from '@kd/backend-gpu';
+import { integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
 import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData } from '@kd/core';
 import { crd } from '@kd/crd';
 import { take } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { Command } from 'commander';
 import '@tensorflow/tfjs-layers';
 import { cnn } from '../quality/models';
-import { numberFlags, regimeTwoOptions } from '../quality/regimeTwo';
+import { type RegimeTwoFlags, regimeTwoFlags, regimeTwoOptions } from '../quality/regimeTwo';
 import { meanStd } from '../quality/report';
 import { DEFAULT_HYPER, type QualityOptions, seedData, type TeacherRecord, teacherFor } from '../quality/run';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    quick: { type: 'boolean', default: false },
-    backend: { type: 'string', default: 'wasm' },
-    seeds: { type: 'string' },
-    'queue-sizes': { type: 'string' },
-    'train-size': { type: 'string' },
-    'validation-size': { type: 'string' },
-    'small-size': { type: 'string' },
-    'test-size': { type: 'string' },
-    epochs: { type: 'string' },
-    'teacher-epochs': { type: 'string' },
-    'crd-weight': { type: 'string' },
-    teachers: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
-const quick = values.quick!;
-const num = numberFlags(values);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags extends RegimeTwoFlags {
+  readonly queueSizes?: number[];
+  readonly crdWeight: number;
+  readonly out?: string;
+}
+
+const program = regimeTwoFlags(
+  new Command('pnpm --filter kd-bench crd-queue')
+    .usage('[-- options]')
+    .description("CRD with memory banks against CRD with queue memory at the quality bench's regime (ii), seed by seed."),
+)
+  .option(
+    '--queue-sizes <list>',
+    'queue sizes K, one variant each (default: 256,1024,4096; 32,64 with --quick)',
+    integerListFlag('--queue-sizes', { min: 1 }),
+  )
+  .option('--crd-weight <w>', 'weight of the CRD term', numberFlag('--crd-weight', { min: 0 }), 0.4)
+  .option('--out <dir>', 'output folder (default: out/crd-queue; out/crd-queue-quick with --quick)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments());
+const flags = program.opts<Flags>();
+const quick = flags.quick === true;
 const here = resolve(import.meta.dirname, '..', '..');
-const out = resolve(values.out ?? join(here, quick ? 'out/crd-queue-quick' : 'out/crd-queue'));
-const choice = await useBestBackend(values.backend as BackendName);
+const out = resolve(flags.out ?? join(here, quick ? 'out/crd-queue-quick' : 'out/crd-queue'));
+const choice = await useBestBackend(flags.backend);
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const uptimeStart = uptime();
 console.log(`Backend: ${choice.description}; ${uptimeStart}`);
 
 const o: QualityOptions = regimeTwoOptions({
-  quick,
-  num,
-  ...(values.seeds ? { seeds: values.seeds } : {}),
-  ...(values.teachers ? { teachers: values.teachers } : {}),
+  flags,
   methods: ['crd'],
-  hyper: { ...DEFAULT_HYPER, crdWeight: num('crd-weight', 0.4), featureDim: quick ? 32 : DEFAULT_HYPER.featureDim },
+  hyper: { ...DEFAULT_HYPER, crdWeight: flags.crdWeight, featureDim: quick ? 32 : DEFAULT_HYPER.featureDim },
   backend: choice.description,
 });
-const queueSizes = values['queue-sizes'] ? values['queue-sizes'].split(',').map(Number) : quick ? [32, 64] : [256, 1024, 4096];
+const queueSizes = flags.queueSizes ?? (quick ? [32, 64] : [256, 1024, 4096]);
 for (const k of queueSizes) {
-  if (!(Number.isInteger(k) && k > 0 && k < o.smallSize)) throw new Error(`--queue-sizes: ${k} is not an integer in [1, ${o.smallSize})`);
+  if (k >= o.smallSize) program.error(`error: --queue-sizes: ${k} is not below the transfer set's ${o.smallSize} examples`);
 }
 
 /** One variant of CRD's memory. */

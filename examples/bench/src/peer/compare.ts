@@ -2,12 +2,26 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
 import '@tensorflow/tfjs-layers';
+import { Command, Option } from 'commander';
 import { FULL_SIZES, QUICK_SIZES } from '../quality/models';
+import { choiceListFlag } from '../quality/regimeTwo';
 import { meanStd } from '../quality/report';
-import { hyperFromFlags, type Method, type QualityOptions, type QualityResult, runQuality } from '../quality/run';
+import {
+  DEFAULT_HYPER,
+  hyperFromFlags,
+  METHODS,
+  type Method,
+  PAIRS,
+  type Pair,
+  type QualityOptions,
+  type QualityResult,
+  REGIMES,
+  type Regime,
+  runQuality,
+} from '../quality/run';
 
 /**
  * Runs our quality benchmark and the PyTorch peer (`peer.py`) with the same sizes, methods and
@@ -118,64 +132,96 @@ export function compareTable(ours: QualityResult, peer: PeerResult): string {
   return lines.join('\n');
 }
 
+/** The parsed flags of {@link main} (commander's camel-case keys); absent: the mode's default. */
+interface Flags {
+  readonly quick?: boolean;
+  readonly backend: BackendName | 'auto';
+  readonly seeds: number[];
+  readonly trainSize?: number;
+  readonly validationSize?: number;
+  readonly smallSize?: number;
+  readonly testSize?: number;
+  readonly epochs?: number;
+  readonly teacherEpochs?: number;
+  readonly negatives?: number;
+  readonly temperature?: number;
+  readonly crdWeight?: number;
+  readonly methods: Method[];
+  readonly pairs: Pair[];
+  readonly regimes: Regime[];
+  readonly threads: number;
+  readonly oursResults?: string;
+  readonly peerResults?: string;
+  readonly out?: string;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    // `pnpm <script> -- --flag` passes the '--' through.
-    args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-    options: {
-      quick: { type: 'boolean', default: false },
-      backend: { type: 'string', default: 'wasm' },
-      seeds: { type: 'string', default: '1' },
-      'train-size': { type: 'string' },
-      'validation-size': { type: 'string' },
-      'small-size': { type: 'string' },
-      'test-size': { type: 'string' },
-      epochs: { type: 'string' },
-      'teacher-epochs': { type: 'string' },
-      negatives: { type: 'string' },
-      temperature: { type: 'string' },
-      'crd-weight': { type: 'string' },
-      methods: { type: 'string', default: 'scratch,kd,crd,kd+crd' },
-      pairs: { type: 'string', default: 'cnn,mlp' },
-      regimes: { type: 'string', default: 'full,small' },
-      threads: { type: 'string', default: '1' },
-      'ours-results': { type: 'string' },
-      'peer-results': { type: 'string' },
-      out: { type: 'string' },
-    },
-  });
-  const quick = values.quick!;
-  const n = (name: string, fallback: number) => {
-    const text = (values as Record<string, unknown>)[name];
-    return text === undefined ? fallback : Number(text);
+  const sized = (description: string, full: number, quick: number) => `${description} (default: ${full}; ${quick} with --quick)`;
+  const list = <T extends string>(flag: string, description: string, allowed: readonly T[], defaults: readonly T[]) =>
+    new Option(`${flag} <list>`, description).argParser(choiceListFlag(flag, allowed)).default([...defaults], defaults.join(','));
+  const flags = new Command('pnpm --filter kd-bench peer')
+    .usage('[-- options]')
+    .description(
+      'Runs the quality benchmark and the PyTorch peer (src/peer/peer.py) with the same sizes, methods and schedule, and prints both side by side.',
+    )
+    .option('--quick', 'tiny models and sizes')
+    .addOption(backendOption('wasm'))
+    .addOption(new Option('--seeds <list>', 'seeds, one run each').argParser(integerListFlag('--seeds', { min: 0 })).default([1], '1'))
+    .option('--train-size <n>', sized('examples of the training pool', 54000, 1200), integerFlag('--train-size', { min: 1 }))
+    .option('--validation-size <n>', sized('held-out examples', 6000, 300), integerFlag('--validation-size', { min: 1 }))
+    .option('--small-size <n>', sized("examples of regime (ii)'s transfer set", 1800, 200), integerFlag('--small-size', { min: 1 }))
+    .option('--test-size <n>', sized('test examples evaluated', 10000, 500), integerFlag('--test-size', { min: 1 }))
+    .option('--epochs <n>', sized('student epochs', 10, 2), integerFlag('--epochs', { min: 1 }))
+    .option('--teacher-epochs <n>', sized('teacher epochs', 10, 2), integerFlag('--teacher-epochs', { min: 1 }))
+    .option('--negatives <k>', sized('CRD negatives per anchor', DEFAULT_HYPER.negatives, 64), integerFlag('--negatives', { min: 1 }))
+    .option('--temperature <t>', `KD temperature (default: ${DEFAULT_HYPER.temperature})`, numberFlag('--temperature', { above: 0 }))
+    .option('--crd-weight <w>', `weight of the CRD term (default: ${DEFAULT_HYPER.crdWeight})`, numberFlag('--crd-weight', { min: 0 }))
+    .addOption(
+      list('--methods', 'methods (the peer runs scratch, kd, crd and kd+crd of them)', METHODS, ['scratch', 'kd', 'crd', 'kd+crd']),
+    )
+    .addOption(list('--pairs', 'teacher-student pairs', PAIRS, PAIRS))
+    .addOption(list('--regimes', 'regimes', REGIMES, ['full', 'small']))
+    .option('--threads <n>', "the peer's PyTorch threads", integerFlag('--threads', { min: 1 }), 1)
+    .option('--ours-results <file>', 'reuse this results.json of the quality bench instead of running ours')
+    .option('--peer-results <logs>', 'reuse these peer.py logs (comma-separated) instead of running the peer')
+    .option('--out <dir>', 'output folder (default: out/compare; out/compare-quick with --quick)')
+    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+    .parse(scriptArguments())
+    .opts<Flags>();
+  const quick = flags.quick === true;
+  /** The hyper-parameter flags by name, for `hyperFromFlags` (absent: its default). */
+  const hyperFlags: Readonly<Record<string, number | undefined>> = {
+    temperature: flags.temperature,
+    'crd-weight': flags.crdWeight,
+    negatives: flags.negatives,
   };
   const sizes = quick ? QUICK_SIZES : FULL_SIZES;
   const options: Omit<QualityOptions, 'backend' | 'log'> = {
-    seeds: values.seeds!.split(',').map(Number),
-    trainSize: n('train-size', quick ? 1200 : 54000),
-    validationSize: n('validation-size', quick ? 300 : 6000),
-    smallSize: n('small-size', quick ? 200 : 1800),
+    seeds: flags.seeds,
+    trainSize: flags.trainSize ?? (quick ? 1200 : 54000),
+    validationSize: flags.validationSize ?? (quick ? 300 : 6000),
+    smallSize: flags.smallSize ?? (quick ? 200 : 1800),
     omittedClass: 3,
-    testSize: n('test-size', quick ? 500 : 10000),
-    epochs: n('epochs', quick ? 2 : 10),
-    teacherEpochs: n('teacher-epochs', quick ? 2 : 10),
+    testSize: flags.testSize ?? (quick ? 500 : 10000),
+    epochs: flags.epochs ?? (quick ? 2 : 10),
+    teacherEpochs: flags.teacherEpochs ?? (quick ? 2 : 10),
     batchSize: 64,
     learningRate: 0.001,
     sizes,
-    pairs: values.pairs!.split(',') as QualityOptions['pairs'],
-    regimes: values.regimes!.split(',') as QualityOptions['regimes'],
-    methods: values.methods!.split(',') as Method[],
-    hyper: hyperFromFlags(n, quick),
-    out: values.out ?? (quick ? 'out/compare-quick' : 'out/compare'),
+    pairs: flags.pairs,
+    regimes: flags.regimes,
+    methods: flags.methods,
+    hyper: hyperFromFlags((name, fallback) => hyperFlags[name] ?? fallback, quick),
+    out: flags.out ?? (quick ? 'out/compare-quick' : 'out/compare'),
   };
   mkdirSync(options.out, { recursive: true });
   let ours: QualityResult;
   const started = Date.now();
-  if (values['ours-results']) {
-    ours = JSON.parse(readFileSync(values['ours-results'], 'utf8')) as QualityResult;
-    console.log(`ours: reusing ${values['ours-results']}`);
+  if (flags.oursResults) {
+    ours = JSON.parse(readFileSync(flags.oursResults, 'utf8')) as QualityResult;
+    console.log(`ours: reusing ${flags.oursResults}`);
   } else {
-    const choice = await useBestBackend(values.backend as BackendName);
+    const choice = await useBestBackend(flags.backend);
     console.log(`ours: ${choice.description}`);
     ours = await runQuality({ ...options, backend: choice.description, log: (l) => console.log(`ours: ${l}`) });
   }
@@ -201,13 +247,13 @@ async function main(): Promise<void> {
     `--pairs=${options.pairs.join(',')}`,
     `--regimes=${options.regimes.join(',')}`,
     `--methods=${options.methods.filter((m) => ['scratch', 'kd', 'crd', 'kd+crd'].includes(m)).join(',')}`,
-    `--threads=${values.threads}`,
+    `--threads=${flags.threads}`,
   ];
   const peerStarted = Date.now();
   let peer: PeerResult;
-  if (values['peer-results']) {
-    peer = readPeerLogs(values['peer-results'].split(','));
-    console.log(`peer: reusing ${values['peer-results']}`);
+  if (flags.peerResults) {
+    peer = readPeerLogs(flags.peerResults.split(','));
+    console.log(`peer: reusing ${flags.peerResults}`);
   } else {
     console.log(`peer: /usr/bin/python3 ${peerArgs.join(' ')}`);
     const child = spawnSync('/usr/bin/python3', peerArgs, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

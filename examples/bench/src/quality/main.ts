@@ -1,106 +1,127 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { BACKEND_ORDER, type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
 import '@tensorflow/tfjs-layers';
+import { Command, Option } from 'commander';
 import { FULL_SIZES, QUICK_SIZES } from './models';
+import { choiceListFlag } from './regimeTwo';
 import { curvesSvg, gapSvg, markdown } from './report';
-import { hyperFromFlags, METHODS, type Method, PAIRS, type Pair, type QualityOptions, REGIMES, type Regime, runQuality, tune } from './run';
+import {
+  DEFAULT_HYPER,
+  hyperFromFlags,
+  METHODS,
+  type Method,
+  PAIRS,
+  type Pair,
+  type QualityOptions,
+  REGIMES,
+  type Regime,
+  runQuality,
+  tune,
+} from './run';
 
-const { values } = parseArgs({
-  // `pnpm <script> -- --flag` passes the '--' through.
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    quick: { type: 'boolean', default: false },
-    tune: { type: 'boolean', default: false },
-    backend: { type: 'string', default: 'wasm' },
-    seeds: { type: 'string' },
-    'train-size': { type: 'string' },
-    'validation-size': { type: 'string' },
-    'small-size': { type: 'string' },
-    'omitted-class': { type: 'string', default: '3' },
-    'test-size': { type: 'string' },
-    epochs: { type: 'string' },
-    'teacher-epochs': { type: 'string' },
-    'batch-size': { type: 'string', default: '64' },
-    lr: { type: 'string', default: '0.001' },
-    temperature: { type: 'string' },
-    'crd-weight': { type: 'string' },
-    negatives: { type: 'string' },
-    pairs: { type: 'string' },
-    regimes: { type: 'string' },
-    methods: { type: 'string' },
-    out: { type: 'string' },
-    help: { type: 'boolean', default: false },
-  },
-});
+/** The parsed flags (commander's camel-case keys); absent: the mode's default. */
+interface Flags {
+  readonly quick?: boolean;
+  readonly tune?: boolean;
+  readonly backend: BackendName | 'auto';
+  readonly seeds?: number[];
+  readonly trainSize?: number;
+  readonly validationSize?: number;
+  readonly smallSize?: number;
+  readonly omittedClass: number;
+  readonly testSize?: number;
+  readonly epochs?: number;
+  readonly teacherEpochs?: number;
+  readonly batchSize: number;
+  readonly lr: number;
+  readonly temperature?: number;
+  readonly crdWeight?: number;
+  readonly negatives?: number;
+  readonly pairs: Pair[];
+  readonly regimes: Regime[];
+  readonly methods: Method[];
+  readonly out?: string;
+}
 
-if (values.help) {
-  console.log(`Usage: pnpm --filter kd-bench quality [-- --quick] [--backend wasm|cpu|auto] [--seeds 1,2,3]
-  [--train-size N] [--validation-size N] [--small-size N] [--omitted-class C] [--test-size N] [--epochs E] [--teacher-epochs E]
-  [--batch-size B] [--lr R] [--temperature T] [--crd-weight W] [--negatives K]
-  [--pairs cnn,mlp] [--regimes full,small,omitted] [--methods ${METHODS.join(',')}] [--out DIR] [--tune]
+const sized = (description: string, full: number, quick: number) => `${description} (default: ${full}; ${quick} with --quick)`;
+const flags = new Command('pnpm --filter kd-bench quality')
+  .usage('[-- options]')
+  .description('The quality benchmark: scratch and distilled students of a CNN teacher on Fashion-MNIST, per pair, regime and method.')
+  .option('--quick', 'tiny models and sizes (~1 minute)')
+  .option('--tune', 'pick the temperature and the CRD weight on the validation split, print them, and stop')
+  .addOption(backendOption('wasm'))
+  .option('--seeds <list>', 'seeds, one run each (default: 1,2,3)', integerListFlag('--seeds', { min: 0 }))
+  .option('--train-size <n>', sized('examples of the training pool', 54000, 1200), integerFlag('--train-size', { min: 1 }))
+  .option('--validation-size <n>', sized('held-out examples (model selection)', 6000, 300), integerFlag('--validation-size', { min: 1 }))
+  .option('--small-size <n>', sized("examples of regime (ii)'s transfer set", 1800, 200), integerFlag('--small-size', { min: 1 }))
+  .option('--omitted-class <c>', "class left out of regime (iii)'s transfer set", integerFlag('--omitted-class', { min: 0, max: 9 }), 3)
+  .option('--test-size <n>', sized('test examples evaluated', 10000, 500), integerFlag('--test-size', { min: 1 }))
+  .option('--epochs <n>', sized('student epochs', 10, 2), integerFlag('--epochs', { min: 1 }))
+  .option('--teacher-epochs <n>', sized('teacher epochs', 10, 2), integerFlag('--teacher-epochs', { min: 1 }))
+  .option('--batch-size <n>', 'examples per step', integerFlag('--batch-size', { min: 1 }), 64)
+  .option('--lr <lr>', 'Adam learning rate', numberFlag('--lr', { above: 0 }), 0.001)
+  .option('--temperature <t>', `KD temperature (default: ${DEFAULT_HYPER.temperature})`, numberFlag('--temperature', { above: 0 }))
+  .option('--crd-weight <w>', `weight of the CRD term (default: ${DEFAULT_HYPER.crdWeight})`, numberFlag('--crd-weight', { min: 0 }))
+  .option('--negatives <k>', sized('CRD negatives per anchor', DEFAULT_HYPER.negatives, 64), integerFlag('--negatives', { min: 1 }))
+  .addOption(
+    new Option('--pairs <list>', 'teacher-student pairs').argParser(choiceListFlag('--pairs', PAIRS)).default([...PAIRS], PAIRS.join(',')),
+  )
+  .addOption(
+    new Option('--regimes <list>', 'regimes').argParser(choiceListFlag('--regimes', REGIMES)).default([...REGIMES], REGIMES.join(',')),
+  )
+  .addOption(
+    new Option('--methods <list>', `methods, any of ${METHODS.join(', ')}`)
+      .argParser(choiceListFlag('--methods', METHODS))
+      .default([...METHODS], 'all'),
+  )
+  .option('--out <dir>', 'output folder (default: out/full; out/quick with --quick)')
+  .addHelpText(
+    'after',
+    `
 Full mode defaults: 3 seeds, 54000-example pool (6000 held out for validation), 1800-example transfer set,
 10 student epochs, 10 teacher epochs, all 10000 test examples. Regime 'omitted': the pool without class
 --omitted-class (default 3), scratch and KD only, with the class's logit bias raised by an amount picked on the
 validation split (Hinton et al. 2015, sect. 3). --quick: tiny models and sizes (~1 minute).
---tune: pick the temperature and the CRD weight on the validation split, print them, and stop.`);
-  process.exit(0);
-}
+--tune: pick the temperature and the CRD weight on the validation split, print them, and stop.`,
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
 
-const quick = values.quick!;
-const num = (name: string, fallback: number) => {
-  const text = (values as Record<string, string | boolean | undefined>)[name];
-  if (text === undefined) return fallback;
-  const value = Number(text);
-  if (!Number.isFinite(value)) {
-    console.error(`--${name} must be a number, got "${text}"`);
-    process.exit(2);
-  }
-  return value;
-};
-function list<T extends string>(text: string | undefined, allowed: readonly T[], fallback: readonly T[]): T[] {
-  if (!text) return [...fallback];
-  const items = text.split(',') as T[];
-  for (const item of items) {
-    if (!allowed.includes(item)) {
-      console.error(`"${item}" is not one of ${allowed.join(', ')}`);
-      process.exit(2);
-    }
-  }
-  return items;
-}
-
-const backend = values.backend!;
-if (backend !== 'auto' && !BACKEND_ORDER.includes(backend as BackendName)) {
-  console.error(`--backend must be one of ${BACKEND_ORDER.join(', ')} or auto, got "${backend}"`);
-  process.exit(2);
-}
-const choice = await useBestBackend(backend as BackendName | 'auto');
+const quick = flags.quick === true;
+const choice = await useBestBackend(flags.backend);
 console.log(`Backend: ${choice.description}`);
 
+/** The hyper-parameter flags by name, for `hyperFromFlags` (absent: its default). */
+const hyperFlags: Readonly<Record<string, number | undefined>> = {
+  temperature: flags.temperature,
+  'crd-weight': flags.crdWeight,
+  negatives: flags.negatives,
+};
 const options: QualityOptions = {
-  seeds: values.seeds ? values.seeds.split(',').map(Number) : quick ? [1, 2, 3] : [1, 2, 3],
-  trainSize: num('train-size', quick ? 1200 : 54000),
-  validationSize: num('validation-size', quick ? 300 : 6000),
-  smallSize: num('small-size', quick ? 200 : 1800),
-  omittedClass: num('omitted-class', 3),
-  testSize: num('test-size', quick ? 500 : 10000),
-  epochs: num('epochs', quick ? 2 : 10),
-  teacherEpochs: num('teacher-epochs', quick ? 2 : 10),
-  batchSize: num('batch-size', 64),
-  learningRate: num('lr', 0.001),
+  seeds: flags.seeds ?? [1, 2, 3],
+  trainSize: flags.trainSize ?? (quick ? 1200 : 54000),
+  validationSize: flags.validationSize ?? (quick ? 300 : 6000),
+  smallSize: flags.smallSize ?? (quick ? 200 : 1800),
+  omittedClass: flags.omittedClass,
+  testSize: flags.testSize ?? (quick ? 500 : 10000),
+  epochs: flags.epochs ?? (quick ? 2 : 10),
+  teacherEpochs: flags.teacherEpochs ?? (quick ? 2 : 10),
+  batchSize: flags.batchSize,
+  learningRate: flags.lr,
   sizes: quick ? QUICK_SIZES : FULL_SIZES,
-  pairs: list<Pair>(values.pairs, PAIRS, PAIRS),
-  regimes: list<Regime>(values.regimes, REGIMES, REGIMES),
-  methods: list<Method>(values.methods, METHODS, METHODS),
-  hyper: hyperFromFlags(num, quick),
-  out: values.out ?? (quick ? 'out/quick' : 'out/full'),
+  pairs: flags.pairs,
+  regimes: flags.regimes,
+  methods: flags.methods,
+  hyper: hyperFromFlags((name, fallback) => hyperFlags[name] ?? fallback, quick),
+  out: flags.out ?? (quick ? 'out/quick' : 'out/full'),
   backend: choice.description,
   log: (line) => console.log(line),
 };
 
-if (values.tune) {
+if (flags.tune) {
   const { hyper, trials } = await tune(options, { temperature: [2, 4, 8], crdWeight: [0.4, 0.8, 1.6] });
   writeFileSync(join(options.out, 'tune.json'), JSON.stringify({ hyper, trials }, null, 2));
   console.log(`Picked on the validation split: temperature ${hyper.temperature}, crd weight ${hyper.crdWeight}`);

@@ -13,8 +13,8 @@ import { statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { useBestBackend } from '@kd/backend-gpu';
+import { numberFlag, scriptArguments } from '@kd/cli/flags';
 import type { LabeledData } from '@kd/core';
 import { take } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
@@ -22,7 +22,8 @@ import { precomputeTeacher, storedTeacher } from '@kd/teacher-store/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-layers';
-import { numberFlags, regimeTwoOptions } from '../quality/regimeTwo';
+import { Command } from 'commander';
+import { type RegimeTwoFlags, regimeTwoFlags, regimeTwoOptions } from '../quality/regimeTwo';
 import { meanStd } from '../quality/report';
 import {
   DEFAULT_HYPER,
@@ -35,39 +36,36 @@ import {
   teacherFor,
 } from '../quality/run';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    quick: { type: 'boolean', default: false },
-    backend: { type: 'string', default: 'wasm' },
-    seeds: { type: 'string' },
-    'train-size': { type: 'string' },
-    'validation-size': { type: 'string' },
-    'small-size': { type: 'string' },
-    'test-size': { type: 'string' },
-    epochs: { type: 'string' },
-    'teacher-epochs': { type: 'string' },
-    temperature: { type: 'string' },
-    teachers: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
-const quick = values.quick!;
-const num = numberFlags(values);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags extends RegimeTwoFlags {
+  readonly temperature: number;
+  readonly out?: string;
+}
+
+const flags = regimeTwoFlags(
+  new Command('pnpm --filter kd-bench stored-teacher-accuracy')
+    .usage('[-- options]')
+    .description(
+      "The quality bench's regime-(ii) KD student distilled from a float32 and from a float16 store of its CNN teacher's outputs, seed by seed (and from the live teacher for the first seed).",
+    ),
+)
+  .option('--temperature <t>', 'KD temperature', numberFlag('--temperature', { above: 0 }), 2)
+  .option('--out <dir>', 'output folder (default: results/store; out/store-accuracy-quick with --quick)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+const quick = flags.quick === true;
 const here = resolve(import.meta.dirname, '..', '..');
-const out = resolve(values.out ?? join(here, quick ? 'out/store-accuracy-quick' : 'results/store'));
-const choice = await useBestBackend(values.backend as BackendName);
+const out = resolve(flags.out ?? join(here, quick ? 'out/store-accuracy-quick' : 'results/store'));
+const choice = await useBestBackend(flags.backend);
 const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim();
 const uptimeStart = uptime();
 console.log(`Backend: ${choice.description}; ${uptimeStart}`);
 
 const o: QualityOptions = regimeTwoOptions({
-  quick,
-  num,
-  ...(values.seeds ? { seeds: values.seeds } : {}),
-  ...(values.teachers ? { teachers: values.teachers } : {}),
+  flags,
   methods: ['kd'],
-  hyper: { ...DEFAULT_HYPER, temperature: num('temperature', 2) },
+  hyper: { ...DEFAULT_HYPER, temperature: flags.temperature },
   backend: choice.description,
 });
 
