@@ -19,12 +19,12 @@ seed: 1
 backend: cpu
 data:
   source: mnistDigits
-  limit: { train: 600, test: 200 }
+  limit: { train: 2000, test: 200 }
 student: { builder: mlp, options: { hidden: [48] } }
 methods:
   - { method: hardLabel }
 optimizer: { name: adam, learningRate: 0.003 }
-training: { epochs: 2, batchSize: 50 }
+training: { epochs: 3, batchSize: 50 }
 `;
 
 const distilYaml = `
@@ -33,7 +33,7 @@ seed: 2
 backend: cpu
 data:
   source: mnistDigits
-  limit: { train: 600, test: 200 }
+  limit: { train: 2000, test: 200 }
   validation: { fraction: 0.2 }
 teacher: { model: teacher-run/student/model.json }
 student: { builder: mlp, options: { hidden: [16] } }
@@ -132,6 +132,8 @@ describe('kd train', () => {
     expect(summary.teacher!.accuracy).toBeGreaterThan(0.6);
     const predictions = json(join(run(), 'predictions.json'));
     expect(predictions.labels).toHaveLength(200);
+    // data.limit draws at random: the digits come sorted by class, and the first 200 would all be zeros.
+    expect(new Set(predictions.labels).size).toBe(10);
     expect(predictions.student).toHaveLength(200);
     expect(predictions.teacher[0]).toHaveLength(10);
   }, 120_000);

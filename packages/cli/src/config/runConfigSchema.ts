@@ -76,7 +76,7 @@ export const runConfigSchema = z.strictObject({
     options: options.default({}),
     /** Carve a validation split off the training split (seeded by the run's seed). */
     validation: z.union([z.strictObject({ fraction: z.number().gt(0).lt(1) }), z.literal('test'), z.literal('none')]).default('none'),
-    /** Use only the first examples of each split (small runs). */
+    /** Use only this many examples of each split, drawn at random with the run's seed (small runs). */
     limit: z
       .strictObject({ train: positiveInteger.optional(), validation: positiveInteger.optional(), test: positiveInteger.optional() })
       .optional(),

@@ -26,13 +26,15 @@ export function splitSize(split: Split): number {
   return isDataSource(split) ? split.size : split.x.shape[0]!;
 }
 
-/** The first `n` examples of a split (the whole split when it is not larger). */
-function limit(split: Split, n: number | undefined, owned: LabeledData[]): Split {
+/**
+ * `n` examples of a split drawn at random (seeded; kept in the split's order), or the whole split
+ * when it is not larger. Not the first `n`: sources are often sorted by class (the MNIST digits
+ * are), and their first examples would all be one class.
+ */
+function limit(split: Split, n: number | undefined, seed: number, owned: LabeledData[]): Split {
   if (n === undefined || n >= splitSize(split)) return split;
-  if (isDataSource(split)) return subsetSource(split, range(n));
-  const part = take(split, range(n));
-  owned.push(part);
-  return part;
+  const positions = new SeededRandom(seed).permutation(splitSize(split)).slice(0, n).sort();
+  return pick(split, positions, owned);
 }
 
 function pick(split: Split, positions: Int32Array, owned: LabeledData[]): Split {
@@ -48,7 +50,7 @@ async function labelsOf(split: Split): Promise<Int32Array | undefined> {
 }
 
 /**
- * Opens the configured source, applies `data.limit` (the first examples of each split) and
+ * Opens the configured source, applies `data.limit` (a seeded random subset of each split) and
  * `data.validation` (a seeded random fraction of the training split, or the test split).
  */
 export async function buildData(
@@ -62,9 +64,9 @@ export async function buildData(
   const owned: LabeledData[] = [];
   const limits = config.data.limit ?? {};
   try {
-    let train = limit(opened.train, limits.train, owned);
-    let validation = opened.validation && limit(opened.validation, limits.validation, owned);
-    const test = opened.test && limit(opened.test, limits.test, owned);
+    let train = limit(opened.train, limits.train, config.seed, owned);
+    let validation = opened.validation && limit(opened.validation, limits.validation, config.seed + 1, owned);
+    const test = opened.test && limit(opened.test, limits.test, config.seed + 2, owned);
     const rule = config.data.validation;
     if (rule === 'test') validation = test;
     else if (rule !== 'none') {
@@ -72,8 +74,8 @@ export async function buildData(
       const count = Math.round(rule.fraction * n);
       const order = new SeededRandom(config.seed).permutation(n);
       const whole = train;
-      validation = limit(pick(whole, order.slice(0, count), owned), limits.validation, owned);
-      train = pick(whole, order.slice(count), owned);
+      validation = limit(pick(whole, order.slice(0, count).sort(), owned), limits.validation, config.seed + 1, owned);
+      train = pick(whole, order.slice(count).sort(), owned);
     }
     const inputShape = isDataSource(train) ? [...train.exampleShape] : train.x.shape.slice(1);
     const classNames = opened.classNames ?? (isDataSource(train) ? train.classNames : undefined);
