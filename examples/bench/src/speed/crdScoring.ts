@@ -22,50 +22,57 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import * as kdWasm from '@kd/backend-wasm';
+import { integerFlag, scriptArguments } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel } from '@kd/core';
 import { crd } from '@kd/crd';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
+import { Command } from 'commander';
 import { cnn, FULL_SIZES } from '../quality/models';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    reps: { type: 'string', default: '5' },
-    steps: { type: 'string', default: '2' },
-    warmup: { type: 'string', default: '3' },
-    negatives: { type: 'string', default: '4096' },
-    batch: { type: 'string', default: '64' },
-    'feature-dim': { type: 'string', default: '128' },
-    n: { type: 'string', default: '16384' },
-    baseline: { type: 'string' },
-    out: { type: 'string' },
-  },
-});
-const int = (name: keyof typeof values) => {
-  const v = Number(values[name]);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got "${values[name]}"`);
-  return v;
-};
-const [reps, steps, warmup, K, B, D, N] = [
-  int('reps'),
-  int('steps'),
-  int('warmup'),
-  int('negatives'),
-  int('batch'),
-  int('feature-dim'),
-  int('n'),
-];
-const out = resolve(values.out ?? resolve(import.meta.dirname, '../../../../packages/backend-wasm/bench/crd-step.json'));
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly reps: number;
+  readonly steps: number;
+  readonly warmup: number;
+  readonly negatives: number;
+  readonly batch: number;
+  readonly featureDim: number;
+  readonly n: number;
+  readonly baseline?: string;
+  readonly out?: string;
+}
+
+const positive = (flag: string) => integerFlag(flag, { min: 1 });
+const flags = new Command('node --import tsx src/speed/crdScoring.ts')
+  .description(
+    "End-to-end step time of CRD with reference scoring on the patched wasm backend, for @kd/backend-wasm's regression benchmark.",
+  )
+  .option('--reps <n>', 'interleaved turns per side', positive('--reps'), 5)
+  .option('--steps <n>', 'steps of one turn (one fit call)', positive('--steps'), 2)
+  .option('--warmup <n>', 'untimed steps per side first', positive('--warmup'), 3)
+  .option('--negatives <k>', 'CRD negatives per anchor', positive('--negatives'), 4096)
+  .option('--batch <b>', 'batch size', positive('--batch'), 64)
+  .option('--feature-dim <d>', "CRD's embedding size", positive('--feature-dim'), 128)
+  .option('--n <n>', 'examples', positive('--n'), 16384)
+  .option(
+    '--baseline <path>',
+    'another build of @kd/backend-wasm to time against (node packages/backend-wasm/bench/baseline.mjs --rev <rev>)',
+  )
+  .option('--out <file>', 'JSON output (default: packages/backend-wasm/bench/crd-step.json)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+const { reps, steps, warmup, negatives: K, batch: B, featureDim: D, n: N } = flags;
+const out = resolve(flags.out ?? resolve(import.meta.dirname, '../../../../packages/backend-wasm/bench/crd-step.json'));
 
 interface Patcher {
   patchWasmKernels(): unknown;
   unpatchWasmKernels(): void;
 }
 await kdWasm.useWasmTraining();
-const baseline: Patcher | undefined = values.baseline ? await import(pathToFileURL(resolve(values.baseline)).href) : undefined;
+const baseline: Patcher | undefined = flags.baseline ? await import(pathToFileURL(resolve(flags.baseline)).href) : undefined;
 const sides: Record<string, Patcher> = { kd: kdWasm, ...(baseline ? { baseline } : {}) };
 function activate(side: string): void {
   for (const p of Object.values(sides)) p.unpatchWasmKernels();
@@ -180,11 +187,11 @@ console.log(`after:  ${loadAfter}`);
 console.log('| side | ms/step (median) | min | max |');
 console.log('|---|---:|---:|---:|');
 for (const r of results) {
-  const name = r.side === 'baseline' ? `baseline (${values.baseline})` : 'kd (this build)';
+  const name = r.side === 'baseline' ? `baseline (${flags.baseline})` : 'kd (this build)';
   console.log(`| ${name} | ${r.msMedian.toFixed(0)} | ${r.msMin.toFixed(0)} | ${r.msMax.toFixed(0)} |`);
 }
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(
   out,
-  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, B, K, d: D, N, reps, steps, warmup, baseline: values.baseline ?? null, loadBefore, loadAfter, results }, null, 1)}\n`,
+  `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, cores: cpus().length, B, K, d: D, N, reps, steps, warmup, baseline: flags.baseline ?? null, loadBefore, loadAfter, results }, null, 1)}\n`,
 );

@@ -17,35 +17,51 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets, withLeanSaves } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { Command, Option } from 'commander';
 import { cnn, mlp } from '../quality/models';
 import { median } from '../stream/run';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    reps: { type: 'string', default: '5' },
-    steps: { type: 'string', default: '20' },
-    backend: { type: 'string', default: 'wasm' },
-    python: { type: 'string', default: '/usr/bin/python3' },
-    peer: { type: 'string', default: 'torch' },
-    native: { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-  },
-});
-const quick = values.quick!;
-const reps = quick ? 2 : Number(values.reps);
-const steps = quick ? 4 : Number(values.steps);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly reps: number;
+  readonly steps: number;
+  readonly backend: BackendName | 'auto';
+  readonly python: string;
+  readonly peer: 'torch' | 'none';
+  readonly native?: boolean;
+  readonly quick?: boolean;
+  readonly out?: string;
+}
+
+const flags = new Command('pnpm --filter kd-bench step')
+  .usage('[-- options]')
+  .description(
+    "One KD student step with the teacher's outputs cached, and the CNN teacher's forward pass: a kd Distiller, a hand-written tfjs loop and PyTorch, interleaved.",
+  )
+  .option('--reps <n>', 'interleaved reps (2 with --quick)', integerFlag('--reps', { min: 1 }), 5)
+  .option('--steps <n>', 'steps per rep (4 with --quick)', integerFlag('--steps', { min: 2 }), 20)
+  .addOption(backendOption('wasm'))
+  .option('--python <path>', 'Python of the PyTorch side', '/usr/bin/python3')
+  .addOption(new Option('--peer <name>', 'the peer side').choices(['torch', 'none']).default('torch'))
+  .option('--native', "@kd/backend-native's kernels on top of the backend")
+  .option('--quick', '2 reps of 4 steps')
+  .option('--out <dir>', 'output folder (default: results/step; results/step-quick with --quick)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+const quick = flags.quick === true;
+const reps = quick ? 2 : flags.reps;
+const steps = quick ? 4 : flags.steps;
 const here = resolve(import.meta.dirname, '..', '..');
-const out = resolve(values.out ?? join(here, 'results', quick ? 'step-quick' : 'step'));
-const choice = await useBestBackend(values.backend as BackendName);
+const out = resolve(flags.out ?? join(here, 'results', quick ? 'step-quick' : 'step'));
+const choice = await useBestBackend(flags.backend);
 let backendLine = choice.description;
-if (values.native) {
+if (flags.native) {
   const { useNativeKernels } = await import('@kd/backend-native');
   const report = await useNativeKernels({ wasmTraining: false });
   if (!report.active) throw new Error(`--native: the native kernels are off: ${report.reason}`);
@@ -60,7 +76,7 @@ const load = () =>
 
 /** The PyTorch side: one child process, one JSON command per line. */
 function torchPeer() {
-  const child = spawn(values.python!, [join(import.meta.dirname, 'peer_step.py'), '1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(flags.python, [join(import.meta.dirname, 'peer_step.py'), '1'], { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {
     async time(what: string, n: number): Promise<{ ms: number; torch: string }> {
@@ -197,7 +213,7 @@ interface Row {
   loadDuring: string[];
 }
 
-const peer = values.peer === 'torch' ? torchPeer() : undefined;
+const peer = flags.peer === 'torch' ? torchPeer() : undefined;
 let torchVersion = 'not run';
 const rows: Row[] = [];
 try {

@@ -8,31 +8,45 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel, softTargets } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { Command, Option } from 'commander';
 import { cnn, mlp } from '../quality/models';
+import { choiceListFlag } from '../quality/regimeTwo';
 import { median } from '../stream/run';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    steps: { type: 'string', default: '30' },
-    backend: { type: 'string', default: 'native' },
-    pairs: { type: 'string', default: 'cnn,mlp' },
-    out: { type: 'string' },
-  },
-});
-const steps = Number(values.steps);
-const choice = await useBestBackend(values.backend as BackendName);
+/** The student pairs profiled. */
+const PAIRS = ['cnn', 'mlp'] as const;
+
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly steps: number;
+  readonly backend: BackendName | 'auto';
+  readonly pairs: (typeof PAIRS)[number][];
+  readonly out?: string;
+}
+
+const flags = new Command('pnpm --filter kd-bench step-profile')
+  .usage('[-- options]')
+  .description("Where a Distiller step's time goes: every kernel call of the step bench's cached KD student step, timed.")
+  .option('--steps <n>', 'steps timed per pair', integerFlag('--steps', { min: 2 }), 30)
+  .addOption(backendOption('native'))
+  .addOption(new Option('--pairs <list>', 'student pairs').argParser(choiceListFlag('--pairs', PAIRS)).default([...PAIRS], PAIRS.join(',')))
+  .option('--out <dir>', 'output folder (default: results/step-profile)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+const steps = flags.steps;
+const choice = await useBestBackend(flags.backend);
 const BATCH = 64;
 const examples = BATCH * steps;
 const x = tf.randomUniform([examples, 28, 28, 1], 0, 1, 'float32', 1);
 const y = tf.randomUniform([examples], 0, 10, 'int32', 2) as tf.Tensor1D;
 const teacher = cnn('teacher', 32, 64, 128, 1);
-const builders: Record<string, () => tfl.LayersModel> = {
+const builders: Record<(typeof PAIRS)[number], () => tfl.LayersModel> = {
   cnn: () => cnn('cnn_student', 8, 16, 32, 5),
   mlp: () => mlp('mlp_student', 64, 32, 5),
 };
@@ -52,8 +66,8 @@ console.log(
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
-for (const pair of values.pairs!.split(',')) {
-  const student = builders[pair]!();
+for (const pair of flags.pairs) {
+  const student = builders[pair]();
   const optimizer = adam({ learningRate: 1e-3 });
   const d = new Distiller({ student, teacher, optimizer, seed: 1 }).use(
     hardLabel({ weight: 0.1 }),
@@ -98,7 +112,7 @@ for (const pair of values.pairs!.split(',')) {
   optimizer.dispose();
   student.dispose();
 }
-const out = resolve(values.out ?? join(import.meta.dirname, '..', '..', 'results', 'step-profile'));
+const out = resolve(flags.out ?? join(import.meta.dirname, '..', '..', 'results', 'step-profile'));
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, `profile-${choice.name}.json`),

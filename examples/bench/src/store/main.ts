@@ -7,33 +7,46 @@ import { statSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
 import { adam, Distiller, ensembleTeacher, hardLabel, softTargets, subsetSource, type Teacher, type TeacherLike } from '@kd/core';
 import { loadFashionMnistSources } from '@kd/data/node';
 import { precomputeTeacher, storedTeacher } from '@kd/teacher-store/node';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
+import { Command } from 'commander';
 import { cnn } from '../quality/models';
 import { median } from '../stream/run';
 
-const { values } = parseArgs({
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    examples: { type: 'string', default: '6000' },
-    reps: { type: 'string', default: '5' },
-    backend: { type: 'string', default: 'wasm' },
-    quick: { type: 'boolean', default: false },
-    out: { type: 'string' },
-  },
-});
-const quick = values.quick!;
-const examples = quick ? 256 : Number(values.examples);
-const reps = quick ? 2 : Number(values.reps);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly examples: number;
+  readonly reps: number;
+  readonly backend: BackendName | 'auto';
+  readonly quick?: boolean;
+  readonly out?: string;
+}
+
+const flags = new Command('pnpm --filter kd-bench stored-teacher')
+  .usage('[-- options]')
+  .description(
+    'KD epoch time with a stored teacher vs the live one (a CNN teacher and a two-teacher ensemble), interleaved; bytes on disk per example, float32 vs float16.',
+  )
+  .option('--examples <n>', 'Fashion-MNIST training examples (256 with --quick)', integerFlag('--examples', { min: 1 }), 6000)
+  .option('--reps <n>', 'interleaved reps (2 with --quick)', integerFlag('--reps', { min: 1 }), 5)
+  .addOption(backendOption('wasm'))
+  .option('--quick', '256 examples, 2 reps')
+  .option('--out <dir>', 'output folder (default: results/store; results/store-quick with --quick)')
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+const quick = flags.quick === true;
+const examples = quick ? 256 : flags.examples;
+const reps = quick ? 2 : flags.reps;
 const here = resolve(import.meta.dirname, '..', '..');
-const out = resolve(values.out ?? join(here, 'results', quick ? 'store-quick' : 'store'));
+const out = resolve(flags.out ?? join(here, 'results', quick ? 'store-quick' : 'store'));
 const work = join(here, 'out', 'store');
-await useBestBackend(values.backend as BackendName);
+await useBestBackend(flags.backend);
 
 const { train } = await loadFashionMnistSources();
 const data = subsetSource(

@@ -10,77 +10,86 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
+import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
 import type { ExampleId, RandomAccessSource } from '@kd/core';
 import { imageFolder } from '@kd/data/node';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
+import { Command, Option } from 'commander';
 import { writeSyntheticFolder } from './folder';
 import { type EpochMeasurement, measureEpoch, median, type StreamRunOptions, timeSteps } from './run';
 
-const { values } = parseArgs({
-  // `pnpm <script> -- --flag` passes the '--' through.
-  args: process.argv.slice(2).filter((a, i) => !(i === 0 && a === '--')),
-  options: {
-    images: { type: 'string', default: '100000' },
-    dir: { type: 'string' },
-    out: { type: 'string' },
-    reps: { type: 'string', default: '5' },
-    steps: { type: 'string', default: '100' },
-    warmup: { type: 'string', default: '10' },
-    workers: { type: 'string', default: '1' },
-    prefetch: { type: 'string', default: '2' },
-    negatives: { type: 'string', default: '4096' },
-    'batch-size': { type: 'string', default: '64' },
-    backend: { type: 'string', default: 'wasm' },
-    quick: { type: 'boolean', default: false },
-    'child-epoch': { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
-  },
-});
-
-if (values.help) {
-  console.log(`Usage: pnpm --filter kd-bench stream [-- --images N] [--dir DIR] [--out DIR] [--reps R] [--steps S] [--warmup W]
-  [--workers D] [--prefetch P] [--negatives K] [--batch-size B] [--backend wasm|cpu|auto] [--quick]
-Writes N PNG images (default 100000, 32x32x3, 10 classes) under DIR (reused when complete), streams one epoch of
-KD + CRD (shared, K) from them in a child process (RSS every 10,000 examples), then times S steps (after W untimed)
-streamed and in memory, interleaved, R times each. --quick: 1,280 images, K = 256, 2 reps of 8 steps.`);
-  process.exit(0);
+/** The parsed flags (commander's camel-case keys). */
+interface Flags {
+  readonly images: number;
+  readonly dir?: string;
+  readonly out?: string;
+  readonly reps: number;
+  readonly steps: number;
+  readonly warmup: number;
+  readonly workers: number;
+  readonly prefetch: number;
+  readonly negatives: number;
+  readonly batchSize: number;
+  readonly backend: BackendName | 'auto';
+  readonly quick?: boolean;
+  readonly childEpoch?: boolean;
 }
 
-const num = (name: keyof typeof values) => {
-  const value = Number(values[name]);
-  if (!Number.isInteger(value) || value < 0) {
-    console.error(`--${name} must be an integer >= 0, got "${values[name]}"`);
-    process.exit(2);
-  }
-  return value;
-};
-const quick = values.quick!;
-const images = quick ? 1280 : num('images');
+const flags = new Command('pnpm --filter kd-bench stream')
+  .usage('[-- options]')
+  .description(
+    'The streaming benchmark: one epoch of KD + CRD streamed from a synthetic PNG folder (RSS), then steps/s streamed vs in memory.',
+  )
+  .option('--images <n>', 'PNG images written (32x32x3, 10 classes)', integerFlag('--images', { min: 1 }), 100000)
+  .option('--dir <dir>', 'image folder (default: out/stream/images-N; reused when complete)')
+  .option('--out <dir>', 'output folder (default: results/stream; results/stream-quick with --quick)')
+  .option('--reps <n>', 'interleaved reps of each side', integerFlag('--reps', { min: 1 }), 5)
+  .option('--steps <n>', 'steps timed per rep', integerFlag('--steps', { min: 1 }), 100)
+  .option('--warmup <n>', 'untimed steps before them (at least 1)', integerFlag('--warmup', { min: 0 }), 10)
+  .option('--workers <n>', 'decode worker threads (0: the calling thread)', integerFlag('--workers', { min: 0 }), 1)
+  .option('--prefetch <n>', 'batches decoded ahead', integerFlag('--prefetch', { min: 0 }), 2)
+  .option('--negatives <k>', "CRD's shared negatives", integerFlag('--negatives', { min: 1 }), 4096)
+  .option('--batch-size <n>', 'examples per step', integerFlag('--batch-size', { min: 1 }), 64)
+  .addOption(backendOption('wasm'))
+  .option('--quick', '1,280 images, K = 256, 2 reps of 8 steps')
+  .addOption(new Option('--child-epoch', 'the streamed epoch of the RSS run (the child process)').hideHelp())
+  .addHelpText(
+    'after',
+    `
+Writes N PNG images (default 100000, 32x32x3, 10 classes) under DIR (reused when complete), streams one epoch of
+KD + CRD (shared, K) from them in a child process (RSS every 10,000 examples), then times S steps (after W untimed)
+streamed and in memory, interleaved, R times each. --quick: 1,280 images, K = 256, 2 reps of 8 steps.`,
+  )
+  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .parse(scriptArguments())
+  .opts<Flags>();
+
+const quick = flags.quick === true;
+const images = quick ? 1280 : flags.images;
 const runOptions: StreamRunOptions = {
-  batchSize: num('batch-size'),
-  negatives: quick ? 256 : num('negatives'),
+  batchSize: flags.batchSize,
+  negatives: quick ? 256 : flags.negatives,
   featureDim: 128,
   teacher: [32, 64, 128],
   student: [8, 16, 32],
   imageShape: [32, 32, 3],
-  prefetch: num('prefetch'),
+  prefetch: flags.prefetch,
   seed: 1,
 };
-const workers = num('workers');
-const reps = quick ? 2 : num('reps');
-const steps = quick ? 8 : num('steps');
-const warmup = Math.max(1, quick ? 2 : num('warmup'));
+const workers = flags.workers;
+const reps = quick ? 2 : flags.reps;
+const steps = quick ? 8 : flags.steps;
+const warmup = Math.max(1, quick ? 2 : flags.warmup);
 const here = resolve(import.meta.dirname, '..', '..');
-const dir = resolve(values.dir ?? join(here, 'out', 'stream', `images-${images}`));
-const out = resolve(values.out ?? join(here, 'results', quick ? 'stream-quick' : 'stream'));
+const dir = resolve(flags.dir ?? join(here, 'out', 'stream', `images-${images}`));
+const out = resolve(flags.out ?? join(here, 'results', quick ? 'stream-quick' : 'stream'));
 const every = quick ? 256 : 10_000;
 
-await useBestBackend(values.backend as BackendName);
+await useBestBackend(flags.backend);
 
-if (values['child-epoch']) {
+if (flags.childEpoch) {
   // The RSS run: only the streamed source in this process.
   const source = await imageFolder(dir, { size: 32, channels: 3, workers });
   const result = await measureEpoch(source, runOptions, every);
@@ -117,7 +126,7 @@ const childArgs = [
   '--batch-size',
   String(runOptions.batchSize),
   '--backend',
-  String(values.backend),
+  flags.backend,
   ...(quick ? ['--quick'] : []),
 ];
 const childOut = execFileSync(process.execPath, childArgs, { cwd: here, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
