@@ -72,6 +72,30 @@ describe('kd precompute-teacher and a stored teacher', () => {
   });
 });
 
+describe('an ensemble teacher and early stopping', () => {
+  it('trains from an ensemble of saved models; early stopping ends the run after patience epochs', async () => {
+    const yaml = distil('{ ensemble: [{ model: teacher-run/student }, { model: teacher-run/student/model.json }], mean: geometric }')
+      .replace(
+        'training: { epochs: 2, batchSize: 40 }',
+        'training: { epochs: 6, batchSize: 40, earlyStopping: { patience: 1, minDelta: 1 } }',
+      )
+      .replace('  limit: { train: 1000, test: 200 }', '  limit: { train: 1000, test: 200 }\n  validation: { fraction: 0.2 }');
+    await writeFile(join(dir, 'ensemble.yaml'), yaml);
+    const summary = await trainFromConfig(join(dir, 'ensemble.yaml'), { ...quiet, out: join(dir, 'ensemble') });
+    // No epoch can improve validation accuracy by more than 1: epoch 0 sets the mark, epoch 1 is the first without.
+    expect(summary.stoppedEarly).toEqual({ stage: 'train', epoch: 1 });
+    const epochs = readFileSync(join(dir, 'ensemble', 'logs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'epoch-end');
+    expect(epochs.map((e) => e.logs.epoch)).toEqual([0, 1]);
+    // Two copies of one model: the ensemble predicts what the model does.
+    const single = JSON.parse(readFileSync(join(dir, 'live', 'summary.json'), 'utf8'));
+    expect(summary.teacher!.accuracy).toBe(single.teacher.accuracy);
+  }, 60_000);
+});
+
 describe('kd evaluate', () => {
   it("gives the run summary's test accuracy for its student, and the teacher's for the teacher", async () => {
     const summary = JSON.parse(readFileSync(join(dir, 'live', 'summary.json'), 'utf8'));
