@@ -23,6 +23,8 @@ export interface SyntheticRunOptions {
   readonly epochs?: number;
   readonly examples?: number;
   readonly classes?: number;
+  /** Class names to write into predictions.json (one per class); none by default. */
+  readonly classNames?: readonly string[];
 }
 
 /** A standard-normal draw (Box-Muller) from a seeded generator. */
@@ -37,7 +39,7 @@ function gaussian(random: SeededRandom): number {
  * temporary folder.
  */
 export function writeSyntheticRun(options: SyntheticRunOptions = {}): SyntheticRun {
-  const { teacher: withTeacher = true, seed = 7, epochs = 4, examples = 200, classes = 10 } = options;
+  const { teacher: withTeacher = true, seed = 7, epochs = 4, examples = 200, classes = 10, classNames } = options;
   const random = new SeededRandom(seed);
   const directory = mkdtempSync(join(tmpdir(), 'kd-report-run-'));
   const terms = withTeacher ? ['ce', 'kd'] : ['ce', 'l2'];
@@ -72,7 +74,7 @@ export function writeSyntheticRun(options: SyntheticRunOptions = {}): SyntheticR
   const student = teacherLogits.map((row) => row.map((z) => 0.6 * z + 0.8 * gaussian(random)));
   writeFileSync(
     join(directory, 'predictions.json'),
-    JSON.stringify({ classes, labels, student, ...(withTeacher ? { teacher: teacherLogits } : {}) }),
+    JSON.stringify({ classes, ...(classNames ? { classNames } : {}), labels, student, ...(withTeacher ? { teacher: teacherLogits } : {}) }),
   );
   writeFileSync(
     join(directory, 'summary.json'),
