@@ -161,6 +161,49 @@ describe('kd train', () => {
     expect(again.student).toEqual(json(join(interrupted, 'summary.json')).student);
   }, 180_000);
 
+  it('resumes a staged run interrupted in its second stage to the same bits, logging each epoch under its stage', async () => {
+    const staged = `
+seed: 5
+backend: cpu
+packages: ['@kd/fitnet']
+data: { source: mnistDigits, limit: { train: 600, test: 100 } }
+teacher: { model: teacher-run/student }
+student: { builder: mlp, options: { hidden: [24, 12] } }
+stages:
+  - name: hints
+    epochs: 1
+    methods: [{ method: fitnet, student: student_pool, teacher: student_pool }]
+    trainable: { upTo: student_pool }
+  - name: distil
+    epochs: 2
+    methods: [{ method: hardLabel, weight: 0.5 }, { method: softTargets, temperature: 4, weight: 0.5 }]
+training: { batchSize: 50, checkpointEvery: 5 }
+`;
+    await writeFile(join(dir, 'staged.yaml'), staged);
+    const whole = join(dir, 'staged-a');
+    const cut = join(dir, 'staged-b');
+    await trainFromConfig(join(dir, 'staged.yaml'), { ...quiet, out: whole });
+    let steps = 0;
+    await expect(
+      trainFromConfig(join(dir, 'staged.yaml'), {
+        ...quiet,
+        out: cut,
+        progress: (event, stage) => {
+          if (event.type === 'step-end' && stage === 'distil' && ++steps === 17) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    await resumeRun(cut, quiet);
+    expect(Buffer.compare(await readFile(join(cut, 'student/weights.bin')), await readFile(join(whole, 'student/weights.bin')))).toBe(0);
+    const stages = readFileSync(join(cut, 'logs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'epoch-end')
+      .map((e) => `${e.stage}:${e.logs.epoch}`);
+    expect([...new Set(stages)]).toEqual(['hints:0', 'distil:0', 'distil:1']);
+  }, 120_000);
+
   it('refuses to train into a folder that holds a run', async () => {
     await expect(trainFromConfig(join(dir, 'distil.yaml'), { ...quiet, out: run() })).rejects.toThrow(
       `${run()} already holds a run; continue it with \`kd train --resume ${run()}\` or choose another --out`,
