@@ -1,6 +1,6 @@
 import '@tensorflow/tfjs-layers'; // registers the gradients
 import { useWasmTraining } from '@kd/backend-wasm';
-import { integerFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { integerFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import * as tf from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import { run } from './run';
@@ -47,7 +47,7 @@ const flags = new Command('pnpm --filter bit-fashion start')
 --steps-scale 1 --base-lr 0.003 runs the BiT-HyperRule schedule exactly (500 steps below 20 000 examples);
 its 0.003 assumes a pre-trained model, and this teacher starts from random weights.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

@@ -1,5 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { integerFlag, integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import * as tf from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import { run } from './run';
@@ -55,7 +55,7 @@ const flags = new Command('pnpm --filter fitnet-mnist start')
 One Distiller: 1*ce + kd-weight*kd(T) + crd-weight*crd + fitnet-weight*fitnet, on the cpu backend.
 --guided / --hint pick the student / teacher hidden layer (1-based) of the FitNet hint.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { useWasmTraining } from '@kd/backend-wasm';
-import { integerFlag, scriptArguments } from '@kd/cli/flags';
+import { integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import '@tensorflow/tfjs-layers';
 import { Command } from 'commander';
 import { run } from './run';
@@ -42,7 +42,7 @@ Writes the first N Fashion-MNIST train/test images as PNG files into DIR/train/<
 (reused when complete), then trains a CNN teacher, a student from scratch and a student with KD + CRD, streaming
 from the folders, and prints the test accuracies.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

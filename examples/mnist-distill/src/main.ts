@@ -1,5 +1,5 @@
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { Command, Option } from 'commander';
 import { run } from './run';
 
@@ -70,7 +70,7 @@ The default backend (auto) is the fastest installed: tfjs-node(-gpu), else nativ
 training with @kd/backend-native's OpenBLAS kernels; skipped with the reason when its addon cannot load),
 else wasm patched for training by @kd/backend-wasm (~40x the pure-JS cpu backend on these MLPs), else cpu.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

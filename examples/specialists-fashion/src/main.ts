@@ -1,5 +1,5 @@
 import '@tensorflow/tfjs-backend-cpu';
-import { integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { integerFlag, integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import * as tf from '@tensorflow/tfjs-core';
 import { Command, Option } from 'commander';
 import { run } from './run';
@@ -54,7 +54,7 @@ const flags = new Command('pnpm start')
     `
 Defaults run in about 3 minutes on the cpu backend (pure JS).`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

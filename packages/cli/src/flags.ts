@@ -1,5 +1,5 @@
 import { BACKEND_ORDER } from '@kd/backend-gpu';
-import { InvalidArgumentError, Option } from 'commander';
+import { type CommanderError, InvalidArgumentError, Option } from 'commander';
 
 /**
  * Command-line flags shared by `kd` and the examples (commander 14 options and value parsers),
@@ -68,4 +68,24 @@ export function scriptArguments(argv: readonly string[] = process.argv): string[
   const args = [...argv];
   if (args[2] === '--') args.splice(2, 1);
   return args;
+}
+
+/** A parser of a comma-separated list of names, each one of `allowed` (`--pairs cnn,mlp`). */
+export function choiceListFlag<T extends string>(flag: string, allowed: readonly T[]): (text: string) => T[] {
+  return (text) => {
+    const items = text.split(',').map((item) => item.trim());
+    const bad = items.filter((item) => !(allowed as readonly string[]).includes(item));
+    if (bad.length > 0)
+      throw new InvalidArgumentError(`${flag}: ${bad.map((b) => `"${b}"`).join(', ')} is not one of ${allowed.join(', ')}`);
+    return items as T[];
+  };
+}
+
+/**
+ * For `command.exitOverride(usageExit)`: `--help` and `--version` exit 0, every usage error
+ * (a bad value, an unknown flag) exits with status 2 after commander printed its message, as the
+ * `kd` bin and the examples document.
+ */
+export function usageExit(error: CommanderError): never {
+  process.exit(error.exitCode === 0 ? 0 : 2);
 }

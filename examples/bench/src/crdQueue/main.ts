@@ -12,7 +12,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { useBestBackend } from '@kd/backend-gpu';
-import { integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData } from '@kd/core';
 import { crd } from '@kd/crd';
 import { take } from '@kd/data';
@@ -45,7 +45,7 @@ const program = regimeTwoFlags(
   )
   .option('--crd-weight <w>', 'weight of the CRD term', numberFlag('--crd-weight', { min: 0 }), 0.4)
   .option('--out <dir>', 'output folder (default: out/crd-queue; out/crd-queue-quick with --quick)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments());
 const flags = program.opts<Flags>();
 const quick = flags.quick === true;

@@ -3,11 +3,10 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, choiceListFlag, integerFlag, integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
 import { FULL_SIZES, QUICK_SIZES } from '../quality/models';
-import { choiceListFlag } from '../quality/regimeTwo';
 import { meanStd } from '../quality/report';
 import {
   DEFAULT_HYPER,
@@ -185,7 +184,7 @@ async function main(): Promise<void> {
     .option('--ours-results <file>', 'reuse this results.json of the quality bench instead of running ours')
     .option('--peer-results <logs>', 'reuse these peer.py logs (comma-separated) instead of running the peer')
     .option('--out <dir>', 'output folder (default: out/compare; out/compare-quick with --quick)')
-    .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+    .exitOverride(usageExit) // a bad flag exits with status 2
     .parse(scriptArguments())
     .opts<Flags>();
   const quick = flags.quick === true;

@@ -1,11 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, integerListFlag, numberFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, choiceListFlag, integerFlag, integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
 import { FULL_SIZES, QUICK_SIZES } from './models';
-import { choiceListFlag } from './regimeTwo';
 import { curvesSvg, gapSvg, markdown } from './report';
 import {
   DEFAULT_HYPER,
@@ -86,7 +85,7 @@ Full mode defaults: 3 seeds, 54000-example pool (6000 held out for validation), 
 validation split (Hinton et al. 2015, sect. 3). --quick: tiny models and sizes (~1 minute).
 --tune: pick the temperature and the CRD weight on the validation split, print them, and stop.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 

@@ -1,24 +1,9 @@
 import { join, resolve } from 'node:path';
 import type { BackendName } from '@kd/backend-gpu';
 import { backendOption, integerFlag, integerListFlag } from '@kd/cli/flags';
-import { type Command, InvalidArgumentError } from 'commander';
+import type { Command } from 'commander';
 import { FULL_SIZES, QUICK_SIZES } from './models';
 import type { HyperParameters, Method, QualityOptions } from './run';
-
-/**
- * A parser of a comma-separated list of names (`cnn,mlp`), each one of `allowed`; a bad one is
- * commander's usage error naming the flag. For the bench's `--pairs`, `--regimes` and `--methods`
- * (`@kd/cli/flags` has no list-of-choices parser).
- */
-export function choiceListFlag<T extends string>(flag: string, allowed: readonly T[]): (text: string) => T[] {
-  return (text) => {
-    const items = text.split(',').map((item) => item.trim());
-    const bad = items.filter((item) => !(allowed as readonly string[]).includes(item));
-    if (bad.length > 0)
-      throw new InvalidArgumentError(`${flag}: ${bad.map((b) => `"${b}"`).join(', ')} is not one of ${allowed.join(', ')}`);
-    return items as T[];
-  };
-}
 
 /** The flags {@link regimeTwoFlags} adds, parsed (commander's camel-case keys); absent: the regime's default. */
 export interface RegimeTwoFlags {

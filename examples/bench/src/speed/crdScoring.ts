@@ -23,7 +23,7 @@ import { cpus } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as kdWasm from '@kd/backend-wasm';
-import { integerFlag, scriptArguments } from '@kd/cli/flags';
+import { integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel } from '@kd/core';
 import { crd } from '@kd/crd';
 import * as tf from '@tensorflow/tfjs-core';
@@ -61,7 +61,7 @@ const flags = new Command('node --import tsx src/speed/crdScoring.ts')
     'another build of @kd/backend-wasm to time against (node packages/backend-wasm/bench/baseline.mjs --rev <rev>)',
   )
   .option('--out <file>', 'JSON output (default: packages/backend-wasm/bench/crd-step.json)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 const { reps, steps, warmup, negatives: K, batch: B, featureDim: D, n: N } = flags;

@@ -18,7 +18,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets, withLeanSaves } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -51,7 +51,7 @@ const flags = new Command('pnpm --filter kd-bench step')
   .option('--native', "@kd/backend-native's kernels on top of the backend")
   .option('--quick', '2 reps of 4 steps')
   .option('--out <dir>', 'output folder (default: results/step; results/step-quick with --quick)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 const quick = flags.quick === true;

@@ -9,13 +9,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, choiceListFlag, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { adam, Distiller, hardLabel, softTargets } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
 import { cnn, mlp } from '../quality/models';
-import { choiceListFlag } from '../quality/regimeTwo';
 import { median } from '../stream/run';
 
 /** The student pairs profiled. */
@@ -36,7 +35,7 @@ const flags = new Command('pnpm --filter kd-bench step-profile')
   .addOption(backendOption('native'))
   .addOption(new Option('--pairs <list>', 'student pairs').argParser(choiceListFlag('--pairs', PAIRS)).default([...PAIRS], PAIRS.join(',')))
   .option('--out <dir>', 'output folder (default: results/step-profile)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 const steps = flags.steps;

@@ -14,7 +14,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { useBestBackend } from '@kd/backend-gpu';
-import { numberFlag, scriptArguments } from '@kd/cli/flags';
+import { numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import type { LabeledData } from '@kd/core';
 import { take } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
@@ -51,7 +51,7 @@ const flags = regimeTwoFlags(
 )
   .option('--temperature <t>', 'KD temperature', numberFlag('--temperature', { above: 0 }), 2)
   .option('--out <dir>', 'output folder (default: results/store; out/store-accuracy-quick with --quick)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 const quick = flags.quick === true;

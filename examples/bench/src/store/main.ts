@@ -8,7 +8,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import { adam, Distiller, ensembleTeacher, hardLabel, softTargets, subsetSource, type Teacher, type TeacherLike } from '@kd/core';
 import { loadFashionMnistSources } from '@kd/data/node';
 import { precomputeTeacher, storedTeacher } from '@kd/teacher-store/node';
@@ -37,7 +37,7 @@ const flags = new Command('pnpm --filter kd-bench stored-teacher')
   .addOption(backendOption('wasm'))
   .option('--quick', '256 examples, 2 reps')
   .option('--out <dir>', 'output folder (default: results/store; results/store-quick with --quick)')
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 const quick = flags.quick === true;

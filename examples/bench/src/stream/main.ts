@@ -11,7 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import { backendOption, integerFlag, scriptArguments } from '@kd/cli/flags';
+import { backendOption, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
 import type { ExampleId, RandomAccessSource } from '@kd/core';
 import { imageFolder } from '@kd/data/node';
 import * as tf from '@tensorflow/tfjs-core';
@@ -62,7 +62,7 @@ Writes N PNG images (default 100000, 32x32x3, 10 classes) under DIR (reused when
 KD + CRD (shared, K) from them in a child process (RSS every 10,000 examples), then times S steps (after W untimed)
 streamed and in memory, interleaved, R times each. --quick: 1,280 images, K = 256, 2 reps of 8 steps.`,
   )
-  .exitOverride((error) => process.exit(error.exitCode === 0 ? 0 : 2)) // a bad flag exits with status 2
+  .exitOverride(usageExit) // a bad flag exits with status 2
   .parse(scriptArguments())
   .opts<Flags>();
 
