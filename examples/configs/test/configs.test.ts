@@ -16,7 +16,11 @@ let dir: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'kd-configs-'));
-  await trainFromConfig(join(here, 'teacher.yaml'), { ...quiet, out: join(dir, 'teacher'), overrides: [...small, 'training.epochs=3', 'student.options.filters=[16, 32]', 'student.options.dense=64'] });
+  await trainFromConfig(join(here, 'teacher.yaml'), {
+    ...quiet,
+    out: join(dir, 'teacher'),
+    overrides: [...small, 'training.epochs=3', 'student.options.filters=[16, 32]', 'student.options.dense=64'],
+  });
 }, 240_000);
 
 afterAll(async () => {
@@ -37,7 +41,11 @@ describe('examples/configs', () => {
     const text = await describeRun(join(here, file), [...small, teacher, ...overrides]);
     expect(text).toContain('Loss = ');
     const before = tf.memory().numTensors;
-    const summary = await trainFromConfig(join(here, file), { ...quiet, out: join(dir, file), overrides: [...small, teacher, ...overrides] });
+    const summary = await trainFromConfig(join(here, file), {
+      ...quiet,
+      out: join(dir, file),
+      overrides: [...small, teacher, ...overrides],
+    });
     expect(tf.memory().numTensors).toBe(before);
     expect(summary.student.accuracy).toBeGreaterThan(0.3);
     const last = readFileSync(join(dir, file, 'logs.jsonl'), 'utf8')
