@@ -6,6 +6,7 @@ import { type EvaluatedSplit, evaluateSaved } from './commands/evaluate';
 import { precomputeTeacherFromConfig } from './commands/precomputeTeacher';
 import { CliError } from './errors';
 import { integerFlag } from './flags';
+import { writeReport } from './report';
 import { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
 import { resumeRun, trainFromConfig } from './run/train';
 
@@ -78,6 +79,15 @@ program
   .option('--shard-size <n>', 'examples per shard', integerFlag('--shard-size', { min: 1 }))
   .action(async (config: string, options: { out: string; dtype: 'float32' | 'float16'; shardSize?: number }) => {
     await precomputeTeacherFromConfig(config, options);
+  });
+
+program
+  .command('report')
+  .description("(re)write a run folder's report.html and charts from its logs, predictions and summary")
+  .argument('<run>', 'run folder')
+  .action(async (run: string) => {
+    const report = await writeReport(run);
+    process.stdout.write(`${report.html}\n`);
   });
 
 try {

@@ -13,6 +13,7 @@ export { type ResolvedRunConfig, type ResolvedStage, resolveRunConfig } from './
 export { type RunConfig, runConfigSchema } from './config/runConfigSchema';
 export { CliError, type CliErrorCode, cliErrorCodes } from './errors';
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
+export { type ReportFiles, writeReport } from './report';
 export { exportStudent, quantizeArtifacts, type WeightForm } from './run/exportStudent';
 export { runPaths } from './run/runPaths';
 export { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';

@@ -71,7 +71,20 @@ describe('kd train', () => {
     const before = tf.memory().numTensors;
     summary = await trainFromConfig(join(dir, 'distil.yaml'), { ...quiet, out: run() });
     expect(tf.memory().numTensors).toBe(before);
-    for (const file of ['config.resolved.json', 'run.json', 'logs.jsonl', 'checkpoint.kdckpt', 'predictions.json', 'summary.json']) {
+    for (const file of [
+      'config.resolved.json',
+      'run.json',
+      'logs.jsonl',
+      'checkpoint.kdckpt',
+      'predictions.json',
+      'summary.json',
+      'report/report.html',
+      'report/losses.svg',
+      'report/accuracy.svg',
+      'report/class-correlation.svg',
+      'report/reliability.svg',
+      'report/agreement.svg',
+    ]) {
       expect(existsSync(join(run(), file)), file).toBe(true);
     }
     // The resolved config holds every default: the method's form, Adam's betas, the stage.

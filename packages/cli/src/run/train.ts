@@ -1,5 +1,5 @@
 import { appendFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, extname, resolve } from 'node:path';
+import { basename, extname, resolve } from 'node:path';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import {
   type EpochLogs,
@@ -17,6 +17,7 @@ import { openConfig } from '../config/openConfig';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
 import { loadRegistry } from '../registry/loadRegistry';
+import { writeReport } from '../report';
 import { buildData, type RunData } from './buildData';
 import { type BuiltTeacher, buildStudent, buildTeacher } from './buildModels';
 import { type BuiltStage, buildStages, disposeStages } from './buildStages';
@@ -226,7 +227,8 @@ async function runTraining(
       exports,
     };
     await atomicWriteFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
-    log(`Student: ${paths.student} (${evaluatedOn} accuracy ${(studentResult.accuracy * 100).toFixed(2)}%)`);
+    const report = await writeReport(paths.root);
+    log(`Student: ${paths.student} (${evaluatedOn} accuracy ${(studentResult.accuracy * 100).toFixed(2)}%); report: ${report.html}`);
     return summary;
   } finally {
     disposeStages(stages);
