@@ -8,5 +8,5 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'es2022',
-  external: [/^@tensorflow\//, /^@kd\//, 'vega', 'vega-lite', 'yaml', 'commander', 'zod'],
+  external: [/^@tensorflow\//, /^@kd\//, 'vega', 'vega-lite', 'yaml', 'commander', 'zod', 'playwright-core'],
 });

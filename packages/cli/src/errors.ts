@@ -1,4 +1,5 @@
 import { DistillationError, type DistillationErrorOptions } from '@kd/core';
+import { latencyErrorCodes } from './latency/errors';
 
 /**
  * Every code `@kd/cli` throws itself, with what it means. A config's bad keys and values are
@@ -13,7 +14,10 @@ export const cliErrorCodes = {
   'no-registry': 'A package named in `packages` exports no `registry`.',
   'run-exists': 'The run folder already holds a run; resume it with --resume, or choose another folder.',
   'bad-run': 'A run folder is missing a file it should have, or a file in it is malformed (the message names the file and line).',
+  'unknown-layer-class':
+    "A saved model uses a custom layer class (e.g. @kd/bit's GroupNormalization) that no package the config loads registers.",
   'converter-not-installed': 'A teacher is a GraphModel, which needs the optional peer @tensorflow/tfjs-converter.',
+  ...latencyErrorCodes,
 } as const;
 
 /** A code of `@kd/cli`'s own errors. */

@@ -12,6 +12,15 @@ export { readConfigFile } from './config/readConfigFile';
 export { type ResolvedRunConfig, type ResolvedStage, resolveRunConfig } from './config/resolveRunConfig';
 export { type RunConfig, runConfigSchema } from './config/runConfigSchema';
 export { CliError, type CliErrorCode, cliErrorCodes } from './errors';
+export {
+  type BrowserLatency,
+  type BrowserLatencyOptions,
+  browserLatencyOptionsSchema,
+  type FormLatency,
+  LatencyError,
+  latencyErrorCodes,
+  measureBrowserLatency,
+} from './latency';
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
 export { type ReportFiles, writeReport } from './report';
 export { exportStudent, quantizeArtifacts, type WeightForm } from './run/exportStudent';

@@ -47,7 +47,7 @@ training:
   batchSize: 40
   checkpointEvery: 7
   keepBest: { metric: accuracy }
-export: { quantize: [float16, uint8] }
+export: { quantize: [float16, uint8], browserLatency: true }
 `;
 
 beforeAll(async () => {
@@ -131,6 +131,9 @@ describe('kd train', () => {
         values.forEach((v, i) => expect(Math.abs(v - float32.values[w]![i]!)).toBeLessThanOrEqual(bound(float32.values[w]![i]!)));
       });
     }
+    // Each form was timed in headless Chromium (tfjs cpu backend, batch 1).
+    expect(summary.latencyBrowser).toMatch(/^chromium \d+/);
+    for (const e of summary.exports) expect(e.latencyMs).toBeGreaterThan(0);
     const [f32, f16, u8] = summary.exports;
     expect(f16!.bytes).toBe(f32!.bytes / 2);
     expect(u8!.bytes).toBe(f32!.bytes / 4);

@@ -107,8 +107,10 @@ export const runConfigSchema = z.strictObject({
         .optional(),
     })
     .default({ batchSize: 32, shuffle: true }),
-  /** Weight forms of the exported student, besides `float32`. */
-  export: z.strictObject({ quantize: z.array(z.enum(['float16', 'uint8'])).default([]) }).default({ quantize: [] }),
+  /** Weight forms of the exported student besides `float32`, and whether to time each in headless Chromium. */
+  export: z
+    .strictObject({ quantize: z.array(z.enum(['float16', 'uint8'])).default([]), browserLatency: z.boolean().default(false) })
+    .default({ quantize: [], browserLatency: false }),
 });
 
 /** A parsed run config (defaults applied). */

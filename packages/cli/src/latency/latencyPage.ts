@@ -29,19 +29,20 @@ export interface PageTimingRequest {
  * TypeScript build): sets the cpu backend, loads the model with `tf.loadLayersModel(url)`,
  * predicts a zeros batch `[batchSize, ...inputShape]` (one per input) `warmup` times, then `runs`
  * times with `performance.now()` around each `predict` + `dataSync()`. Resolves to a
- * {@link PageTiming}; rejects with the page's error.
+ * {@link PageTiming}; rejects with the page's error (plain `Error`s in the page, which the Node
+ * side wraps as `page-failed`).
  */
 export const timeModelInPage = `async ({ url, batchSize, warmup, runs }) => {
   const tf = globalThis.tf;
-  if (!tf || typeof tf.loadLayersModel !== 'function') throw new Error('the tfjs bundles did not load (no global tf.loadLayersModel)');
-  if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
+  if (!tf || typeof tf.loadLayersModel !== 'function') throw Error('the tfjs bundles did not load (no global tf.loadLayersModel)');
+  if (!(await tf.setBackend('cpu'))) throw Error('the cpu backend did not initialise');
   await tf.ready();
   const model = await tf.loadLayersModel(url);
   const inputs = [];
   try {
     for (const input of model.inputs) {
       const shape = input.shape.slice(1);
-      if (shape.some((d) => d === null || d === undefined)) throw new Error('input ' + input.name + ' has an unknown dimension: [' + input.shape.join(', ') + ']');
+      if (shape.some((d) => d === null || d === undefined)) throw Error('input ' + input.name + ' has an unknown dimension: [' + input.shape.join(', ') + ']');
       inputs.push(tf.zeros([batchSize, ...shape], input.dtype));
     }
     const feed = inputs.length === 1 ? inputs[0] : inputs;

@@ -1,3 +1,4 @@
+import { DistillationError } from '@kd/core';
 /** The median and 90th percentile of a list of durations, in milliseconds. */
 export interface TimingSummary {
   /** The middle duration (the mean of the two middle ones for an even count). */
@@ -11,7 +12,8 @@ export interface TimingSummary {
  * `p90Ms >= medianMs` always holds.
  */
 export function summarizeTimings(durations: readonly number[]): TimingSummary {
-  if (durations.length === 0) throw new RangeError('summarizeTimings: no durations');
+  if (durations.length === 0)
+    throw new DistillationError('bad-option', 'summarizeTimings: durations must hold at least one timing, got none');
   const sorted = [...durations].sort((a, b) => a - b);
   const n = sorted.length;
   const middle = Math.floor(n / 2);

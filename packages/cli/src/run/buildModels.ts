@@ -31,7 +31,19 @@ export async function loadSavedModel(path: string, baseDirectory: string, what: 
   } catch {
     format = undefined; // loadModel reports a missing or malformed model.json with its own code
   }
-  if (format !== 'graph-model') return loadModel(directory);
+  if (format !== 'graph-model') {
+    try {
+      return await loadModel(directory);
+    } catch (error) {
+      const unknown = /Unknown layer: ([\w>/-]+)/.exec(String((error as Error)?.message));
+      if (!unknown) throw error;
+      throw new CliError(
+        'unknown-layer-class',
+        `${what}: ${manifestPath} uses the layer class ${unknown[1]}, which no loaded package registers; add the package that defines it to "packages" (its registry import registers its layers)`,
+        { cause: error },
+      );
+    }
+  }
   let converter: { loadGraphModel(handler: unknown): Promise<TeacherLike> };
   try {
     converter = (await importPackage('@tensorflow/tfjs-converter', baseDirectory)) as unknown as typeof converter;

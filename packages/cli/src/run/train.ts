@@ -16,6 +16,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { openConfig } from '../config/openConfig';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
+import { measureBrowserLatency } from '../latency';
 import { loadRegistry } from '../registry/loadRegistry';
 import { writeReport } from '../report';
 import { buildData, type RunData } from './buildData';
@@ -45,7 +46,14 @@ export interface RunSummary {
   readonly evaluatedOn: 'test' | 'validation';
   readonly best?: { readonly epoch: number; readonly metric: 'accuracy' | 'loss'; readonly value: number };
   readonly stoppedEarly?: { readonly stage: string; readonly epoch: number };
-  readonly exports: readonly { readonly form: WeightForm; readonly bytes: number; readonly accuracy: number }[];
+  readonly exports: readonly {
+    readonly form: WeightForm;
+    readonly bytes: number;
+    readonly accuracy: number;
+    readonly latencyMs?: number;
+  }[];
+  /** The browser that timed the exports (`export.browserLatency`), e.g. `chromium 156.0.8078.73 (cpu backend, batch 1)`. */
+  readonly latencyBrowser?: string;
 }
 
 /** The `run.json` of a run folder. */
@@ -186,7 +194,7 @@ async function runTraining(
     }
     const evaluation = data.test ?? data.validation;
     const evaluatedOn = data.test ? 'test' : 'validation';
-    const exports: { form: WeightForm; bytes: number; accuracy: number }[] = [];
+    const exports: { form: WeightForm; bytes: number; accuracy: number; latencyMs?: number }[] = [];
     const forms: WeightForm[] = ['float32', ...config.export.quantize];
     for (const form of forms) {
       const directory = form === 'float32' ? paths.student : resolve(paths.exports, form);
@@ -198,6 +206,15 @@ async function runTraining(
         loaded.dispose();
       }
       exports.push({ form, bytes, accuracy });
+    }
+    let latencyBrowser: string | undefined;
+    if (config.export.browserLatency) {
+      const directory = (form: WeightForm) => (form === 'float32' ? paths.student : resolve(paths.exports, form));
+      const latency = await measureBrowserLatency({ models: exports.map((e) => ({ form: e.form, directory: directory(e.form) })) });
+      latency.results.forEach((r, i) => {
+        exports[i]!.latencyMs = r.medianMs;
+      });
+      latencyBrowser = `${latency.browser} (${latency.backend} backend, batch 1, median of ${latency.results[0]?.runs ?? 0})`;
     }
     const studentResult = evaluation ? await evaluateModel(student, evaluation) : { accuracy: Number.NaN, loss: Number.NaN };
     const teacherModel: TeacherLike | undefined = teacher && config.teacher?.store === undefined ? teacher.teacher : undefined;
@@ -225,6 +242,7 @@ async function runTraining(
       ...(best ? { best } : {}),
       ...(stoppedEarly ? { stoppedEarly } : {}),
       exports,
+      ...(latencyBrowser ? { latencyBrowser } : {}),
     };
     await atomicWriteFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
     const report = await writeReport(paths.root);
