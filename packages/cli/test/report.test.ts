@@ -133,6 +133,36 @@ describe('writeReport', () => {
     expect(legendLabels(read(join(files.directory, 'losses.svg')))).toEqual(['total', 'ce', 'l2']);
   });
 
+  it('reads a summary evaluated on the validation split, with unmeasured metrics, a config name and early stopping', async () => {
+    const synthetic = run();
+    const summary = join(synthetic.directory, 'summary.json');
+    writeFileSync(
+      summary,
+      JSON.stringify({
+        name: 'kd-digits',
+        backend: 'wasm (SIMD, 4 threads)',
+        wallSeconds: 4000,
+        evaluatedOn: 'validation',
+        student: { accuracy: null, loss: null }, // NaN written by JSON.stringify
+        teacher: { accuracy: 0.9, loss: 0.3 },
+        stoppedEarly: { stage: 'train', epoch: 2 },
+        exports: [{ form: 'float16', bytes: 2048, accuracy: null }],
+      }),
+    );
+    const html = read((await writeReport(synthetic.directory)).html);
+    expect(html).toContain('<h1>Run kd-digits</h1>');
+    expect(html).toContain('<dd>wasm (SIMD, 4 threads)</dd><dt>wall time</dt><dd>1 h 6 min</dd>');
+    expect(html).not.toContain('<dt>stages</dt>'); // a single stage is not worth a header entry
+    expect(html).toContain('<th scope="row">teacher validation accuracy</th><td class="value">90.00 %</td>');
+    expect(html).not.toContain('<th scope="row">student validation accuracy</th>');
+    expect(html).toContain('No student validation accuracy or loss');
+    expect(html).toContain('<th scope="row">stopped early</th><td class="value">stage train, epoch 2</td>');
+    expect(html).toContain('<th>validation accuracy</th>');
+    expect(html).toContain('<td>float16</td><td class="value">2.0 KiB</td><td class="value">not measured</td>');
+    expect(html).toContain('No best epoch');
+    expect(read(join(synthetic.directory, 'report', 'accuracy.svg'))).toContain('teacher (validation)');
+  });
+
   it('leaves out what missing files would have shown, and says which file is missing', async () => {
     const synthetic = run();
     unlinkSync(join(synthetic.directory, 'logs.jsonl'));

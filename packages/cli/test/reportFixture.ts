@@ -34,9 +34,9 @@ function gaussian(random: SeededRandom): number {
 }
 
 /**
- * Writes a small run folder as `kd train` would (logs.jsonl with epoch-end events of two terms
- * plus other events, a resumed epoch logged twice, predictions.json, summary.json) into a fresh
- * temporary folder.
+ * Writes a small run folder as `kd train` would (logs.jsonl with stage-tagged epoch-end events of
+ * two terms plus other events, a resumed epoch logged twice, predictions.json, summary.json) into
+ * a fresh temporary folder.
  */
 export function writeSyntheticRun(options: SyntheticRunOptions = {}): SyntheticRun {
   const { teacher: withTeacher = true, seed = 7, epochs = 4, examples = 200, classes = 10, classNames } = options;
@@ -44,9 +44,12 @@ export function writeSyntheticRun(options: SyntheticRunOptions = {}): SyntheticR
   const directory = mkdtempSync(join(tmpdir(), 'kd-report-run-'));
   const terms = withTeacher ? ['ce', 'kd'] : ['ce', 'l2'];
 
-  const lines: string[] = [JSON.stringify({ type: 'fit-start', epochs, startEpoch: 0, stepsPerEpoch: 5, description: 'synthetic' })];
+  const lines: string[] = [
+    JSON.stringify({ stage: 'train', type: 'fit-start', epochs, startEpoch: 0, stepsPerEpoch: 5, description: 'synthetic' }),
+  ];
   const epochLine = (epoch: number, scale: number) =>
     JSON.stringify({
+      stage: 'train',
       type: 'epoch-end',
       epoch,
       epochs,
@@ -61,9 +64,9 @@ export function writeSyntheticRun(options: SyntheticRunOptions = {}): SyntheticR
       },
     });
   for (let epoch = 0; epoch < epochs; epoch++) {
-    lines.push(JSON.stringify({ type: 'epoch-start', epoch, epochs }));
+    lines.push(JSON.stringify({ stage: 'train', type: 'epoch-start', epoch, epochs }));
     lines.push(epochLine(epoch, epoch === 1 ? 10 : 1)); // epoch 1's first line is superseded below
-    lines.push(JSON.stringify({ type: 'checkpoint', epoch, step: (epoch + 1) * 5 }));
+    lines.push(JSON.stringify({ stage: 'train', type: 'checkpoint', epoch, step: (epoch + 1) * 5 }));
   }
   // A resumed run appends epoch 1 again: the last line wins (scale 1, not 10).
   lines.push(epochLine(1, 1));

@@ -4,12 +4,13 @@ import type { EpochRecord } from './runLogs';
 
 /**
  * `accuracy.svg`: validation accuracy per epoch (top) and validation loss per epoch (below), with
- * the teacher's test accuracy as a dashed reference line when known. Epochs without validation
+ * the teacher's accuracy on the evaluation split as a dashed reference line when known. Epochs without validation
  * metrics are left out.
  *
- * @param teacherAccuracy The teacher's test accuracy (summary.json), if any.
+ * @param teacherAccuracy The teacher's accuracy on the evaluation split (summary.json), if any.
+ * @param split That split's name, for the line's label.
  */
-export function accuracyChart(epochs: readonly EpochRecord[], teacherAccuracy?: number): TopLevelSpec {
+export function accuracyChart(epochs: readonly EpochRecord[], teacherAccuracy?: number, split = 'test'): TopLevelSpec {
   const values = epochs.flatMap((e) =>
     e.validation ? [{ epoch: e.runEpoch, accuracy: e.validation.accuracy, loss: e.validation.loss }] : [],
   );
@@ -25,7 +26,7 @@ export function accuracyChart(epochs: readonly EpochRecord[], teacherAccuracy?: 
             encoding: {
               x: { datum: values[0]?.epoch ?? 0, type: 'quantitative' as const },
               y: { datum: teacherAccuracy },
-              text: { value: 'teacher (test)' },
+              text: { value: `teacher (${split})` },
             },
           },
         ];

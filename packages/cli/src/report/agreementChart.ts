@@ -6,8 +6,10 @@ import { percent } from './reportFormat';
 /**
  * `agreement.svg`: the teacher-student top-1 agreement rate per true class (a bar per class with
  * examples) and the overall rate (dashed line, and in the title).
+ *
+ * @param split The split the logits are of, for the subtitle.
  */
-export function agreementChart(agreement: Agreement, classNames?: readonly string[]): TopLevelSpec {
+export function agreementChart(agreement: Agreement, classNames?: readonly string[], split = 'test'): TopLevelSpec {
   const values = agreement.perClass.flatMap((entry) =>
     entry.rate === null ? [] : [{ name: className(entry.classIndex, classNames), rate: entry.rate, count: entry.count }],
   );
@@ -15,7 +17,7 @@ export function agreementChart(agreement: Agreement, classNames?: readonly strin
     $schema: VEGA_LITE_SCHEMA,
     title: {
       text: `Teacher-student top-1 agreement: ${percent(agreement.overall)} overall`,
-      subtitle: 'share of test examples where the student predicts the teacher’s class, by true class',
+      subtitle: `share of ${split} examples where the student predicts the teacher’s class, by true class`,
     },
     width: CHART_WIDTH,
     height: CHART_HEIGHT,

@@ -6,8 +6,10 @@ import type { ClassCorrelationDifference } from './classCorrelation';
  * `class-correlation.svg`: heatmap of teacher − student class-correlation matrices (one cell per
  * class pair), on a diverging colour scale centred at 0 and symmetric around it; the title gives
  * the mean absolute off-diagonal difference.
+ *
+ * @param split The split the logits are of, for the subtitle.
  */
-export function classCorrelationChart(result: ClassCorrelationDifference, classNames?: readonly string[]): TopLevelSpec {
+export function classCorrelationChart(result: ClassCorrelationDifference, classNames?: readonly string[], split = 'test'): TopLevelSpec {
   const names = result.difference.map((_, i) => className(i, classNames));
   const values = result.difference.flatMap((row, i) => row.map((difference, j) => ({ row: names[i]!, column: names[j]!, difference })));
   let largest = 0;
@@ -18,7 +20,7 @@ export function classCorrelationChart(result: ClassCorrelationDifference, classN
     $schema: VEGA_LITE_SCHEMA,
     title: {
       text: `Teacher − student class correlation (mean |Δ| = ${result.meanAbsoluteDifference.toFixed(4)})`,
-      subtitle: 'Pearson correlation of the logit columns over the test split; 0 = the student matches the teacher',
+      subtitle: `Pearson correlation of the logit columns over the ${split} split; 0 = the student matches the teacher`,
     },
     data: { values },
     width: { step: cell },

@@ -9,6 +9,7 @@ import { lossesChart, lossTermNames } from './lossesChart';
 import { type ModelCalibration, reliabilityChart } from './reliabilityChart';
 import { byteSize, duration, percent } from './reportFormat';
 import { RUN_FILES, type RunFolder } from './runFolder';
+import type { ModelMetrics } from './runSummary';
 
 /** The charts of a report. */
 export type ChartName = 'losses' | 'accuracy' | 'class-correlation' | 'reliability' | 'agreement';
@@ -58,7 +59,9 @@ export interface ReportContent {
   readonly runName: string;
   /** Backend, wall time, epochs, stages: what is known. */
   readonly header: readonly ReportRow[];
-  /** The final table: test metrics, best epoch, ECE, agreement, class-correlation difference. */
+  /** The split the metrics and predictions are of. */
+  readonly split: 'test' | 'validation';
+  /** The final table: metrics on `split`, best epoch, ECE, agreement, class-correlation difference. */
   readonly results: readonly ReportRow[];
   /** Each export form's size, accuracy and latency; empty when none were recorded. */
   readonly exports: readonly ExportRow[];
@@ -79,29 +82,38 @@ export function reportContent(run: RunFolder): ReportContent {
   const notes: string[] = [];
   const { epochs, predictions, summary } = run;
 
-  // ---- header and test metrics (summary.json) ------------------------------------------------
+  // ---- header and metrics (summary.json) -----------------------------------------------------
+  const split = summary?.evaluatedOn ?? predictions?.split ?? 'test';
   if (summary) {
     header.push({ label: 'backend', value: summary.backend }, { label: 'wall time', value: duration(summary.wallSeconds) });
-    results.push(
-      { label: 'student test accuracy', value: percent(summary.student.accuracy) },
-      { label: 'student test loss', value: fixed(summary.student.loss) },
-    );
-    if (summary.teacher) {
-      results.push(
-        { label: 'teacher test accuracy', value: percent(summary.teacher.accuracy) },
-        { label: 'teacher test loss', value: fixed(summary.teacher.loss) },
-      );
-    } else notes.push(`No teacher metrics: ${RUN_FILES.summary} has no teacher (the run had none).`);
+    const models: [string, ModelMetrics | undefined][] = [
+      ['student', summary.student],
+      ['teacher', summary.teacher],
+    ];
+    for (const [model, metrics] of models) {
+      if (!metrics) {
+        notes.push(`No ${model} metrics: ${RUN_FILES.summary} has no ${model} (the run had none).`);
+        continue;
+      }
+      if (metrics.accuracy !== null) results.push({ label: `${model} ${split} accuracy`, value: percent(metrics.accuracy) });
+      if (metrics.loss !== null) results.push({ label: `${model} ${split} loss`, value: fixed(metrics.loss) });
+      if (metrics.accuracy === null || metrics.loss === null) {
+        notes.push(`No ${model} ${split} accuracy or loss: ${RUN_FILES.summary} has none (the run had no split to evaluate on).`);
+      }
+    }
     if (summary.best) {
       results.push({ label: 'best epoch', value: `${summary.best.epoch} (${summary.best.metric} ${fixed(summary.best.value)})` });
     } else notes.push(`No best epoch: ${RUN_FILES.summary} records none (the run kept no best checkpoint).`);
+    if (summary.stoppedEarly) {
+      results.push({ label: 'stopped early', value: `stage ${summary.stoppedEarly.stage}, epoch ${summary.stoppedEarly.epoch}` });
+    }
   } else {
-    notes.push(`No backend, wall time, test metrics or best epoch: ${RUN_FILES.summary} is missing (the run did not finish).`);
+    notes.push(`No backend, wall time, ${split} metrics or best epoch: ${RUN_FILES.summary} is missing (the run did not finish).`);
   }
   if (epochs && epochs.length > 0) {
     header.push({ label: 'epochs', value: String(epochs.length) });
     const stages = [...new Set(epochs.flatMap((e) => (e.stage !== undefined ? [e.stage] : [])))];
-    if (stages.length > 0) header.push({ label: 'stages', value: stages.join(' → ') });
+    if (stages.length > 1) header.push({ label: 'stages', value: stages.join(' → ') });
   }
 
   // ---- training curves (logs.jsonl) ----------------------------------------------------------
@@ -114,13 +126,17 @@ export function reportContent(run: RunFolder): ReportContent {
   } else {
     charts.push({ name: 'losses', heading: `Losses: ${['total', ...lossTermNames(epochs)].join(', ')}`, spec: lossesChart(epochs) });
     if (epochs.some((e) => e.validation)) {
-      charts.push({ name: 'accuracy', heading: 'Validation accuracy and loss', spec: accuracyChart(epochs, summary?.teacher?.accuracy) });
+      charts.push({
+        name: 'accuracy',
+        heading: 'Validation accuracy and loss',
+        spec: accuracyChart(epochs, summary?.teacher?.accuracy ?? undefined, split),
+      });
     } else {
       omitted.push({ name: 'accuracy', reason: `No epoch of ${RUN_FILES.logs} has validation metrics (the run had no validation data).` });
     }
   }
 
-  // ---- analysis of the test predictions (predictions.json) ------------------------------------
+  // ---- analysis of the evaluation split's predictions (predictions.json) ------------------------------------
   if (!predictions) {
     const reason = `${RUN_FILES.predictions} is missing.`;
     omitted.push({ name: 'class-correlation', reason }, { name: 'reliability', reason }, { name: 'agreement', reason });
@@ -143,7 +159,7 @@ export function reportContent(run: RunFolder): ReportContent {
     } else {
       const agreement = topOneAgreement(teacher, student, labels, classes);
       results.push({ label: 'teacher-student top-1 agreement', value: percent(agreement.overall) });
-      charts.push({ name: 'agreement', heading: 'Teacher-student agreement', spec: agreementChart(agreement, classNames) });
+      charts.push({ name: 'agreement', heading: 'Teacher-student agreement', spec: agreementChart(agreement, classNames, split) });
       if (labels.length < 2 || classes < 2) {
         omitted.push({
           name: 'class-correlation',
@@ -155,7 +171,7 @@ export function reportContent(run: RunFolder): ReportContent {
         charts.push({
           name: 'class-correlation',
           heading: 'Class correlation: teacher − student',
-          spec: classCorrelationChart(correlation, classNames),
+          spec: classCorrelationChart(correlation, classNames, split),
         });
       }
     }
@@ -165,7 +181,7 @@ export function reportContent(run: RunFolder): ReportContent {
   const exports: ExportRow[] = (summary?.exports ?? []).map((e) => ({
     form: e.form,
     size: byteSize(e.bytes),
-    accuracy: percent(e.accuracy),
+    accuracy: e.accuracy === null ? 'not measured' : percent(e.accuracy),
     latency: e.latencyMs === undefined ? 'not measured' : `${e.latencyMs.toFixed(2)} ms`,
   }));
   if (summary && exports.length === 0) notes.push(`No exports: ${RUN_FILES.summary} records no exported forms of the student.`);
@@ -173,5 +189,5 @@ export function reportContent(run: RunFolder): ReportContent {
   const order: readonly ChartName[] = ['losses', 'accuracy', 'class-correlation', 'reliability', 'agreement'];
   charts.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
   omitted.sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name));
-  return { runName: run.name, header, results, exports, charts, omitted, notes };
+  return { runName: summary?.name ?? run.name, split, header, results, exports, charts, omitted, notes };
 }

@@ -39,7 +39,7 @@ export function reportPage(content: ReportContent, svgs: ReadonlyMap<ChartName, 
     content.exports.length === 0
       ? ''
       : `<h2>Exports</h2>
-<table class="exports"><thead><tr><th>form</th><th>size</th><th>test accuracy</th><th>latency</th></tr></thead><tbody>
+<table class="exports"><thead><tr><th>form</th><th>size</th><th>${escapeHtml(content.split)} accuracy</th><th>latency</th></tr></thead><tbody>
 ${content.exports
   .map(
     (e) =>

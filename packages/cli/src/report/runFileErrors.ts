@@ -1,6 +1,6 @@
 import { formatPath } from '@kd/core';
 import type { z } from 'zod';
-import { ReportError } from './reportError';
+import { CliError } from '../errors';
 
 /** The line (1-based) and column of a character offset of a text. */
 export function lineAndColumn(text: string, offset: number): { readonly line: number; readonly column: number } {
@@ -33,14 +33,14 @@ export function parseRunJson(text: string, where: string, locate = true): unknow
       const { line, column } = lineAndColumn(text, offset);
       at = ` line ${line} column ${column}`;
     }
-    throw new ReportError('bad-run', `${where}${at} is not valid JSON: ${reason}.`, { cause: error });
+    throw new CliError('bad-run', `${where}${at} is not valid JSON: ${reason}.`, { cause: error });
   }
 }
 
 /** A `bad-run` error for a value of a run file that a schema rejected: names the file and the first bad field. */
-export function schemaError(error: z.ZodError, where: string): ReportError {
+export function schemaError(error: z.ZodError, where: string): CliError {
   const issue = error.issues[0];
   const path = issue ? formatPath(issue.path) : '';
   const field = path ? `: ${path}` : '';
-  return new ReportError('bad-run', `${where}${field}: ${issue?.message ?? 'invalid'}.`, { cause: error });
+  return new CliError('bad-run', `${where}${field}: ${issue?.message ?? 'invalid'}.`, { cause: error });
 }

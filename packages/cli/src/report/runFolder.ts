@@ -1,9 +1,10 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { ReportError } from './reportError';
+import { DistillationError } from '@kd/core';
+import { CliError } from '../errors';
 import { type EpochRecord, parseRunLogs } from './runLogs';
-import { parseRunPredictions, type RunPredictions } from './runPredictions';
-import { parseRunSummary, type RunSummary } from './runSummary';
+import { type PredictionsFile, parseRunPredictions } from './runPredictions';
+import { parseRunSummary, type SummaryFile } from './runSummary';
 
 /** The files of a run folder that the report reads. */
 export const RUN_FILES = { logs: 'logs.jsonl', predictions: 'predictions.json', summary: 'summary.json' } as const;
@@ -16,8 +17,8 @@ export interface RunFolder {
   readonly name: string;
   /** The epochs of `logs.jsonl`, in run order. */
   readonly epochs?: readonly EpochRecord[];
-  readonly predictions?: RunPredictions;
-  readonly summary?: RunSummary;
+  readonly predictions?: PredictionsFile;
+  readonly summary?: SummaryFile;
 }
 
 async function readOptional(path: string): Promise<string | undefined> {
@@ -25,7 +26,7 @@ async function readOptional(path: string): Promise<string | undefined> {
     return await readFile(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new ReportError('io-error', `Could not read ${path}: ${(error as Error).message}.`, { cause: error });
+    throw new DistillationError('io-error', `Could not read ${path}: ${(error as Error).message}.`, { cause: error });
   }
 }
 
@@ -33,14 +34,14 @@ async function readOptional(path: string): Promise<string | undefined> {
  * Reads the run folder `kd train` wrote: `logs.jsonl`, `predictions.json` and `summary.json`, each
  * optional.
  *
- * @throws ReportError `bad-run` when `directory` is not a folder, holds none of the three files,
+ * @throws CliError `bad-run` when `directory` is not a folder, holds none of the three files,
  *   or one of them is malformed (the message names the file and line); `io-error` when a file
  *   exists but cannot be read.
  */
 export async function readRunFolder(directory: string): Promise<RunFolder> {
   const absolute = resolve(directory);
   const info = await stat(absolute).catch(() => undefined);
-  if (!info?.isDirectory()) throw new ReportError('bad-run', `The run folder ${absolute} does not exist or is not a folder.`);
+  if (!info?.isDirectory()) throw new CliError('bad-run', `The run folder ${absolute} does not exist or is not a folder.`);
   const logsPath = join(absolute, RUN_FILES.logs);
   const predictionsPath = join(absolute, RUN_FILES.predictions);
   const summaryPath = join(absolute, RUN_FILES.summary);
@@ -50,7 +51,7 @@ export async function readRunFolder(directory: string): Promise<RunFolder> {
     readOptional(summaryPath),
   ]);
   if (logs === undefined && predictions === undefined && summary === undefined) {
-    throw new ReportError(
+    throw new CliError(
       'bad-run',
       `${absolute} is not a run folder: it has none of ${Object.values(RUN_FILES).join(', ')} (write one with kd train).`,
     );

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ReportError } from './reportError';
+import { CliError } from '../errors';
 import { parseRunJson, schemaError } from './runFileErrors';
 
 /** One epoch of a run as the report plots it (the `epoch-end` events of `logs.jsonl`). */
@@ -48,7 +48,7 @@ const epochEndSchema = z.object({
  *
  * @param text The file's content.
  * @param where How errors name the file.
- * @throws ReportError `bad-run` naming the file and line of a line that is not JSON, not an event, or an `epoch-end` event of another shape.
+ * @throws CliError `bad-run` naming the file and line of a line that is not JSON, not an event, or an `epoch-end` event of another shape.
  */
 export function parseRunLogs(text: string, where: string): EpochRecord[] {
   const byKey = new Map<string, Omit<EpochRecord, 'runEpoch'>>();
@@ -61,7 +61,7 @@ export function parseRunLogs(text: string, where: string): EpochRecord[] {
     const at = `${where} line ${index + 1}`;
     const value = parseRunJson(line, at, false);
     const event = eventLineSchema.safeParse(value);
-    if (!event.success) throw new ReportError('bad-run', `${at} is not a progress event: it needs a string "type".`);
+    if (!event.success) throw new CliError('bad-run', `${at} is not a progress event: it needs a string "type".`);
     if (event.data.type !== 'epoch-end') return;
     const parsed = epochEndSchema.safeParse(value);
     if (!parsed.success) throw schemaError(parsed.error, at);

@@ -1,11 +1,13 @@
 import { z } from 'zod';
-import { ReportError } from './reportError';
+import { CliError } from '../errors';
 import { parseRunJson, schemaError } from './runFileErrors';
 
-/** A run's `predictions.json`: the test split's labels and the models' logits on it. */
-export interface RunPredictions {
+/** A run's `predictions.json`: the evaluation split's labels and the models' logits on it. */
+export interface PredictionsFile {
   /** Number of classes. */
   readonly classes: number;
+  /** The split the logits are of; `'test'` when absent. */
+  readonly split?: 'test' | 'validation';
   /** A name per class, when the data set has them. */
   readonly classNames?: readonly string[];
   /** True class of each test example. */
@@ -21,6 +23,7 @@ const logitRows = z.array(z.array(z.number()));
 const predictionsSchema = z.object({
   classes: z.number().int().min(1),
   classNames: z.array(z.string()).optional(),
+  split: z.enum(['test', 'validation']).optional(),
   labels: z.array(z.number().int().nonnegative()).min(1, { message: 'must hold at least one example' }),
   student: logitRows,
   teacher: logitRows.optional(),
@@ -31,14 +34,14 @@ const predictionsSchema = z.object({
  *
  * @param text The file's content.
  * @param where How errors name the file.
- * @throws ReportError `bad-run` naming the file and the field: not JSON, a field of the wrong type,
+ * @throws CliError `bad-run` naming the file and the field: not JSON, a field of the wrong type,
  *   a label out of range, class names or logit rows of another count than the labels and classes.
  */
-export function parseRunPredictions(text: string, where: string): RunPredictions {
+export function parseRunPredictions(text: string, where: string): PredictionsFile {
   const parsed = predictionsSchema.safeParse(parseRunJson(text, where));
   if (!parsed.success) throw schemaError(parsed.error, where);
-  const { classes, classNames, labels, student, teacher } = parsed.data;
-  const bad = (message: string): ReportError => new ReportError('bad-run', `${where}: ${message}.`);
+  const { classes, classNames, split, labels, student, teacher } = parsed.data;
+  const bad = (message: string): CliError => new CliError('bad-run', `${where}: ${message}.`);
   if (classNames && classNames.length !== classes) throw bad(`classNames has ${classNames.length} names for ${classes} classes`);
   const label = labels.findIndex((l) => l >= classes);
   if (label >= 0) throw bad(`labels[${label}] is ${labels[label]}, not a class of 0..${classes - 1}`);
@@ -52,6 +55,7 @@ export function parseRunPredictions(text: string, where: string): RunPredictions
   return {
     classes,
     ...(classNames ? { classNames } : {}),
+    ...(split ? { split } : {}),
     labels,
     student,
     ...(teacher ? { teacher } : {}),

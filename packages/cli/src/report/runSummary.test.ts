@@ -16,6 +16,18 @@ describe('parseRunSummary', () => {
     expect(parseRunSummary(JSON.stringify(full), 's.json')).toEqual(full);
   });
 
+  it('reads unmeasured metrics (NaN, written as null) and the fields kd train adds', () => {
+    const written = {
+      ...minimal,
+      name: 'run-a',
+      evaluatedOn: 'validation',
+      student: { accuracy: null, loss: null },
+      stoppedEarly: { stage: 'kd', epoch: 3 },
+      exports: [{ form: 'float16', bytes: 10, accuracy: null }],
+    };
+    expect(parseRunSummary(JSON.stringify(written), 's.json')).toEqual(written);
+  });
+
   it('is bad-run naming the file and the field of a wrong value', () => {
     const cases: [unknown, string][] = [
       [{ ...minimal, backend: undefined }, 'run/summary.json: backend'],

@@ -1,8 +1,8 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DistillationError } from '@kd/core';
 import { renderSvg } from './renderSvg';
 import { CHART_FILES, type ChartName, reportContent } from './reportContent';
-import { ReportError } from './reportError';
 import { reportPage } from './reportPage';
 import { readRunFolder } from './runFolder';
 
@@ -32,7 +32,7 @@ async function writeText(path: string, text: string): Promise<void> {
   try {
     await writeFile(path, text, 'utf8');
   } catch (error) {
-    throw new ReportError('io-error', `Could not write ${path}: ${(error as Error).message}.`, { cause: error });
+    throw new DistillationError('io-error', `Could not write ${path}: ${(error as Error).message}.`, { cause: error });
   }
 }
 
@@ -48,7 +48,7 @@ async function writeText(path: string, text: string): Promise<void> {
  * const files = await writeReport('runs/kd-mnist');
  * console.log(files.html, files.omitted.map((o) => `${o.name}: ${o.reason}`));
  * ```
- * @throws ReportError `bad-run` when the folder is not a run folder or a file is malformed (the
+ * @throws CliError `bad-run` when the folder is not a run folder or a file is malformed (the
  *   message names the file and line); `io-error` when a file cannot be read or written.
  */
 export async function writeReport(runDirectory: string): Promise<ReportFiles> {
@@ -58,7 +58,7 @@ export async function writeReport(runDirectory: string): Promise<ReportFiles> {
   try {
     await mkdir(directory, { recursive: true });
   } catch (error) {
-    throw new ReportError('io-error', `Could not create ${directory}: ${(error as Error).message}.`, { cause: error });
+    throw new DistillationError('io-error', `Could not create ${directory}: ${(error as Error).message}.`, { cause: error });
   }
   const svgs = new Map<ChartName, string>();
   const charts: ReportChart[] = [];
