@@ -23,6 +23,7 @@ export {
 } from './latency';
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
 export { type ReportFiles, writeReport } from './report';
+export { type RenderedChart, renderSvg } from './report/renderSvg';
 export { exportStudent, quantizeArtifacts, type WeightForm } from './run/exportStudent';
 export { runPaths } from './run/runPaths';
 export { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
