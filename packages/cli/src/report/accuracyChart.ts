@@ -1,11 +1,12 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { CATEGORY_COLOURS, CHART_HEIGHT, CHART_WIDTH, VEGA_LITE_SCHEMA } from './chartStyle';
 import type { EpochRecord } from './runLogs';
+import { stageStartLayers } from './stageMarks';
 
 /**
  * `accuracy.svg`: validation accuracy per epoch (top) and validation loss per epoch (below), with
  * the teacher's accuracy on the evaluation split as a dashed reference line when known. Epochs without validation
- * metrics are left out.
+ * metrics are left out. In a staged run, a dotted rule marks where each later stage starts.
  *
  * @param teacherAccuracy The teacher's accuracy on the evaluation split (summary.json), if any.
  * @param split That split's name, for the line's label.
@@ -47,6 +48,7 @@ export function accuracyChart(epochs: readonly EpochRecord[], teacherAccuracy?: 
             },
           },
           ...teacherRule,
+          ...stageStartLayers(epochs),
         ],
       },
       {

@@ -9,6 +9,7 @@ import { lossesChart } from './lossesChart';
 import { reliabilityChart } from './reliabilityChart';
 import { renderSvg } from './renderSvg';
 import type { EpochRecord } from './runLogs';
+import { stageStarts } from './stageMarks';
 
 const epoch = (stage: string, at: number, runEpoch: number, terms: Record<string, number>, validation = true): EpochRecord => ({
   stage,
@@ -63,6 +64,18 @@ describe('chart specs', () => {
     expect(lineCount(losses.svg)).toBe(4); // total, hint, ce, kd
     const values = (accuracyChart(staged) as { data: { values: unknown[] } }).data.values;
     expect(values).toHaveLength(3);
+  });
+
+  it('marks where each later stage starts, between its first epoch and the last of the stage before', async () => {
+    expect(stageStarts(staged)).toEqual([{ stage: 'kd', at: 1.5 }]);
+    expect(stageStarts(staged.map((e) => ({ ...e, stage: 'train' })))).toEqual([]);
+    for (const spec of [lossesChart(staged), accuracyChart(staged)]) {
+      const { svg } = await renderSvg(spec);
+      expect((svg.match(/<g class="mark-rule role-mark[^"]*"[^>]*><line/g) ?? []).length).toBe(1);
+      expect(svg).toMatch(/<g class="mark-text role-mark[^"]*"[^>]*><text[^>]*>kd<\/text>/);
+    }
+    const single = await renderSvg(lossesChart(staged.map((e) => ({ ...e, stage: 'train' }))));
+    expect(single.svg).not.toContain('mark-rule role-mark');
   });
 
   it('centres the heatmap colour scale at 0 with a symmetric domain', () => {

@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite';
 import { CATEGORY_COLOURS, CHART_HEIGHT, CHART_WIDTH, VEGA_LITE_SCHEMA } from './chartStyle';
 import type { EpochRecord } from './runLogs';
+import { stageStartLayers } from './stageMarks';
 
 /** The series name of the weighted total loss in {@link lossesChart}. */
 export const TOTAL_LOSS_SERIES = 'total';
@@ -14,7 +15,7 @@ export function lossTermNames(epochs: readonly EpochRecord[]): string[] {
 
 /**
  * `losses.svg`: every loss term per epoch (one line per term, unweighted) and the weighted total
- * loss (dark line), coloured by series.
+ * loss (dark line), coloured by series; in a staged run, a dotted rule where each later stage starts.
  */
 export function lossesChart(epochs: readonly EpochRecord[]): TopLevelSpec {
   const terms = lossTermNames(epochs).filter((term) => term !== TOTAL_LOSS_SERIES);
@@ -29,12 +30,17 @@ export function lossesChart(epochs: readonly EpochRecord[]): TopLevelSpec {
     title: { text: 'Loss per epoch', subtitle: 'terms unweighted; total = the weighted sum the optimizer minimised' },
     width: CHART_WIDTH,
     height: CHART_HEIGHT,
-    data: { values },
-    mark: { type: 'line', point: epochs.length <= 40 },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: 'loss' },
-      color: { field: 'series', type: 'nominal', title: 'series', sort: series, scale: { domain: series, range } },
-    },
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', point: epochs.length <= 40 },
+        encoding: {
+          x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+          y: { field: 'value', type: 'quantitative', title: 'loss' },
+          color: { field: 'series', type: 'nominal', title: 'series', sort: series, scale: { domain: series, range } },
+        },
+      },
+      ...stageStartLayers(epochs),
+    ],
   };
 }

@@ -102,7 +102,8 @@ export function reportContent(run: RunFolder): ReportContent {
       }
     }
     if (summary.best) {
-      results.push({ label: 'best epoch', value: `${summary.best.epoch} (${summary.best.metric} ${fixed(summary.best.value)})` });
+      const { epoch, metric, value } = summary.best;
+      results.push({ label: 'best epoch', value: `${epoch} (${metric} ${/accuracy/.test(metric) ? percent(value) : fixed(value)})` });
     } else notes.push(`No best epoch: ${RUN_FILES.summary} records none (the run kept no best checkpoint).`);
     if (summary.stoppedEarly) {
       results.push({ label: 'stopped early', value: `stage ${summary.stoppedEarly.stage}, epoch ${summary.stoppedEarly.epoch}` });
