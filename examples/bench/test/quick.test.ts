@@ -81,8 +81,15 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
         .split('\n')
         .filter((l) => l.startsWith('| cnn') || l.startsWith('| mlp')),
     ).toHaveLength(perSeed + 4);
-    expect(curvesSvg(result, 'cnn', 'small')).toMatch(/^<svg[\s\S]*<\/svg>$/);
-    expect(gapSvg(result)).toContain('kd+crd+fitnet');
+    // vega-lite charts: one line mark per method and the teacher's rule; bars with error rules.
+    const curves = await curvesSvg(result, 'cnn', 'small');
+    expect(curves).toMatch(/^<svg[\s\S]*<\/svg>$/);
+    for (const method of new Set(result.runs.map((r) => r.method))) expect(curves).toContain(`>${method}</text>`);
+    expect(curves).toContain('mark-line');
+    expect(curves).toContain('mark-rule');
+    const gap = await gapSvg(result);
+    expect(gap).toContain('kd+crd+fitnet');
+    expect(gap).toContain('mark-rect');
     // The second run reuses the saved teachers.
     const again = await runQuality({
       ...result.options,

@@ -131,7 +131,8 @@ const result = await runQuality(options);
 const table = markdown(result);
 writeFileSync(join(options.out, 'results.md'), `${table}\n`);
 for (const pair of options.pairs) {
-  for (const regime of options.regimes) writeFileSync(join(options.out, `curves-${pair}-${regime}.svg`), curvesSvg(result, pair, regime));
+  for (const regime of options.regimes)
+    writeFileSync(join(options.out, `curves-${pair}-${regime}.svg`), await curvesSvg(result, pair, regime));
 }
-writeFileSync(join(options.out, 'gap-closed.svg'), gapSvg(result));
+writeFileSync(join(options.out, 'gap-closed.svg'), await gapSvg(result));
 console.log(`\n${table}\n\nWrote ${options.out}/results.json, results.md, curves-*.svg, gap-closed.svg in ${result.seconds.toFixed(0)} s`);

@@ -27,20 +27,21 @@ export function mergeResults(parts: readonly QualityResult[]): QualityResult {
   };
 }
 
-export function writeReport(result: QualityResult, out: string): string {
+export async function writeReport(result: QualityResult, out: string): Promise<string> {
   mkdirSync(out, { recursive: true });
   const table = markdown(result);
   writeFileSync(join(out, 'results.json'), JSON.stringify(result, null, 2));
   writeFileSync(join(out, 'results.md'), `${table}\n`);
   for (const pair of result.options.pairs) {
-    for (const regime of result.options.regimes) writeFileSync(join(out, `curves-${pair}-${regime}.svg`), curvesSvg(result, pair, regime));
+    for (const regime of result.options.regimes)
+      writeFileSync(join(out, `curves-${pair}-${regime}.svg`), await curvesSvg(result, pair, regime));
   }
-  writeFileSync(join(out, 'gap-closed.svg'), gapSvg(result));
+  writeFileSync(join(out, 'gap-closed.svg'), await gapSvg(result));
   return table;
 }
 
 const [, script, out, ...files] = process.argv;
 if (script?.endsWith('merge.ts') && out && files.length > 0) {
   const merged = mergeResults(files.map((f) => JSON.parse(readFileSync(f, 'utf8')) as QualityResult));
-  console.log(writeReport(merged, out));
+  console.log(await writeReport(merged, out));
 }

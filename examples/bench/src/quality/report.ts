@@ -1,4 +1,8 @@
+import { renderSvg } from '@kd/cli';
 import type { Method, Pair, QualityResult, Regime, RunRecord } from './run';
+
+/** A vega-lite spec, as `@kd/cli`'s `renderSvg` takes it. */
+type TopLevelSpec = Parameters<typeof renderSvg>[0];
 
 export function meanStd(values: readonly number[]): { mean: number; std: number } {
   const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -101,112 +105,78 @@ function omittedMarkdown(runs: readonly RunRecord[]): string[] {
   return lines;
 }
 
-const COLORS = ['#444444', '#1f77b4', '#2ca02c', '#8c564b', '#d62728', '#9467bd', '#ff7f0e'];
-const esc = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;');
-
-/** Mean test-accuracy curve per method (one SVG per pair x regime), hand-written SVG. */
-export function curvesSvg(result: QualityResult, pair: Pair, regime: Regime): string {
+/** Mean test-accuracy curve per method (one chart per pair x regime), drawn with vega-lite. */
+export async function curvesSvg(result: QualityResult, pair: Pair, regime: Regime): Promise<string> {
   const runs = result.runs.filter((r) => r.pair === pair && r.regime === regime);
   const methods = [...new Set(runs.map((r) => r.method))];
-  const series = methods.map((m) => {
-    const mine = runs.filter((r) => r.method === m);
-    const points = mine[0]!.curve.map((p, i) => ({ x: p.step, y: meanStd(mine.map((r) => r.curve[i]!.test)).mean }));
-    return { method: m, points };
+  const values = methods.flatMap((method) => {
+    const mine = runs.filter((r) => r.method === method);
+    return mine[0]!.curve.map((p, i) => ({ method, step: p.step, accuracy: meanStd(mine.map((r) => r.curve[i]!.test)).mean }));
   });
-  const all = series.flatMap((s) => s.points);
   const teacher = meanStd(result.teachers.map((t) => t.test)).mean;
-  const ys = [...all.map((p) => p.y), teacher];
-  const [x0, x1] = [0, Math.max(...all.map((p) => p.x))];
-  const y0 = Math.floor(Math.min(...ys) * 50) / 50;
-  const y1 = Math.ceil(Math.max(...ys) * 50) / 50;
-  const W = 640;
-  const H = 400;
-  const L = 60;
-  const R = 150;
-  const T = 30;
-  const B = 50;
-  const sx = (x: number) => L + ((x - x0) / (x1 - x0 || 1)) * (W - L - R);
-  const sy = (y: number) => H - B - ((y - y0) / (y1 - y0 || 1)) * (H - T - B);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${L}" y="18" font-size="14">Fashion-MNIST, ${pair} student, ${regime} regime: test accuracy (mean of ${result.options.seeds.length} seeds)</text>`,
-    `<line x1="${L}" y1="${H - B}" x2="${W - R}" y2="${H - B}" stroke="black"/>`,
-    `<line x1="${L}" y1="${T}" x2="${L}" y2="${H - B}" stroke="black"/>`,
-    `<text x="${(L + W - R) / 2}" y="${H - 12}" text-anchor="middle">student steps</text>`,
-  ];
-  for (let i = 0; i <= 5; i++) {
-    const y = y0 + ((y1 - y0) * i) / 5;
-    parts.push(`<text x="${L - 6}" y="${sy(y) + 4}" text-anchor="end">${(y * 100).toFixed(1)}</text>`);
-    parts.push(`<line x1="${L}" y1="${sy(y)}" x2="${W - R}" y2="${sy(y)}" stroke="#eee"/>`);
-    const x = x0 + ((x1 - x0) * i) / 5;
-    parts.push(`<text x="${sx(x)}" y="${H - B + 16}" text-anchor="middle">${Math.round(x)}</text>`);
-  }
-  parts.push(`<line x1="${L}" y1="${sy(teacher)}" x2="${W - R}" y2="${sy(teacher)}" stroke="black" stroke-dasharray="4 3"/>`);
-  parts.push(`<text x="${W - R + 6}" y="${sy(teacher) + 4}">teacher</text>`);
-  series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length]!;
-    const d = s.points.map((p, j) => `${j === 0 ? 'M' : 'L'}${sx(p.x).toFixed(1)},${sy(p.y).toFixed(1)}`).join(' ');
-    parts.push(`<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`);
-    for (const p of s.points) parts.push(`<circle cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="2.5" fill="${color}"/>`);
-    parts.push(`<rect x="${W - R + 6}" y="${T + 20 + i * 18}" width="12" height="3" fill="${color}"/>`);
-    parts.push(`<text x="${W - R + 22}" y="${T + 25 + i * 18}">${esc(s.method)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: `Fashion-MNIST, ${pair} student, ${regime} regime: test accuracy (mean of ${result.options.seeds.length} seeds)`,
+    width: 460,
+    height: 300,
+    layer: [
+      {
+        data: { values },
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: { field: 'step', type: 'quantitative', title: 'student steps' },
+          y: { field: 'accuracy', type: 'quantitative', title: 'test accuracy', axis: { format: '.1%' }, scale: { zero: false } },
+          color: { field: 'method', type: 'nominal', sort: methods, title: 'method' },
+        },
+      },
+      {
+        data: { values: [{ teacher }] },
+        mark: { type: 'rule', strokeDash: [4, 3], color: 'black' },
+        encoding: { y: { field: 'teacher', type: 'quantitative' } },
+      },
+    ],
+  };
+  return (await renderSvg(spec)).svg;
 }
 
-/** Bar chart of the gap closed (last epoch, mean ± std) per method, grouped by pair x regime. */
-export function gapSvg(result: QualityResult): string {
-  const s = summarize(result).filter((r) => r.method !== 'scratch');
-  const groups = [...new Set(s.map((r) => `${r.pair} / ${r.regime}`))];
-  const methods = [...new Set(s.map((r) => r.method))];
-  const values = s.flatMap((r) => [r.gapClosed.mean + r.gapClosed.std, r.gapClosed.mean - r.gapClosed.std]);
-  const lo = Math.min(0, ...values);
-  const hi = Math.max(1, ...values);
-  const W = 720;
-  const H = 380;
-  const L = 60;
-  const T = 30;
-  const B = 60;
-  const R = 20;
-  const groupW = (W - L - R) / Math.max(1, groups.length);
-  const barW = (groupW * 0.8) / Math.max(1, methods.length);
-  const sy = (v: number) => H - B - ((v - lo) / (hi - lo)) * (H - T - B);
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${W}" height="${H}" fill="white"/>`,
-    `<text x="${L}" y="18" font-size="14">Gap closed, last-epoch test accuracy: (method - scratch) / (teacher - scratch), mean ± std</text>`,
-  ];
-  for (let i = 0; i <= 4; i++) {
-    const v = lo + ((hi - lo) * i) / 4;
-    parts.push(`<line x1="${L}" y1="${sy(v)}" x2="${W - R}" y2="${sy(v)}" stroke="#eee"/>`);
-    parts.push(`<text x="${L - 6}" y="${sy(v) + 4}" text-anchor="end">${(v * 100).toFixed(0)} %</text>`);
-  }
-  parts.push(`<line x1="${L}" y1="${sy(0)}" x2="${W - R}" y2="${sy(0)}" stroke="black"/>`);
-  groups.forEach((g, gi) => {
-    const gx = L + gi * groupW + groupW * 0.1;
-    parts.push(`<text x="${L + gi * groupW + groupW / 2}" y="${H - B + 18}" text-anchor="middle">${esc(g)}</text>`);
-    methods.forEach((m, mi) => {
-      const r = s.find((x) => `${x.pair} / ${x.regime}` === g && x.method === m);
-      if (!r) return;
-      const x = gx + mi * barW;
-      const top = sy(Math.max(0, r.gapClosed.mean));
-      const bottom = sy(Math.min(0, r.gapClosed.mean));
-      const color = COLORS[(mi + 1) % COLORS.length]!;
-      parts.push(
-        `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - top).toFixed(1)}" fill="${color}"/>`,
-      );
-      const cx = x + (barW - 2) / 2;
-      parts.push(
-        `<line x1="${cx.toFixed(1)}" y1="${sy(r.gapClosed.mean + r.gapClosed.std).toFixed(1)}" x2="${cx.toFixed(1)}" y2="${sy(r.gapClosed.mean - r.gapClosed.std).toFixed(1)}" stroke="black"/>`,
-      );
-    });
-  });
-  methods.forEach((m, mi) => {
-    parts.push(`<rect x="${L + mi * 110}" y="${H - 22}" width="12" height="12" fill="${COLORS[(mi + 1) % COLORS.length]}"/>`);
-    parts.push(`<text x="${L + mi * 110 + 16}" y="${H - 12}">${esc(m)}</text>`);
-  });
-  parts.push('</svg>');
-  return parts.join('\n');
+/** Bar chart of the gap closed (last epoch, mean ± std) per method, grouped by pair x regime, drawn with vega-lite. */
+export async function gapSvg(result: QualityResult): Promise<string> {
+  const rows = summarize(result).filter((r) => r.method !== 'scratch');
+  const methods = [...new Set(rows.map((r) => r.method))];
+  const values = rows.map((r) => ({
+    group: `${r.pair} / ${r.regime}`,
+    method: r.method,
+    mean: r.gapClosed.mean,
+    low: r.gapClosed.mean - r.gapClosed.std,
+    high: r.gapClosed.mean + r.gapClosed.std,
+  }));
+  const spec: TopLevelSpec = {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: 'Gap closed, last-epoch test accuracy: (method - scratch) / (teacher - scratch), mean ± std',
+    data: { values },
+    facet: { column: { field: 'group', type: 'nominal', title: null } },
+    spec: {
+      width: 160,
+      height: 260,
+      layer: [
+        {
+          mark: 'bar',
+          encoding: {
+            x: { field: 'method', type: 'nominal', sort: methods, axis: null },
+            y: { field: 'mean', type: 'quantitative', title: 'gap closed', axis: { format: '.0%' } },
+            color: { field: 'method', type: 'nominal', sort: methods, title: 'method' },
+          },
+        },
+        {
+          mark: { type: 'rule', color: 'black' },
+          encoding: {
+            x: { field: 'method', type: 'nominal', sort: methods },
+            y: { field: 'low', type: 'quantitative' },
+            y2: { field: 'high' },
+          },
+        },
+      ],
+    },
+  };
+  return (await renderSvg(spec)).svg;
 }
