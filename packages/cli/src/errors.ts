@@ -16,6 +16,7 @@ export const cliErrorCodes = {
   'bad-run': 'A run folder is missing a file it should have, or a file in it is malformed (the message names the file and line).',
   'unknown-layer-class':
     "A saved model uses a custom layer class (e.g. @kd/bit's GroupNormalization) that no package the config loads registers.",
+  'chart-failed': 'vega could not render a report chart (a bug in its spec; the message is vega’s).',
   'converter-not-installed': 'A teacher is a GraphModel, which needs the optional peer @tensorflow/tfjs-converter.',
   ...latencyErrorCodes,
 } as const;

@@ -1,5 +1,6 @@
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { CliError } from '../errors';
 
 /** What {@link renderSvg} returns. */
 export interface RenderedChart {
@@ -19,7 +20,7 @@ function collectingLogger(warnings: string[]): vega.LoggerInterface {
       return logger as never;
     },
     error(...args: readonly unknown[]) {
-      throw new Error(args.map(String).join(' '));
+      throw new CliError('chart-failed', `vega: ${args.map(String).join(' ')}`);
     },
     warn(...args: readonly unknown[]) {
       warnings.push(args.map(String).join(' '));
