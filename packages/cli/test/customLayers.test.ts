@@ -24,7 +24,10 @@ training: { epochs: 1, batchSize: 50 }
 beforeAll(async () => {
   if (!existsSync(bin)) throw new Error(`${bin} is missing: build @kd/cli first (pnpm build; pnpm test builds)`);
   dir = await mkdtemp(join(tmpdir(), 'kd-layers-'));
-  await writeFile(join(dir, 'bit.yaml'), `${base}packages: ['@kd/bit']\nstudent: { builder: bitResNetSmall, options: { width: 1, units: [1, 1, 1] } }\n`);
+  await writeFile(
+    join(dir, 'bit.yaml'),
+    `${base}packages: ['@kd/bit']\nstudent: { builder: bitResNetSmall, options: { width: 1, units: [1, 1, 1] } }\n`,
+  );
   await writeFile(join(dir, 'plain.yaml'), `${base}student: { builder: mlp, options: { hidden: [8] } }\n`);
   await trainFromConfig(join(dir, 'bit.yaml'), { log: () => undefined, out: join(dir, 'bit-run') });
 }, 120_000);
@@ -43,7 +46,9 @@ describe('custom layers of a saved model', () => {
       (e: { code: number; stderr: string }) => e,
     );
     expect(failed?.code).toBe(2);
-    expect(failed?.stderr).toMatch(/uses the layer class kd>(StandardizedConv2D|GroupNormalization), which no loaded package registers; add the package that defines it to "packages"/);
+    expect(failed?.stderr).toMatch(
+      /uses the layer class kd>(StandardizedConv2D|GroupNormalization), which no loaded package registers; add the package that defines it to "packages"/,
+    );
     expect(failed?.stderr).toContain('[unknown-layer-class]');
   }, 120_000);
 });

@@ -8,6 +8,7 @@
 
 export { TeacherStoreError, type TeacherStoreErrorCode, teacherStoreErrorCodes } from './errors';
 export { type FetchStoredTeacherOptions, fetchStoredTeacher, fetchStoredTeacherSchema, type StoreFetch, type StoreResponse } from './fetch';
+export { toHalf } from './half';
 export { parseManifest, type ShardEntry, STORE_VERSION, type StoreManifest, storeManifestSchema } from './manifest';
 export {
   type ReadStoredTeacherOptions,
@@ -17,5 +18,4 @@ export {
   type StoreReader,
 } from './read';
 export { decodeShard, encodeShard, type ShardRows, tapColumn } from './shard';
-export { toHalf } from './half';
 export { type StoredTeacher, teacherFromShards } from './storedTeacher';
