@@ -19,8 +19,6 @@ export interface RunData {
   dispose(): void;
 }
 
-const range = (n: number) => Int32Array.from({ length: n }, (_, i) => i);
-
 /** Number of examples of a split. */
 export function splitSize(split: Split): number {
   return isDataSource(split) ? split.size : split.x.shape[0]!;

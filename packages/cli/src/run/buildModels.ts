@@ -3,7 +3,6 @@ import { basename, dirname, resolve } from 'node:path';
 import { ensembleTeacher, ioError, lookupEntry, type MergedRegistry, type TeacherLike } from '@kd/core';
 import { fileSystem, loadModel } from '@kd/core/node';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import type { ModelSpec, TeacherSpec } from '../config/runConfigSchema';
 import { CliError } from '../errors';
 import { importPackage } from '../registry/loadRegistry';
