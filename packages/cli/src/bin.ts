@@ -5,7 +5,7 @@ import { describeRun } from './commands/describe';
 import { type EvaluatedSplit, evaluateSaved } from './commands/evaluate';
 import { precomputeTeacherFromConfig } from './commands/precomputeTeacher';
 import { CliError } from './errors';
-import { integerFlag } from './flags';
+import { integerFlag, usageExit } from './flags';
 import { writeReport } from './report';
 import { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
 import { resumeRun, trainFromConfig } from './run/train';
@@ -22,7 +22,8 @@ function progress(mode: string): StageProgress | undefined {
 
 const program = new Command('kd')
   .description('Knowledge distillation on TensorFlow.js from a config file (YAML or JSON).')
-  .showHelpAfterError();
+  .showHelpAfterError()
+  .exitOverride(usageExit);
 
 program
   .command('train')
@@ -93,8 +94,10 @@ program
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (isDistillationError(error)) {
-    process.stderr.write(`kd: ${error.message} [${error.code}]\n`);
+  // kd's own errors, and the backends' (same shape, no @kd/core dependency): the message and its code.
+  const code = (error as { code?: unknown } | null)?.code;
+  if (isDistillationError(error) || (error instanceof Error && typeof code === 'string' && /^[a-z]+(-[a-z0-9]+)+$/.test(code))) {
+    process.stderr.write(`kd: ${(error as Error).message} [${String(code)}]\n`);
     process.exit(2);
   }
   throw error;

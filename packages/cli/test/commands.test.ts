@@ -65,6 +65,13 @@ describe('kd precompute-teacher and a stored teacher', () => {
     expect(live.teacher!.accuracy).toBeGreaterThan(0.5);
   }, 120_000);
 
+  it('refuses a store made for other training examples (another seed draws other digits)', async () => {
+    await writeFile(join(dir, 'stored-other.yaml'), distil('{ store: store }').replace('seed: 4', 'seed: 5'));
+    await expect(trainFromConfig(join(dir, 'stored-other.yaml'), { ...quiet, out: join(dir, 'stored-other') })).rejects.toMatchObject({
+      code: 'store-source-mismatch',
+    });
+  });
+
   it('refuses a config whose teacher is already a store', async () => {
     await expect(precomputeTeacherFromConfig(join(dir, 'stored.yaml'), { ...quiet, out: join(dir, 'again') })).rejects.toThrow(
       'stored.yaml: kd precompute-teacher needs a "teacher" model or ensemble (not a store)',

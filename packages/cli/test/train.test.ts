@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isDistillationError } from '@kd/core';
@@ -220,6 +220,46 @@ training: { batchSize: 50, checkpointEvery: 5 }
     expect([...new Set(stages)]).toEqual(['hints:0', 'distil:0', 'distil:1']);
   }, 120_000);
 
+  it('an early-stopped run killed after the stop (while exporting) resumes to the same last epoch and bits', async () => {
+    const stopping = distilYaml
+      .replace('keepBest: { metric: accuracy }', 'keepBest: { metric: accuracy }\n  earlyStopping: { patience: 1, minDelta: 1 }')
+      .replace('epochs: 3', 'epochs: 5');
+    await writeFile(join(dir, 'stopping.yaml'), stopping);
+    const whole = await trainFromConfig(join(dir, 'stopping.yaml'), { ...quiet, out: join(dir, 'stop-a') });
+    expect(whole.stoppedEarly).toEqual({ stage: 'train', epoch: 1 });
+    await expect(
+      trainFromConfig(join(dir, 'stopping.yaml'), {
+        ...quiet,
+        out: join(dir, 'stop-b'),
+        progress: (event) => {
+          if (event.type === 'fit-end') throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const resumed = await resumeRun(join(dir, 'stop-b'), quiet);
+    expect(resumed.stoppedEarly).toEqual(whole.stoppedEarly);
+    expect(resumed.best).toEqual(whole.best);
+    const weights = (run: string) => readFile(join(dir, run, 'student', 'weights.bin'));
+    expect(Buffer.compare(await weights('stop-a'), await weights('stop-b'))).toBe(0);
+    const epochs = readFileSync(join(dir, 'stop-b', 'logs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'epoch-end');
+    expect([...new Set(epochs.map((e) => e.logs.epoch))]).toEqual([0, 1]);
+  }, 120_000);
+
+  it('a kill between removing the old best and renaming the new one is repaired on resume', async () => {
+    const folder = join(dir, 'run-c');
+    await trainFromConfig(join(dir, 'distil.yaml'), { ...quiet, out: folder });
+    // The on-disk state of that kill: best/ gone, best.next complete, no summary yet.
+    await rename(join(folder, 'best'), join(folder, 'best.next'));
+    await rm(join(folder, 'summary.json'));
+    await resumeRun(folder, quiet);
+    expect(Buffer.compare(await readFile(join(folder, 'student/weights.bin')), await readFile(join(run(), 'student/weights.bin')))).toBe(0);
+    expect(existsSync(join(folder, 'best.next'))).toBe(false);
+  }, 120_000);
+
   it('refuses to train into a folder that holds a run', async () => {
     await expect(trainFromConfig(join(dir, 'distil.yaml'), { ...quiet, out: run() })).rejects.toThrow(
       `${run()} already holds a run; continue it with \`kd train --resume ${run()}\` or choose another --out`,
@@ -320,6 +360,19 @@ describe('bad configs fail before any work, with the key path', () => {
       'bad.json: "training.keepBest" needs validation data',
     ],
     ['unknown package', { ...base, packages: ['@kd/nope'] }, 'package-not-found', 'package "@kd/nope" is not installed'],
+    ['misspelt backend', { ...base, backend: 'cpuu' }, 'bad-option', 'bad.json: option "backend" must be'],
+    [
+      'missing teacher model (found after parsing: no run folder is left)',
+      { ...base, teacher: { model: 'nowhere/model.json' } },
+      'io-error',
+      'nowhere',
+    ],
+    [
+      'validation fraction leaving no training example',
+      { ...base, data: { ...base.data, validation: { fraction: 0.999 } } },
+      'bad-config',
+      'bad.json: data.validation.fraction 0.999 of 100 training examples leaves 100 for validation and 0 for training',
+    ],
   ];
   it.each(cases)('%s', async (_, config, code, message) => {
     const file = join(dir, 'bad.json');

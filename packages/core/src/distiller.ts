@@ -585,7 +585,15 @@ export class Distiller {
         await options.checkpoint.save(await this.checkpoint());
         await emit({ type: 'checkpoint', epoch, step: this.globalStep });
       }
-      if (options.stopWhen?.(logs, this.history)) break;
+      const stop: unknown = options.stopWhen?.(logs, this.history);
+      if (stop !== undefined && typeof stop !== 'boolean') {
+        // An async predicate's Promise is truthy: stopping on it would end every fit after one epoch.
+        throw new DistillationError(
+          'bad-option',
+          `fit: option "stopWhen" must return true or false, got ${stop instanceof Promise ? 'a Promise (it must not be async)' : typeof stop}`,
+        );
+      }
+      if (stop) break;
     }
     const history = { epochs: [...this.history, ...(partial ? [partial] : [])] };
     await emit({ type: 'fit-end', history: history.epochs });

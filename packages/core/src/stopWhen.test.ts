@@ -55,6 +55,9 @@ describe('fit({ stopWhen })', () => {
     await expect(distiller.fit(data, { epochs: 1, stopWhen: true as never })).rejects.toThrow(
       'fit: option "stopWhen" must be a function (logs, history) => boolean, got true',
     );
+    await expect(distiller.fit(data, { epochs: 2, stopWhen: (async () => false) as never })).rejects.toThrow(
+      'fit: option "stopWhen" must return true or false, got a Promise (it must not be async)',
+    );
     distiller.dispose();
     student.dispose();
     disposeData(data);

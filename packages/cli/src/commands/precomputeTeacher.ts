@@ -46,8 +46,9 @@ export async function precomputeTeacherFromConfig(
   log(`Backend: ${choice.description}`);
   tf.env().set('PROD', true);
   const data = await buildData(resolved, registry, baseDirectory, where);
-  const teacher = await buildTeacher(resolved.teacher, baseDirectory, where);
+  let teacher: Awaited<ReturnType<typeof buildTeacher>> | undefined;
   try {
+    teacher = await buildTeacher(resolved.teacher, baseDirectory, where);
     const manifest = await precompute(teacher.teacher, data.train, resolve(options.out), {
       taps,
       ...(options.dtype ? { dtype: options.dtype } : {}),
@@ -56,7 +57,7 @@ export async function precomputeTeacherFromConfig(
     log(`Teacher store: ${resolve(options.out)} (${manifest.shards.length} shards, ${manifest.source.size} examples)`);
     return { shards: manifest.shards.length, examples: manifest.source.size };
   } finally {
-    teacher.dispose();
+    teacher?.dispose();
     data.dispose();
   }
 }

@@ -10,7 +10,8 @@ const SEGMENT = /^([A-Za-z_][\w-]*)((?:\[\d+\])*)$/;
  * created; indexing past the end of a list is an error. The config is not modified.
  */
 export function applyOverrides(raw: unknown, overrides: readonly string[], where: string): unknown {
-  const root = structuredClone(raw) as Record<string, unknown>;
+  if (overrides.length === 0) return raw;
+  const root = (raw === null || raw === undefined ? {} : structuredClone(raw)) as Record<string, unknown>;
   for (const override of overrides) {
     const eq = override.indexOf('=');
     if (eq <= 0) throw new CliError('bad-config', `--set "${override}": write path=value, e.g. training.epochs=3`);
@@ -27,11 +28,19 @@ export function applyOverrides(raw: unknown, overrides: readonly string[], where
     for (const segment of path.split('.')) {
       const match = SEGMENT.exec(segment);
       if (!match) throw new CliError('bad-config', `--set "${override}": "${path}" is not a key path (e.g. methods[1].weight)`);
+      if (['__proto__', 'constructor', 'prototype'].includes(match[1]!))
+        throw new CliError('bad-config', `--set "${override}": "${match[1]}" is not a config key`);
       keys.push(match[1]!, ...[...match[2]!.matchAll(/\[(\d+)\]/g)].map((m) => Number(m[1])));
     }
     let at: Record<string | number, unknown> = root;
     keys.forEach((key, i) => {
       const last = i === keys.length - 1;
+      if (typeof key === 'string' && Array.isArray(at)) {
+        throw new CliError(
+          'bad-config',
+          `${where}: --set ${path}: ${keys.slice(0, i).join('.')} is a list; index it, e.g. ${keys.slice(0, i).join('.')}[0].${key}`,
+        );
+      }
       if (typeof key === 'number') {
         if (!Array.isArray(at) || key >= at.length) {
           throw new CliError('bad-config', `${where}: --set ${path}: ${keys.slice(0, i).join('.')} has no item [${key}]`);

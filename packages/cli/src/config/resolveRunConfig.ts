@@ -64,9 +64,10 @@ export function resolveRunConfig(config: RunConfig, registry: MergedRegistry, wh
         ...stage,
         methods: stage.methods.map((m, j) => method(m, ['stages', i, 'methods', j])),
         optimizer: stage.optimizer ? optimizer(stage.optimizer, ['stages', i, 'optimizer']) : rootOptimizer,
+        // A stage with its own optimizer keeps that optimizer's rate unless it gives a schedule too.
         ...(stage.learningRate !== undefined
           ? { learningRate: learningRate(stage.learningRate, ['stages', i, 'learningRate']) }
-          : rootRate !== undefined
+          : rootRate !== undefined && !stage.optimizer
             ? { learningRate: rootRate }
             : {}),
       }))

@@ -1,3 +1,4 @@
+import { BACKEND_ORDER } from '@kd/backend-gpu';
 import { z } from 'zod';
 
 const name = z.string({ message: 'must be a name' }).min(1, { message: 'must be a non-empty name' });
@@ -68,7 +69,7 @@ export const runConfigSchema = z.strictObject({
   /** Seed of everything random: data order, model initialisation, plugins. */
   seed: z.number().int().default(0),
   /** Backend: a name (`cpu`, `wasm`, `native`, `tfjs-node`, `tfjs-node-gpu`) or `auto` (the fastest installed). */
-  backend: z.string().default('auto'),
+  backend: z.enum([...BACKEND_ORDER, 'auto']).default('auto'),
   /** Packages whose registries the run loads, besides `@kd/core`, `@kd/data/node` and `@kd/models`. */
   packages: z.array(name).default([]),
   data: z.strictObject({

@@ -2,6 +2,7 @@ import { type DataSource, isDataSource, type LabeledData, lookupEntry, type Merg
 import { take } from '@kd/data';
 import * as tf from '@tensorflow/tfjs-core';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
+import { CliError } from '../errors';
 
 /** Training data of any kind the Distiller takes. */
 export type Split = LabeledData | DataSource;
@@ -66,10 +67,19 @@ export async function buildData(
     let validation = opened.validation && limit(opened.validation, limits.validation, config.seed + 1, owned);
     const test = opened.test && limit(opened.test, limits.test, config.seed + 2, owned);
     const rule = config.data.validation;
-    if (rule === 'test') validation = test;
-    else if (rule !== 'none') {
+    if (rule === 'test') {
+      if (!test)
+        throw new CliError('bad-config', `${where}: data.validation is 'test', but source "${config.data.source}" has no test split`);
+      validation = test;
+    } else if (rule !== 'none') {
       const n = splitSize(train);
       const count = Math.round(rule.fraction * n);
+      if (count < 1 || count > n - 1) {
+        throw new CliError(
+          'bad-config',
+          `${where}: data.validation.fraction ${rule.fraction} of ${n} training examples leaves ${count} for validation and ${n - count} for training; both need at least one`,
+        );
+      }
       const order = new SeededRandom(config.seed).permutation(n);
       const whole = train;
       validation = limit(pick(whole, order.slice(0, count).sort(), owned), limits.validation, config.seed + 1, owned);
@@ -77,7 +87,9 @@ export async function buildData(
     }
     const inputShape = isDataSource(train) ? [...train.exampleShape] : train.x.shape.slice(1);
     const classNames = opened.classNames ?? (isDataSource(train) ? train.classNames : undefined);
-    let classes = classNames?.length;
+    // A source that declares its classes is believed (a limited split may miss some).
+    const declared = (opened.train as { numClasses?: unknown }).numClasses;
+    let classes = typeof declared === 'number' ? declared : classNames?.length;
     if (classes === undefined) {
       let max = -1;
       for (const split of [train, validation, test]) {

@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { ensembleTeacher, ioError, lookupEntry, type MergedRegistry, type TeacherLike } from '@kd/core';
+import { type DataSource, ensembleTeacher, ioError, type LabeledData, lookupEntry, type MergedRegistry, type TeacherLike } from '@kd/core';
 import { fileSystem, loadModel } from '@kd/core/node';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ModelSpec, TeacherSpec } from '../config/runConfigSchema';
@@ -23,6 +23,12 @@ export async function modelDirectory(path: string, baseDirectory: string): Promi
  */
 export async function loadSavedModel(path: string, baseDirectory: string, what: string): Promise<tfl.LayersModel | TeacherLike> {
   const directory = await modelDirectory(path, baseDirectory);
+  if (path.endsWith('.json') && basename(path) !== 'model.json') {
+    throw new CliError(
+      'bad-config',
+      `${what}: "${path}": a saved model is a folder with model.json (tfjs' layout); give the folder or its model.json`,
+    );
+  }
   const manifestPath = resolve(directory, basename(path).endsWith('.json') ? basename(path) : 'model.json');
   let format: unknown;
   try {
@@ -64,6 +70,7 @@ export async function buildStudent(
   if (spec.model !== undefined) {
     const model = await loadSavedModel(spec.model, context.baseDirectory, `${context.where}: student.model`);
     if (typeof (model as tfl.LayersModel).fit !== 'function') {
+      (model as { dispose?: () => void }).dispose?.();
       throw new CliError('bad-config', `${context.where}: "student.model" is a GraphModel, which cannot be trained; give a LayersModel`);
     }
     return model as tfl.LayersModel;
@@ -86,28 +93,37 @@ export interface BuiltTeacher {
 }
 
 /** The teacher: one saved model, an ensemble of them, or a store of precomputed outputs. */
-export async function buildTeacher(spec: TeacherSpec, baseDirectory: string, where: string): Promise<BuiltTeacher> {
+export async function buildTeacher(
+  spec: TeacherSpec,
+  baseDirectory: string,
+  where: string,
+  train?: LabeledData | DataSource,
+): Promise<BuiltTeacher> {
   const disposeAll = (models: readonly unknown[]) => {
     for (const model of models) (model as { dispose?: () => void }).dispose?.();
   };
   if (spec.store !== undefined) {
     const module = (await importPackage('@kd/teacher-store/node', baseDirectory)) as unknown as {
-      storedTeacher(dir: string): Promise<TeacherLike & { dispose?: () => void }>;
+      storedTeacher(dir: string, options?: { source?: LabeledData | DataSource }): Promise<TeacherLike & { dispose?: () => void }>;
     };
-    const stored = await module.storedTeacher(resolve(baseDirectory, spec.store));
+    // Checked against the run's training data: a store made for other examples (another seed,
+    // limit or split) is store-source-mismatch, not another example's logits.
+    const stored = await module.storedTeacher(resolve(baseDirectory, spec.store), train ? { source: train } : {});
     return { teacher: stored, description: `stored outputs at ${spec.store}`, dispose: () => stored.dispose?.() };
   }
   if (spec.ensemble) {
     const members: TeacherLike[] = [];
+    let ensemble: TeacherLike;
     try {
       for (const [i, member] of spec.ensemble.entries())
         members.push(await loadSavedModel(member.model!, baseDirectory, `${where}: teacher.ensemble[${i}]`));
+      ensemble = ensembleTeacher(members, { mean: spec.mean ?? 'arithmetic' });
     } catch (error) {
       disposeAll(members);
       throw error;
     }
     return {
-      teacher: ensembleTeacher(members, { mean: spec.mean ?? 'arithmetic' }),
+      teacher: ensemble,
       description: `ensemble of ${members.length} (${spec.mean ?? 'arithmetic'} mean)`,
       dispose: () => disposeAll(members),
     };

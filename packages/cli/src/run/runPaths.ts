@@ -12,6 +12,8 @@ export function runPaths(runDirectory: string) {
     logs: join(runDirectory, 'logs.jsonl'),
     /** The last checkpoint (atomic writes; `--resume` continues from it bit-exactly). */
     checkpoint: join(runDirectory, 'checkpoint.kdckpt'),
+    /** Where early stopping ended the last stage (`{ stage, epoch }`), once it has. */
+    stopped: join(runDirectory, 'stopped.json'),
     /** The best student so far by the validation metric (with `training.keepBest`). */
     best: join(runDirectory, 'best'),
     /** The final student: model.json + weights.bin (the best one with keepBest). */

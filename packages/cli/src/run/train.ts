@@ -17,6 +17,7 @@ import { openConfig } from '../config/openConfig';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
 import { measureBrowserLatency } from '../latency';
+import { chromiumLauncher } from '../latency/launchChromium';
 import { loadRegistry } from '../registry/loadRegistry';
 import { writeReport } from '../report';
 import { buildData, type RunData } from './buildData';
@@ -82,11 +83,14 @@ export async function trainFromConfig(
       `${paths.root} already holds a run; continue it with \`kd train --resume ${paths.root}\` or choose another --out`,
     );
   }
-  await mkdir(paths.root, { recursive: true });
-  await atomicWriteFile(paths.resolvedConfig, `${JSON.stringify(resolved, null, 2)}\n`);
   const info: RunInfo = { configFile: file, baseDirectory, name };
-  await atomicWriteFile(paths.run, `${JSON.stringify(info, null, 2)}\n`);
-  return runTraining(paths, resolved, info, false, options);
+  // The folder is written once everything is built (backend, data, models, stages, browser): a
+  // config that fails on any of them leaves no run behind, so the fixed config can use the folder.
+  return runTraining(paths, resolved, info, false, options, async () => {
+    await mkdir(paths.root, { recursive: true });
+    await atomicWriteFile(paths.resolvedConfig, `${JSON.stringify(resolved, null, 2)}\n`);
+    await atomicWriteFile(paths.run, `${JSON.stringify(info, null, 2)}\n`);
+  });
 }
 
 /**
@@ -99,13 +103,46 @@ export async function resumeRun(runDirectory: string, options: TrainOutput = {})
   if (!(await exists(paths.resolvedConfig))) {
     throw new CliError('config-not-found', `${paths.root} is not a run folder: ${paths.resolvedConfig} does not exist`);
   }
-  const resolved = JSON.parse(await readFile(paths.resolvedConfig, 'utf8')) as ResolvedRunConfig;
-  const info = JSON.parse(await readFile(paths.run, 'utf8')) as RunInfo;
+  const resolved = (await readRunJson(paths.resolvedConfig)) as ResolvedRunConfig;
+  const info = (await readRunJson(paths.run)) as RunInfo;
   if (await exists(paths.summary)) {
+    if (!(await exists(resolve(paths.report, 'report.html')))) await writeReport(paths.root);
     (options.log ?? stderrLine)(`${paths.root} is finished; nothing to resume`);
-    return JSON.parse(await readFile(paths.summary, 'utf8')) as RunSummary;
+    return (await readRunJson(paths.summary)) as RunSummary;
   }
-  return runTraining(paths, resolved, info, true, options);
+  await recoverInterrupted(paths);
+  return runTraining(paths, resolved, info, true, options, async () => undefined);
+}
+
+async function readRunJson(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new CliError('bad-run', `${path} is missing or unreadable (${(error as Error).message})`, { cause: error });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new CliError('bad-run', `${path} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Repairs what a kill can leave: a last log line cut short (dropped: the resumed run logs that
+ * epoch again), and a best student renamed away but not yet replaced (`best.next` is complete
+ * whenever `best/` is missing, since the old one is removed only after the new one is saved).
+ */
+async function recoverInterrupted(paths: RunPaths): Promise<void> {
+  if (await exists(paths.logs)) {
+    const text = await readFile(paths.logs, 'utf8');
+    if (text.length > 0 && !text.endsWith('\n')) await atomicWriteFile(paths.logs, text.slice(0, text.lastIndexOf('\n') + 1));
+  }
+  const next = `${paths.best}.next`;
+  if (await exists(next)) {
+    if (await exists(paths.best)) await rm(next, { recursive: true, force: true });
+    else await rename(next, paths.best);
+  }
 }
 
 async function runTraining(
@@ -114,12 +151,15 @@ async function runTraining(
   info: RunInfo,
   resume: boolean,
   output: TrainOutput,
+  writeFolder: () => Promise<void>,
 ): Promise<RunSummary> {
   const log = output.log ?? stderrLine;
   const where = basename(info.configFile);
   const started = Date.now();
   const registry = await loadRegistry(config.packages, info.baseDirectory);
-  const choice = await useBestBackend(config.backend as BackendName | 'auto');
+  const choice = await useBestBackend(config.backend as BackendName | 'auto').catch((error: unknown) => {
+    throw new CliError('bad-config', `${where}: backend "${config.backend}": ${(error as Error).message}`, { cause: error });
+  });
   log(`Backend: ${choice.description}`);
   // kd said which backend it chose and why: tfjs' own "install tfjs-node" banner adds nothing.
   tf.env().set('PROD', true);
@@ -138,16 +178,34 @@ async function runTraining(
       seed: config.seed,
       where,
     });
-    teacher = config.teacher ? await buildTeacher(config.teacher, info.baseDirectory, where) : undefined;
+    if ((config.training.keepBest || config.training.earlyStopping) && !data.validation) {
+      throw new CliError(
+        'bad-config',
+        `${where}: training.keepBest and training.earlyStopping need validation data, and the data has no validation split`,
+      );
+    }
+    teacher = config.teacher ? await buildTeacher(config.teacher, info.baseDirectory, where, data.train) : undefined;
     stages = buildStages(config.stages, student, registry, where, config.stages.length === 1 && config.stages[0]!.name === 'train');
-    const lastStage = config.stages.at(-1)!.name;
+    if (config.export.browserLatency)
+      await chromiumLauncher(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', `${where}: export.browserLatency`);
+    await writeFolder();
+    const lastStage = config.stages.at(-1)!;
     const watch = new ValidationWatch(config.training.keepBest, config.training.earlyStopping);
-    if (resume) for (const logs of await readEpochLogs(paths.logs, lastStage)) watch.observe(logs);
-    let stoppedEarly: RunSummary['stoppedEarly'];
+    if (resume) for (const logs of await readEpochLogs(paths.logs, lastStage.name)) watch.observe(logs);
+    // An early stop is written down when it is decided: a run killed after it (exporting, say)
+    // resumes to the same last epoch instead of training on.
+    let stoppedEarly = resume ? ((await readOptionalJson(paths.stopped)) as RunSummary['stoppedEarly']) : undefined;
     let stage = config.stages[0]!.name;
     const onEvent: ProgressListener = async (event: ProgressEvent) => {
+      if (event.type === 'epoch-end' && stage === lastStage.name) {
+        // The best student is saved before its epoch is logged: a log never names a best that was not kept.
+        if (watch.observe(event.logs)) await saveBest(student!, paths.best);
+        if (config.training.earlyStopping && watch.shouldStop && !stoppedEarly && event.logs.epoch + 1 < lastStage.epochs) {
+          stoppedEarly = { stage: stage, epoch: event.logs.epoch };
+          await atomicWriteFile(paths.stopped, `${JSON.stringify(stoppedEarly)}\n`);
+        }
+      }
       await appendFile(paths.logs, `${JSON.stringify({ stage, ...event })}\n`);
-      if (event.type === 'epoch-end' && stage === lastStage && watch.observe(event.logs)) await saveBest(student!, paths.best);
       await output.progress?.(event, stage);
     };
     const { batchSize, shuffle, maxSteps, checkpointEvery } = config.training;
@@ -161,6 +219,8 @@ async function runTraining(
         ...(checkpointEvery ? { checkpointEvery } : {}),
         stages: stages.map(({ stage: s, learningRate }) => ({
           ...s,
+          // A stopped last stage ends where it stopped (a resume restores it without training).
+          ...(stoppedEarly && s.name === lastStage.name ? { epochs: stoppedEarly.epoch + 1 } : {}),
           fit: {
             batchSize,
             shuffle,
@@ -168,14 +228,7 @@ async function runTraining(
             ...(data!.validation ? { validation: data!.validation } : {}),
             ...(learningRate !== undefined ? { learningRate } : {}),
             ...(maxSteps ? { maxSteps } : {}),
-            ...(s.name === lastStage && config.training.earlyStopping
-              ? {
-                  stopWhen: (logs: EpochLogs) => {
-                    if (watch.shouldStop) stoppedEarly = { stage: s.name, epoch: logs.epoch };
-                    return watch.shouldStop;
-                  },
-                }
-              : {}),
+            ...(s.name === lastStage.name && config.training.earlyStopping ? { stopWhen: () => watch.shouldStop } : {}),
           },
         })),
       },
@@ -187,10 +240,19 @@ async function runTraining(
       },
     );
 
-    if (config.training.keepBest && (await exists(paths.best))) {
+    if (config.training.keepBest && watch.bestEpoch) {
+      if (!(await exists(paths.best))) {
+        throw new CliError(
+          'bad-run',
+          `${paths.best} is missing, but the logs name epoch ${watch.bestEpoch.epoch} the best: the folder was changed by hand`,
+        );
+      }
       const best = await loadModel(paths.best);
-      student.setWeights(best.getWeights());
-      best.dispose();
+      try {
+        student.setWeights(best.getWeights());
+      } finally {
+        best.dispose();
+      }
     }
     const evaluation = data.test ?? data.validation;
     const evaluatedOn = data.test ? 'test' : 'validation';
@@ -202,8 +264,11 @@ async function runTraining(
       let accuracy = Number.NaN;
       if (evaluation) {
         const loaded = await loadModel(directory);
-        accuracy = (await evaluateModel(loaded, evaluation)).accuracy;
-        loaded.dispose();
+        try {
+          accuracy = (await evaluateModel(loaded, evaluation)).accuracy;
+        } finally {
+          loaded.dispose();
+        }
       }
       exports.push({ form, bytes, accuracy });
     }
@@ -244,6 +309,7 @@ async function runTraining(
       exports,
       ...(latencyBrowser ? { latencyBrowser } : {}),
     };
+    // The report reads the summary; a run killed between the two is finished by --resume (it rewrites the report).
     await atomicWriteFile(paths.summary, `${JSON.stringify(summary, null, 2)}\n`);
     const report = await writeReport(paths.root);
     log(`Student: ${paths.student} (${evaluatedOn} accuracy ${(studentResult.accuracy * 100).toFixed(2)}%); report: ${report.html}`);
@@ -285,6 +351,10 @@ async function saveBest(student: tfl.LayersModel, directory: string): Promise<vo
   await saveModel(student, next);
   await rm(directory, { recursive: true, force: true });
   await rename(next, directory);
+}
+
+async function readOptionalJson(path: string): Promise<unknown> {
+  return (await exists(path)) ? readRunJson(path) : undefined;
 }
 
 async function exists(path: string): Promise<boolean> {
