@@ -2,6 +2,7 @@ import { fileSystem } from '@kd/core/node';
 import { toHalf } from '@kd/teacher-store';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { CliError } from '../errors';
 
 /** A weight form of the exported student. */
 export type WeightForm = 'float32' | 'float16' | 'uint8';
@@ -43,7 +44,16 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude
     const values = new Float32Array(slice);
     if (form === 'float16') {
       const half = new Uint16Array(count);
-      for (let i = 0; i < count; i++) half[i] = toHalf(values[i]!, `export float16: weight ${spec.name}[${i}]`);
+      for (let i = 0; i < count; i++) {
+        const v = values[i]!;
+        if (!(Math.abs(v) <= 65504)) {
+          throw new CliError(
+            'bad-config',
+            `export.quantize: weight ${spec.name}[${i}] = ${v} is beyond float16's range (|v| <= 65504); leave float16 out of export.quantize`,
+          );
+        }
+        half[i] = toHalf(v, `export float16: weight ${spec.name}[${i}]`);
+      }
       out.push(new Uint8Array(half.buffer));
       outSpecs.push({ ...spec, quantization: { dtype: 'float16' } });
     } else {
@@ -55,8 +65,11 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude
       }
       if (count === 0) min = max = 0;
       const scale = max > min ? (max - min) / 255 : 1;
+      // Nudged as tfjs-converter does, so that 0 (zero biases, ReLU outputs) is exactly representable:
+      // the error stays <= scale / 2 (a value is either rounded or, at an edge, clipped by < scale / 2).
+      if (min < 0 && max > 0) min = -Math.round(-min / scale) * scale;
       const q = new Uint8Array(count);
-      for (let i = 0; i < count; i++) q[i] = Math.round((values[i]! - min) / scale);
+      for (let i = 0; i < count; i++) q[i] = Math.min(255, Math.max(0, Math.round((values[i]! - min) / scale)));
       out.push(q);
       outSpecs.push({ ...spec, quantization: { dtype: 'uint8', scale, min } });
     }

@@ -62,6 +62,8 @@ interface RunInfo {
   readonly configFile: string;
   readonly baseDirectory: string;
   readonly name: string;
+  /** The backend `backend: auto` chose when the run started: a resume uses it again, so the bits do not change with what is installed. */
+  readonly backend?: string;
 }
 
 /**
@@ -86,10 +88,10 @@ export async function trainFromConfig(
   const info: RunInfo = { configFile: file, baseDirectory, name };
   // The folder is written once everything is built (backend, data, models, stages, browser): a
   // config that fails on any of them leaves no run behind, so the fixed config can use the folder.
-  return runTraining(paths, resolved, info, false, options, async () => {
+  return runTraining(paths, resolved, info, false, options, async (backend) => {
     await mkdir(paths.root, { recursive: true });
     await atomicWriteFile(paths.resolvedConfig, `${JSON.stringify(resolved, null, 2)}\n`);
-    await atomicWriteFile(paths.run, `${JSON.stringify(info, null, 2)}\n`);
+    await atomicWriteFile(paths.run, `${JSON.stringify({ ...info, backend }, null, 2)}\n`);
   });
 }
 
@@ -151,14 +153,15 @@ async function runTraining(
   info: RunInfo,
   resume: boolean,
   output: TrainOutput,
-  writeFolder: () => Promise<void>,
+  writeFolder: (backend: string) => Promise<void>,
 ): Promise<RunSummary> {
   const log = output.log ?? stderrLine;
   const where = basename(info.configFile);
   const started = Date.now();
   const registry = await loadRegistry(config.packages, info.baseDirectory);
-  const choice = await useBestBackend(config.backend as BackendName | 'auto').catch((error: unknown) => {
-    throw new CliError('bad-config', `${where}: backend "${config.backend}": ${(error as Error).message}`, { cause: error });
+  const wanted = resume && config.backend === 'auto' && info.backend ? info.backend : config.backend;
+  const choice = await useBestBackend(wanted as BackendName | 'auto').catch((error: unknown) => {
+    throw new CliError('bad-config', `${where}: backend "${wanted}": ${(error as Error).message}`, { cause: error });
   });
   log(`Backend: ${choice.description}`);
   // kd said which backend it chose and why: tfjs' own "install tfjs-node" banner adds nothing.
@@ -188,7 +191,7 @@ async function runTraining(
     stages = buildStages(config.stages, student, registry, where, config.stages.length === 1 && config.stages[0]!.name === 'train');
     if (config.export.browserLatency)
       await chromiumLauncher(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', `${where}: export.browserLatency`);
-    await writeFolder();
+    await writeFolder(choice.name);
     const lastStage = config.stages.at(-1)!;
     const watch = new ValidationWatch(config.training.keepBest, config.training.earlyStopping);
     if (resume) for (const logs of await readEpochLogs(paths.logs, lastStage.name)) watch.observe(logs);
