@@ -1,6 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type MergedRegistry, mergeRegistries, type Registry } from '@kd/core';
 import { CliError } from '../errors';
@@ -14,43 +14,52 @@ export const DEFAULT_PACKAGES = ['@kd/core', '@kd/data/node', '@kd/models'] as c
  * installed the plugin packages next to its configs), through the package's ESM entry.
  */
 export async function importPackage(specifier: string, baseDirectory: string): Promise<Record<string, unknown>> {
-  try {
-    return (await import(specifier)) as Record<string, unknown>;
-  } catch (error) {
-    if (!isNotFound(error)) throw error;
-  }
   const [scopeOrName, ...rest] = specifier.split('/');
   const name = scopeOrName!.startsWith('@') ? `${scopeOrName}/${rest.shift() ?? ''}` : scopeOrName!;
   const subpath = rest.length ? `./${rest.join('/')}` : '.';
-  let manifestPath: string;
   try {
-    manifestPath = createRequire(join(baseDirectory, 'noop.js')).resolve(`${name}/package.json`);
+    return (await import(specifier)) as Record<string, unknown>;
   } catch (error) {
+    // Only "this package is not installed here" falls through; a package that fails to load
+    // (or misses a dependency of its own) reports that error.
+    const mentions = new RegExp(`(^|['"\\s])${name.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}(['"\\s/]|$)`);
+    if (!isNotFound(error) || !mentions.test(String((error as Error).message))) throw error;
+  }
+  const root = findPackageRoot(name, baseDirectory);
+  if (!root) {
     throw new CliError(
       'package-not-found',
       `package "${specifier}" is not installed where the config is (${baseDirectory}) nor beside the kd command line: install it (npm install ${name})`,
-      { cause: error },
     );
   }
-  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as {
-    exports?: Record<string, unknown>;
-    module?: string;
-    main?: string;
-  };
+  const manifestPath = join(root, 'package.json');
+  const manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as { exports?: unknown; module?: string; main?: string };
   const entry = esmEntry(manifest, subpath);
   if (!entry) throw new CliError('package-not-found', `package "${specifier}": ${manifestPath} exports no "${subpath}" entry`);
-  return (await import(pathToFileURL(join(dirname(manifestPath), entry)).href)) as Record<string, unknown>;
+  return (await import(pathToFileURL(join(root, entry)).href)) as Record<string, unknown>;
 }
 
-function esmEntry(manifest: { exports?: Record<string, unknown>; module?: string; main?: string }, subpath: string): string | undefined {
-  const target = manifest.exports?.[subpath];
+/** `node_modules/<name>` in `directory` or the nearest folder above it that has one. */
+function findPackageRoot(name: string, directory: string): string | undefined {
+  for (let dir = resolve(directory); ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+function esmEntry(manifest: { exports?: unknown; module?: string; main?: string }, subpath: string): string | undefined {
+  const exports = manifest.exports;
+  // `exports` may be one target, conditions for ".", or a map of subpaths.
+  const isSubpathMap = exports !== null && typeof exports === 'object' && Object.keys(exports).some((k) => k.startsWith('.'));
+  const target = isSubpathMap ? (exports as Record<string, unknown>)[subpath] : subpath === '.' ? exports : undefined;
   const pick = (t: unknown): string | undefined => {
     if (typeof t === 'string') return t;
     if (t === null || typeof t !== 'object') return undefined;
     const conditions = t as Record<string, unknown>;
     return pick(conditions['import'] ?? conditions['node'] ?? conditions['default']);
   };
-  return pick(target) ?? (subpath === '.' ? (manifest.module ?? manifest.main) : undefined);
+  return pick(target) ?? (subpath === '.' && exports === undefined ? (manifest.module ?? manifest.main) : undefined);
 }
 
 function isNotFound(error: unknown): boolean {
