@@ -84,6 +84,12 @@ export async function buildData(
       const whole = train;
       validation = limit(pick(whole, order.slice(0, count).sort(), owned), limits.validation, config.seed + 1, owned);
       train = pick(whole, order.slice(count).sort(), owned);
+      // A limited copy made here is not needed once both parts are taken (the source's own split stays with the source).
+      const at = owned.indexOf(whole as LabeledData);
+      if (at >= 0) {
+        owned.splice(at, 1);
+        tf.dispose([(whole as LabeledData).x, (whole as LabeledData).y]);
+      }
     }
     const inputShape = isDataSource(train) ? [...train.exampleShape] : train.x.shape.slice(1);
     const classNames = opened.classNames ?? (isDataSource(train) ? train.classNames : undefined);
