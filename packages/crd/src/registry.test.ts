@@ -9,6 +9,7 @@ import {
   mergeRegistries,
   parseOptions,
 } from '@kd/core';
+import { fromEntry, pluginSignature } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeData, mlp, toyData } from '../test/helpers';
@@ -48,20 +49,10 @@ const CASES: Record<
   },
 };
 
-/** What a Distiller reads of a plugin before its hooks run. */
-const signature = (plugin: DistillationPlugin<unknown>) => ({
-  name: plugin.name,
-  label: plugin.label,
-  weight: plugin.weight,
-  needsTeacher: plugin.needsTeacher,
-  labels: plugin.labels,
-  minimumBatch: plugin.minimumBatch,
-  taps: plugin.taps,
-});
+const signature = pluginSignature;
 
 function viaRegistry(name: keyof typeof CASES, options: object): DistillationPlugin<unknown> {
-  const entry: MethodEntry = registry.methods[name];
-  return entry.create(parseOptions(entry.schema, options, `methods.${name}`), {}) as DistillationPlugin<unknown>;
+  return fromEntry<DistillationPlugin<unknown>>(registry.methods[name] as MethodEntry, options);
 }
 
 function refusal(fn: () => unknown): { code: string; message: string } {

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { registry as core, type DistillationPlugin, isDistillationError, type MethodEntry, mergeRegistries, parseOptions } from '@kd/core';
+import { fromEntry, pluginSignature } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import '../test/helpers';
@@ -21,20 +22,10 @@ const CASES: Record<(typeof PLUGIN_FACTORIES)[number], { minimal: object; custom
   correlationCongruence: { minimal: taps, custom: { ...taps, embeddingSize: 16, normalize: true, weight: 1, name: 'cc2' } },
 };
 
-/** What a Distiller reads of a plugin before its hooks run. */
-const signature = (plugin: DistillationPlugin<unknown>) => ({
-  name: plugin.name,
-  label: plugin.label,
-  weight: plugin.weight,
-  needsTeacher: plugin.needsTeacher,
-  labels: plugin.labels,
-  minimumBatch: plugin.minimumBatch,
-  taps: plugin.taps,
-});
+const signature = pluginSignature;
 
 function viaRegistry(name: keyof typeof CASES, options: object): DistillationPlugin<unknown> {
-  const entry: MethodEntry = registry.methods[name];
-  return entry.create(parseOptions(entry.schema, options, `methods.${name}`), {}) as DistillationPlugin<unknown>;
+  return fromEntry<DistillationPlugin<unknown>>(registry.methods[name] as MethodEntry, options);
 }
 
 describe('registry', () => {

@@ -269,3 +269,32 @@ export async function expectNoTrainingStep(
     });
   }
 }
+
+/** The parts of a plugin a Distiller reads before its hooks run (for comparing two constructions of one plugin). */
+export function pluginSignature(plugin: {
+  readonly name: string;
+  readonly label?: string;
+  readonly weight?: unknown;
+  readonly needsTeacher?: boolean;
+  readonly labels?: string;
+  readonly minimumBatch?: number;
+  readonly taps?: unknown;
+}) {
+  return {
+    name: plugin.name,
+    label: plugin.label,
+    weight: plugin.weight,
+    needsTeacher: plugin.needsTeacher,
+    labels: plugin.labels,
+    minimumBatch: plugin.minimumBatch,
+    taps: plugin.taps,
+  };
+}
+
+/** What a registry entry builds from `options`, parsed by the entry's own schema (as a config file's would be). */
+export function fromEntry<T>(
+  entry: { readonly schema: { parse(value: unknown): unknown }; readonly create: (options: never, context: never) => unknown },
+  options: object,
+): T {
+  return (entry.create as (options: unknown, context: unknown) => unknown)(entry.schema.parse(options), {}) as T;
+}
