@@ -21,7 +21,6 @@ vi.mock('node:http', async (importOriginal) => {
 });
 
 const executablePath = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
-const haveChromium = existsSync(executablePath);
 const INPUT = 24;
 
 let dir: string;
@@ -93,85 +92,73 @@ afterAll(async () => {
 });
 
 describe('measureBrowserLatency in headless Chromium', () => {
-  it.skipIf(!haveChromium)(
-    'times each form with runs predictions and predicts with the real weights',
-    async () => {
-      // The hand-quantised weights change the outputs: the two forms are told apart by their checksums.
-      expect(Math.abs(nodeSum.float32 - nodeSum.uint8)).toBeGreaterThan(1e-6);
-      const before = tf.memory().numTensors;
-      const options: BrowserLatencyOptions = {
-        models: [
-          { form: 'float32', directory: float32Dir },
-          { form: 'uint8', directory: uint8Dir },
-        ],
-        runs: 9,
-        warmup: 2,
-        executablePath,
-      };
-      const latency = await measureBrowserLatency(options);
-      expect(tf.memory().numTensors).toBe(before);
-      expect(latency.backend).toBe('cpu');
-      expect(latency.browser).toMatch(/^chromium \d+\.\d+/);
-      expect(latency.results.map((r) => r.form)).toEqual(['float32', 'uint8']);
-      for (const r of latency.results) {
-        expect(r.runs).toBe(options.runs);
-        expect(r.medianMs).toBeGreaterThan(0);
-        expect(r.p90Ms).toBeGreaterThanOrEqual(r.medianMs);
-      }
-      expect(Math.abs(latency.results[0]!.checksum - nodeSum.float32)).toBeLessThanOrEqual(1e-4);
-      expect(Math.abs(latency.results[1]!.checksum - nodeSum.uint8)).toBeLessThanOrEqual(1e-4);
-    },
-    30_000,
-  );
+  it('times each form with runs predictions and predicts with the real weights', async () => {
+    // The hand-quantised weights change the outputs: the two forms are told apart by their checksums.
+    expect(Math.abs(nodeSum.float32 - nodeSum.uint8)).toBeGreaterThan(1e-6);
+    const before = tf.memory().numTensors;
+    const options: BrowserLatencyOptions = {
+      models: [
+        { form: 'float32', directory: float32Dir },
+        { form: 'uint8', directory: uint8Dir },
+      ],
+      runs: 9,
+      warmup: 2,
+      executablePath,
+    };
+    const latency = await measureBrowserLatency(options);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(latency.backend).toBe('cpu');
+    expect(latency.browser).toMatch(/^chromium \d+\.\d+/);
+    expect(latency.results.map((r) => r.form)).toEqual(['float32', 'uint8']);
+    for (const r of latency.results) {
+      expect(r.runs).toBe(options.runs);
+      expect(r.medianMs).toBeGreaterThan(0);
+      expect(r.p90Ms).toBeGreaterThanOrEqual(r.medianMs);
+    }
+    expect(Math.abs(latency.results[0]!.checksum - nodeSum.float32)).toBeLessThanOrEqual(1e-4);
+    expect(Math.abs(latency.results[1]!.checksum - nodeSum.uint8)).toBeLessThanOrEqual(1e-4);
+  }, 30_000);
 
-  it.skipIf(!haveChromium)(
-    'predicts a zeros batch of batchSize examples (the checksum scales with it) and defaults runs to 30',
-    async () => {
-      const latency = await measureBrowserLatency({
-        models: [{ form: 'float32', directory: float32Dir }],
-        batchSize: 3,
-        warmup: 0,
-        executablePath,
-      });
-      const [r] = latency.results;
-      expect(r!.runs).toBe(30);
-      expect(Math.abs(r!.checksum - 3 * nodeSum.float32)).toBeLessThanOrEqual(3e-4);
-    },
-    30_000,
-  );
+  it('predicts a zeros batch of batchSize examples (the checksum scales with it) and defaults runs to 30', async () => {
+    const latency = await measureBrowserLatency({
+      models: [{ form: 'float32', directory: float32Dir }],
+      batchSize: 3,
+      warmup: 0,
+      executablePath,
+    });
+    const [r] = latency.results;
+    expect(r!.runs).toBe(30);
+    expect(Math.abs(r!.checksum - 3 * nodeSum.float32)).toBeLessThanOrEqual(3e-4);
+  }, 30_000);
 });
 
 describe('measureBrowserLatency when a model fails in the page', () => {
-  it.skipIf(!haveChromium)(
-    'is page-failed naming the form, and closes the server and the browser',
-    async () => {
-      const truncated = join(dir, 'truncated');
-      await mkdir(truncated, { recursive: true });
-      await copyFile(join(float32Dir, 'model.json'), join(truncated, 'model.json'));
-      const weights = await readFile(join(float32Dir, 'weights.bin'));
-      await writeFile(join(truncated, 'weights.bin'), weights.subarray(0, weights.byteLength / 2));
-      // Node's handles of the kinds the server (TCPServerWrap) and the browser's pipes (PipeWrap) hold.
-      const handles = () => {
-        const active = process.getActiveResourcesInfo();
-        return { servers: active.filter((r) => r === 'TCPServerWrap').length, pipes: active.filter((r) => r === 'PipeWrap').length };
-      };
-      const before = handles();
-      const error = await measureBrowserLatency({
-        models: [
-          { form: 'float32', directory: float32Dir },
-          { form: 'half-weights', directory: truncated },
-        ],
-        runs: 2,
-        warmup: 0,
-        executablePath,
-      }).catch((e: unknown) => e);
-      expect(isDistillationError(error, 'page-failed'), String(error)).toBe(true);
-      expect((error as Error).message).toContain("models[1] ('half-weights'");
-      // Closed handles leave Node's list a moment after close() resolves.
-      await vi.waitFor(() => expect(handles()).toEqual(before), { timeout: 2000 });
-    },
-    30_000,
-  );
+  it('is page-failed naming the form, and closes the server and the browser', async () => {
+    const truncated = join(dir, 'truncated');
+    await mkdir(truncated, { recursive: true });
+    await copyFile(join(float32Dir, 'model.json'), join(truncated, 'model.json'));
+    const weights = await readFile(join(float32Dir, 'weights.bin'));
+    await writeFile(join(truncated, 'weights.bin'), weights.subarray(0, weights.byteLength / 2));
+    // Node's handles of the kinds the server (TCPServerWrap) and the browser's pipes (PipeWrap) hold.
+    const handles = () => {
+      const active = process.getActiveResourcesInfo();
+      return { servers: active.filter((r) => r === 'TCPServerWrap').length, pipes: active.filter((r) => r === 'PipeWrap').length };
+    };
+    const before = handles();
+    const error = await measureBrowserLatency({
+      models: [
+        { form: 'float32', directory: float32Dir },
+        { form: 'half-weights', directory: truncated },
+      ],
+      runs: 2,
+      warmup: 0,
+      executablePath,
+    }).catch((e: unknown) => e);
+    expect(isDistillationError(error, 'page-failed'), String(error)).toBe(true);
+    expect((error as Error).message).toContain("models[1] ('half-weights'");
+    // Closed handles leave Node's list a moment after close() resolves.
+    await vi.waitFor(() => expect(handles()).toEqual(before), { timeout: 2000 });
+  }, 30_000);
 });
 
 describe('measureBrowserLatency refuses before starting anything', () => {

@@ -62,7 +62,7 @@ function refusal(fn: () => unknown): { code: string; message: string } {
     if (isDistillationError(error)) return { code: error.code, message: error.message };
     throw error;
   }
-  throw new Error('expected a DistillationError');
+  return expect.unreachable('expected a DistillationError');
 }
 
 describe('registry', () => {

@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import { type DistillationPlugin, describeWeighted, lookupEntry } from '@kd/core';
 import { openConfig } from '../config/openConfig';
+import { stagePath } from '../config/resolveRunConfig';
 import { buildPlugins } from '../run/buildStages';
 
 const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readonly order: 'use' | 'reverse' }[] = [
@@ -30,10 +31,9 @@ export async function describeRun(configFile: string, overrides: readonly string
       `Teacher: ${t.store ? `stored outputs ${t.store}` : t.ensemble ? `ensemble (${t.mean ?? 'arithmetic'} mean) of ${t.ensemble.map((m) => m.model).join(', ')}` : t.model}`,
     );
   }
-  const single = resolved.stages.length === 1 && resolved.stages[0]!.name === 'train';
   resolved.stages.forEach((stage, i) => {
     // Plugins hold nothing before setup (a Distiller's fit sets them up), so there is nothing to free.
-    const plugins = buildPlugins(stage, registry, where, single ? '' : `stages[${i}].`);
+    const plugins = buildPlugins(stage, registry, where, stagePath(resolved, i));
     const terms = plugins.filter((p) => p.loss).map((p) => describeWeighted(p.weight ?? 1, p.label ?? p.name));
     lines.push('');
     lines.push(

@@ -1,10 +1,9 @@
-import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import { type EvaluationResult, evaluateModel } from '@kd/core';
-import * as tf from '@tensorflow/tfjs-core';
 import { openConfig } from '../config/openConfig';
 import { CliError } from '../errors';
 import { buildData } from '../run/buildData';
 import { loadSavedModel } from '../run/buildModels';
+import { chooseBackend } from '../run/chooseBackend';
 
 /** Which split of a config's data `kd evaluate` reads. */
 export type EvaluatedSplit = 'train' | 'validation' | 'test';
@@ -21,9 +20,7 @@ export async function evaluateSaved(
   log: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
 ): Promise<EvaluationResult & { readonly examples: number }> {
   const { where, resolved, registry, baseDirectory } = await openConfig(configFile);
-  const choice = await useBestBackend(resolved.backend as BackendName | 'auto');
-  log(`Backend: ${choice.description}`);
-  tf.env().set('PROD', true);
+  await chooseBackend(resolved.backend, where, log);
   const data = await buildData(resolved, registry, baseDirectory, where);
   try {
     const chosen = data[split];

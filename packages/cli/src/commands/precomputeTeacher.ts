@@ -1,13 +1,13 @@
 import { resolve } from 'node:path';
-import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import type { PluginTaps } from '@kd/core';
 import { precomputeTeacher as precompute } from '@kd/teacher-store/node';
-import * as tf from '@tensorflow/tfjs-core';
 import { openConfig } from '../config/openConfig';
+import { stagePath } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
 import { buildData } from '../run/buildData';
 import { buildTeacher } from '../run/buildModels';
 import { buildPlugins } from '../run/buildStages';
+import { chooseBackend } from '../run/chooseBackend';
 
 /** Options of `kd precompute-teacher`. */
 export interface PrecomputeTeacherOptions {
@@ -32,19 +32,16 @@ export async function precomputeTeacherFromConfig(
   if (!resolved.teacher || resolved.teacher.store !== undefined) {
     throw new CliError('bad-config', `${where}: kd precompute-teacher needs a "teacher" model or ensemble (not a store)`);
   }
-  const single = resolved.stages.length === 1 && resolved.stages[0]!.name === 'train';
   const taps = [
     ...new Set(
       resolved.stages.flatMap((stage, i) =>
-        buildPlugins(stage, registry, where, single ? '' : `stages[${i}].`).flatMap((p) => [
+        buildPlugins(stage, registry, where, stagePath(resolved, i)).flatMap((p) => [
           ...((p.taps as PluginTaps | undefined)?.teacher ?? []),
         ]),
       ),
     ),
   ];
-  const choice = await useBestBackend(resolved.backend as BackendName | 'auto');
-  log(`Backend: ${choice.description}`);
-  tf.env().set('PROD', true);
+  await chooseBackend(resolved.backend, where, log);
   const data = await buildData(resolved, registry, baseDirectory, where);
   let teacher: Awaited<ReturnType<typeof buildTeacher>> | undefined;
   try {

@@ -9,6 +9,8 @@ import type { LearningRateSpec, MethodSpec, ModelSpec, RunConfig, StageSpec } fr
  */
 export interface ResolvedRunConfig extends Omit<RunConfig, 'methods' | 'stages' | 'optimizer' | 'learningRate'> {
   readonly stages: readonly ResolvedStage[];
+  /** Whether the config gave `stages` (messages then point at `stages[i].methods[j]`, else at `methods[j]`). */
+  readonly staged: boolean;
 }
 
 /** A stage with resolved methods, optimizer and schedule. */
@@ -90,7 +92,13 @@ export function resolveRunConfig(config: RunConfig, registry: MergedRegistry, wh
     ...rest,
     data,
     student: model(config.student, ['student']),
+    staged: config.stages !== undefined,
     ...(teacher ? { teacher } : {}),
     stages,
   };
+}
+
+/** Where the messages about stage `i`'s keys point: `stages[i].` in a staged config, nothing in a one-stage one. */
+export function stagePath(config: { readonly staged: boolean }, i: number): string {
+  return config.staged ? `stages[${i}].` : '';
 }

@@ -18,7 +18,7 @@ function badRun(text: string): Error {
     expect(isDistillationError(error, 'bad-run')).toBe(true);
     return error as Error;
   }
-  throw new Error('expected a bad-run error');
+  return expect.unreachable('expected a bad-run error');
 }
 
 describe('parseRunLogs', () => {

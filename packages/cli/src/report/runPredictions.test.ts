@@ -9,7 +9,7 @@ function badRun(value: unknown): string {
     expect(isDistillationError(error, 'bad-run')).toBe(true);
     return (error as Error).message;
   }
-  throw new Error('expected a bad-run error');
+  return expect.unreachable('expected a bad-run error');
 }
 
 const valid = {

@@ -11,7 +11,7 @@ import {
 } from '@kd/core';
 import type * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ResolvedStage } from '../config/resolveRunConfig';
+import { type ResolvedRunConfig, type ResolvedStage, stagePath } from '../config/resolveRunConfig';
 import type { LearningRateSpec } from '../config/runConfigSchema';
 
 /** The plugins of a stage's methods, in the config's order. */
@@ -52,17 +52,11 @@ export interface BuiltStage {
  * The stages of a run: fresh plugins and a fresh optimizer each. On an error the optimizers
  * and plugins built so far are disposed.
  */
-export function buildStages(
-  stages: readonly ResolvedStage[],
-  student: tfl.LayersModel,
-  registry: MergedRegistry,
-  where: string,
-  single: boolean,
-): BuiltStage[] {
+export function buildStages(config: ResolvedRunConfig, student: tfl.LayersModel, registry: MergedRegistry, where: string): BuiltStage[] {
   const built: BuiltStage[] = [];
   try {
-    stages.forEach((stage, i) => {
-      const at = single ? '' : `stages[${i}].`;
+    config.stages.forEach((stage, i) => {
+      const at = stagePath(config, i);
       const { name, ...options } = stage.optimizer;
       const optimizer = lookupEntry(registry, 'optimizers', name, `${where}: ${at}optimizer.name`).create(options, {}) as tf.Optimizer;
       const filter = trainable(stage, student);

@@ -1,17 +1,7 @@
 import { appendFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { type BackendName, useBestBackend } from '@kd/backend-gpu';
-import {
-  type EpochLogs,
-  type EvaluationResult,
-  evaluateModel,
-  fitStages,
-  type ProgressEvent,
-  type ProgressListener,
-  type TeacherLike,
-} from '@kd/core';
+import { type EvaluationResult, evaluateModel, fitStages, type ProgressEvent, type ProgressListener, type TeacherLike } from '@kd/core';
 import { atomicWriteFile, fileCheckpointStore, loadModel, saveModel } from '@kd/core/node';
-import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { openConfig } from '../config/openConfig';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
@@ -20,9 +10,11 @@ import { measureBrowserLatency } from '../latency';
 import { chromiumLauncher } from '../latency/launchChromium';
 import { loadRegistry } from '../registry/loadRegistry';
 import { writeReport } from '../report';
+import { parseRunLogs } from '../report/runLogs';
 import { buildData, type RunData } from './buildData';
 import { type BuiltTeacher, buildStudent, buildTeacher } from './buildModels';
 import { type BuiltStage, buildStages, disposeStages } from './buildStages';
+import { chooseBackend } from './chooseBackend';
 import { exportStudent, type WeightForm } from './exportStudent';
 import { predictSplit } from './predictions';
 import { type RunPaths, runPaths } from './runPaths';
@@ -160,12 +152,7 @@ async function runTraining(
   const started = Date.now();
   const registry = await loadRegistry(config.packages, info.baseDirectory);
   const wanted = resume && config.backend === 'auto' && info.backend ? info.backend : config.backend;
-  const choice = await useBestBackend(wanted as BackendName | 'auto').catch((error: unknown) => {
-    throw new CliError('bad-config', `${where}: backend "${wanted}": ${(error as Error).message}`, { cause: error });
-  });
-  log(`Backend: ${choice.description}`);
-  // kd said which backend it chose and why: tfjs' own "install tfjs-node" banner adds nothing.
-  tf.env().set('PROD', true);
+  const choice = await chooseBackend(wanted, where, log);
 
   let data: RunData | undefined;
   let student: tfl.LayersModel | undefined;
@@ -188,13 +175,15 @@ async function runTraining(
       );
     }
     teacher = config.teacher ? await buildTeacher(config.teacher, info.baseDirectory, where, data.train) : undefined;
-    stages = buildStages(config.stages, student, registry, where, config.stages.length === 1 && config.stages[0]!.name === 'train');
+    stages = buildStages(config, student, registry, where);
     if (config.export.browserLatency)
       await chromiumLauncher(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', `${where}: export.browserLatency`);
     await writeFolder(choice.name);
     const lastStage = config.stages.at(-1)!;
     const watch = new ValidationWatch(config.training.keepBest, config.training.earlyStopping);
-    if (resume) for (const logs of await readEpochLogs(paths.logs, lastStage.name)) watch.observe(logs);
+    // The report's reader (the last line of an epoch wins; a torn last line was dropped by recoverInterrupted).
+    const logged = resume && (await exists(paths.logs)) ? parseRunLogs(await readFile(paths.logs, 'utf8'), paths.logs) : [];
+    for (const logs of logged) if ((logs.stage ?? lastStage.name) === lastStage.name) watch.observe(logs);
     // An early stop is written down when it is decided: a run killed after it (exporting, say)
     // resumes to the same last epoch instead of training on.
     let stoppedEarly = resume ? ((await readOptionalJson(paths.stopped)) as RunSummary['stoppedEarly']) : undefined;
@@ -323,28 +312,6 @@ async function runTraining(
     student?.dispose();
     data?.dispose();
   }
-}
-
-/** The epoch-end logs of `stage` in a run's logs.jsonl (the last line of each epoch wins). */
-async function readEpochLogs(path: string, stage: string): Promise<EpochLogs[]> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch {
-    return [];
-  }
-  const byEpoch = new Map<number, EpochLogs>();
-  for (const line of text.split('\n')) {
-    if (!line.trim()) continue;
-    let event: { stage?: string; type?: string; logs?: EpochLogs };
-    try {
-      event = JSON.parse(line);
-    } catch {
-      continue; // a line cut short by a kill: the epoch is logged again after the resume
-    }
-    if (event.type === 'epoch-end' && event.stage === stage && event.logs) byEpoch.set(event.logs.epoch, event.logs);
-  }
-  return [...byEpoch.values()].sort((a, b) => a.epoch - b.epoch);
 }
 
 /** Saves the best student: written beside, then renamed over the previous best. */
