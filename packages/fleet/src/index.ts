@@ -1,1 +1,10 @@
-export const FLEET_PACKAGE = '@kd/fleet';
+/**
+ * `@kd/fleet`: teacher outputs precomputed by a fleet of worker processes over Redis + BullMQ.
+ * A coordinator splits a source into shard jobs (position ranges), workers run the teacher in
+ * sandboxed child processes and write `@kd/teacher-store` shards, and the coordinator verifies
+ * the run and writes `manifest.json` last (the commit point).
+ * @packageDocumentation
+ */
+export { FleetError, type FleetErrorCode, fleetErrorCodes } from './errors';
+export { planShards, type ShardRange, shardFile } from './plan';
+export { type RedisConnectionOptions, redactUrl, redisConnection } from './redis';
