@@ -20,7 +20,9 @@ import {
   modelFingerprint,
   optionsSchema,
   parseOptions,
+  type RandomAccessSource,
   type SourceBatch,
+  type Teacher,
   type TeacherLike,
   tensorSource,
   toTeacher,
@@ -32,7 +34,7 @@ import { TeacherStoreError } from './errors';
 import { parseManifest, type ShardEntry, STORE_VERSION, type StoreManifest } from './manifest';
 import { hexSha256, loadStore, type StoreCheckOptions, storeCheckFields } from './read';
 import { decodeShard, encodeShard, tapWidth } from './shard';
-import { identityOf, sourceDifference, spotCheck } from './sourceCheck';
+import { identityOf, type SourceIdentity, sourceDifference, spotCheck } from './sourceCheck';
 import type { StoredTeacher } from './storedTeacher';
 
 /** Options of {@link precomputeTeacher}. */
@@ -102,12 +104,9 @@ export async function precomputeTeacher(
       `precomputeTeacher: ${live.description} has no fingerprint of its own (only LayersModels and ensembles of them do), so its outputs cannot be named; pass option "fingerprint" (a hex SHA-256 naming this teacher and its weights)`,
     );
   }
-  const taps = Object.fromEntries(Object.entries(live.tap(o.taps)).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const layout = storeLayout(live, source, { taps: o.taps, dtype: o.dtype });
+  const { numClasses, taps } = layout;
   const n = source.size;
-  const numClasses =
-    live.numClasses ??
-    tf.tidy(() => live.predict(tf.zeros([1, ...(source.teacherExampleShape ?? source.exampleShape)]), { ids: [0] }).logits.shape[1]!);
-  const layout = { numClasses, taps, dtype: o.dtype } as const;
   const given = await identityOf(data, source);
   const identity = JSON.stringify({ fingerprint, source: given, layout, shardSize: o.shardSize });
   await mkdir(dir, { recursive: true });
@@ -185,55 +184,12 @@ export async function precomputeTeacher(
     );
   const runShard = async (k: number, batches: () => Promise<{ ids: readonly ExampleId[]; x: tf.Tensor }>, count: number) => {
     const rows = Math.min(o.shardSize, n - k * o.shardSize);
-    const logits = new Float32Array(rows * numClasses);
-    const tapped = Object.fromEntries(Object.entries(taps).map(([name, shape]) => [name, new Float32Array(rows * tapWidth(shape))]));
-    const ids: ExampleId[] = [];
-    for (let b = 0; b < count; b++) {
-      const { ids: batchIds, x } = await batches();
-      const at = ids.length;
-      let out: { logits: Float32Array; features: Record<string, Float32Array> };
-      try {
-        out = tf.tidy(() => {
-          const p = live.predict(x, { ids: batchIds });
-          const m = batchIds.length;
-          if (p.logits.rank !== 2 || p.logits.shape[0] !== m || p.logits.shape[1] !== numClasses) {
-            throw new TeacherStoreError(
-              'store-bad-value',
-              `precomputeTeacher: the teacher output logits [${p.logits.shape}] for a batch of ${m} (expected [${m}, ${numClasses}])`,
-            );
-          }
-          const features: Record<string, Float32Array> = {};
-          for (const [name, shape] of Object.entries(taps)) {
-            const f = p.features[name];
-            if (!f || f.size !== m * tapWidth(shape)) {
-              throw new TeacherStoreError(
-                'store-bad-value',
-                `precomputeTeacher: tap "${name}" is [${f?.shape ?? 'missing'}] for a batch of ${m}, the store records [${shape}]`,
-              );
-            }
-            features[name] = f.dataSync() as Float32Array;
-          }
-          return { logits: p.logits.dataSync() as Float32Array, features };
-        });
-      } finally {
-        x.dispose();
-      }
-      logits.set(out.logits, at * numClasses);
-      for (const [name, shape] of Object.entries(taps)) tapped[name]!.set(out.features[name]!, at * tapWidth(shape));
-      admit(batchIds);
-      ids.push(...batchIds);
-    }
-    const bytes = encodeShard({ ids, logits, taps: tapped }, layout);
+    const { bytes, ids, sha256: digest } = await shardFromBatches(live, layout, rows, count, batches, admit);
     await atomicWriteFile(join(dir, shardFile(k)), bytes);
-    done.set(k, { file: shardFile(k), rows, sha256: sha256(bytes), ids });
+    done.set(k, { file: shardFile(k), rows, sha256: digest, ids });
     await save();
   };
-  const tensorsOf = (batch: SourceBatch) => {
-    const t = batchTensors(source, batch);
-    t.y.dispose();
-    if (t.teacherX) t.x.dispose();
-    return { ids: batch.ids, x: t.teacherX ?? t.x };
-  };
+  const tensorsOf = (batch: SourceBatch) => teacherInput(source, batch);
   const batchesPerShard = (k: number) => Math.ceil(Math.min(o.shardSize, n - k * o.shardSize) / o.batchSize);
   const what = 'precomputeTeacher: source';
   if (isRandomAccess(source)) {
@@ -282,28 +238,178 @@ export async function precomputeTeacher(
       await reader.close();
     }
   }
-  const idsHash = createHash('sha256');
-  const entries: ShardEntry[] = [];
-  for (let k = 0; k < shards; k++) {
-    const entry = done.get(k)!;
-    for (const id of entry.ids) idsHash.update(`${JSON.stringify(id)}\n`);
-    entries.push({ file: entry.file, rows: entry.rows, sha256: entry.sha256 });
+  const manifest = storeManifest({
+    teacher: { description: live.description, fingerprint },
+    source: given,
+    layout,
+    idType: idType ?? 'number',
+    backend: tf.getBackend(),
+    shards: Array.from({ length: shards }, (_, k) => done.get(k)!),
+  });
+  const text = `${JSON.stringify(manifest, null, 2)}\n`;
+  await atomicWriteFile(join(dir, 'manifest.json'), text);
+  return manifest;
+}
+
+/** What every shard of a store shares: the logits' width, the tapped layers' shapes, the dtype. */
+export type StoreLayout = Pick<StoreManifest, 'numClasses' | 'taps' | 'dtype'>;
+
+/**
+ * The layout of a store of `teacher`'s outputs on `source`: taps sorted by name (code-point
+ * order), `numClasses` from the teacher, or from one forward pass of a zero example. Tensors are
+ * freed. What `precomputeTeacher` records; exported for writers that compute shards in other
+ * processes (`@kd/fleet`).
+ */
+export function storeLayout(
+  teacher: Teacher,
+  source: DataSource,
+  options: { readonly taps: readonly string[]; readonly dtype: StoreManifest['dtype'] },
+): StoreLayout {
+  const taps = Object.fromEntries(Object.entries(teacher.tap(options.taps)).sort(([a], [b]) => (a < b ? -1 : 1)));
+  const numClasses =
+    teacher.numClasses ??
+    tf.tidy(() => teacher.predict(tf.zeros([1, ...(source.teacherExampleShape ?? source.exampleShape)]), { ids: [0] }).logits.shape[1]!);
+  return { numClasses, taps, dtype: options.dtype };
+}
+
+/** The teacher's input tensor of a source batch (`teacherX` when the source has one); the other tensors are freed. */
+function teacherInput(source: DataSource, batch: SourceBatch): { ids: readonly ExampleId[]; x: tf.Tensor } {
+  const t = batchTensors(source, batch);
+  t.y.dispose();
+  if (t.teacherX) t.x.dispose();
+  return { ids: batch.ids, x: t.teacherX ?? t.x };
+}
+
+/** One shard's bytes (Arrow IPC, the store format), its ids in position order and the SHA-256 of the bytes. */
+export interface ComputedShard {
+  readonly bytes: Uint8Array;
+  readonly ids: ExampleId[];
+  readonly rows: number;
+  readonly sha256: string;
+}
+
+/** Runs the teacher over `count` batches (`rows` examples in all) and encodes the shard; checks every output's shape. */
+async function shardFromBatches(
+  live: Teacher,
+  layout: StoreLayout,
+  rows: number,
+  count: number,
+  batches: () => Promise<{ ids: readonly ExampleId[]; x: tf.Tensor }>,
+  admit: (ids: readonly ExampleId[]) => void,
+): Promise<ComputedShard> {
+  const { numClasses, taps } = layout;
+  const logits = new Float32Array(rows * numClasses);
+  const tapped = Object.fromEntries(Object.entries(taps).map(([name, shape]) => [name, new Float32Array(rows * tapWidth(shape))]));
+  const ids: ExampleId[] = [];
+  for (let b = 0; b < count; b++) {
+    const { ids: batchIds, x } = await batches();
+    const at = ids.length;
+    let out: { logits: Float32Array; features: Record<string, Float32Array> };
+    try {
+      out = tf.tidy(() => {
+        const p = live.predict(x, { ids: batchIds });
+        const m = batchIds.length;
+        if (p.logits.rank !== 2 || p.logits.shape[0] !== m || p.logits.shape[1] !== numClasses) {
+          throw new TeacherStoreError(
+            'store-bad-value',
+            `precomputeTeacher: the teacher output logits [${p.logits.shape}] for a batch of ${m} (expected [${m}, ${numClasses}])`,
+          );
+        }
+        const features: Record<string, Float32Array> = {};
+        for (const [name, shape] of Object.entries(taps)) {
+          const f = p.features[name];
+          if (!f || f.size !== m * tapWidth(shape)) {
+            throw new TeacherStoreError(
+              'store-bad-value',
+              `precomputeTeacher: tap "${name}" is [${f?.shape ?? 'missing'}] for a batch of ${m}, the store records [${shape}]`,
+            );
+          }
+          features[name] = f.dataSync() as Float32Array;
+        }
+        return { logits: p.logits.dataSync() as Float32Array, features };
+      });
+    } finally {
+      x.dispose();
+    }
+    logits.set(out.logits, at * numClasses);
+    for (const [name, shape] of Object.entries(taps)) tapped[name]!.set(out.features[name]!, at * tapWidth(shape));
+    admit(batchIds);
+    ids.push(...batchIds);
   }
+  const bytes = encodeShard({ ids, logits, taps: tapped }, layout);
+  return { bytes, ids, rows, sha256: sha256(bytes) };
+}
+
+/**
+ * Computes the shard of positions `[start, end)` of a random-access `source` exactly as
+ * `precomputeTeacher` does (batches of `batchSize` from `start`, inference mode): the same bytes
+ * on the same backend. For writers that compute shards in other processes (`@kd/fleet`); the
+ * caller writes the bytes. Refuses an id repeated within the shard; leaves no tensors behind.
+ */
+export async function computeShard(
+  teacher: Teacher,
+  source: RandomAccessSource,
+  layout: StoreLayout,
+  range: { readonly start: number; readonly end: number; readonly batchSize: number },
+): Promise<ComputedShard> {
+  const { start, end, batchSize } = range;
+  const order = Int32Array.from({ length: end - start }, (_, i) => start + i);
+  const what = 'precomputeTeacher: source';
+  const reader = new BatchReader(source, { order, batchSize, prefetch: 2, what, numClasses: Number.POSITIVE_INFINITY });
+  const seen = new Set<ExampleId>();
+  const admit = (ids: readonly ExampleId[]) => {
+    for (const id of ids) {
+      if (seen.has(id)) {
+        throw new TeacherStoreError(
+          'store-bad-shard',
+          `computeShard: ${source.description ?? 'the source'} yields example id ${JSON.stringify(id)} twice`,
+        );
+      }
+      seen.add(id);
+    }
+  };
+  try {
+    return await shardFromBatches(
+      teacher,
+      layout,
+      end - start,
+      Math.ceil((end - start) / batchSize),
+      async () => teacherInput(source, (await reader.next()).batch),
+      admit,
+    );
+  } finally {
+    await reader.close();
+  }
+}
+
+/**
+ * The `manifest.json` of a complete store, as `precomputeTeacher` writes it: `shards` in position
+ * order with their ids (hashed into `source.idsSha256`). Checked with `parseManifest` (never a
+ * manifest the readers refuse). Exported for writers that compute shards elsewhere (`@kd/fleet`).
+ */
+export function storeManifest(parts: {
+  readonly teacher: StoreManifest['teacher'];
+  readonly source: SourceIdentity;
+  readonly layout: StoreLayout;
+  readonly idType: StoreManifest['idType'];
+  readonly backend: string;
+  readonly shards: readonly (ShardEntry & { readonly ids: readonly ExampleId[] })[];
+}): StoreManifest {
+  const idsHash = createHash('sha256');
+  for (const entry of parts.shards) for (const id of entry.ids) idsHash.update(`${JSON.stringify(id)}\n`);
   const manifest: StoreManifest = {
     format: 'kd-teacher-store',
     version: STORE_VERSION,
-    teacher: { description: live.description, fingerprint },
-    source: { ...given, idsSha256: idsHash.digest('hex') },
-    numClasses,
-    taps,
-    dtype: o.dtype,
-    idType: idType ?? 'number',
-    backend: tf.getBackend(),
-    shards: entries,
+    teacher: parts.teacher,
+    source: { ...parts.source, idsSha256: idsHash.digest('hex') },
+    numClasses: parts.layout.numClasses,
+    taps: parts.layout.taps,
+    dtype: parts.layout.dtype,
+    idType: parts.idType,
+    backend: parts.backend,
+    shards: parts.shards.map(({ file, rows, sha256: digest }) => ({ file, rows, sha256: digest })),
   };
-  const text = `${JSON.stringify(manifest, null, 2)}\n`;
-  parseManifest(text, 'precomputeTeacher: the manifest it would write'); // never write one the reader refuses
-  await atomicWriteFile(join(dir, 'manifest.json'), text);
+  parseManifest(JSON.stringify(manifest), 'precomputeTeacher: the manifest it would write'); // never write one the reader refuses
   return manifest;
 }
 
@@ -338,6 +444,8 @@ export async function storedTeacher(dir: string, options: StoredTeacherOptions =
 
 export { TeacherStoreError, type TeacherStoreErrorCode, teacherStoreErrorCodes } from './errors';
 export type { StoreManifest } from './manifest';
+/** The identity of the source of a store (description, size, example shape, values of in-memory tensors), as manifests record it. */
+export { identityOf as sourceIdentity, type SourceIdentity } from './sourceCheck';
 export type { StoredTeacher } from './storedTeacher';
 /** Hex SHA-256 of a LayersModel (architecture and weights): the fingerprint stores record; from `@kd/core`. */
 export { modelFingerprint };
