@@ -1,5 +1,6 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
+import { type SavedNormalisers, savedNormalisers } from './criticCheckpoint';
 import { createCriticModules, headTensors } from './criticHeads';
 import type { EmbedHead } from './embedHead';
 import { CrdError } from './errors';
@@ -43,6 +44,9 @@ export const crdCriticSchema = optionsSchema<CrdCriticOptions>()({
   seed: seedSchema.default(0),
   name: nameSchema.default('crd'),
 });
+
+/** The tensor names of a {@link CrdCritic}'s checkpoint. */
+const TENSORS = ['embed_s/kernel', 'embed_s/bias', 'embed_t/kernel', 'embed_t/bias', 'bank/student', 'bank/teacher'] as const;
 
 /** What {@link CrdCritic.loss} returns (all tensors owned by the caller's scope). */
 export interface CrdCriticResult {
@@ -157,20 +161,38 @@ export class CrdCritic {
     };
   }
 
-  /** Restores {@link state}'s output (tensors are copied; the caller keeps ownership). */
-  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+  /**
+   * Throws `checkpoint-mismatch` unless {@link loadState} would succeed on `state` (every tensor
+   * there, of this critic's shapes; Z null or finite > 0). Changes nothing.
+   */
+  checkState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }, where = 'CRD'): SavedNormalisers {
     const t = state.tensors;
-    const need = ['embed_s/kernel', 'embed_s/bias', 'embed_t/kernel', 'embed_t/bias', 'bank/student', 'bank/teacher'];
-    const missing = need.filter((k) => !(t[k] instanceof tf.Tensor));
+    const missing = TENSORS.filter((k) => !(t[k] instanceof tf.Tensor));
     if (missing.length > 0) {
-      throw new DistillationError('checkpoint-mismatch', `CRD: checkpoint lacks ${missing.join(', ')}`);
+      throw new DistillationError('checkpoint-mismatch', `${where}: checkpoint lacks ${missing.join(', ')}`);
     }
+    this.studentHead.checkWeights(t['embed_s/kernel'], t['embed_s/bias'], `${where}: embed_s`);
+    this.teacherHead.checkWeights(t['embed_t/kernel'], t['embed_t/bias'], `${where}: embed_t`);
+    this.bank.checkState({ student: t['bank/student'] as tf.Tensor2D, teacher: t['bank/teacher'] as tf.Tensor2D }, `${where}: bank`);
+    return savedNormalisers(state.json, where);
+  }
+
+  /**
+   * Restores {@link state}'s output (tensors are copied; the caller keeps ownership). Everything is
+   * checked first ({@link checkState}): a bad state throws and leaves the critic as it was.
+   */
+  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+    const z = this.checkState(state);
+    this.assignState(state.tensors, z);
+  }
+
+  /** Assigns a state {@link checkState} accepted (no checks of its own beyond the parts'). */
+  assignState(t: Readonly<Record<string, tf.Tensor>>, z: SavedNormalisers): void {
     this.studentHead.setWeights(t['embed_s/kernel']!, t['embed_s/bias']!);
     this.teacherHead.setWeights(t['embed_t/kernel']!, t['embed_t/bias']!);
     this.bank.loadState({ student: t['bank/student'] as tf.Tensor2D, teacher: t['bank/teacher'] as tf.Tensor2D });
-    const json = (state.json ?? {}) as { zStudent?: number | null; zTeacher?: number | null };
-    this.zStudent = typeof json.zStudent === 'number' ? json.zStudent : null;
-    this.zTeacher = typeof json.zTeacher === 'number' ? json.zTeacher : null;
+    this.zStudent = z.zStudent;
+    this.zTeacher = z.zTeacher;
   }
 
   /** Frees heads and banks. */

@@ -88,17 +88,28 @@ export class EmbedHead {
     });
   }
 
-  /** Replaces the weights (e.g. from a checkpoint or a PyTorch `weight.T` / `bias`). */
-  setWeights(kernel: tf.Tensor, bias: tf.Tensor): void {
-    if (kernel.rank !== 2 || kernel.shape[0] !== this.inputDim || kernel.shape[1] !== this.outputDim) {
+  /**
+   * Throws `checkpoint-mismatch` (naming `where`) unless `kernel` is `[inputDim, outputDim]` and
+   * `bias` `[outputDim]`; changes nothing. {@link setWeights} runs it first.
+   */
+  checkWeights(kernel: unknown, bias: unknown, where = 'EmbedHead.setWeights'): void {
+    if (!(kernel instanceof tf.Tensor) || kernel.rank !== 2 || kernel.shape[0] !== this.inputDim || kernel.shape[1] !== this.outputDim) {
       throw new DistillationError(
         'checkpoint-mismatch',
-        `EmbedHead.setWeights: kernel must be [${this.inputDim}, ${this.outputDim}], got [${kernel.shape}]`,
+        `${where}: kernel must be [${this.inputDim}, ${this.outputDim}], got [${kernel instanceof tf.Tensor ? kernel.shape : typeof kernel}]`,
       );
     }
-    if (bias.rank !== 1 || bias.shape[0] !== this.outputDim) {
-      throw new DistillationError('checkpoint-mismatch', `EmbedHead.setWeights: bias must be [${this.outputDim}], got [${bias.shape}]`);
+    if (!(bias instanceof tf.Tensor) || bias.rank !== 1 || bias.shape[0] !== this.outputDim) {
+      throw new DistillationError(
+        'checkpoint-mismatch',
+        `${where}: bias must be [${this.outputDim}], got [${bias instanceof tf.Tensor ? bias.shape : typeof bias}]`,
+      );
     }
+  }
+
+  /** Replaces the weights (e.g. from a checkpoint or a PyTorch `weight.T` / `bias`); shapes are checked first. */
+  setWeights(kernel: tf.Tensor, bias: tf.Tensor): void {
+    this.checkWeights(kernel, bias);
     tf.tidy(() => {
       this.kernel.assign(copyOf(kernel as tf.Tensor2D));
       this.bias.assign(copyOf(bias as tf.Tensor1D));

@@ -148,12 +148,28 @@ export class EmbeddingQueue {
    * `dataSize` (N), when given, bounds the ids to `[-1, N)`. The caller keeps ownership of the inputs.
    */
   loadState(state: EmbeddingQueueState, dataSize?: number): void {
-    checkSavedTables('EmbeddingQueue.loadState', 'queue', this.size, this.dim, state);
+    this.checkState(state, dataSize);
+    // Own storage: the cpu scatter kernel updates an entry table in place, which must not reach the input.
+    tf.tidy(() => {
+      this.student.assign(copyOf(state.student));
+      this.teacher.assign(copyOf(state.teacher));
+    });
+    this.ids.set(state.ids);
+    this.position = state.pointer;
+  }
+
+  /**
+   * Throws `checkpoint-mismatch` unless `state` could be loaded: two `[K, d]` tables, K ids in
+   * `[-1, N)` (`dataSize`, when given) and a pointer in `[0, K)`. Changes nothing; `where` starts
+   * the message.
+   */
+  checkState(state: EmbeddingQueueState, dataSize?: number, where = 'EmbeddingQueue.loadState'): void {
+    checkSavedTables(where, 'queue', this.size, this.dim, state);
     const ids = state.ids;
     if (ids == null || typeof ids.length !== 'number' || ids.length !== this.size) {
       throw new DistillationError(
         'checkpoint-mismatch',
-        `EmbeddingQueue.loadState: ids must hold ${this.size} example ids, got ${ids == null ? String(ids) : ids.length}`,
+        `${where}: ids must hold ${this.size} example ids, got ${ids == null ? String(ids) : ids.length}`,
       );
     }
     for (let i = 0; i < ids.length; i++) {
@@ -161,24 +177,14 @@ export class EmbeddingQueue {
       if (!Number.isInteger(id) || id < -1 || (dataSize !== undefined && id >= dataSize)) {
         throw new DistillationError(
           'checkpoint-mismatch',
-          `EmbeddingQueue.loadState: id ${id} of entry ${i} is not -1 or an example index${dataSize !== undefined ? ` in [0, ${dataSize})` : ''}`,
+          `${where}: id ${id} of entry ${i} is not -1 or an example index${dataSize !== undefined ? ` in [0, ${dataSize})` : ''}`,
         );
       }
     }
     const pointer = state.pointer;
     if (!Number.isInteger(pointer) || pointer < 0 || pointer >= this.size) {
-      throw new DistillationError(
-        'checkpoint-mismatch',
-        `EmbeddingQueue.loadState: pointer must be an integer in [0, ${this.size}), got ${pointer}`,
-      );
+      throw new DistillationError('checkpoint-mismatch', `${where}: pointer must be an integer in [0, ${this.size}), got ${pointer}`);
     }
-    // Own storage: the cpu scatter kernel updates an entry table in place, which must not reach the input.
-    tf.tidy(() => {
-      this.student.assign(copyOf(state.student));
-      this.teacher.assign(copyOf(state.teacher));
-    });
-    this.ids.set(ids);
-    this.position = pointer;
   }
 
   /** Frees both queues. */

@@ -128,9 +128,14 @@ export class MemoryBank {
     return { student: this.student, teacher: this.teacher };
   }
 
-  /** Copies saved banks in (shapes must match). The caller keeps ownership of the inputs. */
+  /** Throws `checkpoint-mismatch` unless `state` holds two `[N, d]` banks; changes nothing. */
+  checkState(state: MemoryBankState, where = 'MemoryBank.loadState'): void {
+    checkSavedTables(where, 'bank', this.size, this.dim, state);
+  }
+
+  /** Copies saved banks in (shapes are checked first). The caller keeps ownership of the inputs. */
   loadState(state: MemoryBankState): void {
-    checkSavedTables('MemoryBank.loadState', 'bank', this.size, this.dim, state);
+    this.checkState(state);
     // Own storage: the cpu scatter kernel updates a bank in place, which must not reach the input.
     tf.tidy(() => {
       this.student.assign(copyOf(state.student));

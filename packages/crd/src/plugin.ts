@@ -322,9 +322,22 @@ function crdBankPlugin(specs: readonly CriticSpec[], options: ParsedCommon, ense
     },
 
     loadState(state, checkpoint) {
-      const json = (checkpoint.json ?? {}) as { z?: { zStudent: number | null; zTeacher: number | null }[] };
+      // Every critic's part is checked before any is assigned: a bad checkpoint (e.g. a wrong shape
+      // in the last critic's bank) throws checkpoint-mismatch and leaves the plugin as it was.
+      const json = (checkpoint.json ?? {}) as { z?: unknown };
+      if (json.z !== undefined && (!Array.isArray(json.z) || json.z.length !== state.critics.length)) {
+        throw new DistillationError(
+          'checkpoint-mismatch',
+          `Plugin "${name}": the checkpoint's normalisers are not a list of ${state.critics.length} critic(s) (got ${Array.isArray(json.z) ? `${json.z.length}` : JSON.stringify(json.z)})`,
+        );
+      }
+      const z = json.z as unknown[] | undefined;
+      const checked = state.critics.map((c, i) => {
+        const tensors = criticTensors(checkpoint.tensors, i);
+        return { tensors, z: c.checkState({ tensors, json: z?.[i] }, `Plugin "${name}" critic ${i}`) };
+      });
       state.critics.forEach((c, i) => {
-        c.loadState({ tensors: criticTensors(checkpoint.tensors, i), json: json.z?.[i] });
+        c.assignState(checked[i]!.tensors, checked[i]!.z);
       });
     },
   });
@@ -383,8 +396,13 @@ function crdQueuePlugin(specs: readonly CriticSpec[], options: ParsedCommon, ens
             `(memory ${JSON.stringify(json.memory ?? 'banks')}, ${Array.isArray(json.critics) ? json.critics.length : 'no'} critic states)`,
         );
       }
+      // Every critic's part is checked before any is assigned (see the banks' loadState).
+      const checked = state.critics.map((c, i) => {
+        const tensors = criticTensors(checkpoint.tensors, i);
+        return { tensors, state: c.checkState({ tensors, json: json.critics![i] }, `Plugin "${name}" critic ${i}`) };
+      });
       state.critics.forEach((c, i) => {
-        c.loadState({ tensors: criticTensors(checkpoint.tensors, i), json: json.critics![i] });
+        c.assignState(checked[i]!.tensors, checked[i]!.state);
       });
       state.pending = undefined;
       state.embeddings = undefined;

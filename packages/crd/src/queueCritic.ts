@@ -1,8 +1,9 @@
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type { CrdCriticResult, CrdCriticState } from './critic';
+import { type SavedNormalisers, savedNormalisers } from './criticCheckpoint';
 import { createCriticModules, headTensors } from './criticHeads';
-import { EmbeddingQueue } from './embeddingQueue';
+import { EmbeddingQueue, type EmbeddingQueueState } from './embeddingQueue';
 import type { EmbedHead } from './embedHead';
 import { CrdError } from './errors';
 import { queueContrastLogits } from './nce';
@@ -49,6 +50,12 @@ const TENSORS = ['embed_s/kernel', 'embed_s/bias', 'embed_t/kernel', 'embed_t/bi
 export interface CrdQueueCriticState {
   readonly tensors: Record<string, tf.Tensor>;
   readonly json: CrdCriticState['json'] & { readonly ids: number[]; readonly pointer: number };
+}
+
+/** A queue critic's checkpoint as {@link CrdQueueCritic.checkState} accepted it. */
+export interface CheckedQueueState {
+  readonly queue: EmbeddingQueueState;
+  readonly z: SavedNormalisers;
 }
 
 /**
@@ -155,20 +162,21 @@ export class CrdQueueCritic {
   }
 
   /**
-   * Restores {@link state}'s output (tensors are copied; the caller keeps ownership). Everything is
-   * checked before anything changes (`checkpoint-mismatch`).
+   * Throws `checkpoint-mismatch` unless {@link loadState} would succeed on `state` (every tensor
+   * there, of this critic's shapes; the queue's ids in `[-1, N)` and its pointer in `[0, K)`; Z
+   * null or finite > 0). Changes nothing.
    */
-  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+  checkState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }, where = 'CRD (queue)'): CheckedQueueState {
     const t = state.tensors;
     const missing = TENSORS.filter((k) => !(t[k] instanceof tf.Tensor));
     if (missing.length > 0) {
-      throw new DistillationError('checkpoint-mismatch', `CRD (queue): checkpoint lacks ${missing.join(', ')}`);
+      throw new DistillationError('checkpoint-mismatch', `${where}: checkpoint lacks ${missing.join(', ')}`);
     }
-    const json = (state.json ?? {}) as { zStudent?: unknown; zTeacher?: unknown; ids?: unknown; pointer?: unknown };
+    const json = (state.json ?? {}) as { ids?: unknown; pointer?: unknown };
     if (!Array.isArray(json.ids) || typeof json.pointer !== 'number') {
       throw new DistillationError(
         'checkpoint-mismatch',
-        "CRD (queue): checkpoint lacks the queue's ids and pointer (a checkpoint of memory: 'banks'?)",
+        `${where}: checkpoint lacks the queue's ids and pointer (a checkpoint of memory: 'banks'?)`,
       );
     }
     for (const [what, head, kernel, bias] of [
@@ -184,24 +192,35 @@ export class CrdQueueCritic {
       ) {
         throw new DistillationError(
           'checkpoint-mismatch',
-          `CRD (queue): ${what} must be kernel [${head.inputDim}, ${head.outputDim}] and bias [${head.outputDim}], got [${kernel.shape}] and [${bias.shape}]`,
+          `${where}: ${what} must be kernel [${head.inputDim}, ${head.outputDim}] and bias [${head.outputDim}], got [${kernel.shape}] and [${bias.shape}]`,
         );
       }
     }
-    // The queue checks its shapes, ids and pointer before it changes; then the heads.
-    this.queue.loadState(
-      {
-        student: t['queue/student'] as tf.Tensor2D,
-        teacher: t['queue/teacher'] as tf.Tensor2D,
-        ids: json.ids as number[],
-        pointer: json.pointer,
-      },
-      this.dataSize,
-    );
+    const queue: EmbeddingQueueState = {
+      student: t['queue/student'] as tf.Tensor2D,
+      teacher: t['queue/teacher'] as tf.Tensor2D,
+      ids: json.ids as number[],
+      pointer: json.pointer,
+    };
+    this.queue.checkState(queue, this.dataSize, `${where}: queue`);
+    return { queue, z: savedNormalisers(state.json, where) };
+  }
+
+  /**
+   * Restores {@link state}'s output (tensors are copied; the caller keeps ownership). Everything is
+   * checked first ({@link checkState}): a bad state throws and leaves the critic as it was.
+   */
+  loadState(state: { tensors: Readonly<Record<string, tf.Tensor>>; json?: unknown }): void {
+    this.assignState(state.tensors, this.checkState(state));
+  }
+
+  /** Assigns a state {@link checkState} accepted. */
+  assignState(t: Readonly<Record<string, tf.Tensor>>, checked: CheckedQueueState): void {
+    this.queue.loadState(checked.queue, this.dataSize);
     this.studentHead.setWeights(t['embed_s/kernel']!, t['embed_s/bias']!);
     this.teacherHead.setWeights(t['embed_t/kernel']!, t['embed_t/bias']!);
-    this.zStudent = typeof json.zStudent === 'number' ? json.zStudent : null;
-    this.zTeacher = typeof json.zTeacher === 'number' ? json.zTeacher : null;
+    this.zStudent = checked.z.zStudent;
+    this.zTeacher = checked.z.zTeacher;
   }
 
   /** Frees heads and queues. */
