@@ -12,13 +12,14 @@ const built = existsSync(crdDist) && readFileSync(crdDist, 'utf8').includes('que
 
 interface Run {
   variant: string;
+  refused?: { code: string; message: string };
   memory: 'banks' | 'queue';
   negatives: number;
   description: string;
   stateBytes: number;
   memoryBytes: number;
   idBytes: number;
-  lastTest: number;
+  lastTest: number | null;
   curve: { step: number; test: number }[];
   steps: number;
 }
@@ -66,18 +67,30 @@ describe.skipIf(!existsSync('/usr/share/datasets/fashion-mnist') || !built)('CRD
         }
       }
       expect(result.summary.map((s: { variant: string }) => s.variant)).toEqual(runs.map((r) => r.variant));
-      expect(result.summary[1].minusBanks.values).toEqual([runs[1]!.lastTest - runs[0]!.lastTest]);
+      expect(result.summary[1].minusBanks.values).toEqual([runs[1]!.lastTest! - runs[0]!.lastTest!]);
       const md = readFileSync(join(work, 'a', 'crd-queue.md'), 'utf8');
       expect(md).toContain(
         '| variant | negatives | banks / queues (KiB) | CRD state (KiB) | queue ids (KiB) | test accuracy (%) | − banks (points) |',
       );
       expect(md).toContain('| queue K=64 | 64 |');
 
-      // A transfer set 1.5x as large: the banks grow with it, the queues do not.
-      const larger = run('b', '--small-size', String(n * 1.5));
+      // A transfer set 1.5x as large: the banks grow with it, the queues do not. A queue of K = N
+      // is refused by @kd/crd before any step (too-many-negatives) and recorded as such, not clamped.
+      const larger = run('b', '--small-size', String(n * 1.5), '--queue-sizes', `32,64,${n * 1.5}`);
       const runsB: Run[] = larger.seeds[0].runs;
       expect(runsB[0]!.memoryBytes).toBe(2 * n * 1.5 * d * 4);
-      expect(runsB.slice(1).map((r) => r.stateBytes)).toEqual(runs.slice(1).map((r) => r.stateBytes));
+      expect(runsB.slice(1, 3).map((r) => r.stateBytes)).toEqual(runs.slice(1).map((r) => r.stateBytes));
+      const refused = runsB[3]!;
+      expect(refused.variant).toBe(`queue K=${n * 1.5}`);
+      expect(refused.refused?.code).toBe('too-many-negatives');
+      expect(refused.refused?.message).toContain(`K = ${n * 1.5} must be smaller than the number of training examples N = ${n * 1.5}`);
+      expect(refused.lastTest).toBeNull();
+      expect(refused.curve).toEqual([]);
+      expect(runsB.slice(0, 3).every((r) => r.refused === undefined && r.lastTest !== null)).toBe(true);
+      expect(larger.summary[3].accuracy).toBeNull();
+      expect(readFileSync(join(work, 'b', 'crd-queue.md'), 'utf8')).toContain(
+        `| queue K=${n * 1.5} | ${n * 1.5} | (${((2 * n * 1.5 * d * 4) / 1024).toFixed(1)}) | — | — | refused: too-many-negatives (K = ${n * 1.5} >= N = ${n * 1.5}) | — |`,
+      );
       expect(larger.seeds[0].teacher.loaded).toBe(true); // the first run's teacher, from the cache
     } finally {
       rmSync(work, { recursive: true, force: true });

@@ -67,8 +67,16 @@ describe.skipIf(!hasData)('kd-bench --quick (tiny sizes)', () => {
     for (const r of result.runs) {
       expect(r.lastTest).toBeGreaterThanOrEqual(0);
       expect(r.curve.length).toBe(1);
-      if (r.method !== 'scratch' && r.regime === 'small') expect(r.teacherCacheHits).toBeGreaterThan(0);
+      // The teacher is cached wherever the (last) stage uses it; scratch, and AB / FSP after their init stage, train on labels alone.
+      if (!['scratch', 'scratch-wide', 'ab', 'fsp'].includes(r.method) && r.regime === 'small')
+        expect(r.teacherCacheHits).toBeGreaterThan(0);
     }
+    // AB's and FSP's init stage ran on the method alone, and its loss fell.
+    for (const r of result.runs.filter((x) => x.method === 'ab' || x.method === 'fsp')) {
+      expect(r.initStage!.epochs).toBe(10);
+      expect(r.initStage!.lastLoss).toBeLessThan(r.initStage!.firstLoss);
+    }
+    expect(result.runs.filter((r) => r.initStage).length).toBe(2 * 2 * 2); // ab, fsp x 2 seeds x (full, small), CNN only
     // Same step count in both regimes (within one epoch of the small set).
     const full = result.runs.find((r) => r.regime === 'full')!.steps;
     const small = result.runs.find((r) => r.regime === 'small')!.steps;

@@ -5,6 +5,12 @@
  * Per seed the same split, teacher, student initialisation and data order; only CRD's memory
  * differs. Reports, per variant, the bytes of the CRD state (heads + banks or queues: what the
  * plugin checkpoints, plus the queue's ids held on the host) and the test accuracy.
+ *
+ * A queue size K >= N (the transfer set's examples) is not clamped: `@kd/crd` refuses it in the
+ * plugin's `setup`, before any step, with `too-many-negatives` (the NCE noise constant is K/N, and
+ * a queue of N or more entries would hold every example and more bytes than the banks). The bench
+ * runs that variant up to the refusal and records it as a refused row (code and message), so a
+ * grid such as 256,1024,4096 at N = 1,800 still runs its other variants; any other error stops it.
  * `pnpm --filter kd-bench crd-queue [-- --quick] [--seeds 1,2,3] [--queue-sizes 256,1024,4096] [--teachers DIR] [--out DIR]`.
  */
 import { execFileSync } from 'node:child_process';
@@ -13,7 +19,7 @@ import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { useBestBackend } from '@kd/backend-gpu';
 import { integerListFlag, numberFlag, scriptArguments, usageExit } from '@kd/cli/flags';
-import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData } from '@kd/core';
+import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, isDistillationError, type LabeledData } from '@kd/core';
 import { crd } from '@kd/crd';
 import { take } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
@@ -63,9 +69,6 @@ const o: QualityOptions = regimeTwoOptions({
   backend: choice.description,
 });
 const queueSizes = flags.queueSizes ?? (quick ? [32, 64] : [256, 1024, 4096]);
-for (const k of queueSizes) {
-  if (k >= o.smallSize) program.error(`error: --queue-sizes: ${k} is not below the transfer set's ${o.smallSize} examples`);
-}
 
 /** One variant of CRD's memory. */
 interface Variant {
@@ -90,8 +93,16 @@ function plugin(v: Variant): DistillationPlugin<unknown> {
   return p as unknown as DistillationPlugin<unknown>;
 }
 
+/** A variant the plugin refused in `setup` (a queue of K >= N): no step ran. */
+interface Refusal {
+  readonly code: string;
+  readonly message: string;
+}
+
 interface VariantRun {
   readonly variant: string;
+  /** Set when `@kd/crd` refused the variant before its first step (then no accuracy, no state). */
+  readonly refused?: Refusal;
   readonly memory: 'banks' | 'queue';
   readonly negatives: number;
   readonly description: string;
@@ -101,7 +112,7 @@ interface VariantRun {
   readonly memoryBytes: number;
   /** Host bytes of the queue's example ids (4 * K; 0 for the banks). */
   readonly idBytes: number;
-  readonly lastTest: number;
+  readonly lastTest: number | null;
   readonly curve: readonly { step: number; test: number }[];
   readonly steps: number;
   readonly trainSeconds: number;
@@ -134,34 +145,43 @@ async function runVariant(seed: number, v: Variant, data: LabeledData, teacher: 
   let trainSeconds = 0;
   let stateBytes = 0;
   let idBytes = 0;
-  for (let r = 1; r <= o.epochs; r++) {
-    const t0 = performance.now();
-    await distiller.fit(data, { epochs: r * epochsPerRound, batchSize: o.batchSize });
-    trainSeconds += (performance.now() - t0) / 1000;
-    if (r === 1) {
-      const saved = (await distiller.checkpoint()).plugins['crd']!;
-      stateBytes = saved.tensors.reduce((sum, t) => sum + t.values.byteLength, 0);
-      const ids = (saved.json as { critics?: { ids: number[] }[] }).critics?.[0]?.ids;
-      idBytes = ids ? 4 * ids.length : 0;
-    }
-    curve.push({ step: r * epochsPerRound * Math.ceil(examples / o.batchSize), test: await accuracy(model, test) });
-  }
+  let refused: Refusal | undefined;
   const description = distiller.describe();
-  distiller.dispose();
-  optimizer.dispose();
-  model.dispose();
+  try {
+    for (let r = 1; r <= o.epochs; r++) {
+      const t0 = performance.now();
+      await distiller.fit(data, { epochs: r * epochsPerRound, batchSize: o.batchSize });
+      trainSeconds += (performance.now() - t0) / 1000;
+      if (r === 1) {
+        const saved = (await distiller.checkpoint()).plugins['crd']!;
+        stateBytes = saved.tensors.reduce((sum, t) => sum + t.values.byteLength, 0);
+        const ids = (saved.json as { critics?: { ids: number[] }[] }).critics?.[0]?.ids;
+        idBytes = ids ? 4 * ids.length : 0;
+      }
+      curve.push({ step: r * epochsPerRound * Math.ceil(examples / o.batchSize), test: await accuracy(model, test) });
+    }
+  } catch (error) {
+    // Only the documented refusal of a queue of K >= N, before the first step; anything else stops the bench.
+    if (!(v.memory === 'queue' && curve.length === 0 && isDistillationError(error, 'too-many-negatives'))) throw error;
+    refused = { code: error.code, message: error.message };
+  } finally {
+    distiller.dispose();
+    optimizer.dispose();
+    model.dispose();
+  }
   const rows = v.memory === 'banks' ? examples : v.negatives;
   return {
     variant: v.name,
+    ...(refused ? { refused } : {}),
     memory: v.memory,
     negatives: v.negatives,
     description,
     stateBytes,
     memoryBytes: 2 * rows * o.hyper.featureDim * 4,
     idBytes,
-    lastTest: curve.at(-1)!.test,
+    lastTest: curve.at(-1)?.test ?? null,
     curve,
-    steps: curve.at(-1)!.step,
+    steps: curve.at(-1)?.step ?? 0,
     trainSeconds,
     load,
   };
@@ -190,8 +210,12 @@ try {
     for (const v of variants) {
       const run = await runVariant(seed, v, data.small, teacher, test);
       runs.push(run);
+      if (run.refused) {
+        console.log(`seed ${seed} ${v.name.padEnd(14)} refused by @kd/crd (${run.refused.code}): ${run.refused.message}`);
+        continue;
+      }
       console.log(
-        `seed ${seed} ${v.name.padEnd(14)} test ${(run.lastTest * 100).toFixed(2)} % (curve ${run.curve.map((p) => (p.test * 100).toFixed(2)).join(', ')}), CRD state ${(run.stateBytes / 1024).toFixed(1)} KiB, ${run.steps} steps in ${run.trainSeconds.toFixed(1)} s (load ${run.load.toFixed(2)})`,
+        `seed ${seed} ${v.name.padEnd(14)} test ${(run.lastTest! * 100).toFixed(2)} % (curve ${run.curve.map((p) => (p.test * 100).toFixed(2)).join(', ')}), CRD state ${(run.stateBytes / 1024).toFixed(1)} KiB, ${run.steps} steps in ${run.trainSeconds.toFixed(1)} s (load ${run.load.toFixed(2)})`,
       );
     }
     seeds.push({ seed, teacher: record, transferExamples: data.small.x.shape[0]!, runs });
@@ -204,15 +228,15 @@ try {
 
 const summary = variants.map((v) => {
   const runs = seeds.map((s) => s.runs.find((r) => r.variant === v.name)!);
-  const accuracies = runs.map((r) => r.lastTest);
-  const banks = seeds.map((s) => s.runs.find((r) => r.memory === 'banks')!.lastTest);
+  const refused = runs.find((r) => r.refused)?.refused;
+  const common = { variant: v.name, memory: v.memory, negatives: v.negatives, memoryBytes: runs[0]!.memoryBytes };
+  if (refused) return { ...common, refused, stateBytes: null, idBytes: null, accuracy: null, minusBanks: null };
+  const accuracies = runs.map((r) => r.lastTest!);
+  const banks = seeds.map((s) => s.runs.find((r) => r.memory === 'banks')!.lastTest!);
   const minusBanks = accuracies.map((a, i) => a - banks[i]!);
   return {
-    variant: v.name,
-    memory: v.memory,
-    negatives: v.negatives,
+    ...common,
     stateBytes: runs[0]!.stateBytes,
-    memoryBytes: runs[0]!.memoryBytes,
     idBytes: runs[0]!.idBytes,
     accuracy: { ...meanStd(accuracies), values: accuracies },
     minusBanks: { ...meanStd(minusBanks), values: minusBanks },
@@ -232,15 +256,17 @@ CNN teacher ${o.sizes.teacher.join('-')} (${o.teacherEpochs} epochs on ${o.train
 | variant | negatives | banks / queues (KiB) | CRD state (KiB) | queue ids (KiB) | test accuracy (%) | − banks (points) |
 |---|---:|---:|---:|---:|---:|---:|
 ${summary
-  .map(
-    (s) =>
-      `| ${s.variant} | ${s.negatives} | ${kib(s.memoryBytes)} | ${kib(s.stateBytes)} | ${kib(s.idBytes)} | ${pct(s.accuracy.mean)}${o.seeds.length > 1 ? ` ± ${pct(s.accuracy.std)}` : ''} | ${s.memory === 'banks' ? '—' : `${points(s.minusBanks.mean)}${o.seeds.length > 1 ? ` ± ${(s.minusBanks.std * 100).toFixed(2)}` : ''}`} |`,
+  .map((s) =>
+    s.accuracy === null
+      ? `| ${s.variant} | ${s.negatives} | (${kib(s.memoryBytes)}) | — | — | refused: ${s.refused?.code} (K = ${s.negatives} >= N = ${first.transferExamples}) | — |`
+      : `| ${s.variant} | ${s.negatives} | ${kib(s.memoryBytes)} | ${kib(s.stateBytes!)} | ${kib(s.idBytes!)} | ${pct(s.accuracy.mean)}${o.seeds.length > 1 ? ` ± ${pct(s.accuracy.std)}` : ''} | ${s.memory === 'banks' ? '—' : `${points(s.minusBanks!.mean)}${o.seeds.length > 1 ? ` ± ${(s.minusBanks!.std * 100).toFixed(2)}` : ''}`} |`,
   )
   .join('\n')}
 
 Banks: 2 x N x featureDim x 4 bytes; queues: 2 x K x featureDim x 4 bytes (+ 4 x K bytes of ids on the host), whatever N. CRD state: every tensor the plugin checkpoints (the two heads too).
-Per seed: ${seeds.map((s) => `seed ${s.seed} teacher ${pct(s.teacher.test)} % (${s.teacher.loaded ? 'cached' : 'trained'}): ${s.runs.map((r) => `${r.variant} ${pct(r.lastTest)}`).join(', ')}`).join('; ')}.
-Training s per run: ${seeds.flatMap((s) => s.runs.map((r) => `${s.seed}/${r.variant} ${r.trainSeconds.toFixed(0)}`)).join(', ')}.
+A queue of K >= N is refused by \`@kd/crd\` in setup, before any step (\`too-many-negatives\`: the noise constant is K/N, and such a queue would hold every example, in more bytes than the banks: the bytes in parentheses); the bench records the refusal instead of clamping K.
+Per seed: ${seeds.map((s) => `seed ${s.seed} teacher ${pct(s.teacher.test)} % (${s.teacher.loaded ? 'cached' : 'trained'}): ${s.runs.map((r) => `${r.variant} ${r.lastTest === null ? 'refused' : pct(r.lastTest)}`).join(', ')}`).join('; ')}.
+Training s per run: ${seeds.flatMap((s) => s.runs.filter((r) => !r.refused).map((r) => `${s.seed}/${r.variant} ${r.trainSeconds.toFixed(0)}`)).join(', ')}.
 Wall ${seconds.toFixed(0)} s. Load: start \`${uptimeStart}\`, end \`${uptimeEnd}\`.
 `;
 await mkdir(out, { recursive: true });

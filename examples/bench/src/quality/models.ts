@@ -1,5 +1,5 @@
 import { mlp as mlpOf, smallCnn } from '@kd/models';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 /**
  * The benchmark's architectures (the PyTorch peer, `src/peer/peer.py`, builds the same ones).
@@ -34,3 +34,39 @@ export interface ModelSizes {
 
 export const FULL_SIZES: ModelSizes = { teacher: [32, 64, 128], cnnStudent: [8, 16, 32], mlpStudent: [64, 32] };
 export const QUICK_SIZES: ModelSizes = { teacher: [8, 16, 32], cnnStudent: [4, 8, 16], mlpStudent: [32, 16] };
+
+/**
+ * The same network as `model` (a {@link cnn} named `name`) with each convolution's ReLU as its own
+ * layer, so the PRE-activation maps can be tapped (activation boundaries, `@kd/fitnet`'s
+ * `activationBoundary`): `<name>_conv1` (linear conv) - `<name>_relu1` - `<name>_block1` -
+ * `<name>_conv2` (linear) - `<name>_relu2` - `<name>_block2` - flatten - `<name>_pool` -
+ * `<name>_logits`. The weights are `model`'s (copied in the same order), so both compute the same
+ * function: a view of a trained teacher, or a student starting from the same initialisation as
+ * the bench's {@link cnn} student of its seed. `model` is left as it is (dispose it yourself).
+ */
+export function splitActivations(model: tfl.LayersModel, name: string): tfl.LayersModel {
+  const units = (layer: string, key: 'filters' | 'units') => model.getLayer(`${name}_${layer}`).getConfig()[key] as number;
+  const [h, w, c] = model.inputs[0]!.shape.slice(1) as [number, number, number];
+  const split = tfl.sequential({
+    name,
+    layers: [
+      tfl.layers.conv2d({
+        inputShape: [h, w, c],
+        filters: units('conv1', 'filters'),
+        kernelSize: 3,
+        padding: 'same',
+        name: `${name}_conv1`,
+      }),
+      tfl.layers.reLU({ name: `${name}_relu1` }),
+      tfl.layers.maxPooling2d({ poolSize: 2, name: `${name}_block1` }),
+      tfl.layers.conv2d({ filters: units('conv2', 'filters'), kernelSize: 3, padding: 'same', name: `${name}_conv2` }),
+      tfl.layers.reLU({ name: `${name}_relu2` }),
+      tfl.layers.maxPooling2d({ poolSize: 2, name: `${name}_block2` }),
+      tfl.layers.flatten({ name: `${name}_flatten` }),
+      tfl.layers.dense({ units: units('pool', 'units'), activation: 'relu', name: `${name}_pool` }),
+      tfl.layers.dense({ units: units('logits', 'units'), name: `${name}_logits` }),
+    ],
+  });
+  split.setWeights(model.getWeights());
+  return split;
+}

@@ -1,5 +1,5 @@
 import { renderSvg } from '@kd/cli';
-import type { Method, Pair, QualityResult, Regime, RunRecord } from './run';
+import { BASELINE_METHODS, baselineOf, type Method, type Pair, type QualityResult, type Regime, type RunRecord } from './run';
 
 /** A vega-lite spec, as `@kd/cli`'s `renderSvg` takes it. */
 type TopLevelSpec = Parameters<typeof renderSvg>[0];
@@ -39,7 +39,8 @@ export function summarize(result: QualityResult): Summary[] {
     const [pair, regime, method] = key.split('|') as [Pair, Regime, Method];
     const gap = (pick: (r: RunRecord) => number) =>
       runs.flatMap((r) => {
-        const scratch = result.runs.find((s) => s.seed === r.seed && s.pair === pair && s.regime === regime && s.method === 'scratch');
+        const base = baselineOf(method);
+        const scratch = result.runs.find((s) => s.seed === r.seed && s.pair === pair && s.regime === regime && s.method === base);
         const teacher = teacherOf.get(r.seed);
         if (!scratch || teacher === undefined || teacher === pick(scratch)) return [];
         return [(pick(r) - pick(scratch)) / (teacher - pick(scratch))];
@@ -72,8 +73,8 @@ export function markdown(result: QualityResult): string {
     '|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of s) {
-    const gap = r.method === 'scratch' ? '—' : pct(r.gapClosed);
-    const gapBest = r.method === 'scratch' ? '—' : pct(r.gapClosedBest);
+    const gap = BASELINE_METHODS.includes(r.method) ? '—' : pct(r.gapClosed);
+    const gapBest = BASELINE_METHODS.includes(r.method) ? '—' : pct(r.gapClosedBest);
     lines.push(
       `| ${r.pair} | ${r.regime} | ${r.method} | ${r.seeds} | ${pct(r.lastTest)} | ${pct(r.bestTest)} | ${pct(r.selectedTest)} | ${gap} | ${gapBest} | ${r.trainSeconds.mean.toFixed(1)} | ${r.samplesPerSecond.mean.toFixed(0)} |`,
     );
@@ -141,7 +142,7 @@ export async function curvesSvg(result: QualityResult, pair: Pair, regime: Regim
 
 /** Bar chart of the gap closed (last epoch, mean ± std) per method, grouped by pair x regime, drawn with vega-lite. */
 export async function gapSvg(result: QualityResult): Promise<string> {
-  const rows = summarize(result).filter((r) => r.method !== 'scratch');
+  const rows = summarize(result).filter((r) => !BASELINE_METHODS.includes(r.method));
   const methods = [...new Set(rows.map((r) => r.method))];
   const values = rows.map((r) => ({
     group: `${r.pair} / ${r.regime}`,

@@ -1,14 +1,26 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DistillationPlugin, Distiller, evaluateModel, hardLabel, type LabeledData, softTargets, type TeacherLike } from '@kd/core';
+import {
+  type DistillationPlugin,
+  Distiller,
+  evaluateModel,
+  fitStages,
+  hardLabel,
+  type LabeledData,
+  softTargets,
+  type TeacherLike,
+  trainStudentUpTo,
+} from '@kd/core';
 import { loadModel, saveModel } from '@kd/core/node';
 import { crd } from '@kd/crd';
 import { subset, take, trainValidationSplit } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
 import {
+  activationBoundary,
   attentionTransfer,
   factorTransfer,
   fitnet,
+  flowOfSolution,
   neuronSelectivityTransfer,
   Paraphraser,
   paraphraserTraining,
@@ -18,7 +30,7 @@ import { dist, dkd } from '@kd/logits';
 import { correlationCongruence, pkt, rkd, similarityPreserving } from '@kd/relational';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { cnn, type ModelSizes, mlp } from './models';
+import { cnn, type ModelSizes, mlp, splitActivations } from './models';
 
 export const METHODS = [
   'scratch',
@@ -38,14 +50,34 @@ export const METHODS = [
   'nst',
   'vid',
   'ft',
+  // AB and FSP: an init stage (INIT_STAGE_EPOCHS) on the method alone, then hard labels alone (RepDistiller's -a 0; its loss_kd is 0 after the init).
+  'ab',
+  // FSP matrices need the teacher's channel counts: a student with the teacher's conv widths (WIDE_METHODS), and its own scratch baseline.
+  'scratch-wide',
+  'fsp',
 ] as const;
 /** issue 17's methods (the `--methods new` shorthand of main.ts). */
-export const NEW_METHODS: readonly Method[] = ['dkd', 'dist', 'sp', 'rkd', 'pkt', 'cc', 'nst', 'vid', 'ft'];
+export const NEW_METHODS: readonly Method[] = ['dkd', 'dist', 'sp', 'rkd', 'pkt', 'cc', 'nst', 'vid', 'ft', 'ab', 'scratch-wide', 'fsp'];
 export type Method = (typeof METHODS)[number];
 /** Methods that need spatial feature maps in the student (attention transfer): CNN pair only. */
-export const SPATIAL_METHODS: readonly string[] = ['at', 'nst', 'vid', 'ft'];
+export const SPATIAL_METHODS: readonly string[] = ['at', 'nst', 'vid', 'ft', 'ab', 'scratch-wide', 'fsp'];
+/** Methods without a teacher: trained on the hard labels alone (the baselines of the gap closed). */
+export const BASELINE_METHODS: readonly Method[] = ['scratch', 'scratch-wide'];
+/**
+ * Methods whose CNN student has the TEACHER's convolution widths (`sizes.teacher[0..1]`) and the
+ * student's dense width (`sizes.cnnStudent[2]`): FSP's flow matrices of the student and the
+ * teacher must be of one shape, so the channel counts must agree (RepDistiller runs FSP on pairs
+ * of equal widths). Their gap closed is measured against `scratch-wide`, not `scratch`.
+ */
+export const WIDE_METHODS: readonly Method[] = ['scratch-wide', 'fsp'];
+/** The scratch run a method's gap closed is measured against (same student architecture). */
+export function baselineOf(method: Method): Method {
+  return WIDE_METHODS.includes(method) ? 'scratch-wide' : 'scratch';
+}
 /** Epochs of FT's paraphraser stage before the student trains (RepDistiller: 30 of 240 on CIFAR; here about the same share). */
 export const PARAPHRASER_EPOCHS = 10;
+/** Epochs of AB's and FSP's init stage (RepDistiller's init_epochs: 30 of 240; here the paraphraser's share). */
+export const INIT_STAGE_EPOCHS = PARAPHRASER_EPOCHS;
 export const PAIRS = ['cnn', 'mlp'] as const;
 export type Pair = (typeof PAIRS)[number];
 export const REGIMES = ['full', 'small', 'omitted'] as const;
@@ -146,6 +178,8 @@ export interface RunRecord {
   readonly teacherCacheHits?: number;
   /** Regime (iii) only: the omitted class, before and after raising its logit bias. */
   readonly omitted?: OmittedRecord;
+  /** AB and FSP: the init stage's weighted loss in its first and last epoch (it must fall), and its seconds. */
+  readonly initStage?: { readonly epochs: number; readonly firstLoss: number; readonly lastLoss: number; readonly seconds: number };
 }
 
 /**
@@ -276,14 +310,62 @@ function pluginsFor(
       add(hardLabel({ weight: 1 }));
       add(factorTransfer({ student: 'student_block2', teacher: 'teacher_block2', paraphraser: paraphraser!, weight: 200 }));
       break;
+    case 'ab':
+    case 'fsp':
+    case 'scratch-wide':
+      // AB and FSP: after their init stage (runMethod), hard labels alone, as RepDistiller.
+      add(hardLabel({ weight: 1 }));
+      break;
   }
   return list;
 }
 
-function student(pair: Pair, sizes: ModelSizes, seed: number): tfl.LayersModel {
-  return pair === 'cnn'
-    ? cnn('student', sizes.cnnStudent[0], sizes.cnnStudent[1], sizes.cnnStudent[2], seed * 1000 + 500)
-    : mlp('mlp', sizes.mlpStudent[0], sizes.mlpStudent[1], seed * 1000 + 700);
+/**
+ * The init stage of AB or FSP (RepDistiller `init()`: the student's feature layers, and AB's
+ * connectors, trained on the method alone; the classifier untouched), as one `fitStages` stage.
+ * AB: the pre-activation maps of both conv layers (`splitActivations` views), weighted
+ * `2^(i - n + 1)` as the reference (0.5 and 1), margin 1. FSP: the flow matrices between the
+ * consecutive maps conv1 -> conv2 -> block2 (RepDistiller pairs consecutive stages), weight 1.
+ */
+function initStage(method: 'ab' | 'fsp', model: tfl.LayersModel, optimizer: tf.Optimizer) {
+  if (method === 'ab') {
+    return {
+      name: 'ab-init',
+      plugins: [
+        activationBoundary({ student: 'student_conv1', teacher: 'teacher_conv1', weight: 0.5, name: 'ab1' }),
+        activationBoundary({ student: 'student_conv2', teacher: 'teacher_conv2', weight: 1, name: 'ab2' }),
+      ] as DistillationPlugin<unknown>[],
+      epochs: INIT_STAGE_EPOCHS,
+      optimizer,
+      trainable: trainStudentUpTo(model, 'student_conv2'),
+    };
+  }
+  return {
+    name: 'fsp-init',
+    plugins: [
+      flowOfSolution({
+        pairs: [
+          { student: ['student_conv1', 'student_conv2'], teacher: ['teacher_conv1', 'teacher_conv2'] },
+          { student: ['student_conv2', 'student_block2'], teacher: ['teacher_conv2', 'teacher_block2'] },
+        ],
+      }),
+    ] as DistillationPlugin<unknown>[],
+    epochs: INIT_STAGE_EPOCHS,
+    optimizer,
+    trainable: trainStudentUpTo(model, 'student_block2'),
+  };
+}
+
+function student(pair: Pair, sizes: ModelSizes, seed: number, method?: Method): tfl.LayersModel {
+  if (pair === 'mlp') return mlp('mlp', sizes.mlpStudent[0], sizes.mlpStudent[1], seed * 1000 + 700);
+  const wide = method !== undefined && WIDE_METHODS.includes(method);
+  const [c1, c2] = wide ? sizes.teacher : sizes.cnnStudent;
+  const model = cnn('student', c1, c2, sizes.cnnStudent[2], seed * 1000 + 500);
+  if (method !== 'ab') return model;
+  // AB taps pre-activations: the same student (same initial weights), its ReLUs as layers.
+  const split = splitActivations(model, 'student');
+  model.dispose();
+  return split;
 }
 
 async function accuracy(model: tfl.LayersModel, data: LabeledData): Promise<number> {
@@ -438,9 +520,37 @@ export async function runMethod(
   hyper: HyperParameters = o.hyper,
 ): Promise<RunRecord> {
   const started = Date.now();
-  const model = student(args.pair, o.sizes, args.seed);
+  const model = student(args.pair, o.sizes, args.seed, args.method);
   const examples = args.data.x.shape[0]!;
   const optimizer = tf.train.adam(o.learningRate);
+  let init: RunRecord['initStage'];
+  // AB and FSP: their init stage first (its own optimizer), through fitStages. AB taps the
+  // teacher's pre-activations: a view of the same teacher with its ReLUs as layers.
+  if (args.method === 'ab' || args.method === 'fsp') {
+    const stageOptimizer = tf.train.adam(o.learningRate);
+    const teacherModel = args.teacher as tfl.LayersModel;
+    const view = args.method === 'ab' ? splitActivations(teacherModel, 'teacher') : undefined;
+    try {
+      const t0 = Date.now();
+      const [stage] = await fitStages(
+        {
+          student: model,
+          teacher: view ?? args.teacher,
+          seed: args.seed * 7919 + 19,
+          stages: [initStage(args.method, model, stageOptimizer)],
+        },
+        args.data,
+      );
+      const epochs = stage!.history.epochs;
+      init = { epochs: epochs.length, firstLoss: epochs[0]!.loss, lastLoss: epochs.at(-1)!.loss, seconds: (Date.now() - t0) / 1000 };
+      o.log(
+        `seed ${args.seed} ${args.method} init stage: loss ${init.firstLoss.toPrecision(4)} -> ${init.lastLoss.toPrecision(4)} in ${epochs.length} epochs`,
+      );
+    } finally {
+      stageOptimizer.dispose();
+      view?.dispose();
+    }
+  }
   // FT: the paraphraser (an autoencoder on the teacher's map) trains first, alone, then is shared.
   const paraphraser = args.method === 'ft' ? new Paraphraser({ rate: 0.5 }) : undefined;
   if (paraphraser) {
@@ -495,6 +605,7 @@ export async function runMethod(
     samplesPerSecond: (steps * o.batchSize) / trainSeconds,
     ...(hits !== undefined ? { teacherCacheHits: hits } : {}),
     ...(omitted ? { omitted } : {}),
+    ...(init ? { initStage: init } : {}),
   };
 }
 
