@@ -7,6 +7,7 @@ import { coreErrorCodes } from '@kd/core';
 import { crdErrorCodes } from '@kd/crd';
 import { dataErrorCodes } from '@kd/data';
 import { fitnetErrorCodes } from '@kd/fitnet';
+import { fleetErrorCodes } from '@kd/fleet';
 import { logitsErrorCodes } from '@kd/logits';
 import { relationalErrorCodes } from '@kd/relational';
 import { specialistsErrorCodes } from '@kd/specialists';
@@ -23,6 +24,7 @@ export const errorTables: readonly { name: string; folder: string; codes: Readon
   { name: '@kd/data', folder: 'data', codes: dataErrorCodes },
   { name: '@kd/specialists', folder: 'specialists', codes: specialistsErrorCodes },
   { name: '@kd/teacher-store', folder: 'teacher-store', codes: teacherStoreErrorCodes },
+  { name: '@kd/fleet', folder: 'fleet', codes: fleetErrorCodes },
   { name: '@kd/cli', folder: 'cli', codes: cliErrorCodes },
   { name: '@kd/backend-wasm', folder: 'backend-wasm', codes: backendWasmErrorCodes },
   { name: '@kd/backend-gpu', folder: 'backend-gpu', codes: backendGpuErrorCodes },

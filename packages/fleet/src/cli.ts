@@ -5,6 +5,7 @@
  * `KD_FLEET_REDIS` (keeps a password out of the process list).
  */
 import { parseArgs } from 'node:util';
+import { DistillationError } from '@kd/core';
 import { runCoordinator } from './coordinator';
 import { redactUrl } from './redis';
 import { startWorker } from './worker';
@@ -20,7 +21,8 @@ const USAGE = `usage:
 const int = (name: string, v: string | undefined) => {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new DistillationError('bad-option', `--${name} must be a positive integer, got ${JSON.stringify(v)}`);
   return n;
 };
 
@@ -45,7 +47,8 @@ async function main(argv: string[]): Promise<void> {
         attempts: { type: 'string' },
       },
     });
-    if (!v.teacher || !v.source || !v.out) throw new Error(`coordinator needs --teacher, --source and --out\n${USAGE}`);
+    if (!v.teacher || !v.source || !v.out)
+      throw new DistillationError('bad-option', `coordinator needs --teacher, --source and --out\n${USAGE}`);
     const url = redis(v.redis);
     console.log(`kd-fleet coordinator: ${redactUrl(url)}, queue ${v.queue ?? 'kd-fleet'}, store ${v.out}`);
     const t0 = performance.now();
@@ -100,7 +103,7 @@ async function main(argv: string[]): Promise<void> {
     process.once('SIGTERM', stop);
     return;
   }
-  throw new Error(verb ? `unknown command ${JSON.stringify(verb)}\n${USAGE}` : USAGE);
+  throw new DistillationError('bad-option', verb ? `unknown command ${JSON.stringify(verb)}\n${USAGE}` : USAGE);
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {

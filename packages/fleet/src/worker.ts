@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { optionsSchema, parseOptions } from '@kd/core';
+import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import { Worker } from 'bullmq';
 import { z } from 'zod';
 import { type RedisConnectionOptions, redisConnection } from './redis';
@@ -67,7 +67,10 @@ function processorFile(): string {
     const path = fileURLToPath(new URL(candidate, import.meta.url));
     if (existsSync(path)) return path;
   }
-  throw new Error('@kd/fleet: dist/processor.js not found (build the package)');
+  throw new DistillationError(
+    'io-error',
+    '@kd/fleet: dist/processor.js (the sandboxed processor) not found next to the package: build the package',
+  );
 }
 
 /**
