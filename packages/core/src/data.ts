@@ -103,7 +103,7 @@ export function gatherBatch(data: LabeledData, indices: Int32Array): Batch {
     const index = tf.tensor1d(indices, 'int32');
     return {
       x: tf.gather(data.x, index),
-      y: tf.cast(tf.gather(data.y, index), 'int32') as tf.Tensor1D,
+      y: (data.y.dtype === 'int32' ? tf.gather(data.y, index) : tf.cast(tf.gather(data.y, index), 'int32')) as tf.Tensor1D,
       index,
       ...(data.teacherX ? { teacherX: tf.gather(data.teacherX, index) } : {}),
     };

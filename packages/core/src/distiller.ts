@@ -1064,7 +1064,7 @@ export class Distiller {
         const student = this.studentView!.run(batch.x, true);
         outputs = this.guardTeacher({ student, ...(teacher ? { teacher } : {}), batch });
         for (const t of [student.logits, ...Object.values(student.features)]) keep(t);
-        const weighted: tf.Scalar[] = [];
+        const weights: (tf.Scalar | undefined)[] = [];
         for (const slot of this.slots) {
           if (!slot.plugin.loss) continue;
           const result = slot.plugin.loss(outputs, contextFor(slot));
@@ -1083,13 +1083,12 @@ export class Distiller {
             names.push(name);
             termTensors.push(keep(term));
             // A weight of 1 adds no kernel; other weights multiply by the plugin's kept weight scalar.
-            weighted.push(weight === 1 ? term : (tf.mul(term, this.constant(slot, weight)) as tf.Scalar));
+            weights.push(weight === 1 ? undefined : this.constant(slot, weight));
           }
         }
-        return (weighted.length === 1 ? weighted[0]! : tf.addN(weighted)) as tf.Scalar;
+        return weightedTotal(termTensors, weights);
       }, this.trainableVariables());
-      // One read for the total and every term: [total, ...terms].
-      const readBack = await tf.stack([value, ...termTensors]).data();
+      const readBack = await readScalars([value, ...termTensors]);
       const values = readBack.subarray(1);
       const terms: Record<string, number> = {};
       names.forEach((name, i) => {
@@ -1126,6 +1125,40 @@ export class Distiller {
       throw new DistillationError('bad-optimizer', `The optimizer ${optimizer.getClassName()} has no learning rate to schedule`);
     }
   }
+}
+
+/**
+ * The step's total loss, `sum_i weights[i] * terms[i]` (a missing weight is 1), with its own
+ * gradient: `dy * weights[i]` for each term. Values and gradients are those of `tf.mul` and
+ * `tf.addN` (the same float32 products and sums), without their backward kernels: `tf.mul`'s
+ * gradient also casts the weight and `tf.addN`'s copies `dy` per term.
+ */
+export function weightedTotal(terms: readonly tf.Scalar[], weights: readonly (tf.Scalar | undefined)[]): tf.Scalar {
+  if (terms.length === 1 && weights[0] === undefined) return terms[0]!;
+  const total = tf.customGrad(((...args: unknown[]) => {
+    const inputs = args.slice(0, terms.length) as tf.Scalar[];
+    const products = inputs.map((t, i) => (weights[i] ? tf.mul(t, weights[i]!) : t)) as tf.Scalar[];
+    const value = (
+      products.length === 1 ? products[0]! : products.length === 2 ? tf.add(products[0]!, products[1]!) : tf.addN(products)
+    ) as tf.Scalar;
+    return {
+      value,
+      gradFunc: (dy: tf.Tensor) => inputs.map((_, i) => (weights[i] ? tf.mul(dy, weights[i]!) : tf.clone(dy))),
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...terms: tf.Scalar[]) => tf.Scalar;
+  return total(...terms);
+}
+
+/** Backends whose tensors live in host memory: a scalar read there is a copy, not a device round trip. */
+const HOST_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
+
+/**
+ * The values of `scalars`, in order. On a host-memory backend each is read directly (no kernel);
+ * elsewhere they are stacked and read once, one device round trip for all.
+ */
+async function readScalars(scalars: readonly tf.Scalar[]): Promise<Float32Array> {
+  if (HOST_BACKENDS.has(tf.getBackend())) return Float32Array.from(scalars, (t) => t.dataSync()[0]!);
+  return (await tf.stack(scalars as tf.Scalar[]).data()) as Float32Array;
 }
 
 /**

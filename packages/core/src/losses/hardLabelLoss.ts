@@ -15,7 +15,10 @@ export function hardLabelLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | tf.Tens
   }
   return tf.tidy(() => {
     const classes = logits.shape[1];
-    const target = labels.rank === 1 ? tf.oneHot(tf.cast(labels, 'int32') as tf.Tensor1D, classes) : (labels as tf.Tensor2D);
+    const target =
+      labels.rank === 1
+        ? tf.oneHot((labels.dtype === 'int32' ? labels : tf.cast(labels, 'int32')) as tf.Tensor1D, classes)
+        : (labels as tf.Tensor2D);
     if (target.shape[1] !== classes) {
       throw new DistillationError('shape-mismatch', `hardLabelLoss: soft labels have ${target.shape[1]} classes, logits ${classes}`);
     }
