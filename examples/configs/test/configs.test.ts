@@ -31,6 +31,7 @@ const families: [string, string[], string[]][] = [
   ['kd.yaml', ['training.epochs=2'], ['ce', 'kd']],
   ['logits.yaml', ['training.epochs=2'], ['ce', 'dkd']],
   ['features.yaml', ['stages[0].epochs=1', 'stages[1].epochs=2'], ['ce', 'kd']],
+  ['ft.yaml', ['stages[0].epochs=1', 'stages[1].epochs=2'], ['ce', 'ft']],
   ['relational.yaml', ['training.epochs=2'], ['ce', 'rkd']],
   ['contrastive.yaml', ['training.epochs=2', 'methods[2].negatives=256'], ['ce', 'kd', 'crd']],
 ];

@@ -220,6 +220,109 @@ training: { batchSize: 50, checkpointEvery: 5 }
     expect([...new Set(stages)]).toEqual(['hints:0', 'distil:0', 'distil:1']);
   }, 120_000);
 
+  it('runs FT from a config (paraphraser stage, then transfer) and resumes a kill in the transfer stage to the same bits', async () => {
+    const ft = `
+seed: 6
+backend: wasm
+packages: ['@kd/fitnet']
+data: { source: mnistDigits, limit: { train: 200, test: 40 } }
+teacher: { model: cnn-teacher/student }
+student: { builder: smallCnn, options: { filters: [4, 6], dense: 12 } }
+stages:
+  - name: paraphraser
+    epochs: 1
+    trainable: plugins
+    methods: [{ method: paraphraserTraining, teacher: student_block2, paraphraser: { rate: 0.5 } }]
+  - name: transfer
+    epochs: 2
+    methods:
+      - { method: hardLabel }
+      - { method: factorTransfer, student: student_block2, teacher: student_block2, paraphraser: { rate: 0.5 } }
+training: { batchSize: 50, checkpointEvery: 3 }
+`;
+    await writeFile(join(dir, 'ft.yaml'), ft);
+    await writeFile(
+      join(dir, 'cnn-teacher.yaml'),
+      teacherYaml
+        .replace('{ builder: mlp, options: { hidden: [48] } }', '{ builder: smallCnn, options: { filters: [6, 8], dense: 16 } }')
+        .replace('epochs: 3', 'epochs: 1')
+        .replace('train: 2000', 'train: 300')
+        .replace('backend: cpu', 'backend: wasm'),
+    );
+    await trainFromConfig(join(dir, 'cnn-teacher.yaml'), { ...quiet, out: join(dir, 'cnn-teacher') });
+    const whole = join(dir, 'ft-a');
+    const cut = join(dir, 'ft-b');
+    const before = tf.memory().numTensors;
+    await trainFromConfig(join(dir, 'ft.yaml'), { ...quiet, out: whole });
+    expect(tf.memory().numTensors).toBe(before);
+    const epochs = readFileSync(join(whole, 'logs.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'epoch-end');
+    // Stage 1 trains the paraphraser alone (its reconstruction term falls); stage 2 logs ce and ft.
+    expect(epochs.map((e) => `${e.stage}:${Object.keys(e.logs.terms).sort().join('+')}`)).toEqual([
+      'paraphraser:paraphraser',
+      'transfer:ce+ft',
+      'transfer:ce+ft',
+    ]);
+    expect(epochs[1].logs.terms.ft).toBeGreaterThan(0);
+    let steps = 0;
+    await expect(
+      trainFromConfig(join(dir, 'ft.yaml'), {
+        ...quiet,
+        out: cut,
+        progress: (event, stage) => {
+          if (event.type === 'step-end' && stage === 'transfer' && ++steps === 5) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    expect(tf.memory().numTensors).toBe(before);
+    await resumeRun(cut, quiet);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(Buffer.compare(await readFile(join(cut, 'student/weights.bin')), await readFile(join(whole, 'student/weights.bin')))).toBe(0);
+  }, 180_000);
+
+  it('an FT stage that trains only the plugins leaves the student untouched; one paraphraser name with two rates is refused', async () => {
+    const frozen = `
+seed: 6
+backend: wasm
+packages: ['@kd/fitnet']
+data: { source: mnistDigits, limit: { train: 100, test: 20 } }
+teacher: { model: cnn-teacher/student }
+student: { builder: smallCnn, options: { filters: [4, 6], dense: 12 } }
+stages:
+  - name: paraphraser
+    epochs: 1
+    trainable: plugins
+    methods: [{ method: paraphraserTraining, teacher: student_block2 }]
+  - name: nothing
+    epochs: 0
+    methods: [{ method: hardLabel }]
+training: { batchSize: 50 }
+`;
+    await writeFile(join(dir, 'ft-frozen.yaml'), frozen);
+    await writeFile(join(dir, 'ft-none.yaml'), frozen.replace('epochs: 1', 'epochs: 0'));
+    await trainFromConfig(join(dir, 'ft-frozen.yaml'), { ...quiet, out: join(dir, 'ft-frozen') });
+    await trainFromConfig(join(dir, 'ft-none.yaml'), { ...quiet, out: join(dir, 'ft-none') });
+    expect(
+      Buffer.compare(await readFile(join(dir, 'ft-frozen/student/weights.bin')), await readFile(join(dir, 'ft-none/student/weights.bin'))),
+    ).toBe(0);
+    const conflict = frozen.replace(
+      '- name: nothing\n    epochs: 0\n    methods: [{ method: hardLabel }]',
+      `- name: transfer
+    epochs: 1
+    methods: [{ method: factorTransfer, student: student_block2, teacher: student_block2, paraphraser: { rate: 0.25 } }]`,
+    );
+    expect(conflict).toContain('rate: 0.25');
+    await writeFile(join(dir, 'ft-conflict.yaml'), conflict);
+    const error = await describeRun(join(dir, 'ft-conflict.yaml')).catch((e: unknown) => e);
+    expect(isDistillationError(error, 'shared-module-conflict')).toBe(true);
+    expect((error as Error).message).toContain(
+      'ft-conflict.yaml: stages[1].methods[0] (factorTransfer): Shared module "@kd/fitnet/paraphraser/paraphraser"',
+    );
+  }, 120_000);
+
   it('an early-stopped run killed after the stop (while exporting) resumes to the same last epoch and bits', async () => {
     const stopping = distilYaml
       .replace('keepBest: { metric: accuracy }', 'keepBest: { metric: accuracy }\n  earlyStopping: { patience: 1, minDelta: 1 }')

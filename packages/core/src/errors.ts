@@ -65,6 +65,8 @@ export const coreErrorCodes = {
   'bad-registry': "A package's registry (for config-file runs) has a bad name or an entry without schema, summary or create.",
   'registry-conflict': 'Two packages of one config-file run register the same name of one kind (method, model, source, ...).',
   'unknown-name': 'A config names a method, model, source, optimizer or schedule that no loaded package registers.',
+  'shared-module-conflict':
+    'Two method entries of one config-file run ask for the same shared module (by key) with different options, or a shared module is asked for after the run ended.',
 } as const;
 
 /** A code of `@kd/core`'s errors. */

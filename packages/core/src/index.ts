@@ -74,9 +74,9 @@ export { type SoftTargetsOptions, softTargets, softTargetsSchema } from './plugi
 export { SeededRandom } from './random';
 export {
   defineRegistry,
+  type EmptyContext,
   lookupEntry,
   type MergedRegistry,
-  type MethodContext,
   type MethodEntry,
   type ModelContext,
   type ModelEntry,
@@ -117,6 +117,7 @@ export {
   teacherSchema,
   tensorSchema,
 } from './schemas';
+export { type MethodContext, type SharedModuleSpec, SharedModules } from './sharedModules';
 export { shuffleBufferOrder } from './shuffleBuffer';
 export {
   batchTensors,

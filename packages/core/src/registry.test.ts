@@ -5,6 +5,7 @@ import { isDistillationError } from './errors';
 import { Adam } from './optimizers/adam';
 import { parseOptions } from './options';
 import { defineRegistry, lookupEntry, mergeRegistries, registryEntry } from './registry';
+import { SharedModules } from './sharedModules';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -20,7 +21,7 @@ describe('registry', () => {
     expect(Object.keys(coreRegistry.methods).sort()).toEqual(['hardLabel', 'logitMatching', 'softTargets']);
     expect(Object.keys(coreRegistry.optimizers).sort()).toEqual(['adam', 'adamW', 'rmsprop', 'sgd']);
     const kd = coreRegistry.methods.softTargets;
-    const plugin = kd.create(kd.schema.parse({ temperature: 2, weight: 0.9 }), {});
+    const plugin = kd.create(kd.schema.parse({ temperature: 2, weight: 0.9 }), new SharedModules());
     expect(plugin.name).toBe('kd');
     expect(plugin.label).toBe('kd(T=2)');
     expect(plugin.weight).toBe(0.9);

@@ -6,6 +6,7 @@ import { DistillationError } from './errors';
 import { suggest } from './options';
 import type { DistillationPlugin } from './plugin';
 import type { LearningRateSchedule } from './schedules';
+import type { MethodContext } from './sharedModules';
 import type { DataSource } from './source';
 
 /**
@@ -22,8 +23,8 @@ export interface RegistryEntry<Options = unknown, Context = unknown, Result = un
   readonly create: (options: Options, context: Context) => Result;
 }
 
-/** What a method entry is built with (nothing yet beyond its options; room to grow). */
-export type MethodContext = Record<string, never>;
+/** What an optimizer or schedule entry is built with: nothing beyond its options. */
+export type EmptyContext = Record<string, never>;
 
 /** What a model builder is told about the run. */
 export interface ModelContext {
@@ -61,7 +62,7 @@ export interface OpenedData {
 // biome-ignore lint/suspicious/noExplicitAny: entries of different option types share one table (parsed by their own schemas).
 type AnyOptions = any;
 
-/** A method: a plugin (or several) for `Distiller.use`. */
+/** A method: a plugin (or several) for `Distiller.use`, built with the run's shared modules. */
 export type MethodEntry = RegistryEntry<
   AnyOptions,
   MethodContext,
@@ -72,9 +73,9 @@ export type ModelEntry = RegistryEntry<AnyOptions, ModelContext, tfl.LayersModel
 /** A data source: its splits. */
 export type SourceEntry = RegistryEntry<AnyOptions, SourceContext, Promise<OpenedData>>;
 /** An optimizer. */
-export type OptimizerEntry = RegistryEntry<AnyOptions, MethodContext, tf.Optimizer>;
+export type OptimizerEntry = RegistryEntry<AnyOptions, EmptyContext, tf.Optimizer>;
 /** A learning-rate schedule. */
-export type ScheduleEntry = RegistryEntry<AnyOptions, MethodContext, LearningRateSchedule>;
+export type ScheduleEntry = RegistryEntry<AnyOptions, EmptyContext, LearningRateSchedule>;
 
 /**
  * What a package offers to config-file runs, by name. Each plugin package exports one as

@@ -8,13 +8,14 @@ import {
   type MethodEntry,
   mergeRegistries,
   parseOptions,
+  SharedModules,
 } from '@kd/core';
 import { fromEntry, pluginSignature } from '@kd/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeData, mlp, toyData } from '../test/helpers';
 import * as fitnetPackage from './index';
-import { registry } from './index';
+import { factorTransfer, Paraphraser, paraphraserTraining, registry } from './index';
 
 /** The plugin factories `@kd/fitnet` exports. */
 const PLUGIN_FACTORIES = [
@@ -27,11 +28,11 @@ const PLUGIN_FACTORIES = [
   'paraphraserTraining',
   'factorTransfer',
 ] as const;
-/** Factories left out of the registry (they need a shared `Paraphraser` object; see `registry`'s TSDoc). */
-const NOT_REGISTERED = ['paraphraserTraining', 'factorTransfer'] as const;
-const REGISTERED = PLUGIN_FACTORIES.filter((n) => !(NOT_REGISTERED as readonly string[]).includes(n)) as Exclude<
+/** Entries whose factories take a live `Paraphraser` (the config gives its options; see `ftEntries`). */
+const FT = ['paraphraserTraining', 'factorTransfer'] as const;
+const REGISTERED = PLUGIN_FACTORIES.filter((n) => !(FT as readonly string[]).includes(n)) as Exclude<
   (typeof PLUGIN_FACTORIES)[number],
-  (typeof NOT_REGISTERED)[number]
+  (typeof FT)[number]
 >[];
 
 type Factory = (options: object) => DistillationPlugin<unknown>;
@@ -58,35 +59,52 @@ const CASES: Record<(typeof REGISTERED)[number], { minimal: object; custom: obje
 const signature = pluginSignature;
 
 function viaRegistry(name: keyof typeof CASES, options: object): DistillationPlugin<unknown> {
-  return fromEntry<DistillationPlugin<unknown>>(registry.methods[name] as MethodEntry, options);
+  return fromEntry<DistillationPlugin<unknown>>(registry.methods[name] as MethodEntry, options, new SharedModules());
 }
 
 describe('registry', () => {
-  it('has one method entry per plugin factory of the package, except the two FT stages', () => {
-    expect(Object.keys(registry.methods).sort()).toEqual([...REGISTERED].sort());
+  it('has one method entry per plugin factory of the package', () => {
+    expect(Object.keys(registry.methods).sort()).toEqual([...PLUGIN_FACTORIES].sort());
     for (const name of PLUGIN_FACTORIES) expect(typeof factoryOf(name)).toBe('function');
     for (const name of REGISTERED) expect(typeof factoryOf(name)(CASES[name].minimal).loss).toBe('function');
-    expect(Object.keys(mergeRegistries([{ from: '@kd/fitnet', registry }]).registry.methods).sort()).toEqual([...REGISTERED].sort());
+    expect(Object.keys(mergeRegistries([{ from: '@kd/fitnet', registry }]).registry.methods).sort()).toEqual([...PLUGIN_FACTORIES].sort());
   });
 
-  it('the FT stages cannot be built without a Paraphraser object, and registry says why', () => {
-    const source = readFileSync(new URL('./registry.ts', import.meta.url), 'utf8');
-    const doc = source.slice(0, source.indexOf('export const registry'));
-    // A config could give the paraphraser's options only, not the object.
-    const asInConfig = {
-      paraphraserTraining: { teacher: 't_map', paraphraser: { rate: 0.5 } },
-      factorTransfer: { ...taps, paraphraser: { rate: 0.5 } },
-    };
-    for (const name of NOT_REGISTERED) {
-      expect(doc).toContain(`\`${name}\``);
-      try {
-        factoryOf(name)(asInConfig[name]);
-        expect.unreachable();
-      } catch (error) {
-        expect(isDistillationError(error, 'bad-option')).toBe(true);
-        expect((error as Error).message).toContain('option "paraphraser" must be a Paraphraser');
-      }
+  it('the FT entries share one Paraphraser per name through the run modules, and refuse one name with other options', () => {
+    const modules = new SharedModules();
+    const training = fromEntry<DistillationPlugin<Paraphraser>>(
+      registry.methods.paraphraserTraining as MethodEntry,
+      { teacher: 't_map', paraphraser: { rate: 0.5 } },
+      modules,
+    );
+    const transfer = fromEntry<DistillationPlugin<unknown>>(
+      registry.methods.factorTransfer as MethodEntry,
+      { ...taps, paraphraser: { rate: 0.5 } },
+      modules,
+    );
+    expect(modules.keys).toEqual(['@kd/fitnet/paraphraser/paraphraser']);
+    // Same labels, weights and taps as the factories given one Paraphraser object.
+    const paraphraser = new Paraphraser({ rate: 0.5 });
+    expect(signature(training)).toEqual(signature(paraphraserTraining({ teacher: 't_map', paraphraser })));
+    expect(signature(transfer)).toEqual(signature(factorTransfer({ ...taps, paraphraser })));
+    // Another name is another paraphraser; the same name with another rate is refused.
+    fromEntry(registry.methods.factorTransfer as MethodEntry, { ...taps, paraphraser: { name: 'p2' } }, modules);
+    expect(modules.keys).toEqual(['@kd/fitnet/paraphraser/paraphraser', '@kd/fitnet/paraphraser/p2']);
+    try {
+      fromEntry(registry.methods.factorTransfer as MethodEntry, { ...taps, paraphraser: { rate: 0.25 } }, modules);
+      expect.unreachable();
+    } catch (error) {
+      expect(isDistillationError(error, 'shared-module-conflict')).toBe(true);
     }
+    // The factories themselves still need the object.
+    expect(() => paraphraserTraining({ teacher: 't_map', paraphraser: { rate: 0.5 } as never })).toThrow(
+      'option "paraphraser" must be a Paraphraser',
+    );
+    // A misspelt paraphraser key is refused with its path.
+    expect(() =>
+      parseOptions(registry.methods.factorTransfer.schema, { ...taps, paraphraser: { rat: 0.5 } }, 'stages[1].methods[1]'),
+    ).toThrow('stages[1].methods[1]: unknown option "paraphraser.rat"; did you mean "paraphraser.rate"?');
+    modules.dispose();
   });
 
   it.each(REGISTERED)('%s: the schema parses the minimal options and create gives the factory plugin', (name) => {
@@ -162,7 +180,7 @@ describe('registry', () => {
     for (const [, method] of yaml.matchAll(/method: (\w+)/g)) {
       expect(Object.keys({ ...core.methods, ...registry.methods })).toContain(method);
     }
-    // Every entry is shown in the section, and the two left out are named there.
-    for (const name of PLUGIN_FACTORIES) expect(section).toContain(REGISTERED.includes(name as never) ? `method: ${name}` : `\`${name}\``);
+    // Every entry is shown in the section.
+    for (const name of PLUGIN_FACTORIES) expect(section).toContain(`method: ${name}`);
   });
 });

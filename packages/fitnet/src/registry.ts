@@ -3,28 +3,28 @@ import { activationBoundary, activationBoundarySchema } from './ab';
 import { attentionTransfer, attentionTransferSchema } from './attention';
 import { fitnet, fitnetSchema } from './fitnet';
 import { flowOfSolution, flowOfSolutionSchema } from './fsp';
+import { factorTransferEntry, paraphraserTrainingEntry } from './ftEntries';
 import { neuronSelectivityTransfer, neuronSelectivityTransferSchema } from './nst';
 import { variationalInformation, variationalInformationSchema } from './vid';
 
 /**
  * `@kd/fitnet`'s entries for config-file runs (`packages: ['@kd/fitnet']`, then
  * `methods: [{ method: fitnet, student: ..., teacher: ... }]`): `fitnet`, `attentionTransfer`,
- * `neuronSelectivityTransfer`, `variationalInformation`, `flowOfSolution` and
- * `activationBoundary`, each under its factory's name with the factory's own options schema
- * (layer names, weights, sizes: all JSON values). `create` calls the factory, so a config-built
+ * `neuronSelectivityTransfer`, `variationalInformation`, `flowOfSolution`,
+ * `activationBoundary`, `paraphraserTraining` and `factorTransfer`, each under its factory's name
+ * with the factory's own options schema (layer names, weights, sizes: all JSON values; FT's
+ * `paraphraser` object is given by its options). `create` calls the factory, so a config-built
  * plugin is the one the factory returns.
  *
  * Stage-wise methods are one entry per stage plugin; the config's stages (`{ epochs, methods,
  * trainable }`) compose them: FitNets' stage 1 is `fitnet` alone with the student trainable up to
- * the guided layer, then KD; FSP's and AB's init stages are `flowOfSolution` / `activationBoundary`
- * alone with the student trainable up to the last tapped layer, then cross-entropy + KD.
- *
- * Not registered: `paraphraserTraining` and `factorTransfer` (FT). Both need the SAME `Paraphraser`
- * object (option `paraphraser`): the init stage builds and trains it, the transfer stage encodes
- * the teacher with it, and the init stage trains only its variables
- * (`trainable: paraphraser.trainableFilter()`). A config holds JSON values only, and a method
- * entry's `create` sees its own options alone, so two entries cannot share one live object; and
- * neither plugin works without it. Use them from code with `fitStages` (see the README).
+ * the guided layer, then KD; FSP's and AB's init stages are `flowOfSolution` /
+ * `activationBoundary` alone with the student trainable up to the last tapped layer, then
+ * cross-entropy + KD. FT is `paraphraserTraining` alone with `trainable: plugins` (only the
+ * paraphraser learns), then `factorTransfer` (+ `hardLabel`): both entries take the
+ * paraphraser's options under `paraphraser`, and entries giving one paraphraser `name` share one
+ * `Paraphraser` through the run's shared modules (see `ftEntries`), which the runner also
+ * restores from the checkpoint when a run resumes and disposes when it ends.
  */
 export const registry = defineRegistry({
   methods: {
@@ -71,5 +71,7 @@ export const registry = defineRegistry({
         '(Heo et al. 2019; margin 1, weight 1); the init stage (alone, trainable up to the tapped layer), then hardLabel + softTargets; term ab',
       create: (options) => activationBoundary(options),
     }),
+    paraphraserTraining: paraphraserTrainingEntry,
+    factorTransfer: factorTransferEntry,
   },
 });

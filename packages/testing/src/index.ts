@@ -291,10 +291,15 @@ export function pluginSignature(plugin: {
   };
 }
 
-/** What a registry entry builds from `options`, parsed by the entry's own schema (as a config file's would be). */
+/**
+ * What a registry entry builds from `options`, parsed by the entry's own schema (as a config
+ * file's would be). `context` is what the entry's `create` is given (a method entry's: the run's
+ * `SharedModules`); default `{}`.
+ */
 export function fromEntry<T>(
   entry: { readonly schema: { parse(value: unknown): unknown }; readonly create: (options: never, context: never) => unknown },
   options: object,
+  context: object = {},
 ): T {
-  return (entry.create as (options: unknown, context: unknown) => unknown)(entry.schema.parse(options), {}) as T;
+  return (entry.create as (options: unknown, context: unknown) => unknown)(entry.schema.parse(options), context) as T;
 }

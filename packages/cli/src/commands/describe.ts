@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
-import { type DistillationPlugin, describeWeighted, lookupEntry } from '@kd/core';
+import { type DistillationPlugin, describeWeighted, lookupEntry, type MergedRegistry, SharedModules } from '@kd/core';
 import { openConfig } from '../config/openConfig';
-import { stagePath } from '../config/resolveRunConfig';
+import { type ResolvedRunConfig, stagePath } from '../config/resolveRunConfig';
 import { buildPlugins } from '../run/buildStages';
 
 const HOOKS: readonly { readonly hook: keyof DistillationPlugin<unknown>; readonly order: 'use' | 'reverse' }[] = [
@@ -31,9 +31,25 @@ export async function describeRun(configFile: string, overrides: readonly string
       `Teacher: ${t.store ? `stored outputs ${t.store}` : t.ensemble ? `ensemble (${t.mean ?? 'arithmetic'} mean) of ${t.ensemble.map((m) => m.model).join(', ')}` : t.model}`,
     );
   }
+  // Plugins and shared modules hold nothing before setup (a Distiller's fit sets them up); dispose frees nothing but is the contract.
+  const modules = new SharedModules();
+  try {
+    describeStages(lines, resolved, registry, modules, where);
+  } finally {
+    modules.dispose();
+  }
+  return lines.join('\n');
+}
+
+function describeStages(
+  lines: string[],
+  resolved: ResolvedRunConfig,
+  registry: MergedRegistry,
+  modules: SharedModules,
+  where: string,
+): void {
   resolved.stages.forEach((stage, i) => {
-    // Plugins hold nothing before setup (a Distiller's fit sets them up), so there is nothing to free.
-    const plugins = buildPlugins(stage, registry, where, stagePath(resolved, i));
+    const plugins = buildPlugins(stage, registry, modules, where, stagePath(resolved, i));
     const terms = plugins.filter((p) => p.loss).map((p) => describeWeighted(p.weight ?? 1, p.label ?? p.name));
     lines.push('');
     lines.push(
@@ -50,11 +66,11 @@ export async function describeRun(configFile: string, overrides: readonly string
         );
     }
   });
-  return lines.join('\n');
 }
 
-function describeTrainable(rule: 'all' | { upTo: string } | { layers: string[] }): string {
+function describeTrainable(rule: 'all' | 'plugins' | { upTo: string } | { layers: string[] }): string {
   if (rule === 'all') return 'everything';
+  if (rule === 'plugins') return "the methods' own variables only (the student frozen)";
   return 'upTo' in rule ? `the student up to ${rule.upTo}` : `layers ${rule.layers.join(', ')}`;
 }
 

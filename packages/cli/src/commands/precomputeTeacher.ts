@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { PluginTaps } from '@kd/core';
+import { type PluginTaps, SharedModules } from '@kd/core';
 import { precomputeTeacher as precompute } from '@kd/teacher-store/node';
 import { openConfig } from '../config/openConfig';
 import { stagePath } from '../config/resolveRunConfig';
@@ -32,15 +32,22 @@ export async function precomputeTeacherFromConfig(
   if (!resolved.teacher || resolved.teacher.store !== undefined) {
     throw new CliError('bad-config', `${where}: kd precompute-teacher needs a "teacher" model or ensemble (not a store)`);
   }
-  const taps = [
-    ...new Set(
-      resolved.stages.flatMap((stage, i) =>
-        buildPlugins(stage, registry, where, stagePath(resolved, i)).flatMap((p) => [
-          ...((p.taps as PluginTaps | undefined)?.teacher ?? []),
-        ]),
+  // The plugins are built for their taps only (nothing is set up, so the shared modules hold nothing to free).
+  const modules = new SharedModules();
+  let taps: string[];
+  try {
+    taps = [
+      ...new Set(
+        resolved.stages.flatMap((stage, i) =>
+          buildPlugins(stage, registry, modules, where, stagePath(resolved, i)).flatMap((p) => [
+            ...((p.taps as PluginTaps | undefined)?.teacher ?? []),
+          ]),
+        ),
       ),
-    ),
-  ];
+    ];
+  } finally {
+    modules.dispose();
+  }
   await chooseBackend(resolved.backend, where, log);
   const data = await buildData(resolved, registry, baseDirectory, where);
   let teacher: Awaited<ReturnType<typeof buildTeacher>> | undefined;

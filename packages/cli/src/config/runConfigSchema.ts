@@ -33,9 +33,14 @@ export const teacherSpecSchema = z.strictObject({
 /** A method: `{ method: <registered name>, ...its options }` (checked by the method's own schema). */
 export const methodSpecSchema = z.looseObject({ method: name });
 
-/** Which variables a stage trains. */
+/**
+ * Which variables a stage trains: `all`, the student `{ upTo: layer }` or `{ layers: [...] }`
+ * (each with every plugin variable), or `plugins` (the plugins' variables alone, the student
+ * frozen: FT's paraphraser stage).
+ */
 export const trainableSchema = z.union([
   z.literal('all'),
+  z.literal('plugins'),
   z.strictObject({ upTo: name }),
   z.strictObject({ layers: z.array(name).min(1) }),
 ]);

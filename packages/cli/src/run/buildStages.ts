@@ -1,9 +1,11 @@
 import {
+  DistillationError,
   type DistillationPlugin,
   type LearningRateSchedule,
   linearWarmup,
   lookupEntry,
   type MergedRegistry,
+  type SharedModules,
   type Stage,
   type TrainableFilter,
   trainStudentLayers,
@@ -14,12 +16,28 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { type ResolvedRunConfig, type ResolvedStage, stagePath } from '../config/resolveRunConfig';
 import type { LearningRateSpec } from '../config/runConfigSchema';
 
-/** The plugins of a stage's methods, in the config's order. */
-export function buildPlugins(stage: ResolvedStage, registry: MergedRegistry, where: string, at: string): DistillationPlugin<unknown>[] {
+/**
+ * The plugins of a stage's methods, in the config's order. `modules` are the run's shared
+ * modules (one object for every stage: FT's paraphraser crosses from one stage to the next); an
+ * error of an entry's `create` (a shared module asked for with other options) names the method.
+ */
+export function buildPlugins(
+  stage: ResolvedStage,
+  registry: MergedRegistry,
+  modules: SharedModules,
+  where: string,
+  at: string,
+): DistillationPlugin<unknown>[] {
   return stage.methods.flatMap((spec, j) => {
     const { method, ...options } = spec;
     const entry = lookupEntry(registry, 'methods', method, `${where}: ${at}methods[${j}].method`);
-    const made = entry.create(options, {});
+    let made: ReturnType<typeof entry.create>;
+    try {
+      made = entry.create(options, modules);
+    } catch (error) {
+      if (error instanceof DistillationError) error.message = `${where}: ${at}methods[${j}] (${method}): ${error.message}`;
+      throw error;
+    }
     return (Array.isArray(made) ? made : [made]) as DistillationPlugin<unknown>[];
   });
 }
@@ -39,6 +57,8 @@ export function buildLearningRate(
 function trainable(stage: ResolvedStage, student: tfl.LayersModel): TrainableFilter | undefined {
   const rule = stage.trainable;
   if (rule === 'all') return undefined;
+  // The plugins' own variables only (FT's paraphraser stage): no student layer is chosen.
+  if (rule === 'plugins') return trainStudentLayers(student, []);
   return 'upTo' in rule ? trainStudentUpTo(student, rule.upTo) : trainStudentLayers(student, rule.layers);
 }
 
@@ -52,7 +72,13 @@ export interface BuiltStage {
  * The stages of a run: fresh plugins and a fresh optimizer each. On an error the optimizers
  * and plugins built so far are disposed.
  */
-export function buildStages(config: ResolvedRunConfig, student: tfl.LayersModel, registry: MergedRegistry, where: string): BuiltStage[] {
+export function buildStages(
+  config: ResolvedRunConfig,
+  student: tfl.LayersModel,
+  registry: MergedRegistry,
+  modules: SharedModules,
+  where: string,
+): BuiltStage[] {
   const built: BuiltStage[] = [];
   try {
     config.stages.forEach((stage, i) => {
@@ -65,7 +91,7 @@ export function buildStages(config: ResolvedRunConfig, student: tfl.LayersModel,
           name: stage.name,
           epochs: stage.epochs,
           optimizer,
-          plugins: buildPlugins(stage, registry, where, at),
+          plugins: buildPlugins(stage, registry, modules, where, at),
           ...(filter ? { trainable: filter } : {}),
         },
         learningRate: buildLearningRate(stage.learningRate, registry, where),

@@ -1,6 +1,14 @@
 import { appendFile, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, extname, resolve } from 'node:path';
-import { type EvaluationResult, evaluateModel, fitStages, type ProgressEvent, type ProgressListener, type TeacherLike } from '@kd/core';
+import {
+  type EvaluationResult,
+  evaluateModel,
+  fitStages,
+  type ProgressEvent,
+  type ProgressListener,
+  SharedModules,
+  type TeacherLike,
+} from '@kd/core';
 import { atomicWriteFile, fileCheckpointStore, loadModel, saveModel } from '@kd/core/node';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { openConfig } from '../config/openConfig';
@@ -158,6 +166,7 @@ async function runTraining(
   let student: tfl.LayersModel | undefined;
   let teacher: BuiltTeacher | undefined;
   let stages: BuiltStage[] = [];
+  const modules = new SharedModules();
   try {
     data = await buildData(config, registry, info.baseDirectory, where);
     student = await buildStudent(config.student, {
@@ -175,7 +184,11 @@ async function runTraining(
       );
     }
     teacher = config.teacher ? await buildTeacher(config.teacher, info.baseDirectory, where, data.train) : undefined;
-    stages = buildStages(config, student, registry, where);
+    stages = buildStages(config, student, registry, modules, where);
+    const checkpoint = fileCheckpointStore(paths.checkpoint);
+    // Modules methods share across stages (FT's paraphraser) are restored before any stage runs:
+    // a stage finished before the kill is not run again, and the next one needs what it trained.
+    if (resume) modules.restore(await checkpoint.load());
     if (config.export.browserLatency)
       await chromiumLauncher(process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium', `${where}: export.browserLatency`);
     await writeFolder(choice.name);
@@ -206,7 +219,7 @@ async function runTraining(
         student,
         ...(teacher ? { teacher: teacher.teacher } : {}),
         seed: config.seed,
-        checkpoint: fileCheckpointStore(paths.checkpoint),
+        checkpoint,
         resume,
         ...(checkpointEvery ? { checkpointEvery } : {}),
         stages: stages.map(({ stage: s, learningRate }) => ({
@@ -308,6 +321,7 @@ async function runTraining(
     return summary;
   } finally {
     disposeStages(stages);
+    modules.dispose();
     teacher?.dispose();
     student?.dispose();
     data?.dispose();
