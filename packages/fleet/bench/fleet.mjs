@@ -98,15 +98,17 @@ const rows = WORKERS.map((w) => {
   const s = median(runs[w].map((r) => r.seconds));
   return { workers: w, seconds: s, shardsPerSecond: shards / s, examplesPerSecond: N / s, speedup: runs[WORKERS[0]] ? median(runs[1].map((r) => r.seconds)) / s : 1 };
 });
-// Coordinator overhead per shard: the 1-worker fleet's wall time beyond the same shards in one process, per shard
-// (queueing, Redis round trips, the worker's first-job teacher load, verification, manifest).
+// Coordinator overhead per shard, two ways: (a) per round, the fleet's wall time beyond its workers' own job time
+// (sum of the jobs' ms / workers: queueing, Redis round trips, polling, verification, manifest), per shard;
+// (b) the 1-worker fleet's median wall time beyond precomputeTeacher's, per shard (also pays the process start).
+const overhead = Object.fromEntries(WORKERS.map((w) => [w, median(runs[w].map((r) => ((r.seconds * 1000 - r.workerMs / w) / shards)))]));
 const overheadMs = ((rows[0].seconds - single) / shards) * 1000;
-console.log('\n| setup | wall s (median) | shards/s | examples/s | vs 1 worker |');
-console.log('|---|---|---|---|---|');
-console.log(`| precomputeTeacher, 1 process | ${single.toFixed(2)} | ${(shards / single).toFixed(1)} | ${Math.round(N / single)} | |`);
-for (const r of rows) console.log(`| fleet, ${r.workers} worker${r.workers > 1 ? 's' : ''} | ${r.seconds.toFixed(2)} | ${r.shardsPerSecond.toFixed(1)} | ${Math.round(r.examplesPerSecond)} | ${r.speedup.toFixed(2)}x |`);
-console.log(`\ncoordinator overhead per shard (1-worker fleet - single process, / ${shards} shards): ${overheadMs.toFixed(1)} ms`);
-const results = { date: new Date().toISOString(), n: N, shardSize: SHARD, shards, reps: REPS, loadBefore, loadAfter, single, rows, overheadMsPerShard: overheadMs, raw: runs };
+console.log('\n| setup | wall s (median) | shards/s | examples/s | vs 1 worker | coordinator overhead / shard (a) |');
+console.log('|---|---|---|---|---|---|');
+console.log(`| precomputeTeacher, 1 process | ${single.toFixed(2)} | ${(shards / single).toFixed(1)} | ${Math.round(N / single)} | | |`);
+for (const r of rows) console.log(`| fleet, ${r.workers} worker${r.workers > 1 ? 's' : ''} | ${r.seconds.toFixed(2)} | ${r.shardsPerSecond.toFixed(1)} | ${Math.round(r.examplesPerSecond)} | ${r.speedup.toFixed(2)}x | ${overhead[r.workers].toFixed(0)} ms |`);
+console.log(`\n(a) fleet wall - job time / workers, per shard (median of rounds). (b) 1-worker fleet - precomputeTeacher, per shard: ${overheadMs.toFixed(1)} ms`);
+const results = { date: new Date().toISOString(), n: N, shardSize: SHARD, shards, reps: REPS, loadBefore, loadAfter, single, rows, overheadMsPerShard: { wallMinusJobs: overhead, fleetMinusSingle: overheadMs }, raw: runs };
 writeFileSync(join(here, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 admin.disconnect();
 redisServer.kill('SIGTERM');

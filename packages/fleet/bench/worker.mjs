@@ -3,7 +3,7 @@ import { startWorker } from '../dist/index.js';
 
 const [url, queue] = process.argv.slice(2);
 const fleet = startWorker({ redis: url, queue });
-await fleet.worker.waitUntilReady();
+await fleet.waitUntilReady();
 process.stdout.write('ready\n');
 process.once('SIGTERM', async () => {
   await fleet.close();

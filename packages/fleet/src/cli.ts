@@ -88,10 +88,8 @@ async function main(argv: string[]): Promise<void> {
       ...(v['lock-duration'] ? { lockDuration: int('lock-duration', v['lock-duration'])! } : {}),
       ...(v['stalled-interval'] ? { stalledInterval: int('stalled-interval', v['stalled-interval'])! } : {}),
     });
-    fleet.worker.on('completed', (job) =>
-      console.log(`  shard ${job.data.shard} done (${job.returnvalue?.rows} rows, ${Math.round(job.returnvalue?.ms ?? 0)} ms)`),
-    );
-    fleet.worker.on('failed', (job, error) => console.log(`  shard ${job?.data?.shard} failed: ${error.message}`));
+    fleet.onCompleted((c) => console.log(`  shard ${c.shard} done (${c.rows} rows, ${Math.round(c.ms)} ms)`));
+    fleet.onFailed((shard, error) => console.log(`  shard ${shard} failed: ${error.message}`));
     console.log(
       `kd-fleet worker ${process.pid}: ${redactUrl(url)}, queue ${v.queue ?? 'kd-fleet'}; Ctrl-C to stop after the current shard`,
     );

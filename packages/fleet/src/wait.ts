@@ -13,7 +13,7 @@ import {
   type TeacherPrediction,
   tensorSource,
 } from '@kd/core';
-import { decodeShard, type ShardRows, type StoredTeacher } from '@kd/teacher-store';
+import { decodeShard, type ShardRows, type StoredTeacher, TeacherStoreError } from '@kd/teacher-store';
 import { storedTeacher } from '@kd/teacher-store/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Redis } from 'ioredis';
@@ -176,8 +176,8 @@ export async function fleetTeacher(data: RandomAccessSource | LabeledData, optio
     ids.forEach((id, i) => {
       const at = rows.get(id);
       if (!at) {
-        throw new FleetError(
-          'fleet-timeout',
+        throw new TeacherStoreError(
+          'store-missing-id',
           `${description}: example ${JSON.stringify(id)} is not loaded; read batches through the source fleetTeacher returns`,
         );
       }

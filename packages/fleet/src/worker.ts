@@ -4,7 +4,7 @@ import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import { Worker } from 'bullmq';
 import { z } from 'zod';
 import { type RedisConnectionOptions, redisConnection } from './redis';
-import { CHILD_ENV } from './run';
+import { CHILD_ENV, type ShardCompletion } from './run';
 
 /** Options of {@link startWorker}. */
 export interface WorkerOptions {
@@ -56,8 +56,12 @@ export const workerSchema = optionsSchema<WorkerOptions>()({
 
 /** A running worker: {@link FleetWorker.close} finishes the jobs in progress, then disconnects. */
 export interface FleetWorker {
-  /** The BullMQ worker (events: `completed`, `failed`, `error`). */
-  readonly worker: Worker;
+  /** Resolves once the worker is connected to Redis and takes jobs. */
+  waitUntilReady(): Promise<void>;
+  /** Calls `listener` with each shard this worker completes. */
+  onCompleted(listener: (completion: ShardCompletion) => void): void;
+  /** Calls `listener` when a shard attempt fails here (the job is retried up to the coordinator's `attempts`). */
+  onFailed(listener: (shard: number | undefined, error: Error) => void): void;
   close(): Promise<void>;
 }
 
@@ -102,5 +106,12 @@ export function startWorker(options: WorkerOptions): FleetWorker {
     },
   });
   worker.on('error', (error) => process.emitWarning(`@kd/fleet worker: ${error.message}`));
-  return { worker, close: () => worker.close() };
+  return {
+    waitUntilReady: async () => {
+      await worker.waitUntilReady();
+    },
+    onCompleted: (listener) => worker.on('completed', (_job, value) => listener(value as ShardCompletion)),
+    onFailed: (listener) => worker.on('failed', (job, error) => listener(job?.data?.shard, error)),
+    close: () => worker.close(),
+  };
 }

@@ -180,6 +180,15 @@ describe('a fleet on a real redis-server', () => {
     // Another run on the same queue is refused.
     const other = await runCoordinator({ ...options, shardSize: 32 }).catch((e) => e);
     expect(isDistillationError(other, 'fleet-run-mismatch')).toBe(true);
+    // The early teacher answers only for examples read through its source.
+    const early = await fleetTeacher(source, { redis: server.url, queue });
+    const x = tf.zeros([1, 6]);
+    expect(() => early.teacher.predict(x, { ids: ['ex-0000'] })).toThrow(expect.objectContaining({ code: 'store-missing-id' }));
+    await early.source.read(Int32Array.of(0));
+    const { logits } = early.teacher.predict(x, { ids: ['ex-0000'] });
+    expect(logits.shape).toEqual([1, 3]);
+    tf.dispose([x, logits]);
+    await early.close();
     // waitForFleet resolved with the verified store, which trains to the reference's bits.
     expect(await distil(source, await waiting)).toEqual(reference);
 
