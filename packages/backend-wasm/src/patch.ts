@@ -5,6 +5,7 @@ import { broadcastKernels } from './kernels/broadcast';
 import { convKernels } from './kernels/conv';
 import { gatherKernels } from './kernels/gather';
 import { identityKernels } from './kernels/identity';
+import { lossKernels } from './kernels/losses';
 import { matMulKernels } from './kernels/matmul';
 import { optimizerKernels } from './kernels/optimizers';
 import { poolKernels } from './kernels/pool';
@@ -48,6 +49,10 @@ const REASONS: Record<string, string> = {
   KdAdamUpdate: "@kd/core's Adam / AdamW update as one pass over the heap instead of ~13 element-wise kernels per variable",
   KdSgdUpdate: "@kd/core's SGD (momentum, Nesterov, weight decay) update as one pass over the heap instead of up to 6 kernels per variable",
   KdRmspropUpdate: "@kd/core's RMSprop (momentum, weight decay) update as one pass over the heap instead of up to 10 kernels per variable",
+  KdSoftTargetLoss: "@kd/core's soft-target loss (temperature KL / cross-entropy) as one pass over the rows instead of ~12 kernels",
+  KdSoftTargetLossGrad: "the soft-target loss's gradient for the student logits as one pass instead of ~8 kernels",
+  KdHardLabelLoss: "@kd/core's hard-label cross-entropy as one pass over the rows instead of ~12 kernels (no one-hot)",
+  KdHardLabelLossGrad: "the hard-label cross-entropy's gradient for the logits as one pass instead of ~6 kernels",
 };
 
 /** Every kernel this package registers on wasm, in registration order. */
@@ -60,6 +65,7 @@ export const PATCHES: readonly KernelConfig[] = [
   ...identityKernels,
   ...broadcastKernels,
   ...optimizerKernels,
+  ...lossKernels,
 ];
 
 /** Names of the kernels `patchWasmKernels` registers. */

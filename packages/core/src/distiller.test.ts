@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { disposeData, leakedTensors, mlp, toyData } from '../test/helpers';
-import { Distiller } from './distiller';
+import { disposeData, kernelCounts, leakedTensors, mlp, toyData } from '../test/helpers';
+import { Distiller, weightedTotal } from './distiller';
 import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
@@ -76,5 +76,44 @@ describe('Distiller', () => {
     expect(new Set(alone).size).toBe(1 + 6 * 2); // the setup draw (kept as state) and 2 fresh draws per step
     expect(await draws(true)).toEqual(alone);
     disposeData(data);
+  });
+});
+
+describe('weightedTotal', () => {
+  const a = tf.variable(tf.scalar(1.37));
+  const b = tf.variable(tf.scalar(-0.61));
+  const c = tf.variable(tf.scalar(2.9));
+  const w1 = tf.scalar(0.1);
+  const w2 = tf.scalar(0.9);
+  const terms = () => [tf.square(a), tf.mul(b, 3), tf.exp(c)] as tf.Scalar[];
+
+  for (const [label, weights, plain] of [
+    ['two weighted terms', [w1, w2], (t: tf.Scalar[]) => tf.addN([tf.mul(t[0]!, w1), tf.mul(t[1]!, w2)])],
+    ['three terms, one of weight 1', [w1, undefined, w2], (t: tf.Scalar[]) => tf.addN([tf.mul(t[0]!, w1), t[1]!, tf.mul(t[2]!, w2)])],
+  ] as const) {
+    it(`${label}: the same value and gradients (bits) as tf.mul + tf.addN, fewer kernels, nothing leaked`, () => {
+      const n = weights.length;
+      const before = tf.memory().numTensors;
+      const ours = tf.variableGrads(
+        () => weightedTotal(terms().slice(0, n), weights as readonly (tf.Scalar | undefined)[]),
+        [a, b, c].slice(0, n),
+      );
+      const theirs = tf.variableGrads(() => plain(terms()) as tf.Scalar, [a, b, c].slice(0, n));
+      expect(ours.value.dataSync()[0]).toBe(theirs.value.dataSync()[0]);
+      for (const v of [a, b, c].slice(0, n)) expect(ours.grads[v.name]!.dataSync()[0]).toBe(theirs.grads[v.name]!.dataSync()[0]);
+      tf.dispose([ours.value, theirs.value, ...Object.values(ours.grads), ...Object.values(theirs.grads)]);
+      expect(tf.memory().numTensors).toBe(before);
+      const count = (f: () => tf.Scalar) =>
+        Object.values(kernelCounts(() => tf.tidy(() => void tf.variableGrads(f, [a, b, c].slice(0, n))))).reduce((x, y) => x + y, 0);
+      expect(count(() => weightedTotal(terms().slice(0, n), weights as readonly (tf.Scalar | undefined)[]))).toBeLessThan(
+        count(() => plain(terms()) as tf.Scalar),
+      );
+    });
+  }
+
+  it('a single term of weight 1 is returned as it is (no kernel)', () => {
+    const t = tf.scalar(3);
+    expect(weightedTotal([t], [undefined])).toBe(t);
+    t.dispose();
   });
 });

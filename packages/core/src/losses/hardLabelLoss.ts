@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError } from '../errors';
+import { fusedHardLabelLoss } from './fusedKernels';
 
 /**
  * Ordinary cross-entropy at T = 1 between integer labels `[batch]` and logits `[batch, classes]`,
@@ -13,6 +14,12 @@ export function hardLabelLoss(logits: tf.Tensor2D, labels: tf.Tensor1D | tf.Tens
   if (labels.shape[0] !== logits.shape[0]) {
     throw new DistillationError('shape-mismatch', `hardLabelLoss: ${labels.shape[0]} labels for a batch of ${logits.shape[0]} logits`);
   }
+  if (labels.rank === 2 && labels.shape[1] !== logits.shape[1]) {
+    throw new DistillationError('shape-mismatch', `hardLabelLoss: soft labels have ${labels.shape[1]} classes, logits ${logits.shape[1]}`);
+  }
+  // One kernel forward and one backward where the backend registered kd's fused loss.
+  const fused = fusedHardLabelLoss(logits, labels);
+  if (fused) return fused;
   return tf.tidy(() => {
     const classes = logits.shape[1];
     const target =

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError } from '../errors';
+import { fusedSoftTargetLoss } from './fusedKernels';
 
 /** Which soft-target objective: KL (reference) or cross-entropy (same gradient, plus H(p)). */
 export type SoftTargetForm = 'kl' | 'cross-entropy';
@@ -24,6 +25,9 @@ export function softTargetLoss(
 ): tf.Scalar {
   assertTemperature(temperature);
   assertSameShape(studentLogits, teacherLogProbabilities);
+  // One kernel forward and one backward where the backend registered kd's fused loss.
+  const fused = fusedSoftTargetLoss(studentLogits, teacherLogProbabilities, temperature, form);
+  if (fused) return fused;
   const key = `${form}:${temperature}`;
   let op = fusedOps.get(key);
   if (!op) {
