@@ -38,8 +38,11 @@ program
       throw new CliError('bad-config', `--progress must be auto, bar, json or none, got "${options.progress}"`);
     }
     if (options.resume !== undefined) {
-      if (config !== undefined || options.out !== undefined)
-        throw new CliError('bad-config', '--resume takes the run folder only (its config is inside it)');
+      if (config !== undefined || options.out !== undefined || options.set.length > 0)
+        throw new CliError(
+          'bad-config',
+          '--resume takes the run folder only: its config is inside it, and --set, a config file or --out would change the run halfway',
+        );
       await resumeRun(options.resume, { progress: progress(options.progress) });
       return;
     }

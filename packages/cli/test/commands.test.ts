@@ -154,5 +154,13 @@ describe('the kd bin', () => {
     expect(stderr).toMatch(/^Backend: /);
     expect(stderr).not.toContain('running TensorFlow.js in Node.js');
     expect(existsSync(join(out, 'summary.json'))).toBe(true);
+    // --resume takes the folder alone: --set would change the run halfway.
+    const refused = await run(process.execPath, [bin, 'train', '--resume', out, '--set', 'training.epochs=3']).then(
+      () => undefined,
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused?.code).toBe(2);
+    expect(refused?.stderr).toContain('--resume takes the run folder only');
+    expect(refused?.stderr).toContain('[bad-config]');
   }, 60_000);
 });

@@ -323,6 +323,53 @@ training: { batchSize: 50 }
     );
   }, 120_000);
 
+  it('a resumed run checks config.resolved.json again: an edited value or key is refused before any work, naming the key', async () => {
+    const tiny = `
+seed: 8
+backend: cpu
+data: { source: mnistDigits, limit: { train: 200, test: 40 } }
+student: { builder: mlp, options: { hidden: [8] } }
+methods: [{ method: hardLabel }]
+training: { epochs: 2, batchSize: 50 }
+`;
+    await writeFile(join(dir, 'tiny.yaml'), tiny);
+    const cut = join(dir, 'tiny-cut');
+    await expect(
+      trainFromConfig(join(dir, 'tiny.yaml'), {
+        ...quiet,
+        out: cut,
+        progress: (event) => {
+          if (event.type === 'step-end' && event.step === 5) throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    const file = join(cut, 'config.resolved.json');
+    const original = readFileSync(file, 'utf8');
+    const resolved = JSON.parse(original);
+    const rewrite = (change: (config: typeof resolved) => void) => {
+      const copy = JSON.parse(original);
+      change(copy);
+      return writeFile(file, JSON.stringify(copy));
+    };
+    await rewrite((c) => {
+      c.stages[0].methods[0].wieght = 2;
+    });
+    await expect(resumeRun(cut, quiet)).rejects.toThrow(
+      'config.resolved.json: unknown option "methods[0].wieght"; did you mean "methods[0].weight"?',
+    );
+    // A value the schemas accept but that is not what the run resolved to (a one-stage run's stage renamed).
+    await rewrite((c) => {
+      c.stages[0].name = 'renamed';
+    });
+    const error = await resumeRun(cut, quiet).catch((e: unknown) => e);
+    expect((error as { code?: string }).code).toBe('bad-run');
+    expect((error as Error).message).toContain('"stages[0].name" does not resolve to itself');
+    await writeFile(file, original);
+    expect(resolved.stages[0].methods[0].weight).toBe(1);
+    await resumeRun(cut, quiet);
+    expect(existsSync(join(cut, 'summary.json'))).toBe(true);
+  }, 60_000);
+
   it('an early-stopped run killed after the stop (while exporting) resumes to the same last epoch and bits', async () => {
     const stopping = distilYaml
       .replace('keepBest: { metric: accuracy }', 'keepBest: { metric: accuracy }\n  earlyStopping: { patience: 1, minDelta: 1 }')

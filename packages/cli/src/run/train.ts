@@ -12,6 +12,7 @@ import {
 import { atomicWriteFile, fileCheckpointStore, loadModel, saveModel } from '@kd/core/node';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { openConfig } from '../config/openConfig';
+import { reresolveRunConfig } from '../config/reresolveRunConfig';
 import type { ResolvedRunConfig } from '../config/resolveRunConfig';
 import { CliError } from '../errors';
 import { measureBrowserLatency } from '../latency';
@@ -159,6 +160,8 @@ async function runTraining(
   const where = basename(info.configFile);
   const started = Date.now();
   const registry = await loadRegistry(config.packages, info.baseDirectory);
+  // A resumed run's config is checked again as a config file would be, and must resolve to itself.
+  if (resume) reresolveRunConfig(config, registry, paths.resolvedConfig);
   const wanted = resume && config.backend === 'auto' && info.backend ? info.backend : config.backend;
   const choice = await chooseBackend(wanted, where, log);
 
