@@ -518,6 +518,18 @@ describe('bad configs fail before any work, with the key path', () => {
       'nowhere',
     ],
     [
+      'a validation limit with the test split as validation',
+      { ...base, data: { ...base.data, validation: 'test', limit: { validation: 10 } } },
+      'bad-config',
+      `bad.json: "data.limit.validation" does nothing with "data.validation": 'test' (the validation data is the test split, limited by "data.limit.test")`,
+    ],
+    [
+      "the source's own validation split when it has none",
+      { ...base, data: { ...base.data, validation: 'source' } },
+      'bad-config',
+      `bad.json: data.validation is 'source', but source "mnistDigits" has no validation split`,
+    ],
+    [
       'validation fraction leaving no training example',
       { ...base, data: { ...base.data, validation: { fraction: 0.999 } } },
       'bad-config',

@@ -29,9 +29,20 @@ export function parseRunConfig(raw: unknown, where: string): RunConfig {
   });
   checkModel(config.student, 'student', where);
   if (config.teacher) checkTeacher(config.teacher, where);
+  if (config.data.limit?.validation !== undefined && (config.data.validation === 'test' || config.data.validation === 'none')) {
+    throw new CliError(
+      'bad-config',
+      config.data.validation === 'test'
+        ? `${where}: "data.limit.validation" does nothing with "data.validation": 'test' (the validation data is the test split, limited by "data.limit.test")`
+        : `${where}: "data.limit.validation" needs validation data ("data.validation": { fraction }, 'test' or 'source')`,
+    );
+  }
   for (const key of ['keepBest', 'earlyStopping'] as const) {
     if (config.training[key] && config.data.validation === 'none') {
-      throw new CliError('bad-config', `${where}: "training.${key}" needs validation data ("data.validation": { fraction } or 'test')`);
+      throw new CliError(
+        'bad-config',
+        `${where}: "training.${key}" needs validation data ("data.validation": { fraction }, 'test' or 'source')`,
+      );
     }
   }
   return config;

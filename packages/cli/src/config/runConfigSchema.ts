@@ -80,8 +80,13 @@ export const runConfigSchema = z.strictObject({
   data: z.strictObject({
     source: name,
     options: options.default({}),
-    /** Carve a validation split off the training split (seeded by the run's seed). */
-    validation: z.union([z.strictObject({ fraction: z.number().gt(0).lt(1) }), z.literal('test'), z.literal('none')]).default('none'),
+    /**
+     * The validation data: `{ fraction }` carved off the training split (seeded by the run's
+     * seed), the test split (`test`), the source's own validation split (`source`), or none.
+     */
+    validation: z
+      .union([z.strictObject({ fraction: z.number().gt(0).lt(1) }), z.literal('test'), z.literal('source'), z.literal('none')])
+      .default('none'),
     /** Use only this many examples of each split, drawn at random with the run's seed (small runs). */
     limit: z
       .strictObject({ train: positiveInteger.optional(), validation: positiveInteger.optional(), test: positiveInteger.optional() })

@@ -50,7 +50,9 @@ async function labelsOf(split: Split): Promise<Int32Array | undefined> {
 
 /**
  * Opens the configured source, applies `data.limit` (a seeded random subset of each split) and
- * `data.validation` (a seeded random fraction of the training split, or the test split).
+ * `data.validation`: a seeded random fraction of the training split, the test split, the
+ * source's own validation split (`source`), or none (`none`: a source's own validation split is
+ * then not used).
  */
 export async function buildData(
   config: ResolvedRunConfig,
@@ -64,10 +66,19 @@ export async function buildData(
   const limits = config.data.limit ?? {};
   try {
     let train = limit(opened.train, limits.train, config.seed, owned);
-    let validation = opened.validation && limit(opened.validation, limits.validation, config.seed + 1, owned);
     const test = opened.test && limit(opened.test, limits.test, config.seed + 2, owned);
     const rule = config.data.validation;
-    if (rule === 'test') {
+    // A source's own validation split is used when the config says 'source', never otherwise.
+    let validation: Split | undefined;
+    if (rule === 'source') {
+      if (!opened.validation) {
+        throw new CliError(
+          'bad-config',
+          `${where}: data.validation is 'source', but source "${config.data.source}" has no validation split (use { fraction } or 'test')`,
+        );
+      }
+      validation = limit(opened.validation, limits.validation, config.seed + 1, owned);
+    } else if (rule === 'test') {
       if (!test)
         throw new CliError('bad-config', `${where}: data.validation is 'test', but source "${config.data.source}" has no test split`);
       validation = test;
