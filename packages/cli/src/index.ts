@@ -24,7 +24,14 @@ export {
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
 export { type ReportFiles, writeReport } from './report';
 export { type RenderedChart, renderSvg } from './report/renderSvg';
-export { exportStudent, quantizeArtifacts, type WeightForm } from './run/exportStudent';
+export {
+  DEFAULT_KEEP_FLOAT32,
+  exportStudent,
+  matchesWeight,
+  type QuantizeOptions,
+  quantizeArtifacts,
+  type WeightForm,
+} from './run/exportStudent';
 export { runPaths } from './run/runPaths';
 export { jsonProgress, type StageProgress, terminalProgress } from './run/terminalProgress';
 export { type RunSummary, resumeRun, type TrainOutput, trainFromConfig } from './run/train';

@@ -120,7 +120,12 @@ export const runConfigSchema = z.strictObject({
     .default({ batchSize: 32, shuffle: true }),
   /** Weight forms of the exported student besides `float32`, and whether to time each in headless Chromium. */
   export: z
-    .strictObject({ quantize: z.array(z.enum(['float16', 'uint8'])).default([]), browserLatency: z.boolean().default(false) })
+    .strictObject({
+      quantize: z.array(z.enum(['float16', 'uint8'])).default([]),
+      browserLatency: z.boolean().default(false),
+      /** Weights the quantised forms keep in float32 (names or trailing name segments); default: batch-norm moving variances. */
+      keepFloat32: z.array(name).min(1).optional(),
+    })
     .default({ quantize: [], browserLatency: false }),
 });
 

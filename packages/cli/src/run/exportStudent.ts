@@ -20,13 +20,51 @@ async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts
 }
 
 /**
+ * The weights the uint8 form keeps in float32 by default: batch-norm moving variances. They are
+ * a few numbers per layer, and a variance near 0 that 8 bits round to 0 (or to a step of the
+ * tensor's range) changes `1 / sqrt(variance + epsilon)` by orders of magnitude.
+ */
+export const DEFAULT_KEEP_FLOAT32: readonly string[] = ['moving_variance'];
+
+/** Whether weight `name` is matched by `entry`: equal to it, or ending with `/<entry>`. */
+export function matchesWeight(name: string, entry: string): boolean {
+  return name === entry || name.endsWith(`/${entry}`);
+}
+
+/** Options of {@link quantizeArtifacts}. */
+export interface QuantizeOptions {
+  /**
+   * Weights kept in float32, by name or trailing name segments (`moving_variance` matches
+   * `student_bn1/moving_variance`, `bn1/gamma` matches `student_bn1/gamma`). Default
+   * {@link DEFAULT_KEEP_FLOAT32}. A list given here must match: an entry that matches no weight
+   * is `bad-config` (a misspelt name would otherwise quantise what it meant to keep).
+   */
+  readonly keepFloat32?: readonly string[];
+}
+
+/**
  * The weights of `artifacts` in `form`, with the manifest's `quantization` fields tfjs reads
  * back (`tf.loadLayersModel` dequantises on load): `float16` keeps IEEE half precision;
  * `uint8` maps each tensor affinely to 0..255 (`value = min + scale * q`, per tensor). Only
- * float32 weights are quantised; others are copied.
+ * float32 weights are quantised, except those `keepFloat32` names; others are copied.
  */
-export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude<WeightForm, 'float32'>): tf.io.ModelArtifacts {
+export function quantizeArtifacts(
+  artifacts: tf.io.ModelArtifacts,
+  form: Exclude<WeightForm, 'float32'>,
+  options: QuantizeOptions = {},
+): tf.io.ModelArtifacts {
   const specs = artifacts.weightSpecs ?? [];
+  const keep = options.keepFloat32 ?? DEFAULT_KEEP_FLOAT32;
+  if (options.keepFloat32) {
+    for (const entry of options.keepFloat32) {
+      if (!specs.some((spec) => matchesWeight(spec.name, entry))) {
+        throw new CliError(
+          'bad-config',
+          `export.keepFloat32: "${entry}" matches no weight of the student (weights: ${specs.map((w) => w.name).join(', ')})`,
+        );
+      }
+    }
+  }
   const data = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
   const out: Uint8Array[] = [];
   const outSpecs: tf.io.WeightsManifestEntry[] = [];
@@ -36,7 +74,7 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude
     const bytes = count * (spec.dtype === 'float32' || spec.dtype === 'int32' ? 4 : 1);
     const slice = data.slice(offset, offset + bytes);
     offset += bytes;
-    if (spec.dtype !== 'float32' || spec.quantization) {
+    if (spec.dtype !== 'float32' || spec.quantization || keep.some((entry) => matchesWeight(spec.name, entry))) {
       out.push(new Uint8Array(slice));
       outSpecs.push(spec);
       continue;
@@ -84,10 +122,15 @@ export function quantizeArtifacts(artifacts: tf.io.ModelArtifacts, form: Exclude
   return { ...artifacts, weightSpecs: outSpecs, weightData: joined.buffer };
 }
 
-/** Saves `model` to `directory` in `form`; returns the bytes of its weights. */
-export async function exportStudent(model: tfl.LayersModel, directory: string, form: WeightForm): Promise<number> {
+/** Saves `model` to `directory` in `form` (see {@link quantizeArtifacts}); returns the bytes of its weights. */
+export async function exportStudent(
+  model: tfl.LayersModel,
+  directory: string,
+  form: WeightForm,
+  options: QuantizeOptions = {},
+): Promise<number> {
   const artifacts = await artifactsOf(model);
-  const saved = form === 'float32' ? artifacts : quantizeArtifacts(artifacts, form);
+  const saved = form === 'float32' ? artifacts : quantizeArtifacts(artifacts, form, options);
   await fileSystem(directory).save!(saved);
   return tf.io.CompositeArrayBuffer.join(saved.weightData ?? new ArrayBuffer(0)).byteLength;
 }

@@ -268,7 +268,12 @@ async function runTraining(
     const forms: WeightForm[] = ['float32', ...config.export.quantize];
     for (const form of forms) {
       const directory = form === 'float32' ? paths.student : resolve(paths.exports, form);
-      const bytes = await exportStudent(student, directory, form);
+      const bytes = await exportStudent(
+        student,
+        directory,
+        form,
+        config.export.keepFloat32 ? { keepFloat32: config.export.keepFloat32 } : {},
+      );
       let accuracy = Number.NaN;
       if (evaluation) {
         const loaded = await loadModel(directory);
