@@ -16,6 +16,8 @@ export const fleetErrorCodes = {
   'fleet-verify-failed':
     'Verification of a finished run failed: a shard is missing or has another digest than its completion, an id is missing or repeated, or a shape or fingerprint differs.',
   'fleet-bad-source-module': 'The source module does not export a DataSource or { x, y } tensors (default export, or `source`).',
+  'fleet-missing-id':
+    "fleetTeacher's teacher was asked for an example whose shard it has not loaded: read batches through the source fleetTeacher returns.",
   'fleet-timeout': 'Waiting for the fleet (a shard, or the whole run) took longer than the timeout given.',
 } as const;
 

@@ -13,7 +13,7 @@ import {
   type TeacherPrediction,
   tensorSource,
 } from '@kd/core';
-import { decodeShard, type ShardRows, type StoredTeacher, TeacherStoreError } from '@kd/teacher-store';
+import { decodeShard, type ShardRows, type StoredTeacher } from '@kd/teacher-store';
 import { storedTeacher } from '@kd/teacher-store/node';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Redis } from 'ioredis';
@@ -161,13 +161,22 @@ export async function fleetTeacher(data: RandomAccessSource | LabeledData, optio
     }
     return p;
   };
+  // The source's own fields, read (not spread: a source may be a class with getters and methods).
+  const ra = inner as RandomAccessSource;
   const source: RandomAccessSource = {
-    ...inner,
+    kind: 'kd-source',
+    size: ra.size,
+    exampleShape: ra.exampleShape,
+    ...(ra.teacherExampleShape ? { teacherExampleShape: ra.teacherExampleShape } : {}),
+    ...(ra.labels ? { labels: ra.labels } : {}),
+    ...(ra.description !== undefined ? { description: ra.description } : {}),
+    ...(ra.classNames ? { classNames: ra.classNames } : {}),
+    ...(ra.fingerprint ? { fingerprint: () => ra.fingerprint!() } : {}),
     async read(positions: Int32Array): Promise<SourceBatch> {
       const needed = new Set<number>();
       for (const p of positions) needed.add(Math.floor(p / run.shardSize));
       await Promise.all([...needed].map(load));
-      return inner.read(positions);
+      return ra.read(positions);
     },
   };
   let tapped: string[] = [];
@@ -176,8 +185,8 @@ export async function fleetTeacher(data: RandomAccessSource | LabeledData, optio
     ids.forEach((id, i) => {
       const at = rows.get(id);
       if (!at) {
-        throw new TeacherStoreError(
-          'store-missing-id',
+        throw new FleetError(
+          'fleet-missing-id',
           `${description}: example ${JSON.stringify(id)} is not loaded; read batches through the source fleetTeacher returns`,
         );
       }

@@ -110,7 +110,7 @@ describe('a fleet on a real redis-server', () => {
     const out = join(root, 'fleet-kill');
     const connection = redisConnection(server.url);
     const bull = new Queue(queue, { connection: { ...connection } });
-    const redis = new Redis({ ...connection });
+    const redis = new Redis({ ...connection }).on('error', () => {});
     const w = [await spawnWorker(queue, 'w0'), await spawnWorker(queue, 'w1'), await spawnWorker(queue, 'w2')];
     let killed: string | undefined;
     const coordinator = runCoordinator({
@@ -166,7 +166,7 @@ describe('a fleet on a real redis-server', () => {
     const first = await runCoordinator({ ...options, timeoutMs: 1200 }).catch((e) => e);
     expect(isDistillationError(first, 'fleet-timeout')).toBe(true);
     const connection = redisConnection(server.url);
-    const redis = new Redis({ ...connection });
+    const redis = new Redis({ ...connection }).on('error', () => {});
     const keys = runKeys('kd-fleet', queue);
     expect(Number(await redis.hlen(keys.done))).toBeLessThan(6);
     const second = await runCoordinator({ ...options, timeoutMs: 60_000 });
@@ -183,7 +183,7 @@ describe('a fleet on a real redis-server', () => {
     // The early teacher answers only for examples read through its source.
     const early = await fleetTeacher(source, { redis: server.url, queue });
     const x = tf.zeros([1, 6]);
-    expect(() => early.teacher.predict(x, { ids: ['ex-0000'] })).toThrow(expect.objectContaining({ code: 'store-missing-id' }));
+    expect(() => early.teacher.predict(x, { ids: ['ex-0000'] })).toThrow(expect.objectContaining({ code: 'fleet-missing-id' }));
     await early.source.read(Int32Array.of(0));
     const { logits } = early.teacher.predict(x, { ids: ['ex-0000'] });
     expect(logits.shape).toEqual([1, 3]);

@@ -22,6 +22,7 @@ export async function startRedis(): Promise<{ url: string; port: number; stop: (
   });
   const url = `redis://127.0.0.1:${port}`;
   const client = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => {}); // refused until the server listens: retried below
   const started = Date.now();
   while (true) {
     try {
