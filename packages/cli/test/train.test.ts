@@ -220,18 +220,21 @@ training: { batchSize: 50, checkpointEvery: 5 }
     expect([...new Set(stages)]).toEqual(['hints:0', 'distil:0', 'distil:1']);
   }, 120_000);
 
-  it('runs FT from a config (paraphraser stage, then transfer) and resumes a kill in the transfer stage to the same bits', async () => {
-    const ft = `
+  /** The FT tests' config up to the paraphraser stage's methods: a CNN teacher (trained below), a smaller CNN student. */
+  const ftStart = (train: number) => `
 seed: 6
 backend: wasm
 packages: ['@kd/fitnet']
-data: { source: mnistDigits, limit: { train: 200, test: 40 } }
+data: { source: mnistDigits, limit: { train: ${train}, test: ${train / 5} } }
 teacher: { model: cnn-teacher/student }
 student: { builder: smallCnn, options: { filters: [4, 6], dense: 12 } }
 stages:
   - name: paraphraser
     epochs: 1
-    trainable: plugins
+    trainable: plugins`;
+
+  it('runs FT from a config (paraphraser stage, then transfer) and resumes a kill in the transfer stage to the same bits', async () => {
+    const ft = `${ftStart(200)}
     methods: [{ method: paraphraserTraining, teacher: student_block2, paraphraser: { rate: 0.5 } }]
   - name: transfer
     epochs: 2
@@ -284,17 +287,7 @@ training: { batchSize: 50, checkpointEvery: 3 }
   }, 180_000);
 
   it('an FT stage that trains only the plugins leaves the student untouched; one paraphraser name with two rates is refused', async () => {
-    const frozen = `
-seed: 6
-backend: wasm
-packages: ['@kd/fitnet']
-data: { source: mnistDigits, limit: { train: 100, test: 20 } }
-teacher: { model: cnn-teacher/student }
-student: { builder: smallCnn, options: { filters: [4, 6], dense: 12 } }
-stages:
-  - name: paraphraser
-    epochs: 1
-    trainable: plugins
+    const frozen = `${ftStart(100)}
     methods: [{ method: paraphraserTraining, teacher: student_block2 }]
   - name: nothing
     epochs: 0

@@ -10,7 +10,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { FleetError } from './errors';
 import { planShards, shardFile } from './plan';
-import { redisConnection } from './redis';
+import { connectionFields, redisConnection } from './redis';
 import {
   absolute,
   completionSchema,
@@ -69,16 +69,7 @@ export interface CoordinatorOptions {
 
 /** Schema of {@link CoordinatorOptions}. */
 export const coordinatorSchema = optionsSchema<CoordinatorOptions>()({
-  redis: z.string().min(1),
-  redisOptions: z.record(z.string(), z.unknown()).optional(),
-  queue: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
-  prefix: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
+  ...connectionFields,
   teacher: z.string().min(1),
   source: z.string().min(1),
   out: z.string().min(1),

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { FleetError } from './errors';
 
 /** ioredis connection options (the subset `@kd/fleet` sets; anything given in `extra` is passed through). */
@@ -60,3 +61,20 @@ export function redactUrl(url: URL | string): string {
   if (u.password) u.password = '***';
   return u.href;
 }
+
+const keyName = z
+  .string()
+  .regex(/^[\w.-]+$/)
+  .default('kd-fleet');
+
+/**
+ * The option fields every fleet role (coordinator, worker, waiting trainer) takes to reach the
+ * run: the Redis URL and ioredis options, the BullMQ queue name and the key prefix (letters,
+ * digits, `_`, `.`, `-`; default `kd-fleet`).
+ */
+export const connectionFields = {
+  redis: z.string().min(1),
+  redisOptions: z.record(z.string(), z.unknown()).optional(),
+  queue: keyName,
+  prefix: keyName,
+};

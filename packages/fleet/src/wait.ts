@@ -20,7 +20,7 @@ import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { FleetError } from './errors';
 import { shardFile } from './plan';
-import { redisConnection } from './redis';
+import { connectionFields, redisConnection } from './redis';
 import { completionSchema, connect, type FleetRun, readRun, runKeys, sha256Hex } from './run';
 
 /** Options of {@link fleetTeacher} and {@link waitForFleet}. */
@@ -40,16 +40,7 @@ export interface FleetWaitOptions {
 }
 
 const waitFields = {
-  redis: z.string().min(1),
-  redisOptions: z.record(z.string(), z.unknown()).optional(),
-  queue: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
-  prefix: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
+  ...connectionFields,
   pollMs: z.number().int().positive().default(200),
   timeoutMs: z.number().int().positive().optional(),
 };

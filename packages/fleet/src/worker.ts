@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { DistillationError, optionsSchema, parseOptions } from '@kd/core';
 import { Worker } from 'bullmq';
 import { z } from 'zod';
-import { type RedisConnectionOptions, redisConnection } from './redis';
+import { connectionFields, type RedisConnectionOptions, redisConnection } from './redis';
 import { CHILD_ENV, type ShardCompletion } from './run';
 
 /** Options of {@link startWorker}. */
@@ -36,16 +36,7 @@ export interface WorkerOptions {
 
 /** Schema of {@link WorkerOptions}. */
 export const workerSchema = optionsSchema<WorkerOptions>()({
-  redis: z.string().min(1),
-  redisOptions: z.record(z.string(), z.unknown()).optional(),
-  queue: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
-  prefix: z
-    .string()
-    .regex(/^[\w.-]+$/)
-    .default('kd-fleet'),
+  ...connectionFields,
   processes: z.number().int().positive().default(1),
   lockDuration: z.number().int().positive().default(30_000),
   stalledInterval: z.number().int().positive().default(15_000),
