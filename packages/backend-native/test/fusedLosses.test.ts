@@ -1,4 +1,4 @@
-import { hardLabelLoss, softTargetLoss } from '@kd/core';
+import { hardLabelLoss, softTargetLoss, softTargetLossFromLogits } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { expectSameOnCpu, rand } from './helpers';
@@ -85,5 +85,24 @@ describe("@kd/core's losses through the fused loss kernels on wasm, against thei
     expect(counts.KdHardLabelLossGrad).toBe(1);
     expect(counts.OneHot ?? 0).toBe(0);
     labels.dispose();
+  });
+
+  it('softTargetLossFromLogits (KdLogSoftmax for the teacher at T): value and gradients for both logits agree; no op-form log-softmax on wasm', () => {
+    const f = () =>
+      tf.tidy(() => {
+        const [z, v] = inputs();
+        const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) =>
+          softTargetLossFromLogits(a as tf.Tensor2D, b as tf.Tensor2D, 4),
+        )([z, v]);
+        return [value, ...grads];
+      });
+    expectSameOnCpu(f);
+    tf.setBackend('wasm');
+    const [z, v] = inputs();
+    const counts = kernelsOf(() => tf.tidy(() => void tf.grad((a: tf.Tensor) => softTargetLossFromLogits(a as tf.Tensor2D, v, 4))(z)));
+    tf.dispose([z, v]);
+    expect(counts.KdLogSoftmax).toBe(1);
+    expect(counts.Max ?? 0).toBe(0);
+    expect(counts.Exp ?? 0).toBe(0);
   });
 });

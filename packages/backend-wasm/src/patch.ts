@@ -49,6 +49,7 @@ const REASONS: Record<string, string> = {
   KdAdamUpdate: "@kd/core's Adam / AdamW update as one pass over the heap instead of ~13 element-wise kernels per variable",
   KdSgdUpdate: "@kd/core's SGD (momentum, Nesterov, weight decay) update as one pass over the heap instead of up to 6 kernels per variable",
   KdRmspropUpdate: "@kd/core's RMSprop (momentum, weight decay) update as one pass over the heap instead of up to 10 kernels per variable",
+  KdLogSoftmax: "@kd/core's logSoftmax(logits / T) (the teacher's distribution at T) as one pass over the rows instead of ~10 kernels",
   KdSoftTargetLoss: "@kd/core's soft-target loss (temperature KL / cross-entropy) as one pass over the rows instead of ~12 kernels",
   KdSoftTargetLossGrad: "the soft-target loss's gradient for the student logits as one pass instead of ~8 kernels",
   KdHardLabelLoss: "@kd/core's hard-label cross-entropy as one pass over the rows instead of ~12 kernels (no one-hot)",

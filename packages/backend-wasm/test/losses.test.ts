@@ -75,4 +75,16 @@ describe('fused losses on wasm (KdSoftTargetLoss, KdHardLabelLoss and their grad
     expect(relative(grad, plainGrad)).toBeLessThan(1e-6);
     tf.dispose([targets, value, grad, plainValue, plainGrad]);
   });
+
+  for (const T of [1, 4]) {
+    it(`KdLogSoftmax at T = ${T} equals tf.logSoftmax(x / T) to 1e-6 relative, deterministically`, () => {
+      const value = run('KdLogSoftmax', { logits: z }, { temperature: T });
+      const again = run('KdLogSoftmax', { logits: z }, { temperature: T });
+      const plainValue = tf.logSoftmax(tf.div(z, T));
+      expect(value.shape).toEqual([16, 10]);
+      expect(relative(value, plainValue)).toBeLessThan(1e-6);
+      expect(Array.from(again.dataSync())).toEqual(Array.from(value.dataSync()));
+      tf.dispose([value, again, plainValue]);
+    });
+  }
 });

@@ -9,6 +9,7 @@ import { DistillationError, NonFiniteLossError } from './errors';
 import { type EvaluateOptions, evaluateModel } from './evaluate';
 import type { EpochLogs, EvaluationResult, ProgressEvent, ProgressListener } from './events';
 import { withLeanSaves } from './leanTape';
+import { logSoftmaxAt } from './losses/fusedKernels';
 import { isStatefulOptimizer } from './optimizers/optimizer';
 import { functionSchema, optionsSchema, parseOptions, rejectUnknownKeys } from './options';
 import type {
@@ -19,6 +20,7 @@ import type {
   StepContext,
   StepOutputs,
   TeacherOutputs,
+  TeacherPrediction,
 } from './plugin';
 import { SeededRandom } from './random';
 import type { LearningRateSchedule } from './schedules';
@@ -1055,7 +1057,7 @@ export class Distiller {
       }
       const teacher: TeacherOutputs | undefined =
         this.teacher && this.teacherNeeded()
-          ? toTeacherOutputs(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
+          ? withLogProbabilities(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
           : undefined;
       const names: string[] = [];
       const termTensors: tf.Scalar[] = [];
@@ -1125,6 +1127,16 @@ export class Distiller {
       throw new DistillationError('bad-optimizer', `The optimizer ${optimizer.getClassName()} has no learning rate to schedule`);
     }
   }
+}
+
+/**
+ * The teacher's outputs for the plugins: a prediction with its own `logProbabilities` (an
+ * ensemble's, a custom teacher's) as it is; otherwise `logProbabilities(T)` is
+ * `logSoftmax(logits / T)`, one fused kernel where the backend has it (see `logSoftmaxAt`).
+ */
+function withLogProbabilities(prediction: TeacherPrediction): TeacherOutputs {
+  if (typeof prediction.logProbabilities === 'function') return toTeacherOutputs(prediction);
+  return { ...prediction, logProbabilities: (temperature: number) => logSoftmaxAt(prediction.logits, temperature) };
 }
 
 /**

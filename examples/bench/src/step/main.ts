@@ -5,7 +5,7 @@
  *   - `distiller`: a kd Distiller (0.1*ce + 0.9*kd(T=4), kd's Adam lr 1e-3, batch 64) whose
  *     teacher cache is full, so each step is the student's alone: what users run;
  *   - `loop`: a hand-written tfjs loop of the same math and kernels (gather the batch, forward,
- *     hardLabelLoss + softTargetLoss, variableGrads under withLeanSaves, kd's Adam): the trainer's own overhead is
+ *     hardLabelLoss + softTargetLossFromLogits, variableGrads under withLeanSaves, kd's Adam): the trainer's own overhead is
  *     `distiller / loop`;
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
  *     models, batch, loss and Adam, teacher logits computed before the clock starts.
@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import { backendOption, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
-import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLoss, softTargets, withLeanSaves } from '@kd/core';
+import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLossFromLogits, softTargets, withLeanSaves } from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
@@ -130,6 +130,18 @@ async function distillerSide(build: () => tfl.LayersModel) {
   };
 }
 
+/**
+ * `0.1 * ce + 0.9 * kd` with the gradient the Distiller's weighted total has (`dy * weight` per
+ * term), so the loop runs the Distiller's kernels: `tf.mul` + `tf.add` would add a `Cast` per term
+ * and two `Reshape`s to the backward pass.
+ */
+const w1 = tf.scalar(0.1);
+const w2 = tf.scalar(0.9);
+const weighted = tf.customGrad(((ce: tf.Tensor, kd: tf.Tensor) => ({
+  value: tf.add(tf.mul(ce, w1), tf.mul(kd, w2)),
+  gradFunc: (dy: tf.Tensor) => [tf.mul(dy, w1), tf.mul(dy, w2)],
+})) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (ce: tf.Scalar, kd: tf.Scalar) => tf.Scalar;
+
 /** The same step by hand: gather, forward, the two losses, variableGrads, kd's Adam. */
 function loopSide(build: () => tfl.LayersModel) {
   const student = build();
@@ -140,12 +152,12 @@ function loopSide(build: () => tfl.LayersModel) {
       const index = tf.tensor1d(rows, 'int32');
       const bx = tf.gather(x, index);
       const by = tf.gather(y, index) as tf.Tensor1D;
-      // As the Distiller: the teacher's logits of the batch, softened at T every step.
-      const bt = tf.logSoftmax(tf.div(tf.gather(logits, index), T)) as tf.Tensor2D;
+      const bt = tf.gather(logits, index) as tf.Tensor2D;
       const { value, grads } = withLeanSaves(() =>
         tf.variableGrads(() => {
           const s = student.apply(bx, { training: true }) as tf.Tensor2D;
-          return tf.add(tf.mul(hardLabelLoss(s, by), 0.1), tf.mul(softTargetLoss(s, bt, T), 0.9)) as tf.Scalar;
+          // As the Distiller: the teacher's logits of the batch softened at T every step (logSoftmax(t / T)).
+          return weighted(hardLabelLoss(s, by), softTargetLossFromLogits(s, bt, T));
         }),
       );
       optimizer.applyGradients(grads);
@@ -294,5 +306,5 @@ writeFileSync(
   `${JSON.stringify({ backend: backendLine, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
 );
 writeFileSync(join(out, 'results.md'), `${report}\n`);
-for (const t of [x, y, teacherBatch]) t.dispose();
+for (const t of [x, y, teacherBatch, w1, w2]) t.dispose();
 teacher.dispose();

@@ -4,7 +4,7 @@ import { type KernelArgs, KernelRunner, WASM } from './runner';
 /**
  * `@kd/core`'s losses as single kernels (names and contract documented there:
  * `FUSED_LOSS_KERNELS`): the soft-target (temperature KL or cross-entropy) and hard-label
- * cross-entropy losses and their gradients for the logits, each one pass over the rows on the
+ * cross-entropy losses, their gradients for the logits, and the log-softmax at a temperature, each one pass over the rows on the
  * wasm heap instead of ~10 kernels. Row sums and the log-sum-exp are computed in double precision
  * and rounded to float32 once, in a fixed order, so the results are deterministic and within
  * ~1e-7 relative of the float32 op forms (not bit-equal to them).
@@ -133,7 +133,25 @@ function hardLabelLossGrad(args: KernelArgs): TensorInfo {
   });
 }
 
+function logSoftmax(args: KernelArgs): TensorInfo {
+  const { logits } = args.inputs as Record<'logits', TensorInfo>;
+  const { temperature } = args.attrs as unknown as { temperature: number };
+  const [batch, classes] = logits.shape as [number, number];
+  return withOutput(args, (r) => {
+    const out = r.allocate([batch, classes]);
+    const z = r.view(logits) as Float32Array;
+    const y = r.view(out) as Float32Array;
+    const scale = 1 / temperature;
+    for (let b = 0; b < batch; b++) {
+      const lse = logSumExp(z, b, classes, scale);
+      for (let c = 0; c < classes; c++) y[b * classes + c] = z[b * classes + c]! * scale - lse;
+    }
+    return r.keep(out);
+  });
+}
+
 export const lossKernels: KernelConfig[] = [
+  { kernelName: 'KdLogSoftmax', backendName: WASM, kernelFunc: logSoftmax as unknown as KernelFunc },
   { kernelName: 'KdSoftTargetLoss', backendName: WASM, kernelFunc: softTargetLoss as unknown as KernelFunc },
   { kernelName: 'KdSoftTargetLossGrad', backendName: WASM, kernelFunc: softTargetLossGrad as unknown as KernelFunc },
   { kernelName: 'KdHardLabelLoss', backendName: WASM, kernelFunc: hardLabelLoss as unknown as KernelFunc },

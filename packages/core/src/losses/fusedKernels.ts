@@ -16,10 +16,13 @@ import * as tf from '@tensorflow/tfjs-core';
  *   scalar `-1/B * sum y logQ`, `logQ = logSoftmax(logits)`, `y` the one-hot rows or targets.
  * - `KdHardLabelLossGrad`: inputs `{ logits, labels, dy }`; output `[B, C]`:
  *   `dy/B * (q * rowsum(y) - y)`: the gradient for `logits`.
- * The gradients for `logP` and for soft targets are computed by ops, and only when something
- * asks for them (a trained teacher); for integer labels there is none.
+ * - `KdLogSoftmax`: input `{ logits }` (`[B, C]`), attrs `{ temperature }`; output `[B, C]`:
+ *   `logSoftmax(logits / T)` by row (the teacher's distribution at T).
+ * The gradients for `logP`, for soft targets and through `KdLogSoftmax` are computed by ops, and
+ * only when something asks for them (a trained teacher); for integer labels there is none.
  */
 export const FUSED_LOSS_KERNELS = {
+  logSoftmax: 'KdLogSoftmax',
   softTarget: 'KdSoftTargetLoss',
   softTargetGrad: 'KdSoftTargetLossGrad',
   hardLabel: 'KdHardLabelLoss',
@@ -50,6 +53,19 @@ function registerGradients(): void {
             return form === 'kl' ? tf.mul(tf.mul(p, tf.add(tf.sub(logP, logQ), 1)), scale) : tf.mul(tf.neg(tf.mul(p, logQ)), scale);
           },
         };
+      },
+    });
+  }
+  if (!tf.getGradient(FUSED_LOSS_KERNELS.logSoftmax)) {
+    tf.registerGradient({
+      kernelName: FUSED_LOSS_KERNELS.logSoftmax,
+      outputsToSave: [true],
+      gradFunc: (dy, saved, attrs) => {
+        const [y] = saved as [tf.Tensor2D];
+        const { temperature } = attrs as unknown as { temperature: number };
+        const g = dy as tf.Tensor2D;
+        // d/dx logSoftmax(x / T) = (dy - softmax * rowsum(dy)) / T
+        return { logits: () => tf.div(tf.sub(g, tf.mul(tf.exp(y), tf.sum(g, 1, true))), temperature) };
       },
     });
   }
@@ -101,4 +117,17 @@ export function fusedHardLabelLoss(logits: tf.Tensor2D, labels: tf.Tensor): tf.S
   if (!ok || !fusedAvailable(FUSED_LOSS_KERNELS.hardLabel, FUSED_LOSS_KERNELS.hardLabelGrad, logits)) return undefined;
   registerGradients();
   return tf.engine().runKernel(FUSED_LOSS_KERNELS.hardLabel, { logits, labels }) as tf.Scalar;
+}
+
+/**
+ * `logSoftmax(logits / temperature)` by row: one `KdLogSoftmax` kernel where the backend
+ * registered it (float32 `[B, C]` logits), `tf.logSoftmax(tf.div(logits, temperature))` elsewhere.
+ * Differentiable either way.
+ */
+export function logSoftmaxAt(logits: tf.Tensor2D, temperature: number): tf.Tensor2D {
+  if (logits.rank === 2 && logits.dtype === 'float32' && tf.getKernel(FUSED_LOSS_KERNELS.logSoftmax, tf.getBackend()) != null) {
+    registerGradients();
+    return tf.engine().runKernel(FUSED_LOSS_KERNELS.logSoftmax, { logits }, { temperature }) as tf.Tensor2D;
+  }
+  return tf.tidy(() => tf.logSoftmax(tf.div(logits, temperature)) as tf.Tensor2D);
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DistillationError } from '../errors';
-import { fusedSoftTargetLoss } from './fusedKernels';
+import { fusedSoftTargetLoss, logSoftmaxAt } from './fusedKernels';
 
 /** Which soft-target objective: KL (reference) or cross-entropy (same gradient, plus H(p)). */
 export type SoftTargetForm = 'kl' | 'cross-entropy';
@@ -81,7 +81,7 @@ export function softTargetLossFromLogits(
   form: SoftTargetForm = 'kl',
 ): tf.Scalar {
   assertTemperature(temperature);
-  return tf.tidy(() => softTargetLoss(studentLogits, tf.logSoftmax(tf.div(teacherLogits, temperature)) as tf.Tensor2D, temperature, form));
+  return tf.tidy(() => softTargetLoss(studentLogits, logSoftmaxAt(teacherLogits, temperature), temperature, form));
 }
 
 function assertTemperature(temperature: number): void {
