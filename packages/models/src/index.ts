@@ -7,4 +7,5 @@
 export { type MlpOptions, mlp, mlpSchema } from './mlp';
 export { registry } from './registry';
 export { classesSchema, exampleShapeSchema, imageShapeSchema } from './schemas';
+export { dropoutMask, SeededDropout, type SeededDropoutArgs, seededDropoutSchema } from './seededDropout';
 export { type SmallCnnOptions, smallCnn, smallCnnSchema } from './smallCnn';

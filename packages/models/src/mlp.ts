@@ -2,6 +2,7 @@ import { integerSchema, nameSchema, optionsSchema, parseOptions, seedSchema } fr
 import * as tfl from '@tensorflow/tfjs-layers';
 import { z } from 'zod';
 import { classesSchema, exampleShapeSchema } from './schemas';
+import { SeededDropout } from './seededDropout';
 
 /** Options of {@link mlp}. */
 export interface MlpOptions {
@@ -15,7 +16,10 @@ export interface MlpOptions {
   readonly inputShape?: readonly number[];
   /** Number of classes (units of the logits layer), >= 2. Default 10. */
   readonly classes?: number;
-  /** Rate of a dropout layer after each hidden layer, in [0, 1); 0 adds none. Default 0. */
+  /**
+   * Rate of a {@link SeededDropout} layer after each hidden layer, in [0, 1); 0 adds none. Default 0.
+   * Dropout after hidden layer i (from 0) draws its masks with seed `seed + i`, so a run reproduces bit for bit.
+   */
   readonly dropout?: number;
 }
 
@@ -45,8 +49,8 @@ function hiddenName(index: number, count: number): string {
 
 /**
  * A multilayer perceptron classifier (the benchmark's MLP student): `flatten - dense(hidden[0]) -
- * relu - ... - dense(hidden[n-1]) - relu - dense(classes)`, logits out, with a dropout layer
- * after each hidden layer when `dropout > 0`. A rank-1 example shape needs no flatten and gets
+ * relu - ... - dense(hidden[n-1]) - relu - dense(classes)`, logits out, with a seeded dropout
+ * layer ({@link SeededDropout}) after each hidden layer when `dropout > 0`. A rank-1 example shape needs no flatten and gets
  * none.
  *
  * Layer names: `<name>_flatten`; the hidden layers, in order, `<name>_hidden`, `<name>_hidden2`,
@@ -79,7 +83,7 @@ export function mlp(options: MlpOptions): tfl.LayersModel {
         name: `${name}_${hiddenName(i, hidden.length)}`,
       }),
     );
-    if (dropout > 0) model.add(tfl.layers.dropout({ rate: dropout, name: `${name}_dropout${i + 1}` }));
+    if (dropout > 0) model.add(new SeededDropout({ rate: dropout, seed: seed + i, name: `${name}_dropout${i + 1}` }));
   });
   model.add(
     tfl.layers.dense({
