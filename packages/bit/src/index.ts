@@ -53,6 +53,7 @@ export {
   bitResNetSmall,
   bitResNetSmallSchema,
   countParams,
+  type Normalization,
   PRE_LOGITS,
   type ResNetV2Config,
   type ResNetV2Stage,

@@ -32,6 +32,12 @@ export interface ResNetV2Config {
   readonly epsilon?: number;
   /** Weight-standardisation variant. Default `'bit'` (eps 1e-10). */
   readonly standardization?: WeightStandardization;
+  /**
+   * `'group-ws'` (default): GroupNormalization + StandardizedConv2D. `'batch'`: BatchNormalization
+   * (momentum 0.9, `epsilon`) + plain Conv2D (no bias, no standardisation); `groups` and
+   * `standardization` are then unused.
+   */
+  readonly normalization?: Normalization;
   /** Seed of the kernel initialisers (He normal). Default 0. */
   readonly seed?: number;
   /** Model name. Default `'resnet'`. */
@@ -39,6 +45,14 @@ export interface ResNetV2Config {
 }
 
 const standardizationSchema = z.enum(['bit', 'timm', 'ws']);
+const normalizationSchema = z.enum(['group-ws', 'batch']);
+
+/**
+ * The normalisation of a ResNet-v2: `'group-ws'` (BiT's GroupNorm + Weight-Standardised
+ * convolutions, the default) or `'batch'` (BatchNorm + plain convolutions, the ResNet-v2 BiT
+ * replaced; for comparisons at small batch sizes).
+ */
+export type Normalization = z.infer<typeof normalizationSchema>;
 const inputShapeSchema = z.tuple([integer(1).nullable(), integer(1).nullable(), integer(1)], {
   message: 'must be [height, width, channels]',
 });
@@ -60,6 +74,7 @@ export const resNetV2Schema = optionsSchema<ResNetV2Config>()({
   groups: integer(1).default(32),
   epsilon: nonNegative.default(1e-5),
   standardization: standardizationSchema.default('bit'),
+  normalization: normalizationSchema.default('group-ws'),
   seed: seedSchema.default(0),
   name: nameSchema.default('resnet'),
 });
@@ -92,30 +107,46 @@ export function resNetV2(input: ResNetV2Config): tfl.LayersModel {
 }
 
 function buildResNetV2(config: z.output<typeof resNetV2Schema>, where: string): tfl.LayersModel {
-  const { groups, epsilon, standardization, inputShape } = config;
+  const { groups, epsilon, standardization, inputShape, normalization } = config;
+  const batch = normalization === 'batch';
   let seed = config.seed;
-  if (config.root.filters % groups !== 0) {
+  if (!batch && config.root.filters % groups !== 0) {
     throw new BitError('groups-mismatch', `${where}: root filters ${config.root.filters} are not divisible into ${groups} groups`);
   }
   for (const [i, s] of config.stages.entries()) {
-    if (s.cout % 4 !== 0 || (s.cout / 4) % groups !== 0) {
+    if (s.cout % 4 !== 0 || (!batch && (s.cout / 4) % groups !== 0)) {
       throw new BitError(
         'groups-mismatch',
         `${where}: stage ${i + 1} cout ${s.cout}: cout/4 = ${s.cout / 4} must be divisible into ${groups} groups`,
       );
     }
   }
-  const conv = (name: string, filters: number, kernelSize: number, stride: number) =>
-    new StandardizedConv2D({
-      name,
-      filters,
-      kernelSize,
-      strides: stride,
-      padding: 'valid',
-      standardization,
-      kernelInitializer: tfl.initializers.heNormal({ seed: seed++ }),
-    });
-  const gn = (name: string) => new GroupNormalization({ name, groups, epsilon });
+  // The batch variant names its layers `<place>/conv2d` and `<place>/batch_norm` where the GN+WS
+  // one has `<place>/standardized_conv2d` and `<place>/group_norm`.
+  const conv = (name: string, filters: number, kernelSize: number, stride: number): tfl.layers.Layer =>
+    batch
+      ? tfl.layers.conv2d({
+          name: name.replace(/standardized_conv2d$/, 'conv2d'),
+          filters,
+          kernelSize,
+          strides: stride,
+          padding: 'valid',
+          useBias: false,
+          kernelInitializer: tfl.initializers.heNormal({ seed: seed++ }),
+        })
+      : new StandardizedConv2D({
+          name,
+          filters,
+          kernelSize,
+          strides: stride,
+          padding: 'valid',
+          standardization,
+          kernelInitializer: tfl.initializers.heNormal({ seed: seed++ }),
+        });
+  const gn = (name: string): tfl.layers.Layer =>
+    batch
+      ? tfl.layers.batchNormalization({ name: name.replace(/group_norm$/, 'batch_norm'), axis: -1, momentum: 0.9, epsilon })
+      : new GroupNormalization({ name, groups, epsilon });
   const relu = (name: string) => tfl.layers.reLU({ name });
   const apply = (layer: tfl.layers.Layer, x: SymbolicTensor): SymbolicTensor => layer.apply(x) as SymbolicTensor;
 
@@ -184,6 +215,8 @@ export interface BitResNetOptions {
   /** Default `[null, null, 3]` (any resolution: the network is fully convolutional + GAP). */
   readonly inputShape?: readonly [number | null, number | null, number];
   readonly standardization?: WeightStandardization;
+  /** `'group-ws'` (default, BiT's) or `'batch'` (BatchNorm + plain convolutions; no `.npz` weights fit it). */
+  readonly normalization?: Normalization;
   readonly seed?: number;
 }
 
@@ -195,6 +228,7 @@ export const bitResNetSchema = optionsSchema<BitResNetOptions>()({
   zeroHead: z.boolean().default(false),
   inputShape: inputShapeSchema.default([null, null, 3]),
   standardization: standardizationSchema.default('bit'),
+  normalization: normalizationSchema.default('group-ws'),
   seed: seedSchema.default(0),
 });
 
@@ -214,6 +248,7 @@ export function bitResNet(input: BitResNetOptions): tfl.LayersModel {
     classes: options.classes,
     zeroHead: options.zeroHead,
     standardization: options.standardization,
+    normalization: options.normalization,
     seed: options.seed,
     name: `bit_r${options.depth}x${w}`,
   });
@@ -241,6 +276,8 @@ export interface BitResNetSmallOptions {
   readonly groups?: number;
   readonly zeroHead?: boolean;
   readonly standardization?: WeightStandardization;
+  /** `'group-ws'` (default: GN + WS) or `'batch'` (BatchNorm + plain convolutions, `groups` unused). */
+  readonly normalization?: Normalization;
   readonly seed?: number;
   readonly name?: string;
 }
@@ -256,6 +293,7 @@ export const bitResNetSmallSchema = optionsSchema<BitResNetSmallOptions>()({
   groups: integer(1).default(8),
   zeroHead: z.boolean().default(false),
   standardization: standardizationSchema.default('bit'),
+  normalization: normalizationSchema.default('group-ws'),
   seed: seedSchema.default(0),
   name: nameSchema.optional(),
 });
@@ -264,7 +302,8 @@ export const bitResNetSmallSchema = optionsSchema<BitResNetSmallOptions>()({
  * A BiT-style ResNet-v2 for 28x28 / 32x32 inputs that trains on a CPU: root 3x3/1 StdConv
  * without pooling, three stages (stride 1/2/2) of pre-activation bottleneck units, GN + WS,
  * the BiT head. Same layer naming as {@link bitResNet}. Widths that `groups` does not divide
- * throw `groups-mismatch`.
+ * throw `groups-mismatch`. `normalization: 'batch'` builds the same network with BatchNorm and
+ * plain convolutions (BiT's argument for GN + WS is that BN degrades at small batches).
  */
 export function bitResNetSmall(input: BitResNetSmallOptions): tfl.LayersModel {
   const options = parseOptions(bitResNetSmallSchema, input, 'bitResNetSmall');
@@ -278,6 +317,7 @@ export function bitResNetSmall(input: BitResNetSmallOptions): tfl.LayersModel {
     groups: options.groups,
     zeroHead: options.zeroHead,
     standardization: options.standardization,
+    normalization: options.normalization,
     seed: options.seed,
     name: options.name ?? `bit_small_${units.join('')}x${w}`,
   });

@@ -84,7 +84,7 @@ describe('registry', () => {
     expect(refusal(() => fromConfig('bitResNet', { depth: 50, widht: 1 }))).toEqual({
       code: 'unknown-option',
       message:
-        'student.options: unknown option "widht"; did you mean "width"? (known: depth, width, classes, zeroHead, inputShape, standardization, seed)',
+        'student.options: unknown option "widht"; did you mean "width"? (known: depth, width, classes, zeroHead, inputShape, standardization, normalization, seed)',
     });
     expect(refusal(() => fromConfig('bitResNet', { depth: 34, width: 1 }))).toEqual({
       code: 'bad-option',

@@ -64,7 +64,7 @@ export const registry = defineRegistry({
     bitResNetSmall: registryEntry({
       schema: bitResNetSmallEntrySchema,
       summary:
-        'BiT-style ResNet-v2 for small images: StdConv 3x3 root (16*width), 3 stages (units, cout 64/128/256 * width, strides 1/2/2) of GN + WS bottlenecks (groups 8), GAP (resnet/pre_logits) - 1x1 conv head',
+        'BiT-style ResNet-v2 for small images: StdConv 3x3 root (16*width), 3 stages (units, cout 64/128/256 * width, strides 1/2/2) of GN + WS bottlenecks (groups 8; normalization: batch for BatchNorm + plain conv), GAP (resnet/pre_logits) - 1x1 conv head',
       create: (options, context: ModelContext) =>
         bitResNetSmall({
           ...options,
