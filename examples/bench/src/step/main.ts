@@ -9,7 +9,9 @@
  *     `distiller / loop`;
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
  *     models, batch, loss and Adam, teacher logits computed before the clock starts.
- * Also counts kernels per step (by name) on our side. Prints a table, writes JSON.
+ * Also counts kernels per step (by name) on our side, and the process's CPU time per step of both
+ * kd sides over the same window (less sensitive than wall time to other jobs on a shared machine:
+ * time spent waiting for a core is not counted). Prints a table, writes JSON.
  *   pnpm --filter kd-bench step [-- --reps 5] [--steps 20] [--backend wasm] [--native] [--peer torch|none] [--quick]
  */
 import { spawn } from 'node:child_process';
@@ -99,7 +101,14 @@ const students: Record<string, () => tfl.LayersModel> = {
 };
 
 /** A Distiller whose teacher cache holds every example (one untimed epoch first). */
+/** This process's CPU time (user + system, all threads) in ms. */
+const cpuNow = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 async function distillerSide(build: () => tfl.LayersModel) {
+  const cpu: number[] = [];
   const student = build();
   const optimizer = adam({ learningRate: 1e-3 });
   const d = new Distiller({ student, teacher, optimizer, seed: 1 }).use(
@@ -115,12 +124,26 @@ async function distillerSide(build: () => tfl.LayersModel) {
      */
     async time(): Promise<number> {
       const ends: number[] = [];
+      let cpuFirst = 0;
+      let cpuLast = 0;
       await d.fit(
         { x, y },
-        { epochs: ++epochs, batchSize: BATCH, onEvent: (e) => void (e.type === 'step-end' && ends.push(performance.now())) },
+        {
+          epochs: ++epochs,
+          batchSize: BATCH,
+          onEvent: (e) => {
+            if (e.type !== 'step-end') return;
+            ends.push(performance.now());
+            cpuLast = cpuNow();
+            if (ends.length === 1) cpuFirst = cpuLast;
+          },
+        },
       );
+      cpu.push((cpuLast - cpuFirst) / (ends.length - 1));
       return (ends.at(-1)! - ends[0]!) / (ends.length - 1);
     },
+    /** CPU ms per step of each timed epoch (same window as the wall time). */
+    cpu,
     hits: () => d.teacherCacheStats()?.hits ?? 0,
     dispose() {
       d.dispose();
@@ -144,6 +167,7 @@ const weighted = tf.customGrad(((ce: tf.Tensor, kd: tf.Tensor) => ({
 
 /** The same step by hand: gather, forward, the two losses, variableGrads, kd's Adam. */
 function loopSide(build: () => tfl.LayersModel) {
+  const cpu: number[] = [];
   const student = build();
   const optimizer = adam({ learningRate: 1e-3 });
   const logits = tf.tidy(() => teacher.predict(x) as tf.Tensor2D);
@@ -165,15 +189,21 @@ function loopSide(build: () => tfl.LayersModel) {
     });
   const order = Int32Array.from({ length: examples }, (_, i) => i);
   return {
+    cpu,
     /** ms per step, timed as the Distiller's: from the first step's end to the last's. */
     async time(): Promise<number> {
       let first = 0;
+      let cpuFirst = 0;
       for (let s = 0; s < steps; s++) {
         const loss = step(order.subarray(s * BATCH, (s + 1) * BATCH));
         await loss.data();
         loss.dispose();
-        if (s === 0) first = performance.now();
+        if (s === 0) {
+          first = performance.now();
+          cpuFirst = cpuNow();
+        }
       }
+      cpu.push((cpuNow() - cpuFirst) / (steps - 1));
       return (performance.now() - first) / (steps - 1);
     },
     dispose() {
@@ -216,6 +246,8 @@ interface Row {
   what: string;
   distiller?: number[];
   loop?: number[];
+  distillerCpu?: number[];
+  loopCpu?: number[];
   torch?: number[];
   teacher?: number[];
   torchTeacher?: number[];
@@ -248,6 +280,8 @@ try {
       }
       row.loadDuring.push(load());
     }
+    row.distillerCpu = side.cpu.slice(-reps);
+    row.loopCpu = loop.cpu.slice(-reps);
     if (side.hits() === 0) throw new Error(`${what}: the teacher cache served no step; the timing would include the teacher`);
     side.dispose();
     loop.dispose();
@@ -270,23 +304,25 @@ const med = (a?: number[]) => (a && a.length > 0 ? median(a) : undefined);
 const lines = [
   `Backend: ${backendLine}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
   '',
-  '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
-  '|---|---:|---:|---:|---:|---:|---:|---|',
+  '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | overhead, CPU time | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
+  '|---|---:|---:|---:|---:|---:|---:|---:|---|',
 ];
 for (const r of rows) {
   if (r.teacher) {
     const ours = med(r.teacher);
     const theirs = med(r.torchTeacher);
     lines.push(
-      `| CNN teacher forward | ${fmt(ours)} | - | - | ${fmt(theirs)} | ${ours && theirs ? `${(ours / theirs).toFixed(2)}x` : '-'} | - | ${r.loadDuring.join('; ')} |`,
+      `| CNN teacher forward | ${fmt(ours)} | - | - | - | ${fmt(theirs)} | ${ours && theirs ? `${(ours / theirs).toFixed(2)}x` : '-'} | - | ${r.loadDuring.join('; ')} |`,
     );
     continue;
   }
   const d = med(r.distiller)!;
   const l = med(r.loop)!;
   const t = med(r.torch);
+  const dc = med(r.distillerCpu)!;
+  const lc = med(r.loopCpu)!;
   lines.push(
-    `| ${r.what === 'cnn-kd' ? 'CNN' : 'MLP'} student KD step (cached teacher) | ${fmt(d)} | ${fmt(l)} | ${(((d - l) / l) * 100).toFixed(1)} % | ${fmt(t)} | ${t ? `${(d / t).toFixed(2)}x` : '-'} | ${fmt(r.kernelsPerStep, 0)} / ${fmt(r.loopKernelsPerStep, 0)} | ${r.loadDuring.join('; ')} |`,
+    `| ${r.what === 'cnn-kd' ? 'CNN' : 'MLP'} student KD step (cached teacher) | ${fmt(d)} | ${fmt(l)} | ${(((d - l) / l) * 100).toFixed(1)} % | ${(((dc - lc) / lc) * 100).toFixed(1)} % (${fmt(dc)} / ${fmt(lc)}) | ${fmt(t)} | ${t ? `${(d / t).toFixed(2)}x` : '-'} | ${fmt(r.kernelsPerStep, 0)} / ${fmt(r.loopKernelsPerStep, 0)} | ${r.loadDuring.join('; ')} |`,
   );
 }
 const kernelLines = rows
