@@ -22,10 +22,11 @@ describe('step bench (--quick, no PyTorch side)', () => {
         expect(row.distiller).toHaveLength(2);
         expect(row.loop).toHaveLength(2);
         for (const t of [...row.distiller, ...row.loop]) expect(t).toBeGreaterThan(0);
-        // The Distiller's step runs no more kernels than the loop of the same math (its weighted total
-        // and its read of the terms add none), and the fused losses keep both well under 100.
+        // The Distiller's step runs the loop's kernels (its weighted total and its read of the terms
+        // add none; the fit's own checks, ~5 kernels once per fit, are spread over the 4 quick steps),
+        // and the fused losses keep both well under 100.
         expect(row.kernelsPerStep).toBeGreaterThan(40);
-        expect(row.kernelsPerStep).toBeLessThanOrEqual(row.loopKernelsPerStep + 0.5);
+        expect(row.kernelsPerStep).toBeLessThanOrEqual(row.loopKernelsPerStep + 2);
         expect(row.loopKernelsPerStep).toBeLessThan(100);
         expect(row.kernels.KdSoftTargetLoss).toBe(1);
         expect(row.kernels.KdHardLabelLossGrad).toBe(1);

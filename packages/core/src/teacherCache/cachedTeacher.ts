@@ -167,6 +167,7 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
   };
 
   const clear = () => {
+    table?.release();
     table = undefined;
     key = undefined;
     savedKey = undefined;
@@ -293,8 +294,10 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
     },
 
     async end() {
-      // After the fit the table serves nothing (evaluation on other data runs the teacher).
+      // After the fit the table serves nothing (evaluation on other data runs the teacher), and
+      // its backend copy is freed: between fits the cache holds no tensors.
       begun = false;
+      table?.release();
       await settle();
       await inner.end?.();
       if (!store || !key || !table?.complete || savedKey === key) return;

@@ -19,6 +19,9 @@ export interface PredictionValues {
   readonly members?: Float32Array;
 }
 
+/** Largest table kept as backend tensors while a fit runs (see `OutputTable.read`). */
+const RESIDENT_MAX_BYTES = 256 * 2 ** 20;
+
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 const field = (rowShape: readonly number[], rows: number): Field => ({
   rowShape: [...rowShape],
@@ -36,6 +39,7 @@ export class OutputTable {
   private readonly ids: ExampleId[] = [];
   private readonly filled: Uint8Array;
   private filledRows = 0;
+  private resident?: { logits: tf.Tensor; features: Record<string, tf.Tensor> };
 
   private constructor(
     readonly size: number,
@@ -145,6 +149,7 @@ export class OutputTable {
    * (default: every row).
    */
   write(ids: readonly ExampleId[], values: PredictionValues, positions: readonly number[] = ids.map((_, i) => i)): void {
+    this.release(); // a backend copy would no longer match
     const n = ids.length;
     const rows = positions.map((r) => {
       const id = ids[r]!;
@@ -184,6 +189,16 @@ export class OutputTable {
 
   /** Tensors of the outputs at `rows` (all held), in that order. */
   read(rows: Int32Array): TeacherPrediction {
+    const resident = this.residentCopy();
+    if (resident) {
+      // One gather kernel per field from the backend copy: the same values as the copies below.
+      const index = tf.tensor1d(rows, 'int32');
+      const features: Record<string, tf.Tensor> = {};
+      for (const [k, t] of Object.entries(resident.features)) features[k] = tf.gather(t, index);
+      const logits = tf.gather(resident.logits, index) as tf.Tensor2D;
+      index.dispose();
+      return { logits, features };
+    }
     const n = rows.length;
     const build = (f: Field): tf.Tensor => {
       const values = new Float32Array(n * f.rowSize);
@@ -202,6 +217,29 @@ export class OutputTable {
   }
 
   /** The whole table as a record (call when {@link complete}). */
+  /**
+   * The complete table as kept backend tensors (made on first use, until {@link OutputTable.release}),
+   * so a read is a gather kernel instead of a copy into a new tensor; none for ensembles, an
+   * incomplete table or one over {@link RESIDENT_MAX_BYTES}.
+   */
+  private residentCopy(): { logits: tf.Tensor; features: Record<string, tf.Tensor> } | undefined {
+    if (this.resident) return this.resident;
+    if (this.members || !this.complete || this.bytes > RESIDENT_MAX_BYTES) return undefined;
+    const upload = (f: Field) => tf.keep(tf.tensor(f.values, [this.size, ...f.rowShape], 'float32'));
+    this.resident = {
+      logits: upload(this.logits),
+      features: Object.fromEntries(Object.entries(this.features).map(([k, f]) => [k, upload(f)])),
+    };
+    return this.resident;
+  }
+
+  /** Frees the backend copy of the table, if any (the cache does at the end of each fit). */
+  release(): void {
+    if (!this.resident) return;
+    tf.dispose([this.resident.logits, ...Object.values(this.resident.features)]);
+    this.resident = undefined;
+  }
+
   toRecord(): TeacherOutputRecord {
     const fields: Record<string, Field> = { logits: this.logits };
     for (const [k, f] of Object.entries(this.features)) fields[`feature:${k}`] = f;
