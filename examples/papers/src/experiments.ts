@@ -1,0 +1,13 @@
+import { runBitNorm } from './bitNorm';
+import type { Experiment } from './experiment';
+import { runHinton } from './hinton';
+
+/** Every experiment of the example, in the README's order (one entry each). */
+export const EXPERIMENTS: readonly Experiment[] = [
+  {
+    name: 'hinton',
+    title: 'Hinton et al. 2015, sect. 3 and 6: a distilled MLP on Fashion-MNIST; soft targets as a regulariser on 3 %',
+    run: runHinton,
+  },
+  { name: 'bit-norm', title: 'Kolesnikov et al. 2020 (BiT): GroupNorm + WS against BatchNorm at batch 4, 16, 64', run: runBitNorm },
+];
