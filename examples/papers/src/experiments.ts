@@ -1,9 +1,15 @@
 import { runBitNorm } from './bitNorm';
+import { runEnsemble } from './ensemble';
 import type { Experiment } from './experiment';
 import { runHinton } from './hinton';
 
 /** Every experiment of the example, in the README's order (one entry each). */
 export const EXPERIMENTS: readonly Experiment[] = [
+  {
+    name: 'ensemble',
+    title: 'Hinton et al. 2015, sect. 4: ten MLPs distilled into one (ensemble, arithmetic and geometric mean, T on validation)',
+    run: runEnsemble,
+  },
   {
     name: 'hinton',
     title: 'Hinton et al. 2015, sect. 3 and 6: a distilled MLP on Fashion-MNIST; soft targets as a regulariser on 3 %',
