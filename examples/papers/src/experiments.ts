@@ -1,4 +1,5 @@
 import { runBitNorm } from './bitNorm';
+import { runCorrelation, runCrdEnsemble, runCrossModal } from './crdPapers';
 import { runEnsemble } from './ensemble';
 import type { Experiment } from './experiment';
 import { runHinton } from './hinton';
@@ -16,4 +17,19 @@ export const EXPERIMENTS: readonly Experiment[] = [
     run: runHinton,
   },
   { name: 'bit-norm', title: 'Kolesnikov et al. 2020 (BiT): GroupNorm + WS against BatchNorm at batch 4, 16, 64', run: runBitNorm },
+  {
+    name: 'crd-ensemble',
+    title: 'Tian et al. 2020 (CRD), CRD-EN: 4 MLP teachers into one student, against single-teacher CRD and ensemble KD',
+    run: runCrdEnsemble,
+  },
+  {
+    name: 'cross-modal',
+    title: 'Tian et al. 2020 (CRD), cross-modal: a full-image teacher, students on 7x7 views; scratch, KD, CRD',
+    run: runCrossModal,
+  },
+  {
+    name: 'correlation',
+    title: "Tian et al. 2020 (CRD), Fig. 3: teacher - student class correlation of the logits (crd-ensemble's students)",
+    run: runCorrelation,
+  },
 ];
