@@ -1,4 +1,5 @@
 import { runBitNorm } from './bitNorm';
+import { runBitTransfer } from './bitTransfer';
 import { runCorrelation, runCrdEnsemble, runCrossModal } from './crdPapers';
 import { runEnsemble } from './ensemble';
 import type { Experiment } from './experiment';
@@ -31,5 +32,10 @@ export const EXPERIMENTS: readonly Experiment[] = [
     name: 'correlation',
     title: "Tian et al. 2020 (CRD), Fig. 3: teacher - student class correlation of the logits (crd-ensemble's students)",
     run: runCorrelation,
+  },
+  {
+    name: 'bit-transfer',
+    title: 'Kolesnikov et al. 2020 (BiT): Fashion-MNIST upstream, HyperRule transfer to digits at 1-100 / class, distilled into a CNN',
+    run: runBitTransfer,
   },
 ];
