@@ -19,9 +19,9 @@ export interface BitNormConfig {
   readonly strides: readonly [number, number, number];
 }
 
-/** `full`: all 60 000 examples, 2000 steps per run; `small`: seconds. */
+/** `full`: all 60 000 examples, 1000 steps per run; `small`: seconds. */
 export const BIT_NORM_SIZES: Readonly<Record<Size, BitNormConfig>> = {
-  full: { trainSize: 60_000, testSize: 10_000, batchSizes: [4, 16, 64], steps: 2000, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
+  full: { trainSize: 60_000, testSize: 10_000, batchSizes: [4, 16, 64], steps: 1000, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
   small: { trainSize: 256, testSize: 256, batchSizes: [4, 16, 64], steps: 4, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
 };
 
