@@ -408,7 +408,7 @@ export async function runCorrelation(size: Size, dir: string, options: Correlati
     '|---|---:|---|',
     ...rows.map((r) => `| ${r.arm} | ${r.mean.toFixed(4)} ± ${r.std.toFixed(4)} | ${r.values.map((v) => v.toFixed(4)).join(' / ')} |`),
     '',
-    `Size ${size}: logits on ${config.testSize} test examples; the students of crd-ensemble (${studentsDir}); seeds ${SEEDS.join(', ')}; ${seconds.toFixed(1)} s wall (restored students take no training); ${before} at the start, ${load()} at the end. Heatmaps of seed ${SEEDS[0]}: correlation.svg.`,
+    `Size ${size}: logits on ${config.testSize} test examples; the students of crd-ensemble (${studentsDir}); seeds ${SEEDS.join(', ')}; ${seconds.toFixed(1)} s wall (training included where the folder had no finished students); ${before} at the start, ${load()} at the end. Heatmaps of seed ${SEEDS[0]}: correlation.svg.`,
   ].join('\n');
   await writeReport(dir, 'correlation', { size, studentsDir, seeds: SEEDS, rows, seconds, load: before }, markdown);
   return { rows, table: markdown, svg, seconds, load: before };
