@@ -168,7 +168,7 @@ export const CRD_ENSEMBLE_SIZES: Readonly<Record<Size, CrdEnsembleConfig>> = {
 };
 
 /** The student arms of the CRD-EN experiment, in the table's order. */
-export const ENSEMBLE_ARMS = ['scratch', 'kdBest', 'kdEnsemble', 'crdBest', 'crdEnsemble'] as const;
+export const ENSEMBLE_ARMS = ['scratch', 'kdBest', 'kdEnsemble', 'crdBest', 'crdEnsemble', 'crdEnsembleSum'] as const;
 export type EnsembleArm = (typeof ENSEMBLE_ARMS)[number];
 
 /** What one seed of the CRD-EN study hands to its observers (before anything is disposed). */
@@ -191,7 +191,7 @@ interface EnsembleStudy {
 }
 
 /**
- * Trains (or restores from `dir`) the teachers and the five students of every seed and calls
+ * Trains (or restores from `dir`) the teachers and the six students of every seed and calls
  * `observe` with each seed's models. Shared by {@link runCrdEnsemble} and {@link runCorrelation}.
  */
 async function ensembleStudy(size: Size, dir: string, options: RunOptions, observe?: (seed: EnsembleSeed) => void): Promise<EnsembleStudy> {
@@ -260,11 +260,13 @@ async function ensembleStudy(size: Size, dir: string, options: RunOptions, obser
             .use(hardLabel())
             .use(crd({ student: pool, teacher: `teacher${best}_pool`, weight: config.crdWeight, ...crdOptions }));
         case 'crdEnsemble':
-          // One critic per teacher; each weighted crdWeight / M so the contrastive weight in total is single CRD's.
+        case 'crdEnsembleSum':
+          // One critic per teacher; `crdEnsemble` weights each crdWeight / M so the contrastive weight in
+          // total is single CRD's, `crdEnsembleSum` each crdWeight (the paper's sum of the terms).
           return new Distiller({ student, teacher: ensemble(), optimizer, seed }).use(hardLabel()).use(
             crdEnsemble(
               teachers.map((_, m) => ({ student: pool, teacher: `${m}/teacher${m}_pool` })),
-              { weight: config.crdWeight / config.teachers, ...crdOptions },
+              { weight: arm === 'crdEnsemble' ? config.crdWeight / config.teachers : config.crdWeight, ...crdOptions },
             ),
           );
       }
@@ -298,6 +300,7 @@ async function ensembleStudy(size: Size, dir: string, options: RunOptions, obser
     kdEnsemble: `KD from the ensemble (T = ${config.temperature})`,
     crdBest: `CRD from the best teacher (1 ce + ${config.crdWeight} crd)`,
     crdEnsemble: `CRD-EN from the ${m} teachers (1 ce + ${m} x ${+(config.crdWeight / m).toFixed(3)} crd)`,
+    crdEnsembleSum: `CRD-EN, the terms summed (1 ce + ${m} x ${config.crdWeight} crd)`,
   };
   const s = `784-${config.studentHidden.join('-')}-10`;
   const studentRows = ENSEMBLE_ARMS.map((a) => row(`student ${s}, ${label[a]}`, arms[a]));
@@ -324,10 +327,11 @@ export interface CrdEnsembleResult {
 /**
  * Experiment 5a (Tian et al. 2020, distillation from an ensemble), per seed: `teachers` MLP
  * teachers (dropout, different seeds) trained on `trainSize` examples, the best of them picked on
- * a held-out validation split; then five MLP students on a `transferSize` subset, all from the same
+ * a held-out validation split; then six MLP students on a `transferSize` subset, all from the same
  * initial weights: scratch, KD from the best teacher, KD from the ensemble (`ensembleTeacher`,
  * mean of probabilities), CRD from the best teacher (`crd`) and CRD-EN (`crdEnsemble`, one critic
- * per teacher, the contrastive weight split evenly so the total matches single CRD). Adam 1e-3.
+ * per teacher, the contrastive weight split evenly so the total matches single CRD) and CRD-EN with
+ * the per-teacher terms summed at full weight (the paper's form). Adam 1e-3.
  * Writes `<dir>/crd-ensemble.json` and `.md`; resumable (see {@link Results}).
  */
 export async function runCrdEnsemble(size: Size, dir: string, options: RunOptions = {}): Promise<CrdEnsembleResult> {

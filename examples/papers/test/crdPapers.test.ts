@@ -33,7 +33,7 @@ describe('class correlation', () => {
 });
 
 describe.skipIf(!hasFashion)('CRD-EN, the correlation figure and cross-modal CRD (small size)', () => {
-  it('CRD-EN: trains the teachers and five students over 3 seeds, writes the table, a rerun resumes to the same numbers; the figure reuses its students', async () => {
+  it('CRD-EN: trains the teachers and six students over 3 seeds, writes the table, a rerun resumes to the same numbers; the figure reuses its students', async () => {
     const before = tf.memory().numTensors;
     const dir = freshDir();
     const first = await runCrdEnsemble('small', dir);
@@ -47,6 +47,7 @@ describe.skipIf(!hasFashion)('CRD-EN, the correlation figure and cross-modal CRD
       'student 784-32-10, KD from the ensemble (T = 4)',
       'student 784-32-10, CRD from the best teacher (1 ce + 0.8 crd)',
       'student 784-32-10, CRD-EN from the 2 teachers (1 ce + 2 x 0.4 crd)',
+      'student 784-32-10, CRD-EN, the terms summed (1 ce + 2 x 0.8 crd)',
     ]);
     for (const r of first.rows) {
       expect(r.errors).toHaveLength(3);
