@@ -19,6 +19,11 @@ export const EXPERIMENTS: readonly Experiment[] = [
   },
   { name: 'bit-norm', title: 'Kolesnikov et al. 2020 (BiT): GroupNorm + WS against BatchNorm at batch 4, 16, 64', run: runBitNorm },
   {
+    name: 'bit-transfer',
+    title: 'Kolesnikov et al. 2020 (BiT): Fashion-MNIST upstream, HyperRule transfer to digits at 1-100 / class, distilled into a CNN',
+    run: runBitTransfer,
+  },
+  {
     name: 'crd-ensemble',
     title: 'Tian et al. 2020 (CRD), CRD-EN: 4 MLP teachers into one student, against single-teacher CRD and ensemble KD',
     run: runCrdEnsemble,
@@ -32,10 +37,5 @@ export const EXPERIMENTS: readonly Experiment[] = [
     name: 'correlation',
     title: "Tian et al. 2020 (CRD), Fig. 3: teacher - student class correlation of the logits (crd-ensemble's students)",
     run: runCorrelation,
-  },
-  {
-    name: 'bit-transfer',
-    title: 'Kolesnikov et al. 2020 (BiT): Fashion-MNIST upstream, HyperRule transfer to digits at 1-100 / class, distilled into a CNN',
-    run: runBitTransfer,
   },
 ];
