@@ -6,6 +6,6 @@ export default defineProject({
   test: {
     name: 'papers',
     include: ['test/**/*.test.ts'],
-    testTimeout: 180_000,
+    testTimeout: 600_000,
   },
 });

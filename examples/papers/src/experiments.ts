@@ -1,6 +1,8 @@
 import { runBitNorm } from './bitNorm';
 import { runBitTransfer } from './bitTransfer';
-import { runCorrelation, runCrdEnsemble, runCrossModal } from './crdPapers';
+import { runCorrelation } from './correlation';
+import { runCrdEnsemble } from './crdEnsemble';
+import { runCrossModal } from './crossModal';
 import { runEnsemble } from './ensemble';
 import type { Experiment } from './experiment';
 import { runHinton } from './hinton';

@@ -2,7 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { classCorrelation, correlationDifference, runCorrelation, runCrdEnsemble, runCrossModal } from '../src/crdPapers';
+import { runCorrelation } from '../src/correlation';
+import { runCrdEnsemble } from '../src/crdEnsemble';
+import { classCorrelation, correlationDifference } from '../src/crdShared';
+import { runCrossModal } from '../src/crossModal';
 import { exampleBackend, freshDir, hasFashion } from './setup';
 
 await exampleBackend();
