@@ -5,30 +5,18 @@ import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
-import { type CrdArmConfig, fitWith, Optimizers } from './crdShared';
+import { fitWith, Optimizers, type TeacherStudentSizes } from './crdShared';
 import type { RunOptions } from './experiment';
 // ---------------------------------------------------------------------------------------------
 // Experiment 5a: CRD-EN (distilling an ensemble); its students also feed experiment 6
 // ---------------------------------------------------------------------------------------------
 
 /** The sizes of the CRD-EN experiment (Tian et al. 2020, distillation from an ensemble). */
-export interface CrdEnsembleConfig extends CrdArmConfig {
-  /** Examples the teachers train on (drawn per seed from Fashion-MNIST's 60 000). */
-  readonly trainSize: number;
+export interface CrdEnsembleConfig extends TeacherStudentSizes {
   /** Held-out examples (from the same draw) that pick the best single teacher. */
   readonly validationSize: number;
-  readonly testSize: number;
-  /** Examples the students train on: a seeded subset of the teachers' training set. */
-  readonly transferSize: number;
   /** Teachers in the ensemble (same architecture, different initialisation and data order). */
   readonly teachers: number;
-  readonly teacherHidden: readonly number[];
-  /** Dropout after each hidden layer of the teachers (seeded). */
-  readonly teacherDropout: number;
-  readonly studentHidden: readonly number[];
-  readonly teacherEpochs: number;
-  readonly studentEpochs: number;
-  readonly batchSize: number;
 }
 
 /** `full`: 4 MLP teachers 784-512-256-10 on 10 000 examples, MLP 784-64-32-10 students on 2 000; `small`: seconds. */

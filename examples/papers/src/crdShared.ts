@@ -19,6 +19,22 @@ export interface CrdArmConfig {
   readonly temperature: number;
 }
 
+/** The sizes both CRD experiments share: an MLP teacher trained on `trainSize` images, MLP students on a `transferSize` subset. */
+export interface TeacherStudentSizes extends CrdArmConfig {
+  /** Examples the teachers train on (drawn per seed from Fashion-MNIST's 60 000). */
+  readonly trainSize: number;
+  readonly testSize: number;
+  /** Examples the students train on: a seeded subset of the teachers' training set. */
+  readonly transferSize: number;
+  readonly teacherHidden: readonly number[];
+  /** Dropout after each hidden layer of the teachers (seeded). */
+  readonly teacherDropout: number;
+  readonly studentHidden: readonly number[];
+  readonly teacherEpochs: number;
+  readonly studentEpochs: number;
+  readonly batchSize: number;
+}
+
 export type Store = ReturnType<Results['checkpoint']>;
 
 /** Adam 1e-3 optimizers of one seed, disposed together. */

@@ -4,26 +4,16 @@ import { subset } from '@kd/data';
 import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
-import { type CrdArmConfig, fitWith, Optimizers } from './crdShared';
+import { fitWith, Optimizers, type TeacherStudentSizes } from './crdShared';
 import type { RunOptions } from './experiment';
 // ---------------------------------------------------------------------------------------------
 // Experiment 5b: cross-modal CRD
 // ---------------------------------------------------------------------------------------------
 
 /** The sizes of the cross-modal experiment (teacher on full images, student on a downsampled view). */
-export interface CrossModalConfig extends CrdArmConfig {
-  readonly trainSize: number;
-  readonly testSize: number;
-  /** Paired examples (full image for the teacher, view for the student) the students train on. */
-  readonly transferSize: number;
-  /** The student's view: the image average-pooled over `pool x pool` blocks (28 / 4 = 7x7). */
+export interface CrossModalConfig extends TeacherStudentSizes {
+  /** The student's view: the image average-pooled over `pool x pool` blocks (28 / 4 = 7x7); the transfer set pairs each view with its full image. */
   readonly pool: number;
-  readonly teacherHidden: readonly number[];
-  readonly teacherDropout: number;
-  readonly studentHidden: readonly number[];
-  readonly teacherEpochs: number;
-  readonly studentEpochs: number;
-  readonly batchSize: number;
 }
 
 /** `full`: an MLP 784-512-256-10 teacher on 10 000 full images, MLP 49-64-32-10 students on 2 000 7x7 views; `small`: seconds. */
