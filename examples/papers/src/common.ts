@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
-import { evaluateModel, type LabeledData } from '@kd/core';
+import { type Distiller, evaluateModel, adam as kdAdam, type LabeledData } from '@kd/core';
 import { atomicWriteFile, fileCheckpointStore } from '@kd/core/node';
 import { subset } from '@kd/data';
 import { loadFashionMnist } from '@kd/data/node';
@@ -86,6 +86,28 @@ export class Results {
     await atomicWriteFile(this.file, `${JSON.stringify(this.data, null, 2)}\n`);
     return result;
   }
+}
+
+/** An arm's checkpoint store (see {@link Results.checkpoint}). */
+export type Store = ReturnType<Results['checkpoint']>;
+
+/** The Adam optimizers of one seed's arms (`@kd/core`'s `adam`), disposed together. */
+export class AdamOptimizers {
+  private readonly made: tf.Optimizer[] = [];
+  constructor(private readonly learningRate = 1e-3) {}
+  next(): tf.Optimizer {
+    const o = kdAdam({ learningRate: this.learningRate });
+    this.made.push(o);
+    return o;
+  }
+  dispose(): void {
+    for (const o of this.made) o.dispose();
+  }
+}
+
+/** The `fit` of {@link Results.arm}: one seeded training run of `distiller`, resumable through the arm's checkpoint store. */
+export function fitWith(distiller: Distiller, data: LabeledData, epochs: number, batchSize: number): (store: Store) => Promise<unknown> {
+  return (store) => distiller.fit(data, { epochs, batchSize, checkpoint: store, resume: true });
 }
 
 /** Mean and sample standard deviation. */

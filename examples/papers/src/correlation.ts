@@ -1,11 +1,11 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { renderSvg } from '@kd/cli';
+import { classCorrelationDifference, renderSvg } from '@kd/cli';
 import { atomicWriteFile } from '@kd/core/node';
 import { FASHION_MNIST_CLASSES } from '@kd/data';
 import { load, meanStd, SEEDS, type Size, writeReport } from './common';
 import { CRD_ENSEMBLE_SIZES, type EnsembleArm, ensembleStudy } from './crdEnsemble';
-import { correlationDifference, logitsOf } from './crdShared';
+import { logitsOf } from './crdShared';
 import type { RunOptions } from './experiment';
 
 // Experiment 6: CRD's analysis figure (Tian et al. 2020, Fig. 3), on the CRD-EN run's students.
@@ -58,8 +58,8 @@ export async function runCorrelation(size: Size, dir: string, options: Correlati
   await ensembleStudy(size, studentsDir, options, ({ seed, bestTeacher, students, test }) => {
     const teacherLogits = logitsOf(bestTeacher, test.x);
     for (const arm of CORRELATION_ARMS) {
-      const d = correlationDifference(teacherLogits, logitsOf(students[arm], test.x));
-      values[arm].push(d.meanAbsolute);
+      const d = classCorrelationDifference(teacherLogits, logitsOf(students[arm], test.x));
+      values[arm].push(d.meanAbsoluteDifference);
       if (seed === SEEDS[0]) firstSeed[arm] = d.difference;
     }
   });

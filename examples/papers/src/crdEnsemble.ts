@@ -4,8 +4,21 @@ import { subset, trainValidationSplit } from '@kd/data';
 import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
-import { fitWith, Optimizers, type TeacherStudentSizes } from './crdShared';
+import {
+  AdamOptimizers,
+  fashion,
+  fitWith,
+  load,
+  Results,
+  type Row,
+  row,
+  SEEDS,
+  type SeedResult,
+  type Size,
+  table,
+  writeReport,
+} from './common';
+import type { TeacherStudentSizes } from './crdShared';
 import type { RunOptions } from './experiment';
 // ---------------------------------------------------------------------------------------------
 // Experiment 5a: CRD-EN (distilling an ensemble); its students also feed experiment 6
@@ -107,7 +120,7 @@ export async function ensembleStudy(
     });
     const test = drawn.test;
     const transfer = subset(train, config.transferSize, seed + 7);
-    const optimizers = new Optimizers();
+    const optimizers = new AdamOptimizers();
     const distillers: Distiller[] = [];
     const teachers: tfl.LayersModel[] = [];
     const validationAcc: number[] = [];

@@ -3,8 +3,21 @@ import { crd } from '@kd/crd';
 import { subset } from '@kd/data';
 import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
-import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
-import { fitWith, Optimizers, type TeacherStudentSizes } from './crdShared';
+import {
+  AdamOptimizers,
+  fashion,
+  fitWith,
+  load,
+  Results,
+  type Row,
+  row,
+  SEEDS,
+  type SeedResult,
+  type Size,
+  table,
+  writeReport,
+} from './common';
+import type { TeacherStudentSizes } from './crdShared';
 import type { RunOptions } from './experiment';
 // ---------------------------------------------------------------------------------------------
 // Experiment 5b: cross-modal CRD
@@ -95,7 +108,7 @@ export async function runCrossModal(size: Size, dir: string, options: RunOptions
     const transfer = subset(train, config.transferSize, seed + 7);
     const paired: LabeledData = { x: downsampledView(transfer.x, config.pool), y: transfer.y, teacherX: transfer.x };
     const testView: LabeledData = { x: downsampledView(test.x, config.pool), y: test.y };
-    const optimizers = new Optimizers();
+    const optimizers = new AdamOptimizers();
     const teacher = mlp({ name: 'teacher', hidden: config.teacherHidden, dropout: config.teacherDropout, seed: seed * 1000 });
     const teacherRun = new Distiller({ student: teacher, optimizer: optimizers.next(), seed }).use(hardLabel());
     const distillers: Distiller[] = [teacherRun];

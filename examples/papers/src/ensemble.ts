@@ -1,9 +1,23 @@
-import { Distiller, ensembleTeacher, evaluateModel, hardLabel, adam as kdAdam, memoryTeacherCacheStore, softTargets } from '@kd/core';
+import { Distiller, ensembleTeacher, evaluateModel, hardLabel, memoryTeacherCacheStore, softTargets } from '@kd/core';
 import { trainValidationSplit } from '@kd/data';
 import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fashion, load, meanStd, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
+import {
+  AdamOptimizers,
+  fashion,
+  fitWith,
+  load,
+  meanStd,
+  Results,
+  type Row,
+  row,
+  SEEDS,
+  type SeedResult,
+  type Size,
+  table,
+  writeReport,
+} from './common';
 import type { RunOptions } from './experiment';
 
 /** The sizes of experiment 1 (Hinton et al. 2015, sect. 4: an ensemble distilled into one model, on Fashion-MNIST). */
@@ -113,26 +127,21 @@ export async function runEnsemble(size: Size, dir: string, options: RunOptions =
     const { train, validation } = trainValidationSplit(drawn.train, config.validationFraction, seed);
     const test = drawn.test;
     tf.dispose([drawn.train.x, drawn.train.y]);
-    const optimizers: tf.Optimizer[] = [];
+    const optimizers = new AdamOptimizers(config.learningRate);
     const distillers: Distiller[] = [];
     const models: tfl.LayersModel[] = [];
-    const adam = () => {
-      const o = kdAdam({ learningRate: config.learningRate });
-      optimizers.push(o);
-      return o;
-    };
-    const fit = (distiller: Distiller, store: ReturnType<Results['checkpoint']>) =>
-      distiller.fit(train, { epochs: config.epochs, batchSize: config.batchSize, checkpoint: store, resume: true });
 
     const members: tfl.LayersModel[] = [];
     const memberResults: SeedResult[] = [];
     for (let i = 0; i < config.members; i++) {
       const init = memberSeed(seed, i);
       const member = mlp({ name: `member${i}`, hidden: config.hidden, seed: init });
-      const distiller = new Distiller({ student: member, optimizer: adam(), seed: init }).use(hardLabel());
+      const distiller = new Distiller({ student: member, optimizer: optimizers.next(), seed: init }).use(hardLabel());
       members.push(member);
       distillers.push(distiller);
-      memberResults.push(await results.arm(`member-${seed}-${i}`, member, test, (s) => fit(distiller, s)));
+      memberResults.push(
+        await results.arm(`member-${seed}-${i}`, member, test, fitWith(distiller, train, config.epochs, config.batchSize)),
+      );
     }
     const memberAccuracy = memberResults.map((r) => r.accuracy);
     arms.single.push({ accuracy: meanStd(memberAccuracy).mean, seconds: memberResults.reduce((a, r) => a + r.seconds, 0) });
@@ -152,12 +161,17 @@ export async function runEnsemble(size: Size, dir: string, options: RunOptions =
     for (const temperature of config.temperatures) {
       // Every candidate starts from the same initial weights, those of no member.
       const student = mlp({ name: `distilled_T${temperature}`, hidden: config.hidden, seed: seed * 1000 + 500 });
-      const distiller = new Distiller({ student, teacher, optimizer: adam(), seed: seed * 1000 + 500, teacherCache })
+      const distiller = new Distiller({ student, teacher, optimizer: optimizers.next(), seed: seed * 1000 + 500, teacherCache })
         .use(hardLabel({ weight: config.hardWeight }))
         .use(softTargets({ temperature, weight: 1 - config.hardWeight }));
       models.push(student);
       distillers.push(distiller);
-      const result = await results.arm(`distilled-${seed}-T${temperature}`, student, validation, (s) => fit(distiller, s));
+      const result = await results.arm(
+        `distilled-${seed}-T${temperature}`,
+        student,
+        validation,
+        fitWith(distiller, train, config.epochs, config.batchSize),
+      );
       candidates.push({ model: student, validation: result });
       log(`seed ${seed}: distilled at T = ${temperature}: validation ${(100 * result.accuracy).toFixed(2)} %`);
     }
@@ -179,7 +193,7 @@ export async function runEnsemble(size: Size, dir: string, options: RunOptions =
 
     for (const d of distillers) d.dispose();
     for (const m of [...members, ...models]) m.dispose();
-    for (const o of optimizers) o.dispose();
+    optimizers.dispose();
     tf.dispose([train.x, train.y, validation.x, validation.y, test.x, test.y]);
   }
   const net = `784-${config.hidden.join('-')}-10`;

@@ -1,8 +1,21 @@
-import { Distiller, hardLabel, adam as kdAdam, softTargets } from '@kd/core';
+import { Distiller, hardLabel, softTargets } from '@kd/core';
 import { augment, subset } from '@kd/data';
 import { mlp } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
-import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
+import {
+  AdamOptimizers,
+  fashion,
+  fitWith,
+  load,
+  Results,
+  type Row,
+  row,
+  SEEDS,
+  type SeedResult,
+  type Size,
+  table,
+  writeReport,
+} from './common';
 
 /** The sizes of experiment 2 (Hinton et al. 2015, sect. 3 and 6, on Fashion-MNIST). */
 export interface HintonConfig {
@@ -85,20 +98,15 @@ export async function runHinton(
   for (const seed of SEEDS) {
     const { train, test } = await fashion(config.trainSize, config.testSize, seed, options.directory);
     const few = subset(train, Math.max(config.batchSize, Math.round(config.fraction * config.trainSize)), seed + 7);
-    const fit = (distiller: Distiller, data: typeof train, epochs: number, store: ReturnType<Results['checkpoint']>) =>
-      distiller.fit(data, { epochs, batchSize: config.batchSize, checkpoint: store, resume: true });
     const init = seed * 100;
     const teacher = mlp({ name: 'teacher', hidden: config.teacherHidden, dropout: config.teacherDropout, seed: init });
-    const optimizers: tf.Optimizer[] = [];
-    const adam = () => {
-      const o = kdAdam({ learningRate: 1e-3 });
-      optimizers.push(o);
-      return o;
-    };
-    const teacherRun = new Distiller({ student: teacher, optimizer: adam(), seed })
+    const optimizers = new AdamOptimizers();
+    const teacherRun = new Distiller({ student: teacher, optimizer: optimizers.next(), seed })
       .use(augment({ jitter: { pixels: config.jitter } }))
       .use(hardLabel());
-    arms.teacher!.push(await results.arm(`teacher-${seed}`, teacher, test, (s) => fit(teacherRun, train, config.teacherEpochs, s)));
+    arms.teacher!.push(
+      await results.arm(`teacher-${seed}`, teacher, test, fitWith(teacherRun, train, config.teacherEpochs, config.batchSize)),
+    );
     log(`seed ${seed}: teacher ${(100 * arms.teacher!.at(-1)!.accuracy).toFixed(2)} %`);
     const students = {
       scratch: {
@@ -130,14 +138,14 @@ export async function runHinton(
     for (const [arm, spec] of Object.entries(students)) {
       // Every student arm starts from the same initial weights.
       const student = mlp({ name: `student_${arm}`, hidden: config.studentHidden, seed: init + 50 });
-      const distiller = spec.distiller(adam(), student);
+      const distiller = spec.distiller(optimizers.next(), student);
       distillers.push(distiller);
-      arms[arm]!.push(await results.arm(`${arm}-${seed}`, student, test, (s) => fit(distiller, spec.data, spec.epochs, s)));
+      arms[arm]!.push(await results.arm(`${arm}-${seed}`, student, test, fitWith(distiller, spec.data, spec.epochs, config.batchSize)));
       student.dispose();
     }
     for (const d of distillers) d.dispose();
     teacher.dispose();
-    for (const o of optimizers) o.dispose();
+    optimizers.dispose();
     tf.dispose([train.x, train.y, test.x, test.y, few.x, few.y]);
   }
   const t = config.teacherHidden.join('-');

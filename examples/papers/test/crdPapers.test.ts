@@ -1,10 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { classCorrelationDifference, classCorrelationMatrix } from '@kd/cli';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { runCorrelation } from '../src/correlation';
 import { runCrdEnsemble } from '../src/crdEnsemble';
-import { classCorrelation, correlationDifference } from '../src/crdShared';
 import { runCrossModal } from '../src/crossModal';
 import { exampleBackend, freshDir, hasFashion } from './setup';
 
@@ -14,13 +14,13 @@ describe('class correlation', () => {
   it('is Pearson per column pair, symmetric with ones on the diagonal; the difference of a matrix with itself is 0', () => {
     // Column 1 = 2 * column 0 (r = 1), column 2 = -column 0 (r = -1), column 3 constant (r = 0).
     const logits = [0, 1, 2, 5].map((v) => [v, 2 * v + 1, -v, 3]);
-    const c = classCorrelation(logits);
+    const c = classCorrelationMatrix(logits);
     expect(c[0]![1]).toBeCloseTo(1, 12);
     expect(c[1]![2]).toBeCloseTo(-1, 12);
     expect(c[2]![0]).toBeCloseTo(-1, 12);
     expect(c[3]![0]).toBe(0);
     expect(c.map((r, i) => r[i])).toEqual([1, 1, 1, 1]);
-    expect(correlationDifference(logits, logits).meanAbsolute).toBe(0);
+    expect(classCorrelationDifference(logits, logits).meanAbsoluteDifference).toBe(0);
     // Against independent columns: off-diagonal |Δ| is 1 for the 6 correlated ordered pairs of {0,1,2}, 0 elsewhere.
     const other = [
       [1, 0, 0, 3],
@@ -28,10 +28,10 @@ describe('class correlation', () => {
       [-1, 0, 1, 3],
       [0, -1, -1, 3],
     ];
-    const d = correlationDifference(logits, other);
+    const d = classCorrelationDifference(logits, other);
     expect(d.difference[0]![0]).toBe(0);
-    expect(d.meanAbsolute).toBeGreaterThan(0);
-    expect(d.meanAbsolute).toBeLessThanOrEqual(2);
+    expect(d.meanAbsoluteDifference).toBeGreaterThan(0);
+    expect(d.meanAbsoluteDifference).toBeLessThanOrEqual(2);
   });
 });
 

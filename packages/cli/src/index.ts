@@ -23,6 +23,7 @@ export {
 } from './latency';
 export { DEFAULT_PACKAGES, importPackage, loadRegistry } from './registry/loadRegistry';
 export { type ReportFiles, writeReport } from './report';
+export { type ClassCorrelationDifference, classCorrelationDifference, classCorrelationMatrix } from './report/classCorrelation';
 export { type RenderedChart, renderSvg } from './report/renderSvg';
 export {
   DEFAULT_KEEP_FLOAT32,
