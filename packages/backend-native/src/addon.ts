@@ -70,6 +70,51 @@ export interface NativeAddon {
   sgdUpdate(heap: ArrayBuffer, offsets: Int32Array, n: number, ...scalars: number[]): void;
   /** offsets: [w, g, square, outW, outSquare, buffer | -1, outBuffer | -1]; then learningRate, rho, 1 - rho, epsilon, momentum, weightDecay. */
   rmspropUpdate(heap: ArrayBuffer, offsets: Int32Array, n: number, ...scalars: number[]): void;
+  /** out [batch, classes] = z / T - logSumExp(z / T) per row. */
+  logSoftmax(heap: ArrayBuffer, zOffset: number, outOffset: number, batch: number, classes: number, temperature: number): void;
+  /** out [] = T^2 / batch * sum of KL(exp(logP) || softmax(z / T)) (kl 1) or the cross-entropy (kl 0). */
+  softTargetLoss(
+    heap: ArrayBuffer,
+    zOffset: number,
+    logPOffset: number,
+    outOffset: number,
+    batch: number,
+    classes: number,
+    temperature: number,
+    kl: number,
+  ): void;
+  /** out [batch, classes] = dy * T / batch * (softmax(z / T) * sum(p) - p), p = exp(logP). */
+  softTargetLossGrad(
+    heap: ArrayBuffer,
+    zOffset: number,
+    logPOffset: number,
+    dyOffset: number,
+    outOffset: number,
+    batch: number,
+    classes: number,
+    temperature: number,
+  ): void;
+  /** out [] = -1 / batch * sum of y . log softmax(z); labelMode 0 int32 indices, 1 float32 indices, 2 float32 targets. */
+  hardLabelLoss(
+    heap: ArrayBuffer,
+    zOffset: number,
+    labelsOffset: number,
+    outOffset: number,
+    batch: number,
+    classes: number,
+    labelMode: number,
+  ): void;
+  /** out [batch, classes] = dy / batch * (softmax(z) * sum(y) - y). */
+  hardLabelLossGrad(
+    heap: ArrayBuffer,
+    zOffset: number,
+    labelsOffset: number,
+    dyOffset: number,
+    outOffset: number,
+    batch: number,
+    classes: number,
+    labelMode: number,
+  ): void;
 }
 
 const require = createRequire(import.meta.url);

@@ -16,6 +16,7 @@ import { BackendNativeError } from './errors';
 import { convKernels } from './kernels/conv';
 import { elementwiseKernels } from './kernels/elementwise';
 import { state, WASM } from './kernels/heap';
+import { lossKernels } from './kernels/losses';
 import { matMulKernels } from './kernels/matmul';
 import { optimizerKernels } from './kernels/optimizers';
 import { poolKernels } from './kernels/pool';
@@ -30,6 +31,7 @@ const KERNELS: readonly KernelConfig[] = [
   ...reduceKernels,
   ...elementwiseKernels,
   ...optimizerKernels,
+  ...lossKernels,
 ];
 
 /**
@@ -87,7 +89,7 @@ export interface NativeReport {
   active: boolean;
   /** Why not, in one line (only when `active` is false); the wasm kernels stay in place. */
   reason?: string;
-  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 14 kernels on wasm`. */
+  /** One line for logs, e.g. `native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 19 kernels on wasm`. */
   description: string;
   /** The addon file (when one was found). */
   addonPath?: string;
@@ -325,7 +327,7 @@ function checkWasmKernels(where: string): void {
  * import { useNativeKernels } from '@kd/backend-native';
  *
  * const report = await useNativeKernels();
- * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 14 kernels on wasm
+ * console.log(report.description); // native: OpenBLAS 0.3.21 (SkylakeX, 1 thread), 19 kernels on wasm
  * ```
  * @throws `unknown-option` / `bad-option` / `unknown-kernel` for bad options (before anything is
  *   loaded); `native-unavailable` only with `required: true`; `@kd/backend-wasm`'s errors when

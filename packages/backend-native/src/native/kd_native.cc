@@ -886,6 +886,197 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- fused losses ---------------------------------------------------------------------------
+// @kd/core's loss kernels (KdLogSoftmax, KdSoftTargetLoss, KdSoftTargetLossGrad, KdHardLabelLoss,
+// KdHardLabelLossGrad) on [batch, classes] logits, the operations of @kd/backend-wasm's kernels of
+// the same names in the same order: row maxima, sums and log-sum-exps in double precision, each
+// output rounded to float32 once. The two differ only where the C library's exp or log and
+// JavaScript's Math.exp or Math.log round a double differently (rarely, and then by an ulp of the
+// double, which the float32 rounding almost always hides).
+
+/** Row z[0 .. classes) * scale's log-sum-exp in double (Math.max semantics: a NaN wins). */
+inline double LogSumExp(const float* z, int64_t classes, double scale) {
+  double max = -INFINITY;
+  for (int64_t c = 0; c < classes; c++) {
+    const double v = static_cast<double>(z[c]) * scale;
+    if (std::isnan(v) || v > max) max = v;
+    if (std::isnan(max)) break;
+  }
+  if (!std::isfinite(max)) return max;
+  double sum = 0;
+  for (int64_t c = 0; c < classes; c++) sum += std::exp(static_cast<double>(z[c]) * scale - max);
+  return max + std::log(sum);
+}
+
+/** The labels of a hard-label loss: int32 class indices [batch] (mode 0), float32 indices [batch] (1) or float32 targets [batch, classes] (2). */
+struct Labels {
+  const float* floats = nullptr;
+  const int32_t* ints = nullptr;
+  int mode = 0;
+  int64_t classes = 0;
+
+  double At(int64_t b, int64_t c) const {
+    if (mode == 0) return ints[b] == c ? 1.0 : 0.0;
+    if (mode == 1) return static_cast<double>(floats[b]) == static_cast<double>(c) ? 1.0 : 0.0;
+    return static_cast<double>(floats[b * classes + c]);
+  }
+};
+
+/** Reads [batch, classes] and the heap at info[0..2]; false (with an exception) when they are bad. */
+bool GetRows(const Napi::CallbackInfo& info, size_t i, Heap* heap, int64_t* batch, int64_t* classes) {
+  if (!GetHeap(info, 0, heap) || !GetInt(info, i, batch) || !GetInt(info, i + 1, classes)) return false;
+  if (*batch < 0 || *classes < 0) return Fail(info.Env(), "negative size");
+  return true;
+}
+
+bool GetDouble(const Napi::CallbackInfo& info, size_t i, double* out) {
+  if (info.Length() <= i || !info[i].IsNumber()) return Fail(info.Env(), "argument " + std::to_string(i) + " must be a number");
+  *out = info[i].As<Napi::Number>().DoubleValue();
+  return true;
+}
+
+// logSoftmax(heap, zOffset, outOffset, batch, classes, temperature): out = z / T - logSumExp(z / T) per row.
+Napi::Value LogSoftmax(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t off[2], batch, classes;
+  double temperature;
+  if (!GetInts(info, 1, 2, off) || !GetRows(info, 3, &heap, &batch, &classes) || !GetDouble(info, 5, &temperature)) return env.Undefined();
+  const int64_t n = batch * classes;
+  if (!InHeap(env, heap, off[0], n, "the logits") || !InHeap(env, heap, off[1], n, "the output")) return env.Undefined();
+  const float* z = heap.data + off[0];
+  float* y = heap.data + off[1];
+  const double scale = 1 / temperature;
+  for (int64_t b = 0; b < batch; b++) {
+    const float* row = z + b * classes;
+    const double lse = LogSumExp(row, classes, scale);
+    for (int64_t c = 0; c < classes; c++) y[b * classes + c] = static_cast<float>(static_cast<double>(row[c]) * scale - lse);
+  }
+  return env.Undefined();
+}
+
+// softTargetLoss(heap, zOffset, logPOffset, outOffset, batch, classes, temperature, kl (0 | 1)):
+// T^2 / batch * sum over rows of KL(p || softmax(z / T)) (kl 1) or cross-entropy -p . log softmax(z / T), p = exp(logP).
+Napi::Value SoftTargetLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t off[3], batch, classes, kl;
+  double temperature;
+  if (!GetInts(info, 1, 3, off) || !GetRows(info, 4, &heap, &batch, &classes) || !GetDouble(info, 6, &temperature) || !GetInt(info, 7, &kl))
+    return env.Undefined();
+  const int64_t n = batch * classes;
+  if (!InHeap(env, heap, off[0], n, "the logits") || !InHeap(env, heap, off[1], n, "logP") || !InHeap(env, heap, off[2], 1, "the output"))
+    return env.Undefined();
+  const float* z = heap.data + off[0];
+  const float* lp = heap.data + off[1];
+  const double scale = 1 / temperature;
+  double total = 0;
+  for (int64_t b = 0; b < batch; b++) {
+    const double lse = LogSumExp(z + b * classes, classes, scale);
+    double row = 0;
+    for (int64_t c = 0; c < classes; c++) {
+      const int64_t i = b * classes + c;
+      const double logQ = static_cast<double>(z[i]) * scale - lse;
+      const double l = static_cast<double>(lp[i]);
+      const double p = std::exp(l);
+      row += kl != 0 ? p * (l - logQ) : -p * logQ;
+    }
+    total += row;
+  }
+  heap.data[off[2]] = static_cast<float>((total * temperature * temperature) / static_cast<double>(batch));
+  return env.Undefined();
+}
+
+// softTargetLossGrad(heap, zOffset, logPOffset, dyOffset, outOffset, batch, classes, temperature):
+// d loss / d z = dy * T / batch * (softmax(z / T) * sum(p) - p), per row.
+Napi::Value SoftTargetLossGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t off[4], batch, classes;
+  double temperature;
+  if (!GetInts(info, 1, 4, off) || !GetRows(info, 5, &heap, &batch, &classes) || !GetDouble(info, 7, &temperature)) return env.Undefined();
+  const int64_t n = batch * classes;
+  if (!InHeap(env, heap, off[0], n, "the logits") || !InHeap(env, heap, off[1], n, "logP") || !InHeap(env, heap, off[2], 1, "dy") ||
+      !InHeap(env, heap, off[3], n, "the output"))
+    return env.Undefined();
+  const float* z = heap.data + off[0];
+  const float* lp = heap.data + off[1];
+  float* dz = heap.data + off[3];
+  const double scale = 1 / temperature;
+  const double factor = (static_cast<double>(heap.data[off[2]]) * temperature) / static_cast<double>(batch);
+  for (int64_t b = 0; b < batch; b++) {
+    const double lse = LogSumExp(z + b * classes, classes, scale);
+    double sumP = 0;
+    for (int64_t c = 0; c < classes; c++) sumP += std::exp(static_cast<double>(lp[b * classes + c]));
+    for (int64_t c = 0; c < classes; c++) {
+      const int64_t i = b * classes + c;
+      dz[i] = static_cast<float>(factor * (std::exp(static_cast<double>(z[i]) * scale - lse) * sumP - std::exp(static_cast<double>(lp[i]))));
+    }
+  }
+  return env.Undefined();
+}
+
+/** The labels at off (mode as in Labels), checked against the heap. */
+bool GetLabels(const Napi::Env& env, const Heap& heap, int64_t off, int64_t mode, int64_t batch, int64_t classes, Labels* labels) {
+  if (mode < 0 || mode > 2) return Fail(env, "bad label mode");
+  if (!InHeap(env, heap, off, mode == 2 ? batch * classes : batch, "the labels")) return false;
+  labels->mode = static_cast<int>(mode);
+  labels->classes = classes;
+  labels->floats = heap.data + off;
+  labels->ints = reinterpret_cast<const int32_t*>(heap.data + off);
+  return true;
+}
+
+// hardLabelLoss(heap, zOffset, labelsOffset, outOffset, batch, classes, labelMode): -1 / batch * sum of y . log softmax(z).
+Napi::Value HardLabelLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t off[3], batch, classes, mode;
+  Labels y;
+  if (!GetInts(info, 1, 3, off) || !GetRows(info, 4, &heap, &batch, &classes) || !GetInt(info, 6, &mode)) return env.Undefined();
+  if (!InHeap(env, heap, off[0], batch * classes, "the logits") || !GetLabels(env, heap, off[1], mode, batch, classes, &y) ||
+      !InHeap(env, heap, off[2], 1, "the output"))
+    return env.Undefined();
+  const float* z = heap.data + off[0];
+  double total = 0;
+  for (int64_t b = 0; b < batch; b++) {
+    const double lse = LogSumExp(z + b * classes, classes, 1.0);
+    for (int64_t c = 0; c < classes; c++) {
+      const double t = y.At(b, c);
+      if (t != 0) total += t * (static_cast<double>(z[b * classes + c]) - lse);
+    }
+  }
+  heap.data[off[2]] = static_cast<float>(-total / static_cast<double>(batch));
+  return env.Undefined();
+}
+
+// hardLabelLossGrad(heap, zOffset, labelsOffset, dyOffset, outOffset, batch, classes, labelMode):
+// dy / batch * (softmax(z) * sum(y) - y), per row.
+Napi::Value HardLabelLossGrad(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Heap heap;
+  int64_t off[4], batch, classes, mode;
+  Labels y;
+  if (!GetInts(info, 1, 4, off) || !GetRows(info, 5, &heap, &batch, &classes) || !GetInt(info, 7, &mode)) return env.Undefined();
+  const int64_t n = batch * classes;
+  if (!InHeap(env, heap, off[0], n, "the logits") || !GetLabels(env, heap, off[1], mode, batch, classes, &y) ||
+      !InHeap(env, heap, off[2], 1, "dy") || !InHeap(env, heap, off[3], n, "the output"))
+    return env.Undefined();
+  const float* z = heap.data + off[0];
+  float* dz = heap.data + off[3];
+  const double factor = static_cast<double>(heap.data[off[2]]) / static_cast<double>(batch);
+  for (int64_t b = 0; b < batch; b++) {
+    const double lse = LogSumExp(z + b * classes, classes, 1.0);
+    double sumY = 0;
+    for (int64_t c = 0; c < classes; c++) sumY += y.At(b, c);
+    for (int64_t c = 0; c < classes; c++) {
+      const int64_t i = b * classes + c;
+      dz[i] = static_cast<float>(factor * (std::exp(static_cast<double>(z[i]) - lse) * sumY - y.At(b, c)));
+    }
+  }
+  return env.Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info, "info"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
@@ -900,6 +1091,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate, "adamUpdate"));
   exports.Set("sgdUpdate", Napi::Function::New(env, SgdUpdate, "sgdUpdate"));
   exports.Set("rmspropUpdate", Napi::Function::New(env, RmspropUpdate, "rmspropUpdate"));
+  exports.Set("logSoftmax", Napi::Function::New(env, LogSoftmax, "logSoftmax"));
+  exports.Set("softTargetLoss", Napi::Function::New(env, SoftTargetLoss, "softTargetLoss"));
+  exports.Set("softTargetLossGrad", Napi::Function::New(env, SoftTargetLossGrad, "softTargetLossGrad"));
+  exports.Set("hardLabelLoss", Napi::Function::New(env, HardLabelLoss, "hardLabelLoss"));
+  exports.Set("hardLabelLossGrad", Napi::Function::New(env, HardLabelLossGrad, "hardLabelLossGrad"));
   return exports;
 }
 
