@@ -1029,7 +1029,16 @@ export class Distiller {
       }
       return random;
     };
-    const contextFor = (slot: Slot): StepContext<unknown> => ({ state: slot.state, epoch, step, random: randomOf(slot), keep });
+    // The plugin's seeded source is made when a plugin first reads it (most never do).
+    const contextFor = (slot: Slot): StepContext<unknown> => ({
+      state: slot.state,
+      epoch,
+      step,
+      get random() {
+        return randomOf(slot);
+      },
+      keep,
+    });
     tf.engine().startScope();
     try {
       const gathered: Batch = await read(indices);

@@ -8,11 +8,13 @@
  *     hardLabelLoss + softTargetLossFromLogits, variableGrads under withLeanSaves, kd's Adam): the trainer's own overhead is
  *     `distiller / loop`;
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
- *     models, batch, loss and Adam, teacher logits computed before the clock starts.
+ *     models, batch, loss and Adam, teacher logits computed for the whole set before the clock
+ *     starts; each step gathers its batch (images, labels, teacher logits) from the same number
+ *     of examples in a fresh random order per rep, as both kd sides do.
  * Also counts kernels per step (by name) on our side, and the process's CPU time per step of both
  * kd sides over the same window (less sensitive than wall time to other jobs on a shared machine:
  * time spent waiting for a core is not counted). Prints a table, writes JSON.
- *   pnpm --filter kd-bench step [-- --reps 5] [--steps 20] [--backend wasm] [--native] [--peer torch|none] [--quick]
+ *   pnpm --filter kd-bench step [-- --reps 5] [--steps 50] [--backend wasm] [--native] [--peer torch|none] [--quick]
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -46,7 +48,7 @@ const flags = new Command('pnpm --filter kd-bench step')
     "One KD student step with the teacher's outputs cached, and the CNN teacher's forward pass: a kd Distiller, a hand-written tfjs loop and PyTorch, interleaved.",
   )
   .option('--reps <n>', 'interleaved reps (2 with --quick)', integerFlag('--reps', { min: 1 }), 5)
-  .option('--steps <n>', 'steps per rep (4 with --quick)', integerFlag('--steps', { min: 2 }), 20)
+  .option('--steps <n>', 'steps per rep (4 with --quick)', integerFlag('--steps', { min: 2 }), 50)
   .addOption(backendOption('wasm'))
   .option('--python <path>', 'Python of the PyTorch side', '/usr/bin/python3')
   .addOption(new Option('--peer <name>', 'the peer side').choices(['torch', 'none']).default('torch'))
@@ -78,7 +80,9 @@ const load = () =>
 
 /** The PyTorch side: one child process, one JSON command per line. */
 function torchPeer() {
-  const child = spawn(flags.python, [join(import.meta.dirname, 'peer_step.py'), '1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(flags.python, [join(import.meta.dirname, 'peer_step.py'), '1', String(examples)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   return {
     async time(what: string, n: number): Promise<{ ms: number; torch: string }> {

@@ -4,9 +4,12 @@ Kept alive by the Node side, which sends one JSON command per line on stdin and 
 line back, so the two sides run interleaved (A B A B) in one run. Commands:
   {"op": "time", "what": "cnn-kd" | "mlp-kd" | "teacher", "steps": N}  -> {"ms": mean ms per step}
   {"op": "quit"}
-A KD step: student forward, 0.1 * CE + 0.9 * T^2 KL(softmax(t/T) || softmax(s/T)) at T = 4 against
-teacher logits computed before the clock starts, backward, Adam (lr 1e-3). "teacher" times the
-CNN teacher's forward pass (inference, no grad) on the batch.
+A KD step, as the Node side's: the batch gathered from an in-memory set of N examples (N = argv[2],
+the Node side's BATCH * steps) in a fresh random order per timed call (an epoch: index_select of
+images, labels and teacher logits), student forward, 0.1 * CE + 0.9 * T^2 KL(softmax(t/T) ||
+softmax(s/T)) at T = 4 against teacher logits computed for the whole set before the clock starts,
+backward, Adam (lr 1e-3). "teacher" times the CNN teacher's forward pass (inference, no grad) on
+one fixed batch, as the Node side's.
 """
 
 import json
@@ -21,6 +24,7 @@ threads = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 BATCH, T = 64, 4.0
+N = int(sys.argv[2]) if len(sys.argv) > 2 else BATCH
 
 
 class CNN(nn.Module):
@@ -48,26 +52,28 @@ class MLP(nn.Module):
         return self.logits(F.relu(self.pool(F.relu(self.hidden(x.flatten(1))))))
 
 
-x = torch.rand(BATCH, 1, 28, 28)
-y = torch.randint(0, 10, (BATCH,))
+xs = torch.rand(N, 1, 28, 28)
+ys = torch.randint(0, 10, (N,))
 teacher = CNN(32, 64, 128).eval()
 with torch.no_grad():
-    teacher_logits = teacher(x)
+    all_teacher_logits = teacher(xs)
+x = xs[:BATCH]  # the teacher-forward batch
 students = {"cnn-kd": CNN(8, 16, 32), "mlp-kd": MLP(64, 32)}
 optimizers = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in students.items()}
 
 
-def kd_step(name):
+def kd_step(name, rows):
     model, opt = students[name], optimizers[name]
+    bx, by, bt = xs.index_select(0, rows), ys.index_select(0, rows), all_teacher_logits.index_select(0, rows)
     opt.zero_grad(set_to_none=True)
-    s = model(x)
-    ce = F.cross_entropy(s, y)
-    kl = F.kl_div(F.log_softmax(s / T, 1), F.log_softmax(teacher_logits / T, 1), reduction="batchmean", log_target=True)
+    s = model(bx)
+    ce = F.cross_entropy(s, by)
+    kl = F.kl_div(F.log_softmax(s / T, 1), F.log_softmax(bt / T, 1), reduction="batchmean", log_target=True)
     (0.1 * ce + 0.9 * T * T * kl).backward()
     opt.step()
 
 
-def teacher_step(_):
+def teacher_step(_, rows):
     with torch.no_grad():
         teacher(x)
 
@@ -78,9 +84,11 @@ for line in sys.stdin:
         break
     what, steps = command["what"], command["steps"]
     run = teacher_step if what == "teacher" else kd_step
-    run(what)  # untimed
+    order = torch.randperm(N)
+    batches = [order[(s * BATCH) % N :][:BATCH] for s in range(steps + 1)]
+    run(what, batches[-1])  # untimed
     start = time.perf_counter()
-    for _ in range(steps):
-        run(what)
+    for s in range(steps):
+        run(what, batches[s])
     ms = (time.perf_counter() - start) * 1000 / steps
     print(json.dumps({"ms": ms, "torch": torch.__version__, "threads": torch.get_num_threads()}), flush=True)

@@ -45,3 +45,37 @@ describe('OutputTable reads', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 });
+
+describe('OutputTable ids', () => {
+  it('positions (integers in [0, size)) and every other id (strings, negatives, fractions, integers >= size) find their rows', () => {
+    const size = 8;
+    const logits = tf.tensor2d(
+      Array.from({ length: size * 2 }, (_, i) => i),
+      [size, 2],
+    );
+    const table = OutputTable.for({ logits, features: {} }, size);
+    // Written in this order: rows 0..7 go to these ids.
+    const ids = [5, 'five', 0, -1, 2.5, 8, 1e9, 7];
+    table.write(ids, { logits: logits.dataSync() as Float32Array, features: {} });
+    expect(Array.from(table.rowsOf(ids))).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(Array.from(table.rowsOf([7, 5, 'five', 1e9]))).toEqual([7, 0, 1, 6]);
+    // Never written: a position without a row, an unknown string, numbers beside written ones.
+    expect(Array.from(table.rowsOf([1, 'six', 2, -2, 2.25, 9]))).toEqual([-1, -1, -1, -1, -1, -1]);
+    // Writing an id again overwrites its row and takes no new one.
+    table.write([0], { logits: Float32Array.from([100, 101]), features: {} });
+    expect(Array.from(table.rowsOf([0]))).toEqual([2]);
+    expect(table.filledCount).toBe(size);
+    const read = table.read(table.rowsOf([0, 'five']));
+    expect(Array.from(read.logits.dataSync())).toEqual([100, 101, 2, 3]);
+    tf.dispose([read.logits, logits]);
+    table.release();
+  });
+
+  it('a stored record that repeats a position id or a string id is refused', () => {
+    const values = new Float32Array(6);
+    const record = (ids: (number | string)[]) => ({ size: 3, ids, fields: { logits: { rowShape: [2], values } } });
+    expect(() => OutputTable.fromRecord(record([0, 1, 0]), 3, [], 'r')).toThrow(/repeats example id 0/);
+    expect(() => OutputTable.fromRecord(record(['a', 'b', 'a']), 3, [], 'r')).toThrow(/repeats example id "a"/);
+    expect(Array.from(OutputTable.fromRecord(record([2, 'a', 0]), 3, [], 'r').rowsOf([0, 2, 'a', 1]))).toEqual([2, 0, 1, -1]);
+  });
+});

@@ -35,7 +35,13 @@ const field = (rowShape: readonly number[], rows: number): Field => ({
  * they are first written.
  */
 export class OutputTable {
+  /** Rows of the ids that are not positions (see {@link rowOfPosition}). */
   private readonly rowOf = new Map<ExampleId, number>();
+  /**
+   * The rows of integer ids in [0, size) (tensor data's positions, most sources' ids), -1 where
+   * none: a typed-array read per example and step instead of a hash lookup.
+   */
+  private readonly rowOfPosition: Int32Array;
   private readonly ids: ExampleId[] = [];
   private readonly filled: Uint8Array;
   private filledRows = 0;
@@ -49,6 +55,25 @@ export class OutputTable {
     private readonly mean: EnsembleMean | undefined,
   ) {
     this.filled = new Uint8Array(size);
+    this.rowOfPosition = new Int32Array(size).fill(-1);
+  }
+
+  /** Whether `id` is an integer in [0, size), kept in {@link rowOfPosition}. */
+  private isPosition(id: ExampleId): id is number {
+    return typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < this.size;
+  }
+
+  private rowFor(id: ExampleId): number | undefined {
+    if (this.isPosition(id)) {
+      const row = this.rowOfPosition[id]!;
+      return row < 0 ? undefined : row;
+    }
+    return this.rowOf.get(id);
+  }
+
+  private setRow(id: ExampleId, row: number): void {
+    if (this.isPosition(id)) this.rowOfPosition[id] = row;
+    else this.rowOf.set(id, row);
   }
 
   /** Bytes a table of `size` examples for outputs shaped like `out` takes (float32 rows + a flag each). */
@@ -93,8 +118,8 @@ export class OutputTable {
       record.mean,
     );
     record.ids.forEach((id, row) => {
-      if (table.rowOf.has(id)) throw bad(`repeats example id ${JSON.stringify(id)}`);
-      table.rowOf.set(id, row);
+      if (table.rowFor(id) !== undefined) throw bad(`repeats example id ${JSON.stringify(id)}`);
+      table.setRow(id, row);
       table.ids.push(id);
     });
     table.filled.fill(1);
@@ -138,10 +163,12 @@ export class OutputTable {
 
   /** The row of each id, or -1 where the table does not hold it. */
   rowsOf(ids: readonly ExampleId[]): Int32Array {
-    return Int32Array.from(ids, (id) => {
-      const row = this.rowOf.get(id);
-      return row !== undefined && this.filled[row] ? row : -1;
-    });
+    const rows = new Int32Array(ids.length);
+    for (let i = 0; i < ids.length; i++) {
+      const row = this.rowFor(ids[i]!);
+      rows[i] = row !== undefined && this.filled[row] ? row : -1;
+    }
+    return rows;
   }
 
   /**
@@ -153,7 +180,7 @@ export class OutputTable {
     const n = ids.length;
     const rows = positions.map((r) => {
       const id = ids[r]!;
-      let row = this.rowOf.get(id);
+      let row = this.rowFor(id);
       if (row === undefined) {
         if (this.ids.length >= this.size) {
           throw new DistillationError(
@@ -162,7 +189,7 @@ export class OutputTable {
           );
         }
         row = this.ids.length;
-        this.rowOf.set(id, row);
+        this.setRow(id, row);
         this.ids.push(id);
       }
       return row;
