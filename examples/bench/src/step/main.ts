@@ -29,6 +29,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
 import { cnn, mlp } from '../quality/models';
 import { median } from '../stream/run';
+import { kdPackagesLine } from './kdPackages';
 
 /** The parsed flags (commander's camel-case keys). */
 interface Flags {
@@ -65,6 +66,7 @@ const here = resolve(import.meta.dirname, '..', '..');
 const out = resolve(flags.out ?? join(here, 'results', quick ? 'step-quick' : 'step'));
 const choice = await useBestBackend(flags.backend);
 let backendLine = choice.description;
+const packagesLine = kdPackagesLine();
 if (flags.native) {
   const { useNativeKernels } = await import('@kd/backend-native');
   const report = await useNativeKernels({ wasmTraining: false });
@@ -321,7 +323,7 @@ try {
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 const med = (a?: number[]) => (a && a.length > 0 ? median(a) : undefined);
 const lines = [
-  `Backend: ${backendLine}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
+  `Backend: ${backendLine}; ${packagesLine}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
   '',
   '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | overhead, CPU time | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---|',
@@ -358,7 +360,7 @@ console.log(report);
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, 'results.json'),
-  `${JSON.stringify({ backend: backendLine, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
+  `${JSON.stringify({ backend: backendLine, packages: packagesLine, torch: torchVersion, batch: BATCH, steps, reps, rows, date: new Date().toISOString() }, null, 2)}\n`,
 );
 writeFileSync(join(out, 'results.md'), `${report}\n`);
 for (const t of [x, y, teacherBatch, w1, w2]) t.dispose();

@@ -16,6 +16,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
 import { cnn, mlp } from '../quality/models';
 import { median } from '../stream/run';
+import { kdPackagesLine } from './kdPackages';
 
 /** The student pairs profiled. */
 const PAIRS = ['cnn', 'mlp'] as const;
@@ -40,6 +41,7 @@ const flags = new Command('pnpm --filter kd-bench step-profile')
   .opts<Flags>();
 const steps = flags.steps;
 const choice = await useBestBackend(flags.backend);
+const packagesLine = kdPackagesLine();
 const BATCH = 64;
 const examples = BATCH * steps;
 const x = tf.randomUniform([examples, 28, 28, 1], 0, 1, 'float32', 1);
@@ -61,7 +63,7 @@ const original = engine.runKernel;
 
 const report: Record<string, unknown> = {};
 console.log(
-  `backend: ${choice.description}; load ${loadavg()
+  `backend: ${choice.description}; ${packagesLine}; load ${loadavg()
     .map((l) => l.toFixed(2))
     .join(' ')}`,
 );
@@ -115,5 +117,5 @@ const out = resolve(flags.out ?? join(import.meta.dirname, '..', '..', 'results'
 mkdirSync(out, { recursive: true });
 writeFileSync(
   join(out, `profile-${choice.name}.json`),
-  `${JSON.stringify({ backend: choice.description, load: loadavg(), steps, ...report }, null, 2)}\n`,
+  `${JSON.stringify({ backend: choice.description, packages: packagesLine, load: loadavg(), steps, ...report }, null, 2)}\n`,
 );
