@@ -21,7 +21,7 @@ export interface BitNormConfig {
 
 /** `full`: all 60 000 examples, 1000 steps per run; `small`: seconds. */
 export const BIT_NORM_SIZES: Readonly<Record<Size, BitNormConfig>> = {
-  full: { trainSize: 60_000, testSize: 10_000, batchSizes: [4, 16, 64], steps: 1000, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
+  full: { trainSize: 60_000, testSize: 10_000, batchSizes: [1, 2, 4, 16, 64], steps: 1000, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
   small: { trainSize: 256, testSize: 256, batchSizes: [4, 16, 64], steps: 4, baseLr: 0.1, width: 1, strides: [2, 2, 2] },
 };
 

@@ -6,7 +6,7 @@ import { loadMnistDigits } from '@kd/data/node';
 import { smallCnn } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, table, writeReport } from './common';
+import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, type Store, table, writeReport } from './common';
 import type { RunOptions } from './experiment';
 
 /** The sizes of experiment 4 (BiT: upstream pre-training, few-shot transfer with the HyperRule, then distillation). */
@@ -127,6 +127,11 @@ export interface BitTransferResult {
  * its first `shots` indices (so the draws are nested: the 5-shot set holds the 1-shot set).
  */
 export function fewShot(data: LabeledData, shots: number, seed: number, classes = 10): LabeledData {
+  return take(data, fewShotPositions(data, shots, seed, classes));
+}
+
+/** The positions in `data` of {@link fewShot}'s draw (class by class). */
+export function fewShotPositions(data: LabeledData, shots: number, seed: number, classes = 10): number[] {
   const labels = data.y.dataSync();
   const indices: number[] = [];
   for (let c = 0; c < classes; c++) {
@@ -138,11 +143,11 @@ export function fewShot(data: LabeledData, shots: number, seed: number, classes 
     const order = new SeededRandom(seed * 1000 + c).permutation(ofClass.length);
     for (let k = 0; k < shots; k++) indices.push(ofClass[order[k]!]!);
   }
-  return take(data, indices);
+  return indices;
 }
 
 /** Copies every weight of `from` into `to` except the head's (`resnet/head/...`), which keeps its zero init. */
-function copyBody(from: tfl.LayersModel, to: tfl.LayersModel): void {
+export function copyBody(from: tfl.LayersModel, to: tfl.LayersModel): void {
   for (const layer of to.layers) {
     if (layer.name.startsWith('resnet/head/') || layer.getWeights().length === 0) continue;
     layer.setWeights(from.getLayer(layer.name).getWeights());
@@ -153,6 +158,74 @@ function copyBody(from: tfl.LayersModel, to: tfl.LayersModel): void {
 function upstreamSchedule(steps: number, lr: number): (step: number) => number {
   const warm = Math.max(1, Math.round(0.05 * steps));
   return (step) => (step < warm ? (lr * (step + 1)) / warm : lr / 10 ** [0.3, 0.6, 0.8].filter((f) => step >= f * steps).length);
+}
+
+/** The downstream `bitResNetSmall` of `config` (zero-init head), seeded. */
+export function downstreamResNet(config: BitTransferConfig, seed: number): tfl.LayersModel {
+  return bitResNetSmall({
+    classes: 10,
+    rootStride: 2,
+    strides: [...config.strides],
+    width: config.width,
+    zeroHead: true,
+    seed,
+    name: 'resnet',
+  });
+}
+
+/** BiT's training preprocessing at `config`'s sizes: random `resize -> crop` crops, flips when asked. */
+export function transferPreprocess(config: BitTransferConfig, flip: boolean) {
+  return bitPreprocess({ resize: config.resize, crop: config.crop, flip });
+}
+
+/** The HyperRule for `n` downstream examples at `stepsScale` and `baseLr`, with `config`'s crop sizes. */
+export function downstreamRule(config: BitTransferConfig, n: number, stepsScale: number, baseLr: number): HyperRule {
+  return { ...hyperRule({ trainSize: n, imageSize: 28, stepsScale, baseLr }), resize: config.resize, crop: config.crop };
+}
+
+/** Fits `distiller` on `data` with rule `r`'s steps and schedule, batch min(config.batchSize, N), resumable from `store`. */
+export function fitWithRule(config: BitTransferConfig, distiller: Distiller, data: LabeledData, r: HyperRule, store: Store) {
+  const n = data.x.shape[0]!;
+  const batchSize = Math.min(config.batchSize, n);
+  return distiller.fit(data, {
+    epochs: Math.ceil(r.totalSteps / Math.ceil(n / batchSize)),
+    batchSize,
+    maxSteps: r.totalSteps,
+    learningRate: ({ step }) => r.schedule(step) ?? 0,
+    checkpoint: store,
+    resume: true,
+  });
+}
+
+/**
+ * The upstream model: a `bitResNetSmall` pre-trained on Fashion-MNIST with BiT's upstream schedule
+ * and flips (arm `upstream` of `results`: checkpointed, so a rerun restores it), with its
+ * accuracy on `config.upstreamTestSize` Fashion-MNIST test images. Deterministic for a backend.
+ */
+export async function pretrainedUpstream(
+  config: BitTransferConfig,
+  results: Results,
+  optimizer: tf.Optimizer,
+  directory?: string,
+): Promise<{ model: tfl.LayersModel; result: SeedResult }> {
+  const upstreamData = await fashion(config.upstreamTrainSize, config.upstreamTestSize, 0, directory);
+  const upstreamTest = bitEvalPreprocess(upstreamData.test, { resize: config.resize, crop: config.crop });
+  const model = bitResNetSmall({ classes: 10, rootStride: 2, strides: [...config.strides], width: config.width, seed: 7, name: 'resnet' });
+  const run = new Distiller({ student: model, optimizer, seed: 0 }).use(transferPreprocess(config, true)).use(hardLabel());
+  const schedule = upstreamSchedule(config.upstreamSteps, config.upstreamLr);
+  const result = await results.arm('upstream', model, upstreamTest, (store) =>
+    run.fit(upstreamData.train, {
+      epochs: Math.ceil((config.upstreamSteps * config.upstreamBatchSize) / config.upstreamTrainSize),
+      batchSize: config.upstreamBatchSize,
+      maxSteps: config.upstreamSteps,
+      learningRate: ({ step }) => schedule(step),
+      checkpoint: store,
+      resume: true,
+    }),
+  );
+  run.dispose();
+  tf.dispose([upstreamData.train.x, upstreamData.train.y, upstreamData.test.x, upstreamData.test.y, upstreamTest.x, upstreamTest.y]);
+  return { model, result };
 }
 
 /**
@@ -183,43 +256,19 @@ export async function runBitTransferWith(
   const results = new Results(dir, { experiment: 'bit-transfer', size: label, config });
   const started = performance.now();
   const before = load();
-  const resnet = (seed: number) =>
-    bitResNetSmall({ classes: 10, rootStride: 2, strides: [...config.strides], width: config.width, zeroHead: true, seed, name: 'resnet' });
+  const resnet = (seed: number) => downstreamResNet(config, seed);
   const optimizers: tf.Optimizer[] = [];
   const momentum = () => {
     const o = sgd({ learningRate: 0, momentum: 0.9 });
     optimizers.push(o);
     return o;
   };
-  const preprocess = (flip: boolean) => bitPreprocess({ resize: config.resize, crop: config.crop, flip });
+  const preprocess = (flip: boolean) => transferPreprocess(config, flip);
+  const evalView = { resize: config.resize, crop: config.crop };
 
   // Upstream: Fashion-MNIST, flips allowed (as BiT's upstream), one run.
-  const upstreamData = await fashion(config.upstreamTrainSize, config.upstreamTestSize, 0, options.directory);
-  const evalView = { resize: config.resize, crop: config.crop };
-  const upstreamTest = bitEvalPreprocess(upstreamData.test, evalView);
-  const upstream = bitResNetSmall({
-    classes: 10,
-    rootStride: 2,
-    strides: [...config.strides],
-    width: config.width,
-    seed: 7,
-    name: 'resnet',
-  });
-  const upstreamRun = new Distiller({ student: upstream, optimizer: momentum(), seed: 0 }).use(preprocess(true)).use(hardLabel());
-  const upstreamLr = upstreamSchedule(config.upstreamSteps, config.upstreamLr);
-  const upstreamResult = await results.arm('upstream', upstream, upstreamTest, (store) =>
-    upstreamRun.fit(upstreamData.train, {
-      epochs: Math.ceil((config.upstreamSteps * config.upstreamBatchSize) / config.upstreamTrainSize),
-      batchSize: config.upstreamBatchSize,
-      maxSteps: config.upstreamSteps,
-      learningRate: ({ step }) => upstreamLr(step),
-      checkpoint: store,
-      resume: true,
-    }),
-  );
+  const { model: upstream, result: upstreamResult } = await pretrainedUpstream(config, results, momentum(), options.directory);
   log(`upstream (Fashion-MNIST): ${(100 * upstreamResult.accuracy).toFixed(2)} %`);
-  upstreamRun.dispose();
-  tf.dispose([upstreamData.train.x, upstreamData.train.y, upstreamData.test.x, upstreamData.test.y, upstreamTest.x, upstreamTest.y]);
 
   // Downstream: MNIST digits; the test split is loadMnistDigits' held-out 20 %.
   const digits = loadMnistDigits();
@@ -231,23 +280,8 @@ export async function runBitTransferWith(
   const arms = new Map<string, SeedResult[]>();
   const add = (arm: string, r: SeedResult) => arms.set(arm, [...(arms.get(arm) ?? []), r]);
   const teacherShots = Math.max(...config.shots);
-  const rule = (n: number, stepsScale: number, baseLr: number): HyperRule => ({
-    ...hyperRule({ trainSize: n, imageSize: 28, stepsScale, baseLr }),
-    resize: config.resize,
-    crop: config.crop,
-  });
-  const fitRule = (distiller: Distiller, data: LabeledData, r: HyperRule, store: ReturnType<Results['checkpoint']>) => {
-    const n = data.x.shape[0]!;
-    const batchSize = Math.min(config.batchSize, n);
-    return distiller.fit(data, {
-      epochs: Math.ceil(r.totalSteps / Math.ceil(n / batchSize)),
-      batchSize,
-      maxSteps: r.totalSteps,
-      learningRate: ({ step }) => r.schedule(step) ?? 0,
-      checkpoint: store,
-      resume: true,
-    });
-  };
+  const rule = (n: number, stepsScale: number, baseLr: number) => downstreamRule(config, n, stepsScale, baseLr);
+  const fitRule = (distiller: Distiller, data: LabeledData, r: HyperRule, store: Store) => fitWithRule(config, distiller, data, r, store);
   let teacherRule: HyperRule | undefined;
   let studentRule: HyperRule | undefined;
   for (const seed of SEEDS) {

@@ -1,5 +1,6 @@
 import { runBitNorm } from './bitNorm';
 import { runBitTransfer } from './bitTransfer';
+import { runBitTransferLr } from './bitTransferLr';
 import { runCorrelation } from './correlation';
 import { runCrdEnsemble } from './crdEnsemble';
 import { runCrossModal } from './crossModal';
@@ -19,11 +20,16 @@ export const EXPERIMENTS: readonly Experiment[] = [
     title: 'Hinton et al. 2015, sect. 3 and 6: a distilled MLP on Fashion-MNIST; soft targets as a regulariser on 3 %',
     run: runHinton,
   },
-  { name: 'bit-norm', title: 'Kolesnikov et al. 2020 (BiT): GroupNorm + WS against BatchNorm at batch 4, 16, 64', run: runBitNorm },
+  { name: 'bit-norm', title: 'Kolesnikov et al. 2020 (BiT): GroupNorm + WS against BatchNorm at batch 1, 2, 4, 16, 64', run: runBitNorm },
   {
     name: 'bit-transfer',
     title: 'Kolesnikov et al. 2020 (BiT): Fashion-MNIST upstream, HyperRule transfer to digits at 1-100 / class, distilled into a CNN',
     run: runBitTransfer,
+  },
+  {
+    name: 'bit-transfer-lr',
+    title: "BiT transfer's downstream learning rate chosen on validation digits (a grid, transfer and scratch)",
+    run: runBitTransferLr,
   },
   {
     name: 'crd-ensemble',
