@@ -583,30 +583,21 @@ bool GetFloats(const Napi::CallbackInfo& info, size_t from, size_t count, float*
 #define KD_VECTOR_CLONES __attribute__((noinline))
 #endif
 
-/** Adam's update: m, v, then w - (m / (sqrt(v) / correction + epsilon)) * stepSize (w * keep first when keep != 1). */
+/**
+ * Adam's update: m, v, then w * keep - (m / (sqrt(v) / correction + epsilon)) * stepSize (keep:
+ * AdamW's decoupled decay, 1 for Adam, where w * 1 is w exactly: one loop, the same bits).
+ */
 KD_VECTOR_CLONES void AdamLoop(const float* __restrict w, const float* __restrict g, const float* __restrict m0,
                                const float* __restrict v0, float* __restrict w1, float* __restrict m1, float* __restrict v1,
                                int64_t n, float b1, float c1, float b2, float c2, float eps, float size, float corr, float keep) {
-  if (keep == 1.0f) {
-    for (int64_t i = 0; i < n; i++) {
-      const float gi = g[i];
-      const float mi = m0[i] * b1 + gi * c1;
-      const float vi = v0[i] * b2 + (gi * gi) * c2;
-      const float denominator = std::sqrt(vi) / corr + eps;
-      m1[i] = mi;
-      v1[i] = vi;
-      w1[i] = w[i] - (mi / denominator) * size;
-    }
-  } else {
-    for (int64_t i = 0; i < n; i++) {
-      const float gi = g[i];
-      const float mi = m0[i] * b1 + gi * c1;
-      const float vi = v0[i] * b2 + (gi * gi) * c2;
-      const float denominator = std::sqrt(vi) / corr + eps;
-      m1[i] = mi;
-      v1[i] = vi;
-      w1[i] = w[i] * keep - (mi / denominator) * size;
-    }
+  for (int64_t i = 0; i < n; i++) {
+    const float gi = g[i];
+    const float mi = m0[i] * b1 + gi * c1;
+    const float vi = v0[i] * b2 + (gi * gi) * c2;
+    const float denominator = std::sqrt(vi) / corr + eps;
+    m1[i] = mi;
+    v1[i] = vi;
+    w1[i] = w[i] * keep - (mi / denominator) * size;
   }
 }
 
