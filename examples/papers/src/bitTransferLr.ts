@@ -78,7 +78,9 @@ export async function runBitTransferLr(size: Size, dir: string, options: RunOpti
   const config: BitTransferConfig = BIT_TRANSFER_SIZES[size];
   const grid = BIT_TRANSFER_LR_SIZES[size];
   const log = options.log ?? (() => {});
-  const results = new Results(dir, { experiment: 'bit-transfer-lr', size, config, grid });
+  // The folder's configuration leaves out bit-transfer's own base learning rate, which these runs do not use.
+  const { baseLr: _unused, ...runs } = config;
+  const results = new Results(dir, { experiment: 'bit-transfer-lr', size, config: runs, grid });
   const started = performance.now();
   const before = load();
   const optimizers: tf.Optimizer[] = [];
