@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isBuildCurrent } from '@kd/testing/buildFreshness';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeData, mlp, toyData } from '../test/helpers';
@@ -315,17 +315,7 @@ await d.fit({ x, y }, { epochs: 3, batchSize: 8, checkpoint: fileCheckpointStore
 
 /** Whether dist/ exists and is newer than every source file (else the child would run old code). */
 function distIsCurrent(): boolean {
-  const dist = new URL('../dist/index.js', import.meta.url).pathname;
-  if (!existsSync(dist)) return false;
-  const built = statSync(dist).mtimeMs;
-  const newest = (directory: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(directory, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(directory, e.name)) : e.name.endsWith('.test.ts') ? 0 : statSync(join(directory, e.name)).mtimeMs,
-      ),
-    );
-  return newest(new URL('.', import.meta.url).pathname) <= built;
+  return isBuildCurrent(new URL('.', import.meta.url).pathname, [new URL('../dist/index.js', import.meta.url).pathname]);
 }
 
 /** The seeded MLP of @kd/testing, as source for the child process (same initial weights). */

@@ -1,8 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuildCurrent } from '@kd/testing/buildFreshness';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { imageFolder } from './imageFolder';
@@ -15,16 +16,7 @@ const dir = mkdtempSync(join(tmpdir(), 'kd-image-folder-dist-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function distIsCurrent(): boolean {
-  const built = join(packageRoot, 'dist', 'node.js');
-  if (!existsSync(built) || !existsSync(join(packageRoot, 'dist', 'decodeWorker.cjs'))) return false;
-  const newest = (directory: string): number =>
-    Math.max(
-      0,
-      ...readdirSync(directory, { withFileTypes: true }).map((e) =>
-        e.isDirectory() ? newest(join(directory, e.name)) : e.name.endsWith('.test.ts') ? 0 : statSync(join(directory, e.name)).mtimeMs,
-      ),
-    );
-  return newest(join(packageRoot, 'src')) <= statSync(built).mtimeMs;
+  return isBuildCurrent(join(packageRoot, 'src'), [join(packageRoot, 'dist', 'node.js'), join(packageRoot, 'dist', 'decodeWorker.cjs')]);
 }
 
 const script = (load: string) => `${load}

@@ -1,24 +1,9 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isBuildCurrent } from '@kd/testing/buildFreshness';
 
 /** The kd packages the step benches time. */
 const PACKAGES = ['@kd/core', '@kd/backend-wasm', '@kd/backend-native', '@kd/backend-gpu', '@kd/models'] as const;
-
-/** Newest modification time of the non-test TypeScript files under `directory`. */
-function newest(directory: string): number {
-  if (!existsSync(directory)) return 0;
-  return Math.max(
-    0,
-    ...readdirSync(directory, { withFileTypes: true }).map((e) =>
-      e.isDirectory()
-        ? newest(join(directory, e.name))
-        : !e.name.endsWith('.ts') || e.name.endsWith('.test.ts')
-          ? 0
-          : statSync(join(directory, e.name)).mtimeMs,
-    ),
-  );
-}
 
 /**
  * Which code of the kd packages this process runs: their built `dist/` (what users install; the
@@ -30,7 +15,7 @@ export function kdPackagesLine(): string {
   const resolved = PACKAGES.map((name) => ({ name, path: fileURLToPath(import.meta.resolve(name)) }));
   const built = resolved.filter((r) => r.path.includes('/dist/'));
   if (built.length === 0) return 'kd packages: sources (tsx)';
-  const stale = built.filter((r) => newest(join(dirname(r.path), '..', 'src')) > statSync(r.path).mtimeMs).map((r) => r.name);
+  const stale = built.filter((r) => !isBuildCurrent(join(dirname(r.path), '..', 'src'), [r.path])).map((r) => r.name);
   if (stale.length > 0) throw new Error(`the built ${stale.join(', ')} are older than their sources: run \`pnpm build\` first`);
   return built.length === resolved.length
     ? 'kd packages: built (dist)'
