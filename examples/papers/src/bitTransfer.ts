@@ -6,7 +6,20 @@ import { loadMnistDigits } from '@kd/data/node';
 import { smallCnn } from '@kd/models';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { fashion, load, Results, type Row, row, SEEDS, type SeedResult, type Size, type Store, table, writeReport } from './common';
+import {
+  fashion,
+  load,
+  Optimizers,
+  Results,
+  type Row,
+  row,
+  SEEDS,
+  type SeedResult,
+  type Size,
+  type Store,
+  table,
+  writeReport,
+} from './common';
 import type { RunOptions } from './experiment';
 
 /** The sizes of experiment 4 (BiT: upstream pre-training, few-shot transfer with the HyperRule, then distillation). */
@@ -257,17 +270,13 @@ export async function runBitTransferWith(
   const started = performance.now();
   const before = load();
   const resnet = (seed: number) => downstreamResNet(config, seed);
-  const optimizers: tf.Optimizer[] = [];
-  const momentum = () => {
-    const o = sgd({ learningRate: 0, momentum: 0.9 });
-    optimizers.push(o);
-    return o;
-  };
+  // SGD with momentum 0.9; the HyperRule's schedule sets the rate each step.
+  const optimizers = new Optimizers(() => sgd({ learningRate: 0, momentum: 0.9 }));
   const preprocess = (flip: boolean) => transferPreprocess(config, flip);
   const evalView = { resize: config.resize, crop: config.crop };
 
   // Upstream: Fashion-MNIST, flips allowed (as BiT's upstream), one run.
-  const { model: upstream, result: upstreamResult } = await pretrainedUpstream(config, results, momentum(), options.directory);
+  const { model: upstream, result: upstreamResult } = await pretrainedUpstream(config, results, optimizers.next(), options.directory);
   log(`upstream (Fashion-MNIST): ${(100 * upstreamResult.accuracy).toFixed(2)} %`);
 
   // Downstream: MNIST digits; the test split is loadMnistDigits' held-out 20 %.
@@ -294,7 +303,7 @@ export async function runBitTransferWith(
       for (const kind of ['transfer', 'scratch'] as const) {
         const model = resnet(seed * 100);
         if (kind === 'transfer') copyBody(upstream, model);
-        const distiller = new Distiller({ student: model, optimizer: momentum(), seed }).use(preprocess(false)).use(hardLabel());
+        const distiller = new Distiller({ student: model, optimizer: optimizers.next(), seed }).use(preprocess(false)).use(hardLabel());
         const result = await results.arm(`${kind}-${shots}-${seed}`, model, test, (store) => fitRule(distiller, data, r, store));
         add(`${kind === 'transfer' ? 'BiT transfer (upstream Fashion-MNIST)' : 'same ResNet from scratch'}, ${shots} / class`, result);
         log(`seed ${seed}: ${kind} ${shots}/class: ${(100 * result.accuracy).toFixed(2)} %`);
@@ -338,7 +347,7 @@ export async function runBitTransferWith(
     for (const [arm, spec] of Object.entries(students)) {
       // Every student arm starts from the same initial weights.
       const student = smallCnn({ name: 'student', filters: [...config.studentFilters], dense: config.studentDense, seed: seed * 100 + 50 });
-      const distiller = new Distiller({ student, optimizer: momentum(), seed, ...(spec.teacher ? { teacher: teacher! } : {}) }).use(
+      const distiller = new Distiller({ student, optimizer: optimizers.next(), seed, ...(spec.teacher ? { teacher: teacher! } : {}) }).use(
         preprocess(false),
       );
       for (const plugin of spec.plugins()) distiller.use(plugin);
@@ -352,7 +361,7 @@ export async function runBitTransferWith(
     tf.dispose([teacherData!.x, teacherData!.y]);
   }
   upstream.dispose();
-  for (const o of optimizers) o.dispose();
+  optimizers.dispose();
   if (testRaw !== digits.test) tf.dispose([testRaw.x, testRaw.y]);
   tf.dispose([digits.train.x, digits.train.y, digits.test.x, digits.test.y, test.x, test.y]);
 

@@ -15,7 +15,7 @@ import {
   pretrainedUpstream,
   transferPreprocess,
 } from './bitTransfer';
-import { load, meanStd, Results, SEEDS, type Size, writeReport } from './common';
+import { load, meanStd, Optimizers, Results, SEEDS, type Size, writeReport } from './common';
 import type { RunOptions } from './experiment';
 
 /** The learning-rate grid and validation split of the `bit-transfer` learning-rate choice. */
@@ -83,13 +83,9 @@ export async function runBitTransferLr(size: Size, dir: string, options: RunOpti
   const results = new Results(dir, { experiment: 'bit-transfer-lr', size, config: runs, grid });
   const started = performance.now();
   const before = load();
-  const optimizers: tf.Optimizer[] = [];
-  const momentum = () => {
-    const o = sgd({ learningRate: 0, momentum: 0.9 });
-    optimizers.push(o);
-    return o;
-  };
-  const { model: upstream, result: upstreamResult } = await pretrainedUpstream(config, results, momentum(), options.directory);
+  // SGD with momentum 0.9; the HyperRule's schedule sets the rate each step.
+  const optimizers = new Optimizers(() => sgd({ learningRate: 0, momentum: 0.9 }));
+  const { model: upstream, result: upstreamResult } = await pretrainedUpstream(config, results, optimizers.next(), options.directory);
   log(`upstream (Fashion-MNIST): ${(100 * upstreamResult.accuracy).toFixed(2)} %`);
   const digits = loadMnistDigits();
   const errors = new Map<string, number[]>(); // `${kind} ${lr} ${shots}` -> per-seed validation error %
@@ -104,7 +100,7 @@ export async function runBitTransferLr(size: Size, dir: string, options: RunOpti
         for (const kind of ['transfer', 'scratch'] as const) {
           const model = downstreamResNet(config, seed * 100);
           if (kind === 'transfer') copyBody(upstream, model);
-          const distiller = new Distiller({ student: model, optimizer: momentum(), seed })
+          const distiller = new Distiller({ student: model, optimizer: optimizers.next(), seed })
             .use(transferPreprocess(config, false))
             .use(hardLabel());
           const result = await results.arm(`${kind}-${shots}-lr${learningRate}-${seed}`, model, validation, (store) =>
@@ -122,7 +118,7 @@ export async function runBitTransferLr(size: Size, dir: string, options: RunOpti
     tf.dispose([validationRaw.x, validationRaw.y, validation.x, validation.y]);
   }
   upstream.dispose();
-  for (const o of optimizers) o.dispose();
+  optimizers.dispose();
   tf.dispose([digits.train.x, digits.train.y, digits.test.x, digits.test.y]);
 
   const rows: LrRow[] = (['transfer', 'scratch'] as const).flatMap((kind) =>

@@ -91,17 +91,24 @@ export class Results {
 /** An arm's checkpoint store (see {@link Results.checkpoint}). */
 export type Store = ReturnType<Results['checkpoint']>;
 
-/** The Adam optimizers of one seed's arms (`@kd/core`'s `adam`), disposed together. */
-export class AdamOptimizers {
+/** Optimizers made by `make`, one per arm, disposed together. */
+export class Optimizers {
   private readonly made: tf.Optimizer[] = [];
-  constructor(private readonly learningRate = 1e-3) {}
+  constructor(private readonly make: () => tf.Optimizer) {}
   next(): tf.Optimizer {
-    const o = kdAdam({ learningRate: this.learningRate });
+    const o = this.make();
     this.made.push(o);
     return o;
   }
   dispose(): void {
     for (const o of this.made) o.dispose();
+  }
+}
+
+/** The Adam optimizers of one seed's arms (`@kd/core`'s `adam`), disposed together. */
+export class AdamOptimizers extends Optimizers {
+  constructor(learningRate = 1e-3) {
+    super(() => kdAdam({ learningRate }));
   }
 }
 
