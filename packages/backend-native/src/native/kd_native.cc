@@ -995,13 +995,17 @@ Napi::Value SoftTargetLossGrad(const Napi::CallbackInfo& info) {
   float* dz = heap.data + off[3];
   const double scale = 1 / temperature;
   const double factor = (static_cast<double>(heap.data[off[2]]) * temperature) / static_cast<double>(batch);
+  std::vector<double> p(static_cast<size_t>(classes));  // exp(logP) of the row, computed once
   for (int64_t b = 0; b < batch; b++) {
     const double lse = LogSumExp(z + b * classes, classes, scale);
     double sumP = 0;
-    for (int64_t c = 0; c < classes; c++) sumP += std::exp(static_cast<double>(lp[b * classes + c]));
+    for (int64_t c = 0; c < classes; c++) {
+      p[static_cast<size_t>(c)] = std::exp(static_cast<double>(lp[b * classes + c]));
+      sumP += p[static_cast<size_t>(c)];
+    }
     for (int64_t c = 0; c < classes; c++) {
       const int64_t i = b * classes + c;
-      dz[i] = static_cast<float>(factor * (std::exp(static_cast<double>(z[i]) * scale - lse) * sumP - std::exp(static_cast<double>(lp[i]))));
+      dz[i] = static_cast<float>(factor * (std::exp(static_cast<double>(z[i]) * scale - lse) * sumP - p[static_cast<size_t>(c)]));
     }
   }
   return env.Undefined();
