@@ -196,6 +196,39 @@ interface Slot {
   readonly weight: number | WeightSchedule;
 }
 
+/** The plugins that have each step hook, in the order the step runs them. */
+interface StepHooks {
+  readonly transformBatch: readonly Slot[];
+  readonly loss: readonly Slot[];
+  /** Reverse `use()` order. */
+  readonly afterStep: readonly Slot[];
+  /** Names of the plugins that read only integer labels. */
+  readonly hardLabels: readonly string[];
+  readonly teacherNeeded: boolean;
+}
+
+/**
+ * A plugin's {@link StepContext}: its seeded `random` is made only when the plugin reads it (most
+ * never do), from the run's seed, the plugin's name and the step.
+ */
+class PluginStepContext implements StepContext<unknown> {
+  private seeded?: SeededRandom;
+
+  constructor(
+    readonly state: unknown,
+    readonly epoch: number,
+    readonly step: number,
+    private readonly seed: number,
+    private readonly pluginName: string,
+    readonly keep: <T extends tf.Tensor>(tensor: T) => T,
+  ) {}
+
+  get random(): SeededRandom {
+    this.seeded ??= SeededRandom.keyed(this.seed, `plugin:${this.pluginName}`, this.step);
+    return this.seeded;
+  }
+}
+
 type OptimizerWithRate = tf.Optimizer & { learningRate?: number; setLearningRate?: (rate: number) => void };
 
 /**
@@ -230,6 +263,8 @@ export class Distiller {
   private fitting = false;
   /** Where a restored checkpoint stopped inside an epoch. */
   private position?: EpochPosition;
+  /** The plugins of each step hook (see {@link hooks}). */
+  private stepHooks?: StepHooks;
 
   constructor(config: DistillerConfig) {
     rejectUnknownKeys(distillerConfigSchema, config, 'Distiller');
@@ -503,7 +538,7 @@ export class Distiller {
             numClasses,
           });
       const readBatch = async (indices: Int32Array): Promise<Batch> => {
-        if (!reader) return { ...gatherBatch(tensors!, indices), ids: Array.from(indices) };
+        if (!reader) return { ...gatherBatch(tensors!, indices), ids: positionIds(indices) };
         const { positions, batch } = await reader.next();
         return { ...batchTensors(source, batch), index: tf.tensor1d(positions, 'int32'), ids: batch.ids };
       };
@@ -521,18 +556,22 @@ export class Distiller {
           const { loss, terms } = await this.trainStep(readBatch, indices, epoch);
           lossSum += loss;
           stepsDone++;
-          for (const [k, v] of Object.entries(terms)) sums[k] = (sums[k] ?? 0) + v;
-          await emit({
-            type: 'step-end',
-            epoch,
-            epochs,
-            step: this.globalStep - 1,
-            stepInEpoch: s,
-            stepsPerEpoch,
-            loss,
-            terms,
-            learningRate,
-          });
+          for (const k in terms) sums[k] = (sums[k] ?? 0) + terms[k]!;
+          if (options.onEvent) {
+            // Awaited only when the listener is async: a synchronous one costs no extra turn per step.
+            const listened = options.onEvent({
+              type: 'step-end',
+              epoch,
+              epochs,
+              step: this.globalStep - 1,
+              stepInEpoch: s,
+              stepsPerEpoch,
+              loss,
+              terms,
+              learningRate,
+            });
+            if (listened !== undefined) await listened;
+          }
           if (
             options.checkpointEvery &&
             this.globalStep % options.checkpointEvery === 0 &&
@@ -1015,110 +1054,132 @@ export class Distiller {
     epoch: number,
   ): Promise<{ loss: number; terms: Record<string, number> }> {
     const step = this.globalStep;
+    const hooks = this.hooks();
     const kept: tf.Tensor[] = [];
     const keep = <T extends tf.Tensor>(t: T): T => {
       kept.push(tf.keep(t));
       return t;
     };
-    const randoms = new Map<Slot, SeededRandom>();
-    const randomOf = (slot: Slot): SeededRandom => {
-      let random = randoms.get(slot);
-      if (!random) {
-        random = SeededRandom.keyed(this.seed, `plugin:${slot.plugin.name}`, step);
-        randoms.set(slot, random);
+    // One context per plugin and step, made when a hook first needs it (most plugins have one hook).
+    const contexts = new Map<Slot, StepContext<unknown>>();
+    const contextFor = (slot: Slot): StepContext<unknown> => {
+      let context = contexts.get(slot);
+      if (!context) {
+        context = new PluginStepContext(slot.state, epoch, step, this.seed, slot.plugin.name, keep);
+        contexts.set(slot, context);
       }
-      return random;
+      return context;
     };
-    // The plugin's seeded source is made when a plugin first reads it (most never do).
-    const contextFor = (slot: Slot): StepContext<unknown> => ({
-      state: slot.state,
-      epoch,
-      step,
-      get random() {
-        return randomOf(slot);
-      },
-      keep,
-    });
     tf.engine().startScope();
     try {
-      const gathered: Batch = await read(indices);
+      const pending = read(indices);
+      const gathered: Batch = isPromiseLike(pending) ? await pending : pending;
       let batch = gathered;
-      for (const slot of this.slots) {
-        if (slot.plugin.transformBatch) batch = await slot.plugin.transformBatch(batch, contextFor(slot));
+      for (const slot of hooks.transformBatch) {
+        const transformed = slot.plugin.transformBatch!(batch, contextFor(slot));
+        batch = isPromiseLike(transformed) ? await transformed : transformed;
       }
-      if (batch.targets ?? batch.yMixed) {
-        const hard = this.slots.filter((s) => s.plugin.labels === 'hard').map((s) => s.plugin.name);
-        if (hard.length > 0) {
-          throw new DistillationError(
-            'soft-targets-unsupported',
-            `A transform set soft label targets, but plugin(s) [${hard.join(', ')}] read only integer labels; remove the transform or those plugins`,
-          );
-        }
+      if ((batch.targets ?? batch.yMixed) && hooks.hardLabels.length > 0) {
+        throw new DistillationError(
+          'soft-targets-unsupported',
+          `A transform set soft label targets, but plugin(s) [${hooks.hardLabels.join(', ')}] read only integer labels; remove the transform or those plugins`,
+        );
       }
       // Whether the teacher's input is not the example as read (a transform replaced it).
       const transformed = (batch.teacherX ?? batch.x) !== (gathered.teacherX ?? gathered.x);
-      if (this.teacher?.precomputed && this.teacherNeeded() && transformed) {
-        const transforms = this.slots.filter((s) => s.plugin.transformBatch).map((s) => s.plugin.name);
+      const runTeacher = this.teacher !== undefined && hooks.teacherNeeded;
+      if (runTeacher && this.teacher!.precomputed && transformed) {
         throw new DistillationError(
           'precomputed-teacher-transformed',
-          `A transform of [${transforms.join(', ')}] changed the step's inputs, but the teacher (${this.teacher.description}) holds outputs computed ahead for the untransformed inputs; declare changesTeacherInput on that plugin (it is then refused up front) or use the live teacher`,
+          `A transform of [${hooks.transformBatch.map((s) => s.plugin.name).join(', ')}] changed the step's inputs, but the teacher (${this.teacher!.description}) holds outputs computed ahead for the untransformed inputs; declare changesTeacherInput on that plugin (it is then refused up front) or use the live teacher`,
         );
       }
-      const teacher: TeacherOutputs | undefined =
-        this.teacher && this.teacherNeeded()
-          ? withLogProbabilities(this.teacher.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
-          : undefined;
+      const teacher: TeacherOutputs | undefined = runTeacher
+        ? withLogProbabilities(this.teacher!.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
+        : undefined;
       const names: string[] = [];
       const termTensors: tf.Scalar[] = [];
       let outputs: StepOutputs | undefined;
       const { value, grads } = gradientsOrFreeTape(() => {
         const student = this.studentView!.run(batch.x, true);
-        outputs = this.guardTeacher({ student, ...(teacher ? { teacher } : {}), batch });
-        for (const t of [student.logits, ...Object.values(student.features)]) keep(t);
+        outputs = this.guardTeacher(teacher ? { student, teacher, batch } : { student, batch });
+        keep(student.logits);
+        for (const name in student.features) keep(student.features[name]!);
         const weights: (tf.Scalar | undefined)[] = [];
-        for (const slot of this.slots) {
-          if (!slot.plugin.loss) continue;
-          const result = slot.plugin.loss(outputs, contextFor(slot));
-          const named: Record<string, tf.Scalar> = result instanceof tf.Tensor ? { [slot.plugin.name]: result } : { ...result };
-          for (const [name, term] of Object.entries(named)) {
-            if (!(term instanceof tf.Tensor) || term.rank !== 0) {
-              throw new DistillationError(
-                'bad-loss',
-                `Plugin "${slot.plugin.name}" returned term "${name}" that is not a scalar tensor (shape [${term instanceof tf.Tensor ? term.shape : typeof term}])`,
-              );
-            }
-            if (names.includes(name)) {
-              throw new DistillationError('term-name-clash', `Two plugins return a loss term named "${name}"`);
-            }
-            const weight = weightAt(slot.weight, epoch);
-            names.push(name);
-            termTensors.push(keep(term));
-            // A weight of 1 adds no kernel; other weights multiply by the plugin's kept weight scalar.
-            weights.push(weight === 1 ? undefined : this.constant(slot, weight));
+        for (const slot of hooks.loss) {
+          const result = slot.plugin.loss!(outputs, contextFor(slot));
+          const weight = weightAt(slot.weight, epoch);
+          // A weight of 1 adds no kernel; other weights multiply by the plugin's kept weight scalar.
+          const scalar = weight === 1 ? undefined : this.constant(slot, weight);
+          if (result instanceof tf.Tensor) {
+            addTerm(slot, slot.plugin.name, result, scalar);
+            continue;
           }
+          if (typeof result !== 'object' || result === null) {
+            throw new DistillationError(
+              'bad-loss',
+              `Plugin "${slot.plugin.name}": loss must return a scalar tensor or a record of named scalar tensors, got ${result === null ? 'null' : typeof result}`,
+            );
+          }
+          for (const name of Object.keys(result)) addTerm(slot, name, result[name]!, scalar);
         }
         return weightedTotal(termTensors, weights);
+
+        function addTerm(slot: Slot, name: string, term: tf.Scalar, weight: tf.Scalar | undefined): void {
+          if (!(term instanceof tf.Tensor) || term.rank !== 0) {
+            throw new DistillationError(
+              'bad-loss',
+              `Plugin "${slot.plugin.name}" returned term "${name}" that is not a scalar tensor (shape [${term instanceof tf.Tensor ? term.shape : typeof term}])`,
+            );
+          }
+          if (names.includes(name)) {
+            throw new DistillationError('term-name-clash', `Two plugins return a loss term named "${name}"`);
+          }
+          names.push(name);
+          termTensors.push(keep(term));
+          weights.push(weight);
+        }
       }, this.trainableVariables());
-      const readBack = await readScalars([value, ...termTensors]);
-      const values = readBack.subarray(1);
+      // One term of weight 1 is the total itself: read once.
+      const alone = termTensors.length === 1 && termTensors[0] === value;
+      const readBack = readScalars(alone ? [value] : [value, ...termTensors]);
+      const values = isPromiseLike(readBack) ? await readBack : readBack;
       const terms: Record<string, number> = {};
-      names.forEach((name, i) => {
-        terms[name] = values[i]!;
-      });
       for (let i = 0; i < names.length; i++) {
-        if (!Number.isFinite(values[i]!)) throw new NonFiniteLossError(names[i]!, step, epoch, values[i]!);
+        const term = values[alone ? 0 : i + 1]!;
+        if (!Number.isFinite(term)) throw new NonFiniteLossError(names[i]!, step, epoch, term);
+        terms[names[i]!] = term;
       }
-      const loss = readBack[0]!;
+      const loss = values[0]!;
       if (!Number.isFinite(loss)) throw new NonFiniteLossError('total', step, epoch, loss);
       this.optimizer.applyGradients(grads);
       this.globalStep++;
-      const after: AfterStepOutputs = this.guardTeacher({ ...outputs!, terms });
-      for (const slot of [...this.slots].reverse()) await slot.plugin.afterStep?.(after, contextFor(slot));
+      if (hooks.afterStep.length > 0) {
+        const after: AfterStepOutputs = this.guardTeacher({ ...outputs!, terms });
+        for (const slot of hooks.afterStep) {
+          const done = slot.plugin.afterStep!(after, contextFor(slot));
+          if (done !== undefined) await done;
+        }
+      }
       return { loss, terms };
     } finally {
       tf.dispose(kept);
       tf.engine().endScope();
     }
+  }
+
+  /** The plugins of each step hook, in the order they run (made once: plugins are fixed by the first fit). */
+  private hooks(): StepHooks {
+    if (this.stepHooks) return this.stepHooks;
+    const withHook = (hook: 'transformBatch' | 'loss' | 'afterStep') => this.slots.filter((s) => s.plugin[hook] !== undefined);
+    this.stepHooks = {
+      transformBatch: withHook('transformBatch'),
+      loss: withHook('loss'),
+      afterStep: withHook('afterStep').reverse(),
+      hardLabels: this.slots.filter((s) => s.plugin.labels === 'hard').map((s) => s.plugin.name),
+      teacherNeeded: this.teacherNeeded(),
+    };
+    return this.stepHooks;
   }
 
   private currentLearningRate(): number {
@@ -1136,6 +1197,18 @@ export class Distiller {
       throw new DistillationError('bad-optimizer', `The optimizer ${optimizer.getClassName()} has no learning rate to schedule`);
     }
   }
+}
+
+/** Whether `value` is a Promise or another thenable (awaited; a plain value is used as it is, without a turn). */
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+/** In-memory data's example ids: the positions, as a plain array (a loop: `Array.from` of a typed array is ~10x slower). */
+function positionIds(indices: Int32Array): number[] {
+  const ids = new Array<number>(indices.length);
+  for (let i = 0; i < indices.length; i++) ids[i] = indices[i]!;
+  return ids;
 }
 
 /**
@@ -1175,11 +1248,15 @@ const HOST_BACKENDS = new Set(['cpu', 'wasm', 'tensorflow']);
 
 /**
  * The values of `scalars`, in order. On a host-memory backend each is read directly (no kernel);
- * elsewhere they are stacked and read once, one device round trip for all.
+ * elsewhere they are stacked and read once, one device round trip for all (a Promise then).
  */
-async function readScalars(scalars: readonly tf.Scalar[]): Promise<Float32Array> {
-  if (HOST_BACKENDS.has(tf.getBackend())) return Float32Array.from(scalars, (t) => t.dataSync()[0]!);
-  return (await tf.stack(scalars as tf.Scalar[]).data()) as Float32Array;
+function readScalars(scalars: readonly tf.Scalar[]): Float32Array | Promise<Float32Array> {
+  if (HOST_BACKENDS.has(tf.getBackend())) {
+    const values = new Float32Array(scalars.length);
+    for (let i = 0; i < scalars.length; i++) values[i] = scalars[i]!.dataSync()[0]!;
+    return values;
+  }
+  return tf.stack(scalars as tf.Scalar[]).data() as Promise<Float32Array>;
 }
 
 /**

@@ -1062,6 +1062,12 @@ const cases: Case[] = [
     run: (e) => e.distiller([{ name: 'vec', loss: () => tf.ones([2]) as never }]).fit(e.data, fitOptions),
   },
   {
+    name: 'loss hook returns nothing',
+    code: 'bad-loss',
+    message: /Plugin "none": loss must return a scalar tensor or a record of named scalar tensors, got undefined/,
+    run: (e) => e.distiller([{ name: 'none', loss: () => undefined as never }]).fit(e.data, fitOptions),
+  },
+  {
     name: 'two terms of one name',
     code: 'term-name-clash',
     message: /Two plugins return a loss term named "ce"/,
