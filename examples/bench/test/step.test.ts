@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('step bench (--quick, no PyTorch side)', () => {
-  it('times cached Distiller steps and the hand-written loop, counts kernels, and writes JSON and markdown', () => {
+  it('times cached Distiller steps, and them alternating with the hand-written loop, counts kernels, and writes JSON and markdown', () => {
     const out = mkdtempSync(join(tmpdir(), 'kd-step-bench-'));
     try {
       execFileSync(process.execPath, ['--import', 'tsx', 'src/step/main.ts', '--quick', '--peer', 'none', '--out', out], {
@@ -20,8 +20,13 @@ describe('step bench (--quick, no PyTorch side)', () => {
       for (const what of ['cnn-kd', 'mlp-kd']) {
         const row = rows[what];
         expect(row.distiller).toHaveLength(2);
-        expect(row.loop).toHaveLength(2);
-        for (const t of [...row.distiller, ...row.loop]) expect(t).toBeGreaterThan(0);
+        // The overhead's paired reps: a median and a mean step of each side per rep.
+        for (const key of ['loop', 'pairedDistiller', 'loopMean', 'pairedDistillerMean', 'loopCpu', 'pairedDistillerCpu']) {
+          expect(row[key], key).toHaveLength(2);
+        }
+        for (const t of [...row.distiller, ...row.loop, ...row.pairedDistiller, ...row.loopMean, ...row.pairedDistillerMean]) {
+          expect(t).toBeGreaterThan(0);
+        }
         // The Distiller's step runs the loop's kernels (its weighted total and its read of the terms
         // add none; the fit's own checks, ~5 kernels once per fit, are spread over the 4 quick steps),
         // and the fused losses keep both well under 100.

@@ -5,8 +5,11 @@
  *   - `distiller`: a kd Distiller (0.1*ce + 0.9*kd(T=4), kd's Adam lr 1e-3, batch 64) whose
  *     teacher cache is full, so each step is the student's alone: what users run;
  *   - `loop`: a hand-written tfjs loop of the same math and kernels (gather the batch of a shuffled order, forward,
- *     hardLabelLoss + softTargetLossFromLogits, variableGrads under withLeanSaves, kd's Adam): the trainer's own overhead is
- *     `distiller / loop`;
+ *     hardLabelLoss + softTargetLossFromLogits, variableGrads under withLeanSaves, kd's Adam). The trainer's own overhead
+ *     is measured with the two alternating step by step (a loop step runs in each of the Distiller's step-end events,
+ *     so both see the same machine from one step to the next): per rep the median step of each (and the
+ *     mean, which also counts preemptions and garbage collections), and the overhead is the median over
+ *     reps of `distiller / loop - 1`;
  *   - `torch`: PyTorch (src/step/peer_step.py, kept alive and driven over stdin), the same
  *     models, batch, loss and Adam, teacher logits computed for the whole set before the clock
  *     starts; each step gathers its batch (images, labels, teacher logits) from the same number
@@ -98,6 +101,7 @@ function torchPeer() {
 }
 
 const examples = BATCH * steps;
+const mean = (a: readonly number[]) => a.reduce((sum, v) => sum + v, 0) / a.length;
 const x = tf.randomUniform([examples, 28, 28, 1], 0, 1, 'float32', 1);
 const y = tf.randomUniform([examples], 0, 10, 'int32', 2) as tf.Tensor1D;
 const teacher = cnn('teacher', 32, 64, 128, 1);
@@ -148,6 +152,41 @@ async function distillerSide(build: () => tfl.LayersModel) {
       cpu.push((cpuLast - cpuFirst) / (ends.length - 1));
       return (ends.at(-1)! - ends[0]!) / (ends.length - 1);
     },
+    /**
+     * One more epoch with `between` (a step of another side) run after each Distiller step, so the
+     * two alternate step by step (A B A B) under the same machine conditions. Returns ms per step of
+     * each, wall and CPU, over the steps after the first (each window includes one clock read of
+     * the other side's kind, so neither is favoured).
+     */
+    async timePaired(
+      between: () => Promise<void>,
+    ): Promise<{ distiller: number[]; other: number[]; distillerCpu: number[]; otherCpu: number[] }> {
+      const result = { distiller: [] as number[], other: [] as number[], distillerCpu: [] as number[], otherCpu: [] as number[] };
+      let end = 0;
+      let cpuEnd = 0;
+      await d.fit(
+        { x, y },
+        {
+          epochs: ++epochs,
+          batchSize: BATCH,
+          onEvent: async (e) => {
+            if (e.type !== 'step-end') return;
+            const start = performance.now();
+            const cpuStart = cpuNow();
+            if (end > 0) {
+              result.distiller.push(start - end);
+              result.distillerCpu.push(cpuStart - cpuEnd);
+            }
+            await between();
+            end = performance.now();
+            cpuEnd = cpuNow();
+            result.other.push(end - start);
+            result.otherCpu.push(cpuEnd - cpuStart);
+          },
+        },
+      );
+      return result;
+    },
     /** CPU ms per step of each timed epoch (same window as the wall time). */
     cpu,
     hits: () => d.teacherCacheStats()?.hits ?? 0,
@@ -173,7 +212,6 @@ const weighted = tf.customGrad(((ce: tf.Tensor, kd: tf.Tensor) => ({
 
 /** The same step by hand: gather, forward, the two losses, variableGrads, kd's Adam. */
 function loopSide(build: () => tfl.LayersModel) {
-  const cpu: number[] = [];
   const student = build();
   const optimizer = adam({ learningRate: 1e-3 });
   const logits = tf.tidy(() => teacher.predict(x) as tf.Tensor2D);
@@ -194,26 +232,27 @@ function loopSide(build: () => tfl.LayersModel) {
       return value;
     });
   let epoch = 0;
+  let order = permutation(examples, 0);
+  let next = 0;
   return {
-    cpu,
-    /** ms per step, timed as the Distiller's: from the first step's end to the last's. */
-    async time(): Promise<number> {
-      // A fresh seeded permutation per epoch, as the Distiller's shuffled order: gathering rows in
-      // order 0, 1, 2, ... would copy one contiguous block, faster than the Distiller's scattered rows.
-      const order = permutation(examples, ++epoch);
-      let first = 0;
-      let cpuFirst = 0;
-      for (let s = 0; s < steps; s++) {
-        const loss = step(order.subarray(s * BATCH, (s + 1) * BATCH));
-        await loss.data();
-        loss.dispose();
-        if (s === 0) {
-          first = performance.now();
-          cpuFirst = cpuNow();
-        }
+    /**
+     * One step of the loop: the next batch of its own seeded shuffled order, a fresh order per
+     * epoch as the Distiller's (rows 0, 1, 2, ... would gather one contiguous block, faster than
+     * scattered rows), the loss read back.
+     */
+    async step(): Promise<void> {
+      if (next === steps) {
+        order = permutation(examples, ++epoch);
+        next = 0;
       }
-      cpu.push((cpuNow() - cpuFirst) / (steps - 1));
-      return (performance.now() - first) / (steps - 1);
+      const loss = step(order.subarray(next * BATCH, (next + 1) * BATCH));
+      next++;
+      await loss.data();
+      loss.dispose();
+    },
+    /** `steps` steps (the kernel count's window; also warms the loop). */
+    async run(): Promise<void> {
+      for (let s = 0; s < steps; s++) await this.step();
     },
     dispose() {
       optimizer.dispose();
@@ -266,9 +305,16 @@ const teacherForward = async () => {
 interface Row {
   what: string;
   distiller?: number[];
+  /** Median ms of the loop's steps, alternating step by step with the Distiller's (`pairedDistiller`), per rep. */
   loop?: number[];
+  /** Median ms of the Distiller's steps in the same alternating epochs as `loop`, per rep. */
+  pairedDistiller?: number[];
+  /** Mean ms per step of the same steps as `loop` and `pairedDistiller`, per rep. */
+  loopMean?: number[];
+  pairedDistillerMean?: number[];
   distillerCpu?: number[];
   loopCpu?: number[];
+  pairedDistillerCpu?: number[];
   torch?: number[];
   teacher?: number[];
   torchTeacher?: number[];
@@ -285,15 +331,35 @@ try {
   for (const [what, build] of Object.entries(students)) {
     const side = await distillerSide(build);
     const loop = loopSide(build);
-    const row: Row = { what, distiller: [], loop: [], torch: [], loadDuring: [] };
+    const row: Row = {
+      what,
+      distiller: [],
+      loop: [],
+      pairedDistiller: [],
+      loopMean: [],
+      pairedDistillerMean: [],
+      loopCpu: [],
+      pairedDistillerCpu: [],
+      torch: [],
+      loadDuring: [],
+    };
     const counts = await kernelsOf(() => side.time());
     row.kernels = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / steps]));
     row.kernelsPerStep = Object.values(counts).reduce((a, b) => a + b, 0) / steps;
-    const loopCounts = await kernelsOf(() => loop.time()); // also warms the loop
+    const loopCounts = await kernelsOf(() => loop.run()); // also warms the loop
     row.loopKernelsPerStep = Object.values(loopCounts).reduce((a, b) => a + b, 0) / steps;
     for (let r = 0; r < reps; r++) {
       row.distiller!.push(await side.time());
-      row.loop!.push(await loop.time());
+      // The overhead: Distiller and loop steps alternating one by one in one epoch (A B A B).
+      const paired = await side.timePaired(() => loop.step());
+      // Per rep, each side's median step (robust to a preemption that hits one step of one side)
+      // and its mean (which also counts those, and garbage collections).
+      row.loop!.push(median(paired.other));
+      row.pairedDistiller!.push(median(paired.distiller));
+      row.loopMean!.push(mean(paired.other));
+      row.pairedDistillerMean!.push(mean(paired.distiller));
+      row.loopCpu!.push(median(paired.otherCpu));
+      row.pairedDistillerCpu!.push(median(paired.distillerCpu));
       if (peer) {
         const p = await peer.time(what, steps);
         torchVersion = p.torch;
@@ -302,7 +368,6 @@ try {
       row.loadDuring.push(load());
     }
     row.distillerCpu = side.cpu.slice(-reps);
-    row.loopCpu = loop.cpu.slice(-reps);
     if (side.hits() === 0) throw new Error(`${what}: the teacher cache served no step; the timing would include the teacher`);
     side.dispose();
     loop.dispose();
@@ -322,10 +387,12 @@ try {
 
 const fmt = (v: number | undefined, digits = 2) => (v === undefined || Number.isNaN(v) ? '-' : v.toFixed(digits));
 const med = (a?: number[]) => (a && a.length > 0 ? median(a) : undefined);
+/** Median over reps of each rep's `a[i] / b[i] - 1`, in %: the paired overhead. */
+const pairedOverhead = (a: number[], b: number[]) => (median(a.map((v, i) => v / b[i]! - 1)) * 100).toFixed(1);
 const lines = [
   `Backend: ${backendLine}; ${packagesLine}. PyTorch ${torchVersion}, 1 thread. Batch ${BATCH}, ${steps} steps per rep, ${reps} reps, interleaved; medians. Load (1/5/15 min) at start of table: ${load()}.`,
   '',
-  '| step | kd Distiller (ms) | hand-written tfjs loop (ms) | trainer overhead | overhead, CPU time | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
+  '| step | kd Distiller (ms) | Distiller / hand-written loop, alternating steps, median step (ms) | trainer overhead (of mean steps) | overhead, CPU time | PyTorch (ms) | kd / PyTorch | kernels per step (Distiller / loop) | load during reps |',
   '|---|---:|---:|---:|---:|---:|---:|---:|---|',
 ];
 for (const r of rows) {
@@ -338,12 +405,13 @@ for (const r of rows) {
     continue;
   }
   const d = med(r.distiller)!;
+  const pd = med(r.pairedDistiller)!;
   const l = med(r.loop)!;
   const t = med(r.torch);
-  const dc = med(r.distillerCpu)!;
+  const dc = med(r.pairedDistillerCpu)!;
   const lc = med(r.loopCpu)!;
   lines.push(
-    `| ${r.what === 'cnn-kd' ? 'CNN' : 'MLP'} student KD step (cached teacher) | ${fmt(d)} | ${fmt(l)} | ${(((d - l) / l) * 100).toFixed(1)} % | ${(((dc - lc) / lc) * 100).toFixed(1)} % (${fmt(dc)} / ${fmt(lc)}) | ${fmt(t)} | ${t ? `${(d / t).toFixed(2)}x` : '-'} | ${fmt(r.kernelsPerStep, 0)} / ${fmt(r.loopKernelsPerStep, 0)} | ${r.loadDuring.join('; ')} |`,
+    `| ${r.what === 'cnn-kd' ? 'CNN' : 'MLP'} student KD step (cached teacher) | ${fmt(d)} | ${fmt(pd)} / ${fmt(l)} | ${pairedOverhead(r.pairedDistiller!, r.loop!)} % (of means: ${pairedOverhead(r.pairedDistillerMean!, r.loopMean!)} %) | ${pairedOverhead(r.pairedDistillerCpu!, r.loopCpu!)} % (${fmt(dc)} / ${fmt(lc)}) | ${fmt(t)} | ${t ? `${(d / t).toFixed(2)}x` : '-'} | ${fmt(r.kernelsPerStep, 0)} / ${fmt(r.loopKernelsPerStep, 0)} | ${r.loadDuring.join('; ')} |`,
   );
 }
 const kernelLines = rows
