@@ -35,6 +35,84 @@ describe('UnsortedSegmentSum', () => {
   });
 });
 
+describe('Slice', () => {
+  const cases: Array<[number[], number[], number[]]> = [
+    [
+      [50, 28, 28, 1],
+      [7, 0, 0, 0],
+      [5, -1, -1, -1],
+    ], // a batch of images: one contiguous block
+    [
+      [50, 28, 28, 1],
+      [0, 0, 0, 0],
+      [1, 28, 28, 1],
+    ], // one example, as the Distiller's probe
+    [
+      [6, 5],
+      [1, 2],
+      [4, 3],
+    ], // runs of 3 along the last axis
+    [
+      [4, 6, 3],
+      [1, 1, 0],
+      [2, 4, 3],
+    ], // runs of whole rows, several outer blocks
+    [
+      [3, 4, 5, 6, 2],
+      [1, 0, 2, 1, 1],
+      [2, 3, 2, 4, 1],
+    ], // rank 5, runs of 1
+    [[7], [2], [4]],
+    [
+      [5, 3],
+      [2, 0],
+      [0, 3],
+    ], // empty
+  ];
+  it.each(cases)('x %j begin %j size %j matches cpu', (shape, begin, size) => {
+    expectSameOnCpu(() => tf.slice(rand(shape, 5), begin, size), 1e-12);
+    expectSameOnCpu(() => tf.slice(tf.cast(tf.mul(rand(shape, 6), 100), 'int32'), begin, size), 1e-12);
+    expectSameOnCpu(() => tf.slice(tf.greater(rand(shape, 7), 0), begin, size), 1e-12);
+  });
+
+  it('slices strings (stock kernel)', () => {
+    tf.setBackend('wasm');
+    const before = counts();
+    const strings = tf.tensor2d(['a', 'b', 'c', 'd', 'e', 'f'], [3, 2]);
+    const part = tf.slice(strings, [1, 1], [2, 1]);
+    expect(part.dataSync()).toEqual(['d', 'f']);
+    tf.dispose([strings, part]);
+    expect(counts()).toEqual(before);
+  });
+
+  it('gives its gradient (cpu and finite differences)', () => {
+    expectSameOnCpu(() => tf.grad((x) => tf.slice(x, [1, 0, 1], [2, 3, 2]))(rand([4, 3, 5], 2)));
+    expectFiniteDifferences((x) => tf.slice(x, [1, 1], [2, 2]), [[4, 3]], 60);
+  });
+
+  it('no longer copies the whole input out of the heap (readSync) per slice', () => {
+    tf.setBackend('wasm');
+    const x = rand([200, 784], 1);
+    const backend = tf.engine().backend as unknown as { readSync: (...args: unknown[]) => unknown };
+    const original = backend.readSync;
+    let reads = 0;
+    backend.readSync = function (this: unknown, ...args: unknown[]) {
+      reads++;
+      return original.apply(this, args);
+    };
+    try {
+      tf.tidy(() => {
+        tf.slice(x, [0, 0], [1, 784]);
+        tf.slice(x, [10, 3], [20, 700]);
+      });
+    } finally {
+      backend.readSync = original;
+      x.dispose();
+    }
+    expect(reads).toBe(0);
+  });
+});
+
 describe('GatherV2', () => {
   const cases: Array<[number[], number, number[]]> = [
     [[50, 28, 28, 1], 0, [3, 0, 49, 3, 17]], // image batch: block copies of 784 floats
