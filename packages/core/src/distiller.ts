@@ -27,7 +27,7 @@ import type { LearningRateSchedule } from './schedules';
 import { shuffleBufferOrder } from './shuffleBuffer';
 import { batchTensors, checkSource, type DataSource, isDataSource, isRandomAccess, tensorSource } from './source';
 import { TappedModel } from './taps';
-import { type Teacher, type TeacherLike, toTeacher } from './teacher';
+import { type Teacher, type TeacherBatch, type TeacherLike, toTeacher } from './teacher';
 import { defaultTeacherCache, isCachedTeacher, type TeacherCacheStats } from './teacherCache/cachedTeacher';
 import { type TeacherCacheStore, teacherCacheStoreSchema } from './teacherCache/stores';
 import { toTeacherOutputs } from './teacherOutputs';
@@ -553,7 +553,7 @@ export class Distiller {
             this.setLearningRate(learningRate);
           }
           const indices = order.subarray(s * batchSize, Math.min(n, (s + 1) * batchSize));
-          const { loss, terms } = await this.trainStep(readBatch, indices, epoch);
+          const { loss, terms } = await this.trainStep(readBatch, indices, epoch, tensors !== undefined);
           lossSum += loss;
           stepsDone++;
           for (const k in terms) sums[k] = (sums[k] ?? 0) + terms[k]!;
@@ -1052,6 +1052,7 @@ export class Distiller {
     read: (indices: Int32Array) => Promise<Batch> | Batch,
     indices: Int32Array,
     epoch: number,
+    idsArePositions: boolean,
   ): Promise<{ loss: number; terms: Record<string, number> }> {
     const step = this.globalStep;
     const hooks = this.hooks();
@@ -1094,8 +1095,13 @@ export class Distiller {
           `A transform of [${hooks.transformBatch.map((s) => s.plugin.name).join(', ')}] changed the step's inputs, but the teacher (${this.teacher!.description}) holds outputs computed ahead for the untransformed inputs; declare changesTeacherInput on that plugin (it is then refused up front) or use the live teacher`,
         );
       }
+      // In-memory tensors: the ids are the positions, and `index` holds them as a tensor already.
+      const positions = idsArePositions && batch.index === gathered.index && batch.ids === gathered.ids ? batch.index : undefined;
+      const teacherBatch: TeacherBatch = positions
+        ? { ids: batch.ids ?? [], transformed, positions }
+        : { ids: batch.ids ?? [], transformed };
       const teacher: TeacherOutputs | undefined = runTeacher
-        ? withLogProbabilities(this.teacher!.predict(batch.teacherX ?? batch.x, { ids: batch.ids ?? [], transformed }))
+        ? withLogProbabilities(this.teacher!.predict(batch.teacherX ?? batch.x, teacherBatch))
         : undefined;
       const names: string[] = [];
       const termTensors: tf.Scalar[] = [];

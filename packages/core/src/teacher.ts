@@ -27,6 +27,12 @@ export interface TeacherBatch {
   /** The stable id of each example, in row order (a source's ids; positions for tensors). */
   readonly ids: readonly ExampleId[];
   /**
+   * `ids` as an int32 tensor `[batch]`, given only when the ids are the examples' positions in
+   * the training data (in-memory tensors): a cache may gather its rows by it, with no lookup and
+   * no upload of its own. Borrowed for the call: do not dispose or keep it.
+   */
+  readonly positions?: tf.Tensor1D;
+  /**
    * True when a plugin's `transformBatch` replaced the teacher's input this step (it is not the
    * example as read): outputs kept or stored per example do not hold for it.
    */

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { disposeData, leakedTensors, mlp, toyData } from '../../test/helpers';
 import type { LabeledData } from '../batch';
 import { Distiller } from '../distiller';
@@ -7,6 +7,7 @@ import { type DistillationPlugin, definePlugin } from '../plugin';
 import { hardLabel } from '../plugins/hardLabel';
 import { softTargets } from '../plugins/softTargets';
 import { ensembleTeacher, type Teacher } from '../teacher';
+import { OutputTable } from './outputTable';
 
 /** A loss on a tapped teacher feature, so the cache must also store features. */
 function featureMatch(student: string, teacher: string): DistillationPlugin<void> {
@@ -44,7 +45,15 @@ describe('teacher-output cache', () => {
     const data = toyData(100, 8, 3, 5);
     for (const withFeatures of [false, true]) {
       const off = await trainOnce('off', data, withFeatures);
+      // Once complete, the table is gathered by each batch's positions: no row lookup after epoch 1
+      // (7 batches of 16; the first finds no table yet), 14 gathers in epochs 2 and 3.
+      const rowsOf = vi.spyOn(OutputTable.prototype, 'rowsOf');
+      const readPositions = vi.spyOn(OutputTable.prototype, 'readPositions');
       const on = await trainOnce('memory', data, withFeatures);
+      expect(rowsOf).toHaveBeenCalledTimes(6);
+      expect(readPositions).toHaveBeenCalledTimes(14);
+      rowsOf.mockRestore();
+      readPositions.mockRestore();
       expect(off.stats).toBeUndefined();
       expect(on.weights).toEqual(off.weights);
       expect(on.history.epochs.map((e) => e.terms)).toEqual(off.history.epochs.map((e) => e.terms));

@@ -312,6 +312,12 @@ function createCachedTeacher(wrapped: TeacherLike, raw: CachedTeacherOptions, im
         if (begun) counters.bypassed += n;
         return inner.predict(x, batch);
       }
+      // In-memory tensors: a complete table in position order is gathered by the batch's own positions.
+      const gathered = batch.positions && table?.complete ? table.readPositions(batch.positions) : undefined;
+      if (gathered) {
+        counters.hits += n;
+        return gathered;
+      }
       const rows = table ? table.rowsOf(batch.ids) : new Int32Array(n).fill(-1);
       const missing: number[] = [];
       rows.forEach((row, i) => row < 0 && missing.push(i));

@@ -79,3 +79,58 @@ describe('OutputTable ids', () => {
     expect(Array.from(OutputTable.fromRecord(record([2, 'a', 0]), 3, [], 'r').rowsOf([0, 2, 'a', 1]))).toEqual([2, 0, 1, -1]);
   });
 });
+
+describe('OutputTable in position order (in-memory tensors)', () => {
+  const size = 10;
+  const logits = tf.randomNormal([size, 4], 0, 2, 'float32', 7) as tf.Tensor2D;
+  const feature = tf.randomNormal([size, 3], 0, 1, 'float32', 8);
+  // Written in a shuffled order of positions, in two batches, so row r is not example r.
+  const order = [6, 2, 9, 0, 4, 8, 1, 3, 7, 5];
+  const gatherValues = (t: tf.Tensor, at: number[]) => tf.tidy(() => Array.from(tf.gather(t, tf.tensor1d(at, 'int32')).dataSync()));
+  const filled = () => {
+    const table = OutputTable.for({ logits, features: { f: feature } }, size);
+    for (const part of [order.slice(0, 6), order.slice(6)]) {
+      table.write(part, {
+        logits: Float32Array.from(gatherValues(logits, part)),
+        features: { f: Float32Array.from(gatherValues(feature, part)) },
+      });
+    }
+    return table;
+  };
+
+  it('gathers the examples at a batch of positions by that tensor, the values read() gives at their rows', () => {
+    const table = filled();
+    const before = tf.memory().numTensors;
+    const at = [3, 3, 0, 9, 5];
+    const positions = tf.tensor1d(at, 'int32');
+    const out = table.readPositions(positions)!;
+    expect(out).toBeDefined();
+    expect(Array.from(out.logits.dataSync())).toEqual(gatherValues(logits, at));
+    expect(Array.from(out.features.f!.dataSync())).toEqual(gatherValues(feature, at));
+    // read() of the same examples' rows (it maps rows back to positions on the position-ordered copy).
+    const byRows = table.read(table.rowsOf(at));
+    expect(Array.from(byRows.logits.dataSync())).toEqual(gatherValues(logits, at));
+    expect(Array.from(byRows.features.f!.dataSync())).toEqual(gatherValues(feature, at));
+    tf.dispose([out.logits, out.features.f!, byRows.logits, byRows.features.f!, positions]);
+    expect(tf.memory().numTensors).toBe(before + 2); // the kept copies
+    table.release();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('is not offered for an incomplete table or one with an id that is not a position', () => {
+    const positions = tf.tensor1d([0, 1], 'int32');
+    const partial = OutputTable.for({ logits, features: {} }, size);
+    partial.write([0, 1], { logits: new Float32Array(8), features: {} });
+    expect(partial.readPositions(positions)).toBeUndefined();
+
+    const mixed = OutputTable.for({ logits, features: {} }, size);
+    mixed.write([...order.slice(1), 'ten'], { logits: logits.dataSync() as Float32Array, features: {} });
+    expect(mixed.complete).toBe(true);
+    expect(mixed.readPositions(positions)).toBeUndefined();
+    // Row order is kept there: read() of rows still gives each id's values.
+    const read = mixed.read(mixed.rowsOf(['ten']));
+    expect(Array.from(read.logits.dataSync())).toEqual(Array.from(logits.dataSync().subarray(36, 40)));
+    tf.dispose([read.logits, positions]);
+    mixed.release();
+  });
+});

@@ -29,6 +29,20 @@ const field = (rowShape: readonly number[], rows: number): Field => ({
   values: new Float32Array(sizeOf(rowShape) * rows),
 });
 
+/** A complete table kept as backend tensors, in row order or (every id a position) in position order. */
+interface Resident {
+  readonly logits: tf.Tensor;
+  readonly features: Readonly<Record<string, tf.Tensor>>;
+  readonly byPosition: boolean;
+}
+
+/** One gather per field of `resident` at `index`. */
+function gatherResident(resident: Resident, index: tf.Tensor1D): TeacherPrediction {
+  const features: Record<string, tf.Tensor> = {};
+  for (const k in resident.features) features[k] = tf.gather(resident.features[k]!, index);
+  return { logits: tf.gather(resident.logits, index) as tf.Tensor2D, features };
+}
+
 /**
  * Teacher outputs of up to `size` examples, one row per example id, in plain `Float32Array`s (no
  * tensors: nothing to leak, and dropping the table frees it). Rows are given to ids in the order
@@ -45,7 +59,7 @@ export class OutputTable {
   private readonly ids: ExampleId[] = [];
   private readonly filled: Uint8Array;
   private filledRows = 0;
-  private resident?: { logits: tf.Tensor; features: Record<string, tf.Tensor> };
+  private resident?: Resident;
 
   private constructor(
     readonly size: number,
@@ -219,12 +233,11 @@ export class OutputTable {
     const resident = this.residentCopy();
     if (resident) {
       // One gather kernel per field from the backend copy: the same values as the copies below.
-      const index = tf.tensor1d(rows, 'int32');
-      const features: Record<string, tf.Tensor> = {};
-      for (const [k, t] of Object.entries(resident.features)) features[k] = tf.gather(t, index);
-      const logits = tf.gather(resident.logits, index) as tf.Tensor2D;
+      // A copy in position order is gathered at the rows' positions.
+      const index = tf.tensor1d(resident.byPosition ? rows.map((row) => this.ids[row] as number) : rows, 'int32');
+      const out = gatherResident(resident, index);
       index.dispose();
-      return { logits, features };
+      return out;
     }
     const n = rows.length;
     const build = (f: Field): tf.Tensor => {
@@ -243,19 +256,43 @@ export class OutputTable {
     return { logits: build(this.logits) as tf.Tensor2D, features };
   }
 
-  /** The whole table as a record (call when {@link complete}). */
+  /**
+   * Tensors of the outputs of the examples at `positions` (int32 `[batch]`), when every id of the
+   * table is a position (in-memory tensors) and a backend copy can be kept: one gather per field
+   * by the caller's own index tensor, no lookup, nothing uploaded. Undefined otherwise (use
+   * {@link rowsOf} and {@link read}).
+   */
+  readPositions(positions: tf.Tensor1D): TeacherPrediction | undefined {
+    const resident = this.residentCopy();
+    return resident?.byPosition ? gatherResident(resident, positions) : undefined;
+  }
+
   /**
    * The complete table as kept backend tensors (made on first use, until {@link OutputTable.release}),
    * so a read is a gather kernel instead of a copy into a new tensor; none for ensembles, an
-   * incomplete table or one over {@link RESIDENT_MAX_BYTES}.
+   * incomplete table or one over {@link RESIDENT_MAX_BYTES}. When every id is a position, the copy
+   * is in position order (row `p` holds example `p`), so {@link readPositions} can gather by a
+   * batch's own positions.
    */
-  private residentCopy(): { logits: tf.Tensor; features: Record<string, tf.Tensor> } | undefined {
+  private residentCopy(): Resident | undefined {
     if (this.resident) return this.resident;
     if (this.members || !this.complete || this.bytes > RESIDENT_MAX_BYTES) return undefined;
-    const upload = (f: Field) => tf.keep(tf.tensor(f.values, [this.size, ...f.rowShape], 'float32'));
+    const byPosition = this.rowOf.size === 0;
+    const upload = (f: Field) => {
+      let values = f.values;
+      if (byPosition) {
+        values = new Float32Array(f.values.length);
+        for (let p = 0; p < this.size; p++) {
+          const row = this.rowOfPosition[p]!;
+          values.set(f.values.subarray(row * f.rowSize, (row + 1) * f.rowSize), p * f.rowSize);
+        }
+      }
+      return tf.keep(tf.tensor(values, [this.size, ...f.rowShape], 'float32'));
+    };
     this.resident = {
       logits: upload(this.logits),
       features: Object.fromEntries(Object.entries(this.features).map(([k, f]) => [k, upload(f)])),
+      byPosition,
     };
     return this.resident;
   }
