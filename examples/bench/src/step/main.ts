@@ -89,11 +89,23 @@ function torchPeer() {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  // A peer that cannot start (no PyTorch) closes its stdin: say why instead of dying of EPIPE.
+  let ended: string | undefined;
+  const why = () =>
+    `peer_step.py ended (${ended ?? 'no answer'}); is PyTorch installed for ${flags.python} (apt-get install -y python3-torch)? Or run with --peer none`;
+  child.on('exit', (code, signal) => {
+    ended = signal ? `signal ${signal}` : `exit code ${code}`;
+  });
+  child.on('error', (error) => {
+    ended = error.message; // e.g. spawn ENOENT: no such Python
+  });
+  child.stdin!.on('error', () => undefined); // reported by time() below
   return {
     async time(what: string, n: number): Promise<{ ms: number; torch: string }> {
+      if (ended) throw new Error(why());
       child.stdin!.write(`${JSON.stringify({ op: 'time', what, steps: n })}\n`);
       const next = await lines.next();
-      if (next.done) throw new Error(`peer_step.py ended before answering "${what}"`);
+      if (next.done) throw new Error(`${why()}, before answering "${what}"`);
       return JSON.parse(next.value) as { ms: number; torch: string };
     },
     quit: () => child.stdin!.end(`${JSON.stringify({ op: 'quit' })}\n`),
