@@ -26,7 +26,16 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type BackendName, useBestBackend } from '@kd/backend-gpu';
 import { backendOption, integerFlag, scriptArguments, usageExit } from '@kd/cli/flags';
-import { adam, Distiller, hardLabel, hardLabelLoss, softTargetLossFromLogits, softTargets, withLeanSaves } from '@kd/core';
+import {
+  adam,
+  Distiller,
+  hardLabel,
+  hardLabelLoss,
+  type ProgressListener,
+  softTargetLossFromLogits,
+  softTargets,
+  withLeanSaves,
+} from '@kd/core';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Command, Option } from 'commander';
@@ -122,13 +131,13 @@ const students: Record<string, () => tfl.LayersModel> = {
   'mlp-kd': () => mlp('mlp_student', 64, 32, 5),
 };
 
-/** A Distiller whose teacher cache holds every example (one untimed epoch first). */
 /** This process's CPU time (user + system, all threads) in ms. */
 const cpuNow = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
 
+/** A Distiller whose teacher cache holds every example (one untimed epoch first). */
 async function distillerSide(build: () => tfl.LayersModel) {
   const cpu: number[] = [];
   const student = build();
@@ -139,6 +148,7 @@ async function distillerSide(build: () => tfl.LayersModel) {
   );
   let epochs = 1;
   await d.fit({ x, y }, { epochs, batchSize: BATCH });
+  const oneMoreEpoch = (onEvent: ProgressListener) => d.fit({ x, y }, { epochs: ++epochs, batchSize: BATCH, onEvent });
   return {
     /**
      * ms per step of one more epoch: from the first step's end to the last's, over `steps - 1`
@@ -148,27 +158,21 @@ async function distillerSide(build: () => tfl.LayersModel) {
       const ends: number[] = [];
       let cpuFirst = 0;
       let cpuLast = 0;
-      await d.fit(
-        { x, y },
-        {
-          epochs: ++epochs,
-          batchSize: BATCH,
-          onEvent: (e) => {
-            if (e.type !== 'step-end') return;
-            ends.push(performance.now());
-            cpuLast = cpuNow();
-            if (ends.length === 1) cpuFirst = cpuLast;
-          },
-        },
-      );
+      await oneMoreEpoch((e) => {
+        if (e.type !== 'step-end') return;
+        ends.push(performance.now());
+        cpuLast = cpuNow();
+        if (ends.length === 1) cpuFirst = cpuLast;
+      });
       cpu.push((cpuLast - cpuFirst) / (ends.length - 1));
       return (ends.at(-1)! - ends[0]!) / (ends.length - 1);
     },
     /**
      * One more epoch with `between` (a step of another side) run after each Distiller step, so the
-     * two alternate step by step (A B A B) under the same machine conditions. Returns ms per step of
-     * each, wall and CPU, over the steps after the first (each window includes one clock read of
-     * the other side's kind, so neither is favoured).
+     * two alternate step by step (A B A B) under the same machine conditions. Returns the ms of each
+     * step of each side, wall and CPU: every `between` step, and the Distiller's after its first
+     * (from one listener's end to the next one's start; each window includes one clock read of the
+     * other side's kind, so neither is favoured).
      */
     async timePaired(
       between: () => Promise<void>,
@@ -176,27 +180,20 @@ async function distillerSide(build: () => tfl.LayersModel) {
       const result = { distiller: [] as number[], other: [] as number[], distillerCpu: [] as number[], otherCpu: [] as number[] };
       let end = 0;
       let cpuEnd = 0;
-      await d.fit(
-        { x, y },
-        {
-          epochs: ++epochs,
-          batchSize: BATCH,
-          onEvent: async (e) => {
-            if (e.type !== 'step-end') return;
-            const start = performance.now();
-            const cpuStart = cpuNow();
-            if (end > 0) {
-              result.distiller.push(start - end);
-              result.distillerCpu.push(cpuStart - cpuEnd);
-            }
-            await between();
-            end = performance.now();
-            cpuEnd = cpuNow();
-            result.other.push(end - start);
-            result.otherCpu.push(cpuEnd - cpuStart);
-          },
-        },
-      );
+      await oneMoreEpoch(async (e) => {
+        if (e.type !== 'step-end') return;
+        const start = performance.now();
+        const cpuStart = cpuNow();
+        if (end > 0) {
+          result.distiller.push(start - end);
+          result.distillerCpu.push(cpuStart - cpuEnd);
+        }
+        await between();
+        end = performance.now();
+        cpuEnd = cpuNow();
+        result.other.push(end - start);
+        result.otherCpu.push(cpuEnd - cpuStart);
+      });
       return result;
     },
     /** CPU ms per step of each timed epoch (same window as the wall time). */
