@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { disposeData, kernelCounts, leakedTensors, mlp, toyData } from '../test/helpers';
 import { Distiller, weightedTotal } from './distiller';
+import type { ProgressEvent } from './events';
 import { definePlugin } from './plugin';
 import { hardLabel } from './plugins/hardLabel';
 import { softTargets } from './plugins/softTargets';
@@ -12,6 +13,30 @@ describe('Distiller', () => {
       .use(hardLabel({ weight: 1 }))
       .use(softTargets({ temperature: 4, weight: 0.9 }));
     expect(d.describe()).toBe('Loss = 1*ce + 0.9*kd(T=4)');
+  });
+
+  it('trains a layer frozen or unfrozen from a listener from the next step on', async () => {
+    const data = toyData(64, 4, 3, 1);
+    const student = mlp(4, 8, 3, 2, 'frozen_later');
+    const first = student.layers.find((l) => l.getWeights().length > 0)!;
+    const d = new Distiller({ student, optimizer: tf.train.sgd(0.1), seed: 1 }).use(hardLabel());
+    const values = () => first.getWeights().map((w) => Array.from(w.dataSync()));
+    let atChange: number[][] = [];
+    const changeAtStep = (step: number, trainable: boolean) => (e: ProgressEvent) => {
+      if (e.type !== 'step-end' || e.step !== step) return;
+      atChange = values();
+      first.trainable = trainable;
+    };
+    // Frozen after the first of 4 steps: its weights keep their values from then on.
+    await d.fit(data, { epochs: 1, batchSize: 16, onEvent: changeAtStep(0, false) });
+    expect(atChange.length).toBeGreaterThan(0);
+    expect(values()).toEqual(atChange);
+    // Unfrozen after the first step of the next epoch: trained again.
+    await d.fit(data, { epochs: 2, batchSize: 16, onEvent: changeAtStep(4, true) });
+    expect(values()).not.toEqual(atChange);
+    d.dispose();
+    student.dispose();
+    disposeData(data);
   });
 
   it('trains the student towards the teacher and leaks nothing', async () => {

@@ -265,6 +265,11 @@ export class Distiller {
   private position?: EpochPosition;
   /** The plugins of each step hook (see {@link hooks}). */
   private stepHooks?: StepHooks;
+  /**
+   * During a fit: every weight of the student, their `trainable` flags when the trainable list
+   * was last made, and that list (see {@link studentTrainableVariables}).
+   */
+  private studentWeights?: { readonly all: readonly tfl.LayerVariable[]; flags: boolean[]; trainable: tf.Variable[] };
 
   constructor(config: DistillerConfig) {
     rejectUnknownKeys(distillerConfigSchema, config, 'Distiller');
@@ -399,6 +404,7 @@ export class Distiller {
       throw error;
     } finally {
       this.fitting = false;
+      this.studentWeights = undefined;
       if (this.teacherStarted) {
         this.teacherStarted = false;
         // A failing end() must not hide the error that ended the fit.
@@ -506,6 +512,7 @@ export class Distiller {
       ...(cacheStats ? { teacherCache: { active: cacheStats.active, ...(cacheStats.reason ? { reason: cacheStats.reason } : {}) } } : {}),
     });
 
+    this.studentWeights = { all: this.student.weights, flags: [], trainable: [] };
     let partial: EpochLogs | undefined;
     for (let epoch = this.epochsDone; epoch < epochs && this.globalStep < maxSteps; epoch++) {
       // A checkpoint taken inside this epoch: continue it (its hooks ran before the save).
@@ -1023,9 +1030,27 @@ export class Distiller {
     return this.slots.some((s) => s.plugin.needsTeacher || (s.plugin.taps?.teacher?.length ?? 0) > 0);
   }
 
+  /**
+   * The student's trainable variables (tfjs-layers' `trainableWeights` order). During a fit the list
+   * is made again only when a weight's `trainable` flag changed (a layer frozen or unfrozen from a
+   * listener): tfjs-layers' getter allocates a few arrays per layer on every call.
+   */
+  private studentTrainableVariables(): tf.Variable[] {
+    const cached = this.studentWeights;
+    if (!cached) return this.studentView!.trainableVariables();
+    const { all, flags } = cached;
+    let same = flags.length === all.length;
+    for (let i = 0; same && i < all.length; i++) same = all[i]!.trainable === flags[i];
+    if (!same) {
+      cached.flags = all.map((w) => w.trainable);
+      cached.trainable = this.studentView!.trainableVariables();
+    }
+    return cached.trainable;
+  }
+
   /** Every variable the optimizer may train (before the trainable filter), in a fixed order. */
   private candidateVariables(): tf.Variable[] {
-    const variables = [...this.studentView!.trainableVariables()];
+    const variables = [...this.studentTrainableVariables()];
     for (const slot of this.slots) if (slot.plugin.variables) variables.push(...slot.plugin.variables(slot.state));
     return variables;
   }
