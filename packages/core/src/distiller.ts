@@ -544,10 +544,14 @@ export class Distiller {
             what: 'training data',
             numClasses,
           });
-      const readBatch = async (indices: Int32Array): Promise<Batch> => {
+      // In-memory tensors are gathered synchronously; a source's batch arrives from the reader.
+      const readBatch = (indices: Int32Array): Batch | Promise<Batch> => {
         if (!reader) return { ...gatherBatch(tensors!, indices), ids: positionIds(indices) };
-        const { positions, batch } = await reader.next();
-        return { ...batchTensors(source, batch), index: tf.tensor1d(positions, 'int32'), ids: batch.ids };
+        return reader.next().then(({ positions, batch }) => ({
+          ...batchTensors(source, batch),
+          index: tf.tensor1d(positions, 'int32'),
+          ids: batch.ids,
+        }));
       };
       const sums: Record<string, number> = { ...(resumed?.termSums ?? {}) };
       let lossSum = resumed?.lossSum ?? 0;
